@@ -1,0 +1,100 @@
+/*
+ * conf.h: the configuration (SPEC §2), read once from a libconfig file into
+ * this plain, validated struct and passed down. Nothing deeper looks up a
+ * libconfig setting. (The file is conf.h because config.h is autoconf's.)
+ */
+#ifndef ISPMAILD_CONF_H
+#define ISPMAILD_CONF_H
+
+#include <stddef.h>
+
+#include "net.h"
+
+enum service {
+	SERVICE_SMTP = 0,
+	SERVICE_SUBMISSION,
+	SERVICE_SMTPS,
+	SERVICE_POP3,
+	SERVICE_POP3S,
+	SERVICE_METRICS,
+	SERVICE_COUNT
+};
+
+struct listen_conf {
+	enum service service;
+	char *address;		/* "0.0.0.0", "::1", ... */
+	int port;
+	char *min_version;	/* NULL: the tls block's */
+	char *ciphers;		/* NULL: the tls block's */
+};
+
+struct tls_conf {
+	int enabled;		/* the tls block is present */
+	char *certificate;
+	char *private_key;
+	char *min_version;	/* default "TLSv1.2" */
+	char *ciphers;		/* NULL: OpenSSL's default */
+};
+
+struct relay_conf {
+	struct netlist customer_networks;
+	struct netlist trusted_networks;	/* default 127.0.0.1/32, ::1/128 */
+	long authorization_ttl;			/* default 1800 */
+	unsigned ipv6_prefix;			/* default 64 */
+	struct netlist never_authorize;
+	int plaintext_auth;			/* default 0 */
+	char *smarthost;			/* "" when unset */
+};
+
+struct limits_conf {
+	long max_connections;	/* 200 */
+	long max_per_ip;	/* 10 */
+	long message_size;	/* 26214400 */
+	long max_recipients;	/* 100 */
+	long command_timeout;	/* 600 */
+	long data_timeout;	/* 600 */
+	long auth_failures;	/* 3 */
+};
+
+struct queue_conf {
+	long retry_min;		/* 300 */
+	long retry_max;		/* 3600 */
+	long max_age;		/* 432000 */
+};
+
+struct conf {
+	char *path;		/* the file it came from */
+	char *hostname;		/* default: gethostname() */
+	char *state_dir;	/* default LOCALSTATEDIR "/lib/ispmaild" */
+	char *maildir_root;	/* default "/var/mail/ispmaild" */
+	char *users_file;	/* default SYSCONFDIR "/ispmaild/users" */
+	char *aliases_file;	/* NULL when unset */
+	char **domains;		/* lower case, no trailing dot */
+	size_t ndomains;
+	char *user;		/* default "vmail" */
+	char *group;		/* default "vmail" */
+	struct listen_conf *listen;
+	size_t nlisten;
+	struct tls_conf tls;
+	struct relay_conf relay;
+	char *dns_nameserver;	/* "" when unset */
+	struct limits_conf limits;
+	struct queue_conf queue;
+};
+
+/*
+ * Read and validate path into *out. On error returns -1 and writes one line
+ * to err naming the file, line and key ("ispmaild.conf:12: limits.max_per_ip:
+ * expected an integer"); *out is then left empty.
+ */
+int conf_load(const char *path, struct conf *out, char *err, size_t errlen);
+void conf_free(struct conf *c);
+
+const char *conf_service_name(enum service s);
+/* -1 when the name is not a service. */
+int conf_service_parse(const char *name);
+
+/* Is domain (any case, one trailing dot allowed) one of c->domains? */
+int conf_is_local_domain(const struct conf *c, const char *domain, size_t len);
+
+#endif
