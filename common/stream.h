@@ -44,7 +44,8 @@ void stream_set_timeout(struct stream *s, int timeout_sec);
 
 /*
  * Read one line ending in LF (a preceding CR is removed too) into line,
- * NUL-terminated, at most max-1 bytes of content. *len gets its length
+ * NUL-terminated. max is the protocol's limit counting the CRLF (512 for
+ * SMTP, 255 for POP3); line must hold max bytes. *len gets its length
  * (which may include NUL bytes). *crlf, when not NULL, tells whether it ended
  * in CRLF. On STREAM_TOOLONG the rest of the overlong line has been read and
  * discarded (or, if it never ends, STREAM_TIMEOUT/EOF follows).

@@ -1,2 +1,65 @@
+/*
+ * main.c: ispmaild's command line (SPEC §1): -c FILE, -f (foreground,
+ * log to stderr), -t (check the configuration and exit), -V (version).
+ */
 #include "config.h"
-int main(void) { return 0; }
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "master.h"
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: ispmaild [-f] [-t] [-V] [-c config-file]\n");
+	exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	struct master_options opt = { SYSCONFDIR "/ispmaild.conf", 0 };
+	struct conf conf;
+	char err[1024];
+	int ch, check = 0;
+
+	while ((ch = getopt(argc, argv, "c:ftV")) != -1) {
+		switch (ch) {
+		case 'c':
+			opt.conf_path = optarg;
+			break;
+		case 'f':
+			opt.foreground = 1;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 'V':
+			printf("ispmaild %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (conf_load(opt.conf_path, &conf, err, sizeof err) != 0) {
+		fprintf(stderr, "ispmaild: %s\n", err);
+		return 1;
+	}
+	if (check) {
+		int bad = master_check(&conf, err, sizeof err);
+
+		if (bad)
+			fprintf(stderr, "ispmaild: %s\n", err);
+		else
+			printf("ispmaild: %s: configuration ok\n", opt.conf_path);
+		conf_free(&conf);
+		return bad ? 1 : 0;
+	}
+	log_open("ispmaild", opt.foreground);
+	return master_run(&opt, &conf);
+}

@@ -1,3 +1,584 @@
-/* placeholder: being written */
+/*
+ * master.c: the master process (ARCHITECTURE.md). It binds every listener,
+ * drops privileges when started as root, then only accepts, checks the
+ * connection limits and forks one child per connection; the child speaks
+ * one protocol to one client and exits. Signals reach the loop through a
+ * self-pipe: SIGCHLD reaps, SIGHUP reloads, SIGTERM stops gracefully.
+ */
 #include "config.h"
-extern int ispmaild_placeholder_master;
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aliases.h"
+#include "buf.h"
+#include "log.h"
+#include "master.h"
+#include "pop3.h"
+#include "session.h"
+#include "users.h"
+
+/* SPEC §1: sessions get this long to finish after SIGTERM. */
+#define MASTER_STOP_GRACE_MS 10000
+
+struct listener {
+	int fd;
+	enum service service;
+	char address[NET_ADDR_MAX];
+	int port;
+};
+
+struct child {
+	pid_t pid;
+	enum service service;
+	struct cidr client;
+	int trusted;
+};
+
+static struct {
+	struct conf *conf;
+	const char *conf_path;
+	struct listener *ls;
+	size_t nls;
+	struct child *kids;
+	size_t nkids, capkids;
+	int sigpipe[2];
+	char pidfile[PATH_MAX];
+	volatile sig_atomic_t got_term, got_hup;
+} M;
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	char c = (char)sig;
+
+	if (sig == SIGTERM || sig == SIGINT)
+		M.got_term = 1;
+	else if (sig == SIGHUP)
+		M.got_hup = 1;
+	(void)write(M.sigpipe[1], &c, 1);
+	errno = saved;
+}
+
+static void set_cloexec_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl != -1)
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+/* Bind one listener; errors are fatal: a daemon without its ports is useless. */
+static void listener_open(struct listener *l, const struct listen_conf *lc)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int one = 1;
+
+	memset(&ss, 0, sizeof ss);
+	if (strchr(lc->address, ':') != NULL) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)lc->port);
+		if (inet_pton(AF_INET6, lc->address, &s6->sin6_addr) != 1)
+			log_fatal("listen address=%s reason=\"not an IPv6 address\"", lc->address);
+		sslen = sizeof *s6;
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)lc->port);
+		if (inet_pton(AF_INET, lc->address, &s4->sin_addr) != 1)
+			log_fatal("listen address=%s reason=\"not an IPv4 address\"", lc->address);
+		sslen = sizeof *s4;
+	}
+	l->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (l->fd < 0)
+		log_fatal("listen socket: %s", strerror(errno));
+	(void)setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (ss.ss_family == AF_INET6)
+		(void)setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(l->fd, (struct sockaddr *)&ss, sslen) != 0)
+		log_fatal("listen service=%s address=%s port=%d reason=\"bind: %s\"",
+		    conf_service_name(lc->service), lc->address, lc->port,
+		    strerror(errno));
+	if (listen(l->fd, 128) != 0)
+		log_fatal("listen service=%s reason=\"listen: %s\"",
+		    conf_service_name(lc->service), strerror(errno));
+	l->service = lc->service;
+	str_copy(l->address, sizeof l->address, lc->address);
+	l->port = lc->port;
+	log_info("listen service=%s address=%s port=%d",
+	    conf_service_name(l->service), l->address, l->port);
+}
+
+/* mkdir -p for the state directory, owned by the daemon's user. */
+static int make_dirs(const char *path, mode_t mode, uid_t uid, gid_t gid)
+{
+	char tmp[PATH_MAX];
+	size_t i;
+
+	if (str_copy(tmp, sizeof tmp, path) != 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (i = 1; tmp[i]; i++) {
+		if (tmp[i] != '/')
+			continue;
+		tmp[i] = '\0';
+		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+			return -1;
+		tmp[i] = '/';
+	}
+	if (mkdir(tmp, mode) != 0) {
+		if (errno != EEXIST)
+			return -1;
+		return 0;
+	}
+	if (uid != (uid_t)-1 && chown(tmp, uid, gid) != 0)
+		return -1;
+	return 0;
+}
+
+/* Root start: bind first (done), then become user/group for good. */
+static void drop_privileges(const struct conf *c)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	if (geteuid() != 0) {
+		if (make_dirs(c->state_dir, 0750, (uid_t)-1, (gid_t)-1) != 0)
+			log_fatal("state_dir=%s reason=\"%s\"", c->state_dir, strerror(errno));
+		return;
+	}
+	if ((pw = getpwnam(c->user)) == NULL)
+		log_fatal("user=%s reason=\"no such user\"", c->user);
+	if ((gr = getgrnam(c->group)) == NULL)
+		log_fatal("group=%s reason=\"no such group\"", c->group);
+	if (make_dirs(c->state_dir, 0750, pw->pw_uid, gr->gr_gid) != 0)
+		log_fatal("state_dir=%s reason=\"%s\"", c->state_dir, strerror(errno));
+	if (setgroups(1, &gr->gr_gid) != 0 || setgid(gr->gr_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0)
+		log_fatal("privileges user=%s reason=\"%s\"", c->user, strerror(errno));
+	if (setuid(0) == 0)
+		log_fatal("privileges reason=\"could regain root after the drop\"");
+	log_info("privileges user=%s group=%s", c->user, c->group);
+}
+
+static void pidfile_write(const struct conf *c)
+{
+	char tmp[PATH_MAX + 8];
+	FILE *f;
+
+	if (str_format(M.pidfile, sizeof M.pidfile, "%s/ispmaild.pid", c->state_dir) != 0 ||
+	    str_format(tmp, sizeof tmp, "%s.tmp", M.pidfile) != 0)
+		log_fatal("pidfile reason=\"path too long\"");
+	if ((f = fopen(tmp, "w")) == NULL)
+		log_fatal("pidfile=%s reason=\"%s\"", tmp, strerror(errno));
+	fprintf(f, "%ld\n", (long)getpid());
+	if (fclose(f) != 0 || rename(tmp, M.pidfile) != 0)
+		log_fatal("pidfile=%s reason=\"%s\"", M.pidfile, strerror(errno));
+}
+
+static size_t count_per_ip(const struct cidr *client)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < M.nkids; i++)
+		if (net_addr_equal(&M.kids[i].client, client))
+			n++;
+	return n;
+}
+
+/* Over a limit: one line in the protocol's words, then close (SPEC §2). */
+static void refuse(int fd, enum service svc, const char *client, const char *why)
+{
+	char line[512];
+	int n = 0;
+
+	switch (svc) {
+	case SERVICE_SMTP:
+	case SERVICE_SUBMISSION:
+		n = snprintf(line, sizeof line,
+		    "421 4.7.0 %s Too many connections, try again later\r\n",
+		    M.conf->hostname);
+		break;
+	case SERVICE_POP3:
+		n = snprintf(line, sizeof line,
+		    "-ERR [SYS/TEMP] Too many connections, try again later.\r\n");
+		break;
+	default:
+		break;	/* implicit TLS: nothing readable can be said in clear */
+	}
+	if (n > 0 && (size_t)n < sizeof line)
+		(void)send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	log_warn("reject service=%s client=%s reason=%s",
+	    conf_service_name(svc), client, why);
+	close(fd);
+}
+
+static void session_id(char *out, size_t outlen)
+{
+	unsigned char r[4];
+
+	if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+		unsigned v = (unsigned)getpid() ^ (unsigned)time(NULL);
+
+		memcpy(r, &v, sizeof r);
+	}
+	snprintf(out, outlen, "s=%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
+}
+
+/* In the child: forget the master's world and speak one protocol. */
+static void child_run(struct session_ctx *ctx)
+{
+	struct sigaction sa;
+	size_t i;
+	int code = 0;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	close(M.sigpipe[0]);
+	close(M.sigpipe[1]);
+	for (i = 0; i < M.nls; i++)
+		close(M.ls[i].fd);
+	session_id(ctx->id, sizeof ctx->id);
+	log_set_id(ctx->id);
+	log_info("connect service=%s client=%s port=%d class=%s",
+	    conf_service_name(ctx->service), ctx->client_text, ctx->client_port,
+	    net_client_class_name(ctx->class));
+	switch (ctx->service) {
+	case SERVICE_POP3:
+		code = pop3_session_run(ctx);
+		break;
+	default:
+		log_warn("close reason=\"service %s not available yet\"",
+		    conf_service_name(ctx->service));
+		break;
+	}
+	close(ctx->fd);
+	free(M.ls);
+	free(M.kids);
+	conf_free(M.conf);
+	exit(code);
+}
+
+static void accept_one(struct listener *l)
+{
+	struct sockaddr_storage peer, local;
+	socklen_t plen = sizeof peer, llen = sizeof local;
+	struct session_ctx ctx;
+	struct child *k;
+	pid_t pid;
+	int fd;
+
+	fd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_error("accept service=%s reason=\"%s\"",
+			    conf_service_name(l->service), strerror(errno));
+		return;
+	}
+	memset(&ctx, 0, sizeof ctx);
+	ctx.conf = M.conf;
+	ctx.service = l->service;
+	ctx.fd = fd;
+	if (net_addr_from_sockaddr((struct sockaddr *)&peer, plen, &ctx.client) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&local, &llen) != 0 ||
+	    net_addr_from_sockaddr((struct sockaddr *)&local, llen, &ctx.local) != 0) {
+		close(fd);
+		return;
+	}
+	net_addr_text(&ctx.client, ctx.client_text, sizeof ctx.client_text);
+	ctx.client_port = ntohs(peer.ss_family == AF_INET6 ?
+	    ((struct sockaddr_in6 *)&peer)->sin6_port :
+	    ((struct sockaddr_in *)&peer)->sin_port);
+	ctx.class = net_client_class(&M.conf->relay.trusted_networks,
+	    &M.conf->relay.customer_networks, &ctx.client);
+	if ((long)M.nkids >= M.conf->limits.max_connections) {
+		refuse(fd, l->service, ctx.client_text, "max_connections");
+		return;
+	}
+	if (ctx.class != CLIENT_TRUSTED &&
+	    (long)count_per_ip(&ctx.client) >= M.conf->limits.max_per_ip) {
+		refuse(fd, l->service, ctx.client_text, "max_per_ip");
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_error("fork reason=\"%s\"", strerror(errno));
+		refuse(fd, l->service, ctx.client_text, "fork-failed");
+		return;
+	}
+	if (pid == 0)
+		child_run(&ctx);	/* does not return */
+	close(fd);
+	if (M.nkids == M.capkids) {
+		M.capkids = M.capkids ? M.capkids * 2 : 64;
+		M.kids = xreallocarray(M.kids, M.capkids, sizeof *M.kids);
+	}
+	k = &M.kids[M.nkids++];
+	k->pid = pid;
+	k->service = l->service;
+	k->client = ctx.client;
+	k->trusted = ctx.class == CLIENT_TRUSTED;
+}
+
+static void reap(void)
+{
+	pid_t pid;
+	int status;
+	size_t i;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < M.nkids; i++) {
+			if (M.kids[i].pid != pid)
+				continue;
+			if (WIFSIGNALED(status))
+				log_warn("child pid=%ld service=%s signal=%d",
+				    (long)pid, conf_service_name(M.kids[i].service),
+				    WTERMSIG(status));
+			else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+				log_warn("child pid=%ld service=%s exit=%d",
+				    (long)pid, conf_service_name(M.kids[i].service),
+				    WEXITSTATUS(status));
+			M.kids[i] = M.kids[--M.nkids];
+			break;
+		}
+	}
+}
+
+static int listen_changed(const struct conf *a, const struct conf *b)
+{
+	size_t i;
+
+	if (a->nlisten != b->nlisten)
+		return 1;
+	for (i = 0; i < a->nlisten; i++)
+		if (a->listen[i].service != b->listen[i].service ||
+		    a->listen[i].port != b->listen[i].port ||
+		    strcmp(a->listen[i].address, b->listen[i].address) != 0)
+			return 1;
+	return 0;
+}
+
+/* SIGHUP: new connections see the new file; a bad file changes nothing. */
+static void reload(void)
+{
+	struct conf *next = xcalloc(1, sizeof *next);
+	char err[1024];
+
+	if (conf_load(M.conf_path, next, err, sizeof err) != 0) {
+		log_error("reload result=refused reason=\"%s\"", err);
+		free(next);
+		return;
+	}
+	if (listen_changed(M.conf, next))
+		log_warn("reload listen=unchanged reason=\"listeners change on restart\"");
+	conf_free(M.conf);
+	free(M.conf);
+	M.conf = next;
+	log_info("reload result=ok");
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void drain_sigpipe(void)
+{
+	char junk[64];
+
+	while (read(M.sigpipe[0], junk, sizeof junk) > 0)
+		;
+}
+
+/* SIGTERM: no new connections; sessions get MASTER_STOP_GRACE_MS. */
+static void stop(void)
+{
+	long long deadline = now_ms() + MASTER_STOP_GRACE_MS;
+	struct pollfd pfd = { M.sigpipe[0], POLLIN, 0 };
+	size_t i;
+
+	for (i = 0; i < M.nls; i++)
+		close(M.ls[i].fd);
+	log_info("stopping sessions=%zu", M.nkids);
+	reap();
+	while (M.nkids > 0 && now_ms() < deadline) {
+		long long left = deadline - now_ms();
+
+		(void)poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
+		drain_sigpipe();
+		reap();
+	}
+	for (i = 0; i < M.nkids; i++) {
+		log_warn("child pid=%ld killed reason=stop-timeout", (long)M.kids[i].pid);
+		kill(M.kids[i].pid, SIGKILL);
+	}
+	while (M.nkids > 0 && waitpid(-1, NULL, 0) > 0)
+		reap();
+	M.nkids = 0;
+	if (M.pidfile[0])
+		unlink(M.pidfile);
+	log_info("stopped");
+}
+
+int master_run(const struct master_options *opt, struct conf *conf)
+{
+	struct sigaction sa;
+	struct pollfd *pfds;
+	size_t i;
+
+	M.conf = xcalloc(1, sizeof *M.conf);
+	*M.conf = *conf;
+	memset(conf, 0, sizeof *conf);
+	M.conf_path = opt->conf_path;
+
+	M.nls = M.conf->nlisten;
+	M.ls = xcalloc(M.nls, sizeof *M.ls);
+	for (i = 0; i < M.nls; i++)
+		listener_open(&M.ls[i], &M.conf->listen[i]);
+	drop_privileges(M.conf);
+	if (!opt->foreground && daemon(0, 0) != 0)
+		log_fatal("daemon reason=\"%s\"", strerror(errno));
+	pidfile_write(M.conf);
+
+	if (pipe(M.sigpipe) != 0)
+		log_fatal("pipe reason=\"%s\"", strerror(errno));
+	set_cloexec_nonblock(M.sigpipe[0]);
+	set_cloexec_nonblock(M.sigpipe[1]);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	log_info("started version=%s pid=%ld", PACKAGE_VERSION, (long)getpid());
+	pfds = xcalloc(M.nls + 1, sizeof *pfds);
+	while (!M.got_term) {
+		pfds[0].fd = M.sigpipe[0];
+		pfds[0].events = POLLIN;
+		for (i = 0; i < M.nls; i++) {
+			pfds[i + 1].fd = M.ls[i].fd;
+			pfds[i + 1].events = POLLIN;
+		}
+		if (poll(pfds, M.nls + 1, -1) < 0 && errno != EINTR)
+			log_fatal("poll reason=\"%s\"", strerror(errno));
+		if (pfds[0].revents & POLLIN)
+			drain_sigpipe();
+		reap();
+		if (M.got_hup) {
+			M.got_hup = 0;
+			reload();
+		}
+		if (M.got_term)
+			break;
+		for (i = 0; i < M.nls; i++)
+			if (pfds[i + 1].revents & POLLIN)
+				accept_one(&M.ls[i]);
+	}
+	free(pfds);
+	stop();
+	free(M.ls);
+	free(M.kids);
+	conf_free(M.conf);
+	free(M.conf);
+	return 0;
+}
+
+static int check_readable(const char *what, const char *path, char *err, size_t errlen)
+{
+	if (access(path, R_OK) != 0) {
+		snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+/* A directory that exists and is writable, or can be made under a parent. */
+static int check_dir(const char *what, const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+	char parent[PATH_MAX];
+	char *slash;
+
+	if (stat(path, &sb) == 0) {
+		if (!S_ISDIR(sb.st_mode)) {
+			snprintf(err, errlen, "%s %s: not a directory", what, path);
+			return 1;
+		}
+		return 0;
+	}
+	str_copy(parent, sizeof parent, path);
+	slash = strrchr(parent, '/');
+	if (slash != NULL && slash != parent)
+		*slash = '\0';
+	if (stat(parent, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "%s %s: neither it nor its parent exists", what, path);
+		return 1;
+	}
+	return 0;
+}
+
+int master_check(const struct conf *c, char *err, size_t errlen)
+{
+	struct users users;
+	struct aliases aliases;
+
+	if (c->tls.enabled &&
+	    (check_readable("tls.certificate", c->tls.certificate, err, errlen) ||
+	    check_readable("tls.private_key", c->tls.private_key, err, errlen)))
+		return 1;
+	if (users_load(c->users_file, &users, err, errlen) != 0)
+		return 1;
+	users_free(&users);
+	if (aliases_load(c->aliases_file, &aliases, err, errlen) != 0)
+		return 1;
+	aliases_free(&aliases);
+	if (check_dir("state_dir", c->state_dir, err, errlen) ||
+	    check_dir("maildir_root", c->maildir_root, err, errlen))
+		return 1;
+	if (geteuid() == 0) {
+		if (getpwnam(c->user) == NULL) {
+			snprintf(err, errlen, "user %s: no such user", c->user);
+			return 1;
+		}
+		if (getgrnam(c->group) == NULL) {
+			snprintf(err, errlen, "group %s: no such group", c->group);
+			return 1;
+		}
+	}
+	return 0;
+}

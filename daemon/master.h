@@ -1,0 +1,21 @@
+/*
+ * master.h: the master process: listeners, privilege drop, accept and
+ * fork, limits, reaping, reload and graceful stop (SPEC §1).
+ */
+#ifndef ISPMAILD_MASTER_H
+#define ISPMAILD_MASTER_H
+
+#include "conf.h"
+
+struct master_options {
+	const char *conf_path;
+	int foreground;
+};
+
+/* Run until SIGTERM; returns the process exit code. Takes over *conf. */
+int master_run(const struct master_options *opt, struct conf *conf);
+
+/* The -t checks beyond conf_load: files readable, state_dir usable. */
+int master_check(const struct conf *conf, char *err, size_t errlen);
+
+#endif

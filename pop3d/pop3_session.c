@@ -1,3 +1,563 @@
-/* placeholder: being written */
+/*
+ * pop3_session.c: one POP3 session, AUTHORIZATION -> TRANSACTION -> UPDATE
+ * (RFC 1939 §3), driven by a command table. Replies are collected and
+ * flushed only when no pipelined input waits (RFC 2449 §6.6). A successful
+ * login records the client in the relay DB before "+OK" (SPEC §4), and
+ * messages marked with DELE are removed only in UPDATE, after QUIT.
+ */
 #include "config.h"
-extern int ispmaild_placeholder_pop3_session;
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "maildir.h"
+#include "pop3.h"
+#include "pop3_replies.h"
+#include "relaydb.h"
+#include "stream.h"
+#include "users.h"
+
+enum pop3_state {
+	POP3_AUTHORIZATION = 1,
+	POP3_TRANSACTION = 2,
+};
+
+struct pop3 {
+	const struct session_ctx *ctx;
+	const struct conf *conf;
+	struct stream st;
+	enum pop3_state state;
+	int quit;			/* end the session after this reply */
+	int bad_commands;
+	int auth_failures;
+	char user[USERS_ADDRESS_MAX];	/* from USER, or the logged-in user */
+	int have_user;
+	char maildir[PATH_MAX];
+	int lock_fd;
+	struct maildir_list msgs;
+	unsigned retrieved, deleted;
+	unsigned long long bytes_sent;
+};
+
+struct pop3_command {
+	const char *name;
+	int states;			/* mask of enum pop3_state */
+	void (*handler)(struct pop3 *p, char *arg);
+};
+
+static void reply(struct pop3 *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Queue one reply line; it is flushed with the rest of the batch. */
+static void reply(struct pop3 *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(&p->st.wbuf, fmt, ap);
+	va_end(ap);
+	stream_write(&p->st, "\r\n", 2);
+}
+
+static void enter_state(struct pop3 *p, enum pop3_state to)
+{
+	log_debug("state from=%d to=%d", p->state, to);
+	p->state = to;
+}
+
+/* A bad command counts towards the limit that ends a hostile session. */
+static void bad_command(struct pop3 *p, const char *text)
+{
+	reply(p, "%s", text);
+	if (++p->bad_commands >= POP3_BAD_COMMANDS_MAX) {
+		reply(p, POP3_ERR_TOO_MANY_BAD);
+		log_warn("close reason=too-many-bad-commands count=%d", p->bad_commands);
+		p->quit = 1;
+	}
+}
+
+/* Parse a message number of the current listing; NULL when invalid. */
+static struct maildir_msg *msg_arg(struct pop3 *p, const char *arg, size_t *num)
+{
+	char *end;
+	unsigned long n;
+
+	if (arg == NULL || !isdigit((unsigned char)arg[0])) {
+		reply(p, POP3_ERR_SYNTAX);
+		return NULL;
+	}
+	errno = 0;
+	n = strtoul(arg, &end, 10);
+	if (errno || (*end != '\0' && *end != ' ') || n == 0 || n > p->msgs.n) {
+		reply(p, POP3_ERR_NO_MSG);
+		return NULL;
+	}
+	if (p->msgs.v[n - 1].deleted) {
+		reply(p, POP3_ERR_DELETED);
+		return NULL;
+	}
+	*num = n;
+	return &p->msgs.v[n - 1];
+}
+
+/* Record the client as authorized to relay, unless its range must not be. */
+static void relay_authorize(struct pop3 *p)
+{
+	const struct session_ctx *ctx = p->ctx;
+	char key[NET_ADDR_MAX], err[256];
+	struct relaydb *db;
+
+	if (net_list_match(&p->conf->relay.never_authorize, &ctx->client)) {
+		log_info("relay-authorize client=%s result=skipped reason=never_authorize",
+		    ctx->client_text);
+		return;
+	}
+	net_relay_key(&ctx->client, p->conf->relay.ipv6_prefix, key, sizeof key);
+	db = relaydb_open(p->conf->state_dir, err, sizeof err);
+	if (db == NULL) {
+		log_error("relay-authorize key=%s result=error reason=\"%s\"", key, err);
+		return;
+	}
+	if (relaydb_authorize(db, key, p->user, time(NULL)) != 0)
+		log_error("relay-authorize key=%s result=error reason=\"%s\"",
+		    key, relaydb_strerror(db));
+	else
+		log_info("relay-authorize key=%s user=%s", key, p->user);
+	relaydb_close(db);
+}
+
+/* After a good password: lock, authorize relaying, scan, TRANSACTION. */
+static void login_finish(struct pop3 *p, const char *method)
+{
+	size_t i;
+
+	if (maildir_path_for(p->conf->maildir_root, p->user, p->maildir,
+	    sizeof p->maildir) != 0 || maildir_make(p->maildir, (uid_t)-1,
+	    (gid_t)-1) != 0) {
+		log_error("login user=%s result=error reason=\"maildir: %s\"",
+		    p->user, strerror(errno));
+		reply(p, POP3_ERR_MAILBOX);
+		return;
+	}
+	p->lock_fd = maildir_lock(p->maildir);
+	if (p->lock_fd < 0) {
+		if (errno == EWOULDBLOCK || errno == EAGAIN) {
+			log_info("login user=%s result=in-use", p->user);
+			reply(p, POP3_ERR_IN_USE);
+		} else {
+			log_error("login user=%s result=error reason=\"lock: %s\"",
+			    p->user, strerror(errno));
+			reply(p, POP3_ERR_MAILBOX);
+		}
+		return;
+	}
+	if (maildir_scan(p->maildir, &p->msgs) != 0) {
+		log_error("login user=%s result=error reason=\"scan: %s\"",
+		    p->user, strerror(errno));
+		maildir_unlock(p->lock_fd);
+		p->lock_fd = -1;
+		reply(p, POP3_ERR_MAILBOX);
+		return;
+	}
+	relay_authorize(p);
+	for (i = 0; i < p->msgs.n; i++)
+		p->msgs.v[i].deleted = 0;
+	log_info("login user=%s result=ok method=%s messages=%zu", p->user,
+	    method, p->msgs.n);
+	enter_state(p, POP3_TRANSACTION);
+	reply(p, POP3_LOGIN_OK, p->msgs.n);
+}
+
+/* Check a password for p->user; on success enter TRANSACTION. */
+static void login(struct pop3 *p, const char *password, const char *method)
+{
+	int r = users_authenticate(p->conf->users_file, p->user, password);
+
+	if (r == 1) {
+		login_finish(p, method);
+		return;
+	}
+	if (r < 0) {
+		log_error("login user=%s result=error reason=\"users file: %s\"",
+		    p->user, strerror(errno));
+		reply(p, POP3_ERR_MAILBOX);
+		return;
+	}
+	p->auth_failures++;
+	log_info("login user=%s result=fail method=%s failures=%d", p->user,
+	    method, p->auth_failures);
+	if (p->auth_failures >= p->conf->limits.auth_failures) {
+		reply(p, POP3_ERR_AUTH_CLOSE);
+		p->quit = 1;
+		return;
+	}
+	reply(p, POP3_ERR_AUTH_FAILED);
+}
+
+static void cmd_user(struct pop3 *p, char *arg)
+{
+	char q[LOG_QUOTE_MAX];
+
+	if (!session_plaintext_ok(p->ctx, p->st.ssl != NULL)) {
+		reply(p, POP3_ERR_PLAINTEXT);
+		return;
+	}
+	if (arg == NULL || users_login_address(p->conf, arg, p->user,
+	    sizeof p->user) != 0) {
+		log_info("login user=%s result=fail reason=bad-name",
+		    arg ? log_quote(arg, strlen(arg), q, sizeof q) : "-");
+		p->have_user = 0;
+		/* Same answer as for a real user: do not reveal who exists. */
+		str_copy(p->user, sizeof p->user, "-");
+		p->have_user = 1;
+		reply(p, POP3_USER_OK);
+		return;
+	}
+	p->have_user = 1;
+	reply(p, POP3_USER_OK);
+}
+
+static void cmd_pass(struct pop3 *p, char *arg)
+{
+	if (!session_plaintext_ok(p->ctx, p->st.ssl != NULL)) {
+		reply(p, POP3_ERR_PLAINTEXT);
+		return;
+	}
+	if (!p->have_user) {
+		reply(p, POP3_ERR_NO_USER);
+		return;
+	}
+	p->have_user = 0;
+	login(p, arg ? arg : "", "USER");
+}
+
+static void cmd_capa(struct pop3 *p, char *arg)
+{
+	(void)arg;
+	reply(p, POP3_CAPA);
+	reply(p, "TOP");
+	reply(p, "UIDL");
+	reply(p, "RESP-CODES");
+	reply(p, "AUTH-RESP-CODE");
+	reply(p, "PIPELINING");
+	if (p->state == POP3_AUTHORIZATION &&
+	    session_plaintext_ok(p->ctx, p->st.ssl != NULL))
+		reply(p, "USER");
+	reply(p, "IMPLEMENTATION ispmaild");
+	reply(p, ".");
+}
+
+static void cmd_quit(struct pop3 *p, char *arg)
+{
+	size_t i;
+	int failed = 0;
+
+	(void)arg;
+	p->quit = 1;
+	if (p->state != POP3_TRANSACTION) {
+		reply(p, POP3_BYE);
+		return;
+	}
+	/* UPDATE (RFC 1939 §6): only now are DELE marks acted upon. */
+	for (i = 0; i < p->msgs.n; i++) {
+		if (!p->msgs.v[i].deleted)
+			continue;
+		if (maildir_msg_delete(p->maildir, &p->msgs.v[i]) != 0) {
+			log_error("delete msg=%s result=error reason=\"%s\"",
+			    p->msgs.v[i].name, strerror(errno));
+			failed = 1;
+		} else {
+			p->deleted++;
+		}
+	}
+	/* Release the lock before the reply, so the client may log in at once. */
+	maildir_unlock(p->lock_fd);
+	p->lock_fd = -1;
+	log_info("logout user=%s retrieved=%u deleted=%u bytes=%llu", p->user,
+	    p->retrieved, p->deleted, p->bytes_sent);
+	reply(p, failed ? POP3_ERR_UPDATE : POP3_BYE);
+}
+
+static void cmd_noop(struct pop3 *p, char *arg)
+{
+	(void)arg;
+	reply(p, POP3_OK);
+}
+
+static void totals(const struct pop3 *p, size_t *count, unsigned long long *size)
+{
+	size_t i;
+
+	*count = 0;
+	*size = 0;
+	for (i = 0; i < p->msgs.n; i++) {
+		if (p->msgs.v[i].deleted)
+			continue;
+		(*count)++;
+		*size += p->msgs.v[i].size;
+	}
+}
+
+static void cmd_stat(struct pop3 *p, char *arg)
+{
+	size_t count;
+	unsigned long long size;
+
+	(void)arg;
+	totals(p, &count, &size);
+	reply(p, POP3_STAT, count, size);
+}
+
+static void cmd_list(struct pop3 *p, char *arg)
+{
+	struct maildir_msg *m;
+	size_t i, n, count;
+	unsigned long long size;
+
+	if (arg != NULL) {
+		if ((m = msg_arg(p, arg, &n)) != NULL)
+			reply(p, POP3_LIST_ONE, n, m->size);
+		return;
+	}
+	totals(p, &count, &size);
+	reply(p, POP3_LIST_ALL, count, size);
+	for (i = 0; i < p->msgs.n; i++)
+		if (!p->msgs.v[i].deleted)
+			reply(p, "%zu %zu", i + 1, p->msgs.v[i].size);
+	reply(p, ".");
+}
+
+static void cmd_uidl(struct pop3 *p, char *arg)
+{
+	struct maildir_msg *m;
+	size_t i, n;
+
+	if (arg != NULL) {
+		if ((m = msg_arg(p, arg, &n)) != NULL)
+			reply(p, POP3_UIDL_ONE, n, (int)m->uid_len, m->name);
+		return;
+	}
+	reply(p, POP3_UIDL_ALL);
+	for (i = 0; i < p->msgs.n; i++) {
+		m = &p->msgs.v[i];
+		if (!m->deleted)
+			reply(p, "%zu %.*s", i + 1, (int)m->uid_len, m->name);
+	}
+	reply(p, ".");
+}
+
+/*
+ * Send a message in its wire form, in chunks, without holding it whole in
+ * memory. The "+OK" goes out only once the file is open, so a vanished
+ * message gets "-ERR" rather than a truncated body.
+ */
+static void send_message(struct pop3 *p, struct maildir_msg *m, long top)
+{
+	struct maildir_wire wire;
+	char chunk[65536];
+	ssize_t n;
+	int fd = maildir_msg_open(p->maildir, m);
+
+	if (fd < 0) {
+		log_error("retr msg=%s result=error reason=\"%s\"", m->name,
+		    strerror(errno));
+		reply(p, POP3_ERR_READ);
+		return;
+	}
+	if (top < 0)
+		reply(p, POP3_RETR, m->size);
+	else
+		reply(p, POP3_TOP);
+	maildir_wire_init(&wire, top);
+	while (!wire.done && (n = read(fd, chunk, sizeof chunk)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* Mid-message: the only honest thing left is to hang up. */
+			log_error("retr msg=%s result=error reason=\"%s\"",
+			    m->name, strerror(errno));
+			p->quit = 1;
+			close(fd);
+			return;
+		}
+		maildir_wire_encode(&wire, chunk, (size_t)n, &p->st.wbuf);
+		if (stream_pending_output(&p->st) >= sizeof chunk) {
+			p->bytes_sent += stream_pending_output(&p->st);
+			if (stream_flush(&p->st) != STREAM_OK) {
+				p->quit = 1;
+				close(fd);
+				return;
+			}
+		}
+	}
+	close(fd);
+	maildir_wire_finish(&wire, &p->st.wbuf);
+	stream_write(&p->st, ".\r\n", 3);
+	p->bytes_sent += stream_pending_output(&p->st);
+}
+
+static void cmd_retr(struct pop3 *p, char *arg)
+{
+	struct maildir_msg *m;
+	size_t n;
+
+	if ((m = msg_arg(p, arg, &n)) == NULL)
+		return;
+	send_message(p, m, -1);
+	p->retrieved++;
+}
+
+static void cmd_top(struct pop3 *p, char *arg)
+{
+	struct maildir_msg *m;
+	char *lines, *end;
+	unsigned long l;
+	size_t n;
+
+	lines = arg ? strchr(arg, ' ') : NULL;
+	if (lines == NULL || !isdigit((unsigned char)lines[1])) {
+		reply(p, POP3_ERR_SYNTAX);
+		return;
+	}
+	*lines++ = '\0';
+	errno = 0;
+	l = strtoul(lines, &end, 10);
+	if (errno || *end != '\0' || l > LONG_MAX) {
+		reply(p, POP3_ERR_SYNTAX);
+		return;
+	}
+	if ((m = msg_arg(p, arg, &n)) == NULL)
+		return;
+	send_message(p, m, (long)l);
+}
+
+static void cmd_dele(struct pop3 *p, char *arg)
+{
+	struct maildir_msg *m;
+	size_t n;
+
+	if ((m = msg_arg(p, arg, &n)) == NULL)
+		return;
+	m->deleted = 1;
+	reply(p, POP3_DELE, n);
+}
+
+static void cmd_rset(struct pop3 *p, char *arg)
+{
+	size_t i;
+
+	(void)arg;
+	for (i = 0; i < p->msgs.n; i++)
+		p->msgs.v[i].deleted = 0;
+	reply(p, POP3_RSET, p->msgs.n);
+}
+
+#define AUTH POP3_AUTHORIZATION
+#define TRANS POP3_TRANSACTION
+
+static const struct pop3_command pop3_commands[] = {
+	{ "USER", AUTH, cmd_user },
+	{ "PASS", AUTH, cmd_pass },
+	{ "CAPA", AUTH | TRANS, cmd_capa },
+	{ "QUIT", AUTH | TRANS, cmd_quit },
+	{ "NOOP", TRANS, cmd_noop },
+	{ "STAT", TRANS, cmd_stat },
+	{ "LIST", TRANS, cmd_list },
+	{ "UIDL", TRANS, cmd_uidl },
+	{ "RETR", TRANS, cmd_retr },
+	{ "TOP", TRANS, cmd_top },
+	{ "DELE", TRANS, cmd_dele },
+	{ "RSET", TRANS, cmd_rset },
+};
+
+/* Split "VERB arg" and run it through the table. */
+static void dispatch(struct pop3 *p, char *line, size_t len)
+{
+	const struct pop3_command *c;
+	char *arg;
+	size_t i;
+
+	if (memchr(line, '\0', len) != NULL) {
+		bad_command(p, POP3_ERR_NUL);
+		return;
+	}
+	arg = strchr(line, ' ');
+	if (arg != NULL) {
+		*arg++ = '\0';
+		if (*arg == '\0')
+			arg = NULL;
+	}
+	for (i = 0; i < sizeof pop3_commands / sizeof pop3_commands[0]; i++) {
+		c = &pop3_commands[i];
+		if (strcasecmp(line, c->name) != 0)
+			continue;
+		if (!(c->states & (int)p->state)) {
+			bad_command(p, POP3_ERR_STATE);
+			return;
+		}
+		c->handler(p, arg);
+		return;
+	}
+	{
+		char q[LOG_QUOTE_MAX];
+
+		log_info("command unknown verb=%s", log_quote(line, strlen(line), q, sizeof q));
+	}
+	bad_command(p, POP3_ERR_UNKNOWN);
+}
+
+int pop3_session_run(const struct session_ctx *ctx)
+{
+	struct pop3 p;
+	char line[POP3_LINE_MAX];
+	size_t len;
+	int r;
+
+	memset(&p, 0, sizeof p);
+	p.ctx = ctx;
+	p.conf = ctx->conf;
+	p.state = POP3_AUTHORIZATION;
+	p.lock_fd = -1;
+	stream_init(&p.st, ctx->fd, (int)p.conf->limits.command_timeout);
+	reply(&p, POP3_GREETING, p.conf->hostname);
+	while (!p.quit) {
+		/* RFC 2449 §6.6: answer a pipelined batch in one write. */
+		if (!stream_input_pending(&p.st) && stream_flush(&p.st) != STREAM_OK)
+			break;
+		r = stream_read_line(&p.st, line, sizeof line, &len, NULL);
+		if (r == STREAM_TOOLONG) {
+			log_info("command result=too-long");
+			bad_command(&p, POP3_ERR_TOOLONG);
+			continue;
+		}
+		if (r == STREAM_TIMEOUT) {
+			log_info("close reason=timeout");
+			reply(&p, POP3_ERR_TIMEOUT);
+			break;
+		}
+		if (r != STREAM_OK) {
+			log_info("close reason=%s", r == STREAM_EOF ? "disconnect" : "error");
+			break;
+		}
+		dispatch(&p, line, len);
+	}
+	(void)stream_flush(&p.st);
+	if (p.lock_fd >= 0) {
+		/* Dropped without QUIT: nothing is deleted (RFC 1939 §6). */
+		log_info("logout user=%s retrieved=%u deleted=0 reason=no-quit",
+		    p.user, p.retrieved);
+		maildir_unlock(p.lock_fd);
+	}
+	maildir_list_free(&p.msgs);
+	stream_free(&p.st);
+	return 0;
+}

@@ -1,0 +1,34 @@
+/*
+ * session.h: what the master hands a forked child about its one client:
+ * the configuration, the socket, both ends' addresses and the client's
+ * class. The POP3 and SMTP sessions both start from this.
+ */
+#ifndef ISPMAILD_SESSION_H
+#define ISPMAILD_SESSION_H
+
+#include "conf.h"
+#include "net.h"
+
+struct ssl_ctx_st;
+
+struct session_ctx {
+	const struct conf *conf;
+	enum service service;
+	int fd;
+	struct cidr client;		/* canonical (mapped IPv4 as IPv4) */
+	char client_text[NET_ADDR_MAX];
+	int client_port;
+	struct cidr local;		/* the address the client connected to */
+	enum client_class class;
+	char id[16];			/* session id, also in every log line */
+	struct ssl_ctx_st *tls;		/* NULL when the service offers no TLS */
+};
+
+/*
+ * A password in the clear is fine over TLS, from the customer and trusted
+ * networks, from a client on the server's own address, or everywhere with
+ * plaintext_auth (SPEC §2).
+ */
+int session_plaintext_ok(const struct session_ctx *ctx, int tls_active);
+
+#endif
