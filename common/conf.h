@@ -22,7 +22,7 @@ enum service {
 
 struct listen_conf {
 	enum service service;
-	char *address;		/* "0.0.0.0", "::1", ... */
+	char *address;		/* "0.0.0.0", "::1", ... (canonical text) */
 	int port;
 	char *min_version;	/* NULL: the tls block's */
 	char *ciphers;		/* NULL: the tls block's */
@@ -63,7 +63,7 @@ struct queue_conf {
 };
 
 struct conf {
-	char *path;		/* the file it came from */
+	char *path;		/* the file it came from, absolute */
 	char *hostname;		/* default: gethostname() */
 	char *state_dir;	/* default LOCALSTATEDIR "/lib/ispmaild" */
 	char *maildir_root;	/* default "/var/mail/ispmaild" */
@@ -85,16 +85,38 @@ struct conf {
 /*
  * Read and validate path into *out. On error returns -1 and writes one line
  * to err naming the file, line and key ("ispmaild.conf:12: limits.max_per_ip:
- * expected an integer"); *out is then left empty.
+ * expected an integer"); *out is then left zeroed. out->path is the file's
+ * absolute name (for SIGHUP after chdir), and every relative path in the
+ * file is resolved against the file's directory. Free with conf_free.
  */
 int conf_load(const char *path, struct conf *out, char *err, size_t errlen);
+/* Frees everything and leaves *c zeroed; a zeroed struct is fine to free. */
 void conf_free(struct conf *c);
 
 const char *conf_service_name(enum service s);
 /* -1 when the name is not a service. */
 int conf_service_parse(const char *name);
 
-/* Is domain (any case, one trailing dot allowed) one of c->domains? */
+/*
+ * Split a relay.smarthost value, "[host]:port", "host:port", "[host]" or
+ * "host", into host (brackets removed) and port (25 when absent). *mx is
+ * 0 for the bracketed form (connect to exactly that host, as Postfix does)
+ * and for an IP address, 1 for a name to look up MX records for. -1 on bad
+ * syntax or a short buffer.
+ */
+int conf_smarthost_parse(const char *text, char *host, size_t hostlen, int *port, int *mx);
+/*
+ * Split a dns.nameserver value, "addr", "addr:port" or "[addr]:port" with
+ * a literal IPv4/IPv6 address, into the canonical address text and port
+ * (53 when absent). -1 on bad syntax or a short buffer.
+ */
+int conf_nameserver_parse(const char *text, char *addr, size_t addrlen, int *port);
+
+/*
+ * Is domain one of c->domains? Any case, ONE trailing dot ignored, a
+ * subdomain is not local; domain holds len bytes and need not be
+ * NUL-terminated.
+ */
 int conf_is_local_domain(const struct conf *c, const char *domain, size_t len);
 
 #endif
