@@ -18,6 +18,8 @@
 #include "buf.h"
 
 #define MAILDIR_NAME_MAX 256
+/* RFC 1939 §7: a unique-id is 1 to 70 octets in 0x21..0x7e. */
+#define MAILDIR_UID_MAX 70
 
 struct maildir_msg {
 	char *name;		/* file name in new/ or cur/ */
@@ -33,23 +35,38 @@ struct maildir_list {
 };
 
 /*
- * <root>/<domain>/<localpart> for a lower-case address, refusing anything
- * that could escape the root ("/", "..", leading ".", control bytes).
+ * <root>/<domain>/<localpart> for an address "localpart@domain", ASCII
+ * lower-cased. Refuses (-1, EINVAL) anything that could escape the root or
+ * confuse a Maildir reader: an empty part, a second '@', '/', a leading or
+ * trailing '.', "..", bytes <= 0x20 or >= 0x7f; -1 with ENAMETOOLONG when
+ * the result does not fit in out.
  */
 int maildir_path_for(const char *root, const char *address, char *out, size_t outlen);
 
-/* mkdir -p path, then tmp/ new/ cur/ (mode 0700); chown to uid/gid unless -1. */
+/*
+ * mkdir -p path, then tmp/ new/ cur/ (mode 0700). Every directory this call
+ * creates is chowned to uid/gid unless both are -1 (one of them may be -1:
+ * chown(2) leaves that one alone); existing directories are left as they are.
+ */
 int maildir_make(const char *path, uid_t uid, gid_t gid);
 
-/* A name unique across processes and hosts: "<sec>.M<usec>P<pid>Q<n>.<host>". */
+/*
+ * A name unique across processes and hosts: "<sec>.M<usec>P<pid>Q<n>.<host>",
+ * the host with '/' ',' ':' written as \057 \054 \072 and cut so that the
+ * whole name is at most MAILDIR_UID_MAX octets (it is the UIDL).
+ */
 int maildir_unique_name(char *out, size_t outlen);
 
 /*
  * Parse a file name: uid_len gets the length of the unique part (up to ':'
- * or the first ','); disk and crlf get S= and W= (or (size_t)-1 when absent).
- * 0, or -1 when the name is not a message name (dot files, empty).
+ * or the first ','); disk and crlf get S= and W= (or (size_t)-1 when absent
+ * or malformed). 0, or -1 when the name is not a message name: empty, a dot
+ * file, a control byte or '/', or not starting with "<digits>." (every
+ * Maildir writer starts with the time). Any pointer may be NULL.
  */
 int maildir_name_parse(const char *name, size_t *uid_len, size_t *disk, size_t *crlf);
+/* The delivery time in a name: "<sec>." and, Courier/Dovecot style, ".M<usec>". */
+int maildir_name_time(const char *name, unsigned long long *sec, unsigned long *usec);
 
 /* --- delivery --- */
 
@@ -59,9 +76,19 @@ struct maildir_writer {
 	char base[MAILDIR_NAME_MAX];	/* unique part */
 	char final[PATH_MAX];		/* path in new/ after commit */
 	size_t disk;			/* bytes written */
-	size_t crlf;			/* bytes as CRLF text */
+	size_t crlf;			/* bytes as CRLF text (W=) */
 	int last_cr;			/* previous byte written was CR */
+	int last_lf;			/* previous byte written was LF */
 };
+
+/*
+ * All calls return 0, or -1 with errno kept from the failing system call
+ * (ENOSPC and EDQUOT are worth telling apart: 452 4.3.1).
+ *
+ * W= is the size of the message as POP3 sends it before dot-stuffing:
+ * every LF not preceded by CR counts 2, and a non-empty message that does
+ * not end in LF counts 2 more (the wire encoder finishes its last line).
+ */
 
 /* Create tmp/<unique> in maildir for writing. */
 int maildir_writer_open(struct maildir_writer *w, const char *maildir);
@@ -69,14 +96,17 @@ int maildir_writer_open(struct maildir_writer *w, const char *maildir);
 int maildir_writer_write(struct maildir_writer *w, const void *p, size_t n);
 /*
  * fsync and close the file, link it into new/<base>,S=<disk>,W=<crlf>,
- * remove the tmp name, fsync new/. After 0 the message is durable.
+ * remove the tmp name, fsync new/. After 0 the message is durable and
+ * w->final names it. After -1 nothing is left in tmp/ or new/.
  */
 int maildir_writer_commit(struct maildir_writer *w);
-/* Remove the tmp file of an unfinished delivery. */
+/* Remove the tmp file of an unfinished delivery; a no-op after commit. */
 void maildir_writer_abort(struct maildir_writer *w);
 /*
  * Deliver the committed message of w into another Maildir too: a hard link
- * under a fresh unique name (a copy when linking fails, EXDEV), fsync new/.
+ * under a fresh unique name with the same S=/W= (a copy through a new
+ * writer when linking fails: EXDEV, EMLINK, EPERM...), then fsync new/.
+ * EINVAL when w was not committed.
  */
 int maildir_writer_link(const struct maildir_writer *w, const char *maildir);
 /* Convenience: one whole message in one call. */
@@ -84,19 +114,38 @@ int maildir_deliver(const char *maildir, const void *p, size_t n);
 
 /* --- reading (POP3) --- */
 
-/* The messages in new/ and cur/, oldest first. */
+/*
+ * The messages in new/ and cur/, oldest first (seconds, microseconds, then
+ * name). Sizes come from W= in the name; a name without W= (another MDA)
+ * costs one read of the file. A message seen in both new/ and cur/ (moved
+ * by someone else during the scan) is listed once. -1 with errno when a
+ * directory cannot be read (ENOENT: no Maildir there).
+ */
 int maildir_scan(const char *maildir, struct maildir_list *out);
 void maildir_list_free(struct maildir_list *l);
-/* open(2) the message read-only. */
+/* open(2) the message read-only (O_NOFOLLOW): fd or -1. */
 int maildir_msg_open(const char *maildir, const struct maildir_msg *m);
+/* unlink(2); a message already gone (ENOENT) counts as deleted. */
 int maildir_msg_delete(const char *maildir, const struct maildir_msg *m);
-/* Move new/ -> cur/ with ":2,S" (a message a POP3 client has seen). */
+/*
+ * Move new/ -> cur/ with ":2,S" (a message a POP3 client has seen);
+ * m->name follows, the unique part (UIDL) stays. A no-op when in cur/.
+ */
 int maildir_msg_seen(const char *maildir, struct maildir_msg *m);
+/*
+ * The UIDL of a message (RFC 1939 §7): the unique part of its name when it
+ * is 1..70 octets in 0x21..0x7e (always so for our own names), otherwise
+ * (another MDA's name) a 16-digit hex hash of it, equally stable.
+ */
+int maildir_msg_uidl(const struct maildir_msg *m, char *out, size_t outlen);
 
 /*
  * The POP3 wire form of a message (RFC 1939 §3): LF -> CRLF (an existing
- * CRLF kept), a leading "." doubled, and for TOP the headers, the blank line
- * and at most top_lines body lines.
+ * CRLF kept, a CR not followed by LF sent as is), a "." starting a line
+ * doubled, and for TOP (§7) the headers, the blank line and at most
+ * top_lines body lines. A byte-level state machine: any split of the input
+ * into chunks gives the same output. The terminating ".\r\n" is the
+ * caller's. Without TOP the output is W= octets plus one per stuffed dot.
  */
 struct maildir_wire {
 	long top_lines;		/* -1: whole message */
@@ -109,14 +158,18 @@ struct maildir_wire {
 };
 
 void maildir_wire_init(struct maildir_wire *st, long top_lines);
-/* Encode in[0..n) onto out. */
+/* Encode in[0..n) onto out (appends). */
 void maildir_wire_encode(struct maildir_wire *st, const char *in, size_t n, struct buf *out);
 /* End of file: finish a last line without LF with CRLF. */
 void maildir_wire_finish(struct maildir_wire *st, struct buf *out);
 
 /* --- the POP3 lock --- */
 
-/* Take the mailbox lock without waiting: fd, or -1 (errno EWOULDBLOCK: in use). */
+/*
+ * Take the mailbox lock without waiting: an exclusive flock(2) on
+ * <maildir>/.ispmaild.lock. fd, or -1 (errno EWOULDBLOCK: in use). Held
+ * until maildir_unlock() or the death of the process.
+ */
 int maildir_lock(const char *maildir);
 void maildir_unlock(int fd);
 
