@@ -1,3 +1,718 @@
-/* placeholder: being written */
+/*
+ * users.c: the users file (SPEC §5): parse, look up one user without
+ * loading the rest, check a password with crypt(3) in constant time, and
+ * rewrite the file atomically for ispmailctl (temp file, fsync, rename).
+ */
 #include "config.h"
-extern int ispmaild_placeholder_users;
+
+#include <crypt.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "users.h"
+
+/*
+ * A yescrypt hash of a random password nobody knows, with the library's
+ * default cost ("j9T"); test_users checks it still matches the default.
+ */
+static const char users_dummy[] =
+    "$y$j9T$lkbyquEah/6SqayymYj2C0$2ci/l3AQeszO1ibYqK0Kxm2i6UYtqaLpONGebBlHIv5";
+
+struct fields {
+	char *address;
+	char *hash;
+	char *options;
+};
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Error text is best effort: a truncated reason is still a reason. */
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* ASCII only: the locale must not change what an address is. */
+static int ascii_lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+static int ascii_alnum(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9');
+}
+
+static int ascii_caseeq(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
+			return 0;
+	return 1;
+}
+
+static int address_eq(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+
+	return n == strlen(b) && ascii_caseeq(a, b, n);
+}
+
+/* RFC 5322 dot-atom, minus '/', '%' and '!' (a directory, no relay tricks). */
+static int local_valid(const char *s, size_t n)
+{
+	if (n == 0 || n > 64 || s[0] == '.' || s[n - 1] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '.') {
+			if (s[i + 1] == '.')
+				return 0;
+			continue;
+		}
+		if (!ascii_alnum(c) && (c == '\0' || strchr("#$&'*+-=?^_`{|}~", c) == NULL))
+			return 0;
+	}
+	return 1;
+}
+
+/* Letters, digits and hyphens in dot-separated labels (RFC 1035 §2.3.1). */
+static int domain_valid(const char *s, size_t n)
+{
+	size_t label = 0;
+
+	if (n == 0 || n > 253)
+		return 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || s[i] == '.') {
+			if (label == 0 || label > 63 || s[i - 1] == '-')
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!ascii_alnum((unsigned char)s[i]) && s[i] != '-')
+			return 0;
+		if (label == 0 && s[i] == '-')
+			return 0;
+		label++;
+	}
+	return 1;
+}
+
+int users_address_valid(const char *address)
+{
+	const char *at = strchr(address, '@');
+	size_t n = strlen(address);
+
+	if (n >= USERS_ADDRESS_MAX || at == NULL || strchr(at + 1, '@') != NULL)
+		return 0;
+	return local_valid(address, (size_t)(at - address)) &&
+	    domain_valid(at + 1, n - (size_t)(at - address) - 1);
+}
+
+/* Printable, no ':' (the field separator), and a form crypt(3) knows. */
+static int hash_valid(const char *h)
+{
+	size_t n = strlen(h);
+
+	if (n == 0 || n >= USERS_HASH_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (h[i] <= ' ' || h[i] > '~' || h[i] == ':')
+			return 0;
+#ifdef CRYPT_SALT_INVALID
+	if (crypt_checksalt(h) == CRYPT_SALT_INVALID)
+		return 0;
+#endif
+	return 1;
+}
+
+static int options_valid(const char *o)
+{
+	for (; *o; o++)
+		if ((*o < ' ' && *o != '\t') || *o > '~')
+			return 0;
+	return 1;
+}
+
+/* A '#' comment or a blank line (spaces and tabs only). */
+static int is_comment(const char *line)
+{
+	line += strspn(line, " \t");
+	return *line == '\0' || *line == '#';
+}
+
+int users_read_line(FILE *f, char *line, size_t size, size_t *len)
+{
+	size_t n = 0;
+	int c, toolong = 0;
+
+	while ((c = getc(f)) != EOF && c != '\n') {
+		if (n + 1 < size)
+			line[n++] = (char)c;
+		else
+			toolong = 1;
+	}
+	if (c == EOF) {
+		if (ferror(f))
+			return -1;
+		if (n == 0 && !toolong)
+			return 0;
+	}
+	if (toolong) {
+		line[0] = '\0';
+		*len = 0;
+		return -2;
+	}
+	if (n > 0 && line[n - 1] == '\r')
+		n--;
+	line[n] = '\0';
+	*len = n;
+	return 1;
+}
+
+/*
+ * Split "address:hash[:options]" in place (the address lower-cased);
+ * NULL, or why the line is malformed.
+ */
+static const char *parse_line(char *line, size_t len, struct fields *f)
+{
+	char *p;
+
+	if (strlen(line) != len)
+		return "NUL byte in line";
+	p = strchr(line, ':');
+	if (p == NULL)
+		return "expected address:hash[:options]";
+	*p++ = '\0';
+	f->address = line;
+	f->hash = p;
+	p = strchr(p, ':');
+	if (p != NULL)
+		*p++ = '\0';
+	else
+		p = line + len;
+	f->options = p;
+	for (p = f->address; *p; p++)
+		*p = (char)ascii_lower((unsigned char)*p);
+	if (!users_address_valid(f->address))
+		return "invalid address";
+	if (!hash_valid(f->hash))
+		return "invalid password hash";
+	if (!options_valid(f->options))
+		return "invalid options";
+	return NULL;
+}
+
+struct addr_index {
+	const char *address;
+	size_t i;
+};
+
+static int addr_index_cmp(const void *a, const void *b)
+{
+	const struct addr_index *x = a, *y = b;
+	int c = strcmp(x->address, y->address);
+
+	if (c != 0)
+		return c;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * Sort a copy of the addresses to find a duplicate in n log n (an ISP has
+ * thousands). 1 with the two indexes in file order, 0 when none.
+ */
+static int find_duplicate(const struct users *u, size_t *first, size_t *second)
+{
+	struct addr_index *ix;
+	int found = 0;
+
+	if (u->n < 2)
+		return 0;
+	ix = xreallocarray(NULL, u->n, sizeof *ix);
+	for (size_t i = 0; i < u->n; i++) {
+		ix[i].address = u->v[i].address;
+		ix[i].i = i;
+	}
+	qsort(ix, u->n, sizeof *ix, addr_index_cmp);
+	for (size_t i = 1; i < u->n; i++) {
+		if (strcmp(ix[i - 1].address, ix[i].address) == 0) {
+			*first = ix[i - 1].i;
+			*second = ix[i].i;
+			found = 1;
+			break;
+		}
+	}
+	free(ix);
+	return found;
+}
+
+int users_load(const char *path, struct users *out, char *err, size_t errlen)
+{
+	char line[USERS_LINE_MAX + 1];
+	struct buf pending = BUF_INIT;
+	struct fields fl;
+	size_t len, lineno = 0, *lines = NULL, a, b;
+	const char *why;
+	FILE *f;
+	int r, e;
+
+	memset(out, 0, sizeof *out);
+	f = fopen(path, "re");
+	if (f == NULL) {
+		e = errno;
+		seterr(err, errlen, "%s: %s", path, strerror(e));
+		errno = e;
+		return -1;
+	}
+	while ((r = users_read_line(f, line, sizeof line, &len)) != 0) {
+		lineno++;
+		if (r == -1) {
+			seterr(err, errlen, "%s: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (r == -2) {
+			seterr(err, errlen, "%s:%zu: line longer than %d bytes",
+			    path, lineno, USERS_LINE_MAX);
+			goto fail;
+		}
+		if (strlen(line) == len && is_comment(line)) {
+			buf_append(&pending, line, len);
+			buf_appendc(&pending, '\n');
+			continue;
+		}
+		if ((why = parse_line(line, len, &fl)) != NULL) {
+			seterr(err, errlen, "%s:%zu: %s", path, lineno, why);
+			goto fail;
+		}
+		users_add(out, fl.address, fl.hash, fl.options);
+		if (pending.len > 0)
+			out->v[out->n - 1].comments = buf_steal(&pending);
+		lines = xreallocarray(lines, out->n, sizeof *lines);
+		lines[out->n - 1] = lineno;
+	}
+	if (find_duplicate(out, &a, &b)) {
+		seterr(err, errlen, "%s:%zu: duplicate address %s (first on line %zu)",
+		    path, lines[b], out->v[b].address, lines[a]);
+		goto fail;
+	}
+	if (pending.len > 0)
+		out->trailer = buf_steal(&pending);
+	free(lines);
+	(void)fclose(f);
+	return 0;
+
+fail:
+	e = errno;
+	buf_free(&pending);
+	free(lines);
+	users_free(out);
+	(void)fclose(f);
+	errno = e;
+	return -1;
+}
+
+static void user_clear(struct user *u)
+{
+	free(u->address);
+	free(u->hash);
+	free(u->options);
+	free(u->comments);
+}
+
+void users_free(struct users *u)
+{
+	for (size_t i = 0; i < u->n; i++)
+		user_clear(&u->v[i]);
+	free(u->v);
+	free(u->trailer);
+	memset(u, 0, sizeof *u);
+}
+
+const struct user *users_find(const struct users *u, const char *address)
+{
+	for (size_t i = 0; i < u->n; i++)
+		if (address_eq(u->v[i].address, address))
+			return &u->v[i];
+	return NULL;
+}
+
+void users_add(struct users *u, const char *address, const char *hash, const char *options)
+{
+	struct user *n;
+
+	u->v = xreallocarray(u->v, u->n + 1, sizeof *u->v);
+	n = &u->v[u->n++];
+	n->address = xstrdup(address);
+	for (char *p = n->address; *p; p++)
+		*p = (char)ascii_lower((unsigned char)*p);
+	n->hash = xstrdup(hash);
+	n->options = xstrdup(options ? options : "");
+	n->comments = NULL;
+}
+
+int users_remove(struct users *u, const char *address)
+{
+	for (size_t i = 0; i < u->n; i++) {
+		if (!address_eq(u->v[i].address, address))
+			continue;
+		user_clear(&u->v[i]);
+		memmove(&u->v[i], &u->v[i + 1], (u->n - i - 1) * sizeof *u->v);
+		u->n--;
+		return 1;
+	}
+	return 0;
+}
+
+/* Each line of a comments block must read back as a comment. */
+static int comments_valid(const char *s)
+{
+	while (*s) {
+		const char *nl = strchr(s, '\n');
+		size_t n = nl ? (size_t)(nl - s) : strlen(s);
+		char one[USERS_LINE_MAX + 1];
+
+		if (n > USERS_LINE_MAX)
+			return 0;
+		memcpy(one, s, n);
+		one[n] = '\0';
+		if (!is_comment(one) || strchr(one, '\r') != NULL)
+			return 0;
+		s += n + (nl != NULL);
+	}
+	return 1;
+}
+
+static void append_comments(struct buf *b, const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return;
+	buf_appends(b, s);
+	if (s[strlen(s) - 1] != '\n')
+		buf_appendc(b, '\n');
+}
+
+/* The file's text; -1 with a reason when an entry would not read back. */
+static int users_format(const struct users *u, struct buf *b, char *err, size_t errlen)
+{
+	size_t x, y;
+
+	for (size_t i = 0; i < u->n; i++) {
+		const struct user *e = &u->v[i];
+		const char *opt = e->options ? e->options : "";
+
+		if (!users_address_valid(e->address) || !hash_valid(e->hash) ||
+		    !options_valid(opt) || (e->comments && !comments_valid(e->comments))) {
+			seterr(err, errlen, "refusing to write a malformed entry (%zu)", i + 1);
+			return -1;
+		}
+		append_comments(b, e->comments);
+		buf_printf(b, "%s:%s%s%s\n", e->address, e->hash, *opt ? ":" : "", opt);
+	}
+	if (u->trailer && !comments_valid(u->trailer)) {
+		seterr(err, errlen, "refusing to write a malformed trailer");
+		return -1;
+	}
+	append_comments(b, u->trailer);
+	if (find_duplicate(u, &x, &y)) {
+		seterr(err, errlen, "refusing to write duplicate address %s", u->v[y].address);
+		return -1;
+	}
+	return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* After the rename, the directory entry itself must reach the disk. */
+static int fsync_dir_of(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	int fd, r, e;
+
+	if (str_copy(dir, sizeof dir, path) == -1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		(void)str_copy(dir, sizeof dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	r = fsync(fd);
+	e = errno;
+	if (close(fd) == -1 && r == 0)
+		return -1;
+	errno = e;
+	return r;
+}
+
+int users_save(const char *path, const struct users *u, char *err, size_t errlen)
+{
+	char tmp[PATH_MAX];
+	struct buf b = BUF_INIT;
+	struct stat st;
+	int fd = -1, have_old;
+	const char *what;
+
+	if (users_format(u, &b, err, errlen) == -1) {
+		buf_free(&b);
+		return -1;
+	}
+	if (str_format(tmp, sizeof tmp, "%s.XXXXXX", path) == -1) {
+		seterr(err, errlen, "%s: path too long", path);
+		buf_free(&b);
+		return -1;
+	}
+	have_old = stat(path, &st) == 0;
+	if (!have_old && errno != ENOENT) {
+		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		buf_free(&b);
+		return -1;
+	}
+	what = "mkstemp";
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd == -1)
+		goto fail;
+	what = "fchown";
+	if (have_old && geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) == -1)
+		goto fail_unlink;
+	what = "fchmod";
+	if (fchmod(fd, have_old ? st.st_mode & 07777 : 0640) == -1)
+		goto fail_unlink;
+	what = "write";
+	if (b.len > 0 && write_all(fd, b.s, b.len) == -1)
+		goto fail_unlink;
+	what = "fsync";
+	if (fsync(fd) == -1)
+		goto fail_unlink;
+	what = "close";
+	if (close(fd) == -1) {
+		fd = -1;
+		goto fail_unlink;
+	}
+	fd = -1;
+	what = "rename";
+	if (rename(tmp, path) == -1)
+		goto fail_unlink;
+	buf_free(&b);
+	if (fsync_dir_of(path) == -1) {
+		seterr(err, errlen, "%s: fsync of directory: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+
+fail_unlink:
+	seterr(err, errlen, "%s: %s: %s", tmp, what, strerror(errno));
+	if (fd != -1)
+		(void)close(fd);
+	(void)unlink(tmp);
+	buf_free(&b);
+	return -1;
+fail:
+	seterr(err, errlen, "%s: %s: %s", tmp, what, strerror(errno));
+	buf_free(&b);
+	return -1;
+}
+
+int users_lock(const char *path, char *err, size_t errlen)
+{
+	char lock[PATH_MAX];
+	int fd;
+
+	if (str_format(lock, sizeof lock, "%s.lock", path) == -1) {
+		seterr(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1) {
+		seterr(err, errlen, "%s: %s", lock, strerror(errno));
+		return -1;
+	}
+	while (flock(fd, LOCK_EX) == -1) {
+		if (errno == EINTR)
+			continue;
+		seterr(err, errlen, "%s: flock: %s", lock, strerror(errno));
+		(void)close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+void users_unlock(int fd)
+{
+	if (fd >= 0)
+		(void)close(fd);	/* releases the flock */
+}
+
+int users_lookup(const char *path, const char *address, char *hash, size_t hashlen)
+{
+	char line[USERS_LINE_MAX + 1];
+	size_t alen = strlen(address), len;
+	struct fields fl;
+	int r, found = 0;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (f == NULL)
+		return -1;
+	while ((r = users_read_line(f, line, sizeof line, &len)) != 0) {
+		if (r == -1) {
+			found = -1;
+			break;
+		}
+		/* Cheap test first: only the matching line is parsed in full. */
+		if (r == -2 || len <= alen || line[alen] != ':' ||
+		    !ascii_caseeq(line, address, alen))
+			continue;
+		if (parse_line(line, len, &fl) != NULL || !address_eq(fl.address, address))
+			continue;
+		found = str_copy(hash, hashlen, fl.hash) == 0 ? 1 : -1;
+		break;
+	}
+	(void)fclose(f);
+	return found;
+}
+
+int users_authenticate(const char *path, const char *address, const char *password)
+{
+	char hash[USERS_HASH_MAX];
+	int r = users_lookup(path, address, hash, sizeof hash);
+
+	if (r == -1)
+		return -1;
+	if (r == 0) {
+		(void)users_check_hash(users_dummy, password);
+		return 0;
+	}
+	return users_check_hash(hash, password);
+}
+
+const char *users_dummy_hash(void)
+{
+	return users_dummy;
+}
+
+/* Every byte is compared, whatever the first difference. */
+static int ct_equal(const char *a, const char *b, size_t n)
+{
+	volatile unsigned char d = 0;
+
+	for (size_t i = 0; i < n; i++)
+		d |= (unsigned char)a[i] ^ (unsigned char)b[i];
+	return d == 0;
+}
+
+int users_check_hash(const char *hash, const char *password)
+{
+	struct crypt_data *cd = xcalloc(1, sizeof *cd);
+	size_t n = strlen(hash);
+	const char *r;
+	int ok = 0;
+
+	r = crypt_rn(password, hash, cd, (int)sizeof *cd);
+	if (r != NULL && r[0] != '*' && n > 0 && strlen(r) == n)
+		ok = ct_equal(r, hash, n);
+	explicit_bzero(cd, sizeof *cd);
+	free(cd);
+	return ok;
+}
+
+int users_make_hash(const char *password, const char *prefix, char *out, size_t outlen)
+{
+	char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data *cd;
+	const char *r;
+	int rc = -1;
+
+	if (prefix == NULL)
+		prefix = "$y$";
+	if (crypt_gensalt_rn(prefix, 0, NULL, 0, setting, (int)sizeof setting) == NULL)
+		return -1;
+	cd = xcalloc(1, sizeof *cd);
+	r = crypt_rn(password, setting, cd, (int)sizeof *cd);
+	if (r != NULL && r[0] != '*' && hash_valid(r) && str_copy(out, outlen, r) == 0)
+		rc = 0;
+	explicit_bzero(cd, sizeof *cd);
+	free(cd);
+	return rc;
+}
+
+int users_login_address(const struct conf *c, const char *login, char *out, size_t outlen)
+{
+	char a[USERS_ADDRESS_MAX];
+	size_t n = strlen(login), ats = 0, at = 0;
+
+	if (outlen > 0)
+		out[0] = '\0';
+	if (n == 0 || n >= sizeof a)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)login[i];
+
+		if (ch <= ' ' || ch >= 0x7f)
+			return -1;
+		if (ch == '@') {
+			ats++;
+			at = i;
+		}
+		a[i] = (char)ascii_lower(ch);
+	}
+	a[n] = '\0';
+	if (ats > 1)
+		return -1;
+	if (ats == 0) {
+		if (c == NULL || c->ndomains == 0 ||
+		    str_format(out, outlen, "%s@%s", a, c->domains[0]) == -1)
+			goto bad;
+	} else {
+		if (n > at + 1 && a[n - 1] == '.')
+			a[n - 1] = '\0';
+		if (str_copy(out, outlen, a) == -1)
+			goto bad;
+	}
+	if (users_address_valid(out))
+		return 0;
+bad:
+	if (outlen > 0)
+		out[0] = '\0';
+	return -1;
+}

@@ -1,2 +1,603 @@
+/*
+ * ispmailctl.c: the administrator's tool (SPEC §6): users (the users file
+ * and their Maildirs), the POP-before-SMTP relay table, the queue.
+ * Exit 0 on success, 1 with a one-line reason on stderr.
+ */
 #include "config.h"
-int main(void) { return 0; }
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "log.h"
+#include "maildir.h"
+#include "net.h"
+#include "relaydb.h"
+#include "users.h"
+
+#define CTL_PASSWORD_MAX 1024
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The one way out on failure: "ispmailctl: reason" and exit status 1. */
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ispmailctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+/* Command-line text echoed in a message, made printable. */
+static const char *q(const char *s)
+{
+	static char out[2][LOG_QUOTE_MAX];
+	static unsigned k;
+	char *o = out[k++ % 2];
+
+	return log_quote(s, strlen(s), o, LOG_QUOTE_MAX);
+}
+
+/* ---- privileges ---- */
+
+/* The configuration's user and group as ids; a missing one is an error. */
+static int owner_lookup(const struct conf *c, uid_t *uid, gid_t *gid)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	errno = 0;
+	if ((pw = getpwnam(c->user)) == NULL) {
+		fail("user %s (from %s) does not exist%s%s", c->user, c->path,
+		    errno ? ": " : "", errno ? strerror(errno) : "");
+		return -1;
+	}
+	errno = 0;
+	if ((gr = getgrnam(c->group)) == NULL) {
+		fail("group %s (from %s) does not exist%s%s", c->group, c->path,
+		    errno ? ": " : "", errno ? strerror(errno) : "");
+		return -1;
+	}
+	*uid = pw->pw_uid;
+	*gid = gr->gr_gid;
+	return 0;
+}
+
+/*
+ * As root, become the daemon's user before touching state_dir, so that
+ * the relay DB environment and the queue stay owned by it. Not root: as is.
+ */
+static int privileges_drop(const struct conf *c)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (geteuid() != 0)
+		return 0;
+	if (owner_lookup(c, &uid, &gid) == -1)
+		return -1;
+	if (initgroups(c->user, gid) == -1 || setgid(gid) == -1 || setuid(uid) == -1) {
+		fail("cannot become %s:%s: %s", c->user, c->group, strerror(errno));
+		return -1;
+	}
+	if (uid != 0 && setuid(0) != -1) {
+		fail("could not drop root privileges");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- users ---- */
+
+/*
+ * One line from stdin (CR/LF stripped), without echo on a terminal.
+ * 0, or -1 after saying why (empty, too long, NUL byte).
+ */
+static int password_read(char *pw, size_t size)
+{
+	struct termios old, quiet;
+	int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+	size_t len = 0;
+	int r;
+
+	if (tty) {
+		fputs("Password: ", stderr);
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	r = users_read_line(stdin, pw, size, &len);
+	if (tty) {
+		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	if (r == -1) {
+		fail("cannot read the password: %s", strerror(errno));
+		return -1;
+	}
+	if (r == -2) {
+		fail("password longer than %zu bytes", size - 1);
+		return -1;
+	}
+	if (r == 0 || len == 0) {
+		fail("empty password (give it on stdin)");
+		return -1;
+	}
+	if (strlen(pw) != len) {
+		fail("password contains a NUL byte");
+		return -1;
+	}
+	return 0;
+}
+
+/* A password from stdin, hashed the default way ("$y$"). */
+static int password_hash(char *hash, size_t hashlen)
+{
+	char pw[CTL_PASSWORD_MAX + 1];
+	int r;
+
+	if (password_read(pw, sizeof pw) == -1) {
+		explicit_bzero(pw, sizeof pw);
+		return -1;
+	}
+	r = users_make_hash(pw, "$y$", hash, hashlen);
+	explicit_bzero(pw, sizeof pw);
+	if (r == -1) {
+		fail("cannot hash the password: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The first user add finds no file: make it root:group 0640 as root. */
+static int usersfile_create(const char *path, gid_t gid)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+
+	if (fd == -1) {
+		fail("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((gid != (gid_t)-1 && fchown(fd, 0, gid) == -1) || fchmod(fd, 0640) == -1) {
+		int e = errno;
+
+		(void)close(fd);
+		(void)unlink(path);
+		fail("%s: %s", path, strerror(e));
+		return -1;
+	}
+	if (close(fd) == -1) {
+		fail("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int usersfile_read(const struct conf *c, struct users *u)
+{
+	char err[512];
+
+	if (users_load(c->users_file, u, err, sizeof err) == -1) {
+		fail("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* ADDRESS as typed -> the stored form ("bob" means bob@<first domain>). */
+static int address_arg(const struct conf *c, const char *arg, char *addr, size_t len)
+{
+	if (users_login_address(c, arg, addr, len) == -1) {
+		fail("invalid address %s", q(arg));
+		return -1;
+	}
+	return 0;
+}
+
+static struct user *user_entry(struct users *u, const char *addr)
+{
+	for (size_t i = 0; i < u->n; i++)
+		if (strcmp(u->v[i].address, addr) == 0)
+			return &u->v[i];
+	return NULL;
+}
+
+static int user_add(const struct conf *c, const char *arg)
+{
+	char addr[USERS_ADDRESS_MAX], maildir[PATH_MAX], hash[USERS_HASH_MAX], err[512];
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	struct users u;
+	const char *domain;
+	struct stat st;
+	int lock, rc = 1;
+
+	if (address_arg(c, arg, addr, sizeof addr) == -1)
+		return 1;
+	domain = strchr(addr, '@') + 1;
+	if (!conf_is_local_domain(c, domain, strlen(domain)))
+		return fail("%s is not a local domain (domains in %s)", domain, c->path);
+	if (geteuid() == 0 && owner_lookup(c, &uid, &gid) == -1)
+		return 1;
+	if (maildir_path_for(c->maildir_root, addr, maildir, sizeof maildir) == -1)
+		return fail("no Maildir path for %s: %s", addr, strerror(errno));
+	if (password_hash(hash, sizeof hash) == -1)
+		return 1;
+
+	if ((lock = users_lock(c->users_file, err, sizeof err)) == -1)
+		return fail("%s", err);
+	if (stat(c->users_file, &st) == -1 && errno == ENOENT &&
+	    usersfile_create(c->users_file, gid) == -1)
+		goto out_unlock;
+	if (usersfile_read(c, &u) == -1)
+		goto out_unlock;
+	if (users_find(&u, addr) != NULL) {
+		fail("user %s already exists", addr);
+		goto out;
+	}
+	/* The Maildir first: a user must never exist without one. */
+	if (maildir_make(maildir, uid, gid) == -1) {
+		fail("%s: %s", maildir, strerror(errno));
+		goto out;
+	}
+	users_add(&u, addr, hash, NULL);
+	if (users_save(c->users_file, &u, err, sizeof err) == -1) {
+		fail("%s", err);
+		goto out;
+	}
+	printf("user %s added, Maildir %s\n", addr, maildir);
+	rc = 0;
+out:
+	users_free(&u);
+out_unlock:
+	users_unlock(lock);
+	return rc;
+}
+
+static int user_passwd(const struct conf *c, const char *arg)
+{
+	char addr[USERS_ADDRESS_MAX], hash[USERS_HASH_MAX], err[512];
+	struct users u;
+	struct user *e;
+	int lock, rc = 1;
+
+	if (address_arg(c, arg, addr, sizeof addr) == -1)
+		return 1;
+	if (password_hash(hash, sizeof hash) == -1)
+		return 1;
+	if ((lock = users_lock(c->users_file, err, sizeof err)) == -1)
+		return fail("%s", err);
+	if (usersfile_read(c, &u) == -1)
+		goto out_unlock;
+	if ((e = user_entry(&u, addr)) == NULL) {
+		fail("no such user %s", addr);
+		goto out;
+	}
+	free(e->hash);
+	e->hash = xstrdup(hash);
+	if (users_save(c->users_file, &u, err, sizeof err) == -1) {
+		fail("%s", err);
+		goto out;
+	}
+	printf("password of %s changed\n", addr);
+	rc = 0;
+out:
+	users_free(&u);
+out_unlock:
+	users_unlock(lock);
+	return rc;
+}
+
+static int user_del(const struct conf *c, const char *arg)
+{
+	char addr[USERS_ADDRESS_MAX], maildir[PATH_MAX], err[512];
+	struct users u;
+	int lock, rc = 1;
+
+	if (address_arg(c, arg, addr, sizeof addr) == -1)
+		return 1;
+	if ((lock = users_lock(c->users_file, err, sizeof err)) == -1)
+		return fail("%s", err);
+	if (usersfile_read(c, &u) == -1)
+		goto out_unlock;
+	if (!users_remove(&u, addr)) {
+		fail("no such user %s", addr);
+		goto out;
+	}
+	if (users_save(c->users_file, &u, err, sizeof err) == -1) {
+		fail("%s", err);
+		goto out;
+	}
+	if (maildir_path_for(c->maildir_root, addr, maildir, sizeof maildir) == 0)
+		printf("user %s deleted; its Maildir %s is left in place\n", addr, maildir);
+	else
+		printf("user %s deleted; its Maildir is left in place\n", addr);
+	rc = 0;
+out:
+	users_free(&u);
+out_unlock:
+	users_unlock(lock);
+	return rc;
+}
+
+static int user_list(const struct conf *c, const char *arg)
+{
+	struct users u;
+
+	(void)arg;
+	if (usersfile_read(c, &u) == -1)
+		return 1;
+	for (size_t i = 0; i < u.n; i++)
+		printf("%s\n", u.v[i].address);
+	users_free(&u);
+	return 0;
+}
+
+/* ---- the relay table ---- */
+
+static struct relaydb *relay_open(const struct conf *c)
+{
+	char err[512];
+	struct relaydb *db;
+
+	if (privileges_drop(c) == -1)
+		return NULL;
+	if ((db = relaydb_open(c->state_dir, err, sizeof err)) == NULL)
+		fail("%s", err);
+	return db;
+}
+
+/* ADDRESS as typed -> its relay key (IPv6: the ipv6_prefix network). */
+static int relay_key_arg(const struct conf *c, const char *arg, char *key, size_t len)
+{
+	if (net_relay_key_parse(arg, c->relay.ipv6_prefix, key, len) == -1) {
+		fail("not an IP address (or an IPv6 /%u network): %s",
+		    c->relay.ipv6_prefix, q(arg));
+		return -1;
+	}
+	return 0;
+}
+
+struct relay_list_ctx {
+	time_t now;
+	long ttl;
+};
+
+/* "address authorized-at expires-in user", authorized-at in ISO 8601 UTC. */
+static int relay_list_one(const char *key, time_t when, const char *user, void *arg)
+{
+	const struct relay_list_ctx *ctx = arg;
+	char at[32];
+	struct tm tm;
+	long long left = (long long)when + ctx->ttl - (long long)ctx->now;
+
+	if (gmtime_r(&when, &tm) == NULL || strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		(void)str_copy(at, sizeof at, "?");
+	printf("%s %s %lld %s\n", key, at, left > 0 ? left : 0,
+	    user != NULL && *user ? user : "-");
+	return 0;
+}
+
+static int relay_list(const struct conf *c, const char *arg)
+{
+	struct relay_list_ctx ctx = { time(NULL), c->relay.authorization_ttl };
+	struct relaydb *db;
+	int r;
+
+	(void)arg;
+	if ((db = relay_open(c)) == NULL)
+		return 1;
+	r = relaydb_foreach(db, relay_list_one, &ctx);
+	if (r == -1)
+		fail("relay list: %s", relaydb_strerror(db));
+	relaydb_close(db);
+	return r == -1;
+}
+
+static int relay_add(const struct conf *c, const char *arg)
+{
+	char key[NET_ADDR_MAX];
+	struct relaydb *db;
+	int r;
+
+	if (relay_key_arg(c, arg, key, sizeof key) == -1)
+		return 1;
+	if ((db = relay_open(c)) == NULL)
+		return 1;
+	r = relaydb_authorize(db, key, "admin", time(NULL));
+	if (r == -1)
+		fail("relay add %s: %s", key, relaydb_strerror(db));
+	else
+		printf("relay %s authorized for %ld seconds\n", key, c->relay.authorization_ttl);
+	relaydb_close(db);
+	return r == -1;
+}
+
+static int relay_del(const struct conf *c, const char *arg)
+{
+	char key[NET_ADDR_MAX];
+	struct relaydb *db;
+	int r;
+
+	if (relay_key_arg(c, arg, key, sizeof key) == -1)
+		return 1;
+	if ((db = relay_open(c)) == NULL)
+		return 1;
+	r = relaydb_delete(db, key);
+	if (r == -1)
+		fail("relay del %s: %s", key, relaydb_strerror(db));
+	else if (r == 0)
+		fail("no relay entry for %s", key);
+	else
+		printf("relay %s deleted\n", key);
+	relaydb_close(db);
+	return r != 1;
+}
+
+static int relay_expire(const struct conf *c, const char *arg)
+{
+	struct relaydb *db;
+	long n;
+
+	(void)arg;
+	if ((db = relay_open(c)) == NULL)
+		return 1;
+	n = relaydb_expire(db, time(NULL), c->relay.authorization_ttl);
+	if (n == -1)
+		fail("relay expire: %s", relaydb_strerror(db));
+	else
+		printf("relay: %ld expired %s removed\n", n, n == 1 ? "entry" : "entries");
+	relaydb_close(db);
+	return n == -1;
+}
+
+/* ---- the queue (filled in with the queue itself) ---- */
+
+static int queue_list(const struct conf *c, const char *arg)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	(void)arg;
+	if (privileges_drop(c) == -1)
+		return 1;
+	if (str_format(dir, sizeof dir, "%s/queue", c->state_dir) == -1)
+		return fail("%s/queue: path too long", c->state_dir);
+	if (stat(dir, &st) == -1) {
+		if (errno != ENOENT)
+			return fail("%s: %s", dir, strerror(errno));
+		printf("queue: empty\n");
+		return 0;
+	}
+	return fail("queue: not implemented yet");
+}
+
+static int queue_flush(const struct conf *c, const char *arg)
+{
+	(void)arg;
+	if (privileges_drop(c) == -1)
+		return 1;
+	return fail("queue: not implemented yet");
+}
+
+static int queue_del(const struct conf *c, const char *id)
+{
+	(void)id;
+	if (privileges_drop(c) == -1)
+		return 1;
+	return fail("queue: not implemented yet");
+}
+
+/* ---- the command table ---- */
+
+struct command {
+	const char *noun;
+	const char *verb;
+	const char *operand;	/* NULL: none */
+	int (*run)(const struct conf *c, const char *operand);
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{ "user", "add", "ADDRESS", user_add, "password from stdin; creates the Maildir" },
+	{ "user", "passwd", "ADDRESS", user_passwd, "password from stdin" },
+	{ "user", "del", "ADDRESS", user_del, "the Maildir is left in place" },
+	{ "user", "list", NULL, user_list, "one address per line" },
+	{ "relay", "list", NULL, relay_list, "address, authorized at, expires in, user" },
+	{ "relay", "add", "ADDRESS", relay_add, "authorize an IP address now" },
+	{ "relay", "del", "ADDRESS", relay_del, "withdraw an authorization" },
+	{ "relay", "expire", NULL, relay_expire, "remove expired entries" },
+	{ "queue", "list", NULL, queue_list, "one message per line, queue id first" },
+	{ "queue", "flush", NULL, queue_flush, "retry every message now" },
+	{ "queue", "del", "ID", queue_del, "remove a message" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ispmailctl [-c FILE] COMMAND\n"
+	    "       ispmailctl -V\n"
+	    "FILE defaults to %s\n"
+	    "commands:\n", SYSCONFDIR "/ispmaild.conf");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		const struct command *cmd = &commands[i];
+		char words[64];
+
+		(void)str_format(words, sizeof words, "%s %s%s%s", cmd->noun, cmd->verb,
+		    cmd->operand ? " " : "", cmd->operand ? cmd->operand : "");
+		fprintf(f, "  %-20s %s\n", words, cmd->help);
+	}
+}
+
+static const struct command *command_find(const char *noun, const char *verb)
+{
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(commands[i].noun, noun) == 0 && strcmp(commands[i].verb, verb) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = SYSCONFDIR "/ispmaild.conf";
+	const struct command *cmd;
+	struct conf conf;
+	char err[1024];
+	int ch, rc;
+
+	umask(027);
+	opterr = 0;
+	while ((ch = getopt(argc, argv, "+:c:hV")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("ispmailctl %s\n", PACKAGE_VERSION);
+			return 0;
+		case ':':
+			return fail("option -%c needs an argument", optopt);
+		default:
+			return fail("unknown option -%c (ispmailctl -h lists the options)",
+			    optopt > ' ' && optopt < 0x7f ? optopt : '?');
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 2)
+		return fail("usage: ispmailctl [-c FILE] NOUN VERB [ARG] "
+		    "(ispmailctl -h lists them)");
+	if ((cmd = command_find(argv[0], argv[1])) == NULL) {
+		fail("unknown command \"%s %s\" (ispmailctl -h lists them)", q(argv[0]),
+		    q(argv[1]));
+		return 1;
+	}
+	if (argc - 2 != (cmd->operand ? 1 : 0))
+		return fail("usage: ispmailctl [-c FILE] %s %s%s%s", cmd->noun, cmd->verb,
+		    cmd->operand ? " " : "", cmd->operand ? cmd->operand : "");
+	if (conf_load(path, &conf, err, sizeof err) == -1)
+		return fail("%s", err);
+	rc = cmd->run(&conf, cmd->operand ? argv[2] : NULL);
+	conf_free(&conf);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		return fail("stdout: %s", strerror(errno));
+	return rc;
+}
