@@ -1,8 +1,315 @@
-/* placeholder: the policy suite is being written */
+/*
+ * test_policy.c: the relay policy of SPEC §3 walked row by row (service x
+ * client class x authorization x recipient kind x HELO/EHLO), every reply
+ * compared to the byte with the texts SPEC §3 quotes.
+ */
 #include "config.h"
-#include "cutap.h"
 
-static void test_placeholder(void) { CU_PASS("placeholder"); }
+#include <stdio.h>
+#include <string.h>
+
+#include "cutap.h"
+#include "policy.h"
+
+/* SPEC §3, verbatim. */
+#define FIRST_POP_EHLO "553 5.7.1 To send mail, first check your mail with a valid POP account; this prevents unauthorized SPAM relaying."
+#define FIRST_POP_HELO "553 To send mail, first check your mail with a valid POP account; this prevents unauthorized SPAM relaying. (#5.7.1)"
+#define DENIED_EHLO "550 5.7.1 relaying to <user@remote.example> prohibited by administrator"
+#define DENIED_HELO "550 relaying to <user@remote.example> prohibited by administrator"
+#define AUTH_EHLO "530 5.7.0 Authentication required"
+#define AUTH_HELO "530 Authentication required"
+#define RCPT_OK_EHLO "250 2.1.5 Ok"
+#define RCPT_OK_HELO "250 Ok"
+#define MAIL_OK_EHLO "250 2.1.0 Ok"
+#define MAIL_OK_HELO "250 Ok"
+
+enum outcome { OK, RELAY, FIRST_POP, DENIED, AUTH_REQ };
+
+static const char *const outcome_name[] = { "OK", "RELAY", "FIRST_POP", "DENIED", "AUTH_REQ" };
+
+/*
+ * One row of the SPEC §3 table per class x authorization x kind, with
+ * what port 25 does and what submission/smtps do (where MAIL has already
+ * refused the unauthorized, and RCPT refuses them again).
+ */
+static const struct row {
+	enum client_class cls;
+	enum auth_source auth;
+	enum smtp_rcpt_kind kind;
+	enum outcome smtp;
+	const char *smtp_reason;
+	enum outcome submit;
+	const char *submit_reason;
+} rows[] = {
+	{ CLIENT_TRUSTED, AUTH_SOURCE_NONE, SMTP_RCPT_LOCAL, OK, "local", OK, "local" },
+	{ CLIENT_TRUSTED, AUTH_SOURCE_NONE, SMTP_RCPT_REMOTE, RELAY, "relay=trusted", RELAY, "relay=trusted" },
+	{ CLIENT_TRUSTED, AUTH_SOURCE_POP, SMTP_RCPT_LOCAL, OK, "local", OK, "local" },
+	{ CLIENT_TRUSTED, AUTH_SOURCE_POP, SMTP_RCPT_REMOTE, RELAY, "relay=trusted", RELAY, "relay=trusted" },
+	{ CLIENT_TRUSTED, AUTH_SOURCE_SMTP, SMTP_RCPT_LOCAL, OK, "local", OK, "local" },
+	{ CLIENT_TRUSTED, AUTH_SOURCE_SMTP, SMTP_RCPT_REMOTE, RELAY, "relay=auth", RELAY, "relay=auth" },
+
+	{ CLIENT_CUSTOMER, AUTH_SOURCE_NONE, SMTP_RCPT_LOCAL, FIRST_POP, "relay=first-pop", AUTH_REQ, "auth-required" },
+	{ CLIENT_CUSTOMER, AUTH_SOURCE_NONE, SMTP_RCPT_REMOTE, FIRST_POP, "relay=first-pop", AUTH_REQ, "auth-required" },
+	{ CLIENT_CUSTOMER, AUTH_SOURCE_POP, SMTP_RCPT_LOCAL, OK, "local", OK, "local" },
+	{ CLIENT_CUSTOMER, AUTH_SOURCE_POP, SMTP_RCPT_REMOTE, RELAY, "relay=pop-before-smtp", RELAY, "relay=pop-before-smtp" },
+	{ CLIENT_CUSTOMER, AUTH_SOURCE_SMTP, SMTP_RCPT_LOCAL, OK, "local", OK, "local" },
+	{ CLIENT_CUSTOMER, AUTH_SOURCE_SMTP, SMTP_RCPT_REMOTE, RELAY, "relay=auth", RELAY, "relay=auth" },
+
+	{ CLIENT_OUTSIDE, AUTH_SOURCE_NONE, SMTP_RCPT_LOCAL, OK, "local", AUTH_REQ, "auth-required" },
+	{ CLIENT_OUTSIDE, AUTH_SOURCE_NONE, SMTP_RCPT_REMOTE, DENIED, "relay=denied", AUTH_REQ, "auth-required" },
+	{ CLIENT_OUTSIDE, AUTH_SOURCE_POP, SMTP_RCPT_LOCAL, OK, "local", OK, "local" },
+	{ CLIENT_OUTSIDE, AUTH_SOURCE_POP, SMTP_RCPT_REMOTE, RELAY, "relay=pop-before-smtp", RELAY, "relay=pop-before-smtp" },
+	{ CLIENT_OUTSIDE, AUTH_SOURCE_SMTP, SMTP_RCPT_LOCAL, OK, "local", OK, "local" },
+	{ CLIENT_OUTSIDE, AUTH_SOURCE_SMTP, SMTP_RCPT_REMOTE, RELAY, "relay=auth", RELAY, "relay=auth" },
+};
+
+static const enum service services[] = { SERVICE_SMTP, SERVICE_SUBMISSION, SERVICE_SMTPS };
+
+static void expect(enum outcome o, int esmtp, int *code, int *accept,
+    int *relay, const char **text)
+{
+	*code = 0;
+	*text = "";
+	switch (o) {
+	case OK:
+	case RELAY:
+		*code = 250;
+		*accept = 1;
+		*relay = o == RELAY;
+		*text = esmtp ? RCPT_OK_EHLO : RCPT_OK_HELO;
+		return;
+	case FIRST_POP:
+		*code = 553;
+		*text = esmtp ? FIRST_POP_EHLO : FIRST_POP_HELO;
+		break;
+	case DENIED:
+		*code = 550;
+		*text = esmtp ? DENIED_EHLO : DENIED_HELO;
+		break;
+	case AUTH_REQ:
+		*code = 530;
+		*text = esmtp ? AUTH_EHLO : AUTH_HELO;
+		break;
+	}
+	*accept = 0;
+	*relay = 0;
+}
+
+/* 18 rows x 3 services x HELO/EHLO = 108 decisions. */
+static void test_rcpt_table(void)
+{
+	unsigned walked = 0;
+
+	for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++)
+	for (size_t s = 0; s < sizeof services / sizeof services[0]; s++)
+	for (int esmtp = 0; esmtp <= 1; esmtp++) {
+		const struct row *t = &rows[r];
+		int port25 = services[s] == SERVICE_SMTP;
+		enum outcome o = port25 ? t->smtp : t->submit;
+		const char *reason = port25 ? t->smtp_reason : t->submit_reason;
+		struct smtp_decision d;
+		int code, accept, relay, ret;
+		const char *text;
+
+		expect(o, esmtp, &code, &accept, &relay, &text);
+		memset(&d, 0x5a, sizeof d);
+		ret = smtp_policy_decide(services[s], t->cls, t->auth, t->kind,
+		    esmtp, "user@remote.example", &d);
+		if (d.code != code || strcmp(d.text, text) != 0 ||
+		    d.relay != relay || strcmp(d.reason, reason) != 0)
+			printf("# %s/%s/auth=%d/%s/%s: got %d \"%s\" relay=%d %s, "
+			    "expected %s\n", conf_service_name(services[s]),
+			    net_client_class_name(t->cls), (int)t->auth,
+			    smtp_rcpt_kind_name(t->kind), esmtp ? "EHLO" : "HELO",
+			    d.code, d.text, d.relay, d.reason, outcome_name[o]);
+		CU_ASSERT_EQUAL(ret, accept);
+		CU_ASSERT_EQUAL(d.accept, accept);
+		CU_ASSERT_EQUAL(d.relay, relay);
+		CU_ASSERT_EQUAL(d.code, code);
+		CU_ASSERT_STRING_EQUAL(d.text, text);
+		CU_ASSERT_STRING_EQUAL(d.reason, reason);
+		walked++;
+	}
+	CU_ASSERT_EQUAL(walked, 108);
+}
+
+/* MAIL: 3 services x 3 classes x 3 authorizations x HELO/EHLO. */
+static void test_mail_table(void)
+{
+	static const enum client_class classes[] = { CLIENT_TRUSTED, CLIENT_CUSTOMER, CLIENT_OUTSIDE };
+	static const enum auth_source auths[] = { AUTH_SOURCE_NONE, AUTH_SOURCE_POP, AUTH_SOURCE_SMTP };
+	unsigned walked = 0;
+
+	for (size_t s = 0; s < 3; s++)
+	for (size_t c = 0; c < 3; c++)
+	for (size_t a = 0; a < 3; a++)
+	for (int esmtp = 0; esmtp <= 1; esmtp++) {
+		int refused = services[s] != SERVICE_SMTP &&
+		    classes[c] != CLIENT_TRUSTED && auths[a] == AUTH_SOURCE_NONE;
+		const char *reason = auths[a] == AUTH_SOURCE_SMTP ? "auth" :
+		    classes[c] == CLIENT_TRUSTED ? "trusted" :
+		    auths[a] == AUTH_SOURCE_POP ? "pop-before-smtp" :
+		    refused ? "auth-required" : "anonymous";
+		struct smtp_decision d;
+		int ret;
+
+		ret = smtp_policy_mail(services[s], classes[c], auths[a], esmtp, &d);
+		CU_ASSERT_EQUAL(ret, !refused);
+		CU_ASSERT_EQUAL(d.accept, !refused);
+		CU_ASSERT_EQUAL(d.relay, 0);
+		CU_ASSERT_EQUAL(d.code, refused ? 530 : 250);
+		CU_ASSERT_STRING_EQUAL(d.text, refused ?
+		    (esmtp ? AUTH_EHLO : AUTH_HELO) :
+		    (esmtp ? MAIL_OK_EHLO : MAIL_OK_HELO));
+		CU_ASSERT_STRING_EQUAL(d.reason, reason);
+		walked++;
+	}
+	CU_ASSERT_EQUAL(walked, 54);
+
+	/* The rows that matter most, spelled out. */
+	struct smtp_decision d;
+
+	CU_ASSERT_EQUAL(smtp_policy_mail(SERVICE_SUBMISSION, CLIENT_CUSTOMER, AUTH_SOURCE_NONE, 1, &d), 0);
+	CU_ASSERT_STRING_EQUAL(d.text, "530 5.7.0 Authentication required");
+	CU_ASSERT_EQUAL(smtp_policy_mail(SERVICE_SMTPS, CLIENT_OUTSIDE, AUTH_SOURCE_NONE, 0, &d), 0);
+	CU_ASSERT_STRING_EQUAL(d.text, "530 Authentication required");
+	CU_ASSERT_EQUAL(smtp_policy_mail(SERVICE_SMTPS, CLIENT_OUTSIDE, AUTH_SOURCE_POP, 0, &d), 1);
+	CU_ASSERT_STRING_EQUAL(d.text, "250 Ok");
+	CU_ASSERT_EQUAL(smtp_policy_mail(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE, 1, &d), 1);
+	CU_ASSERT_STRING_EQUAL(d.text, "250 2.1.0 Ok");
+}
+
+/* The 550 names the mailbox as written, and only if it is harmless. */
+static void test_denied_mailbox(void)
+{
+	struct smtp_decision d;
+	char longbox[300];
+
+	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
+	    SMTP_RCPT_REMOTE, 1, "\"a@remote.example\"@Example.Net.", &d);
+	CU_ASSERT_STRING_EQUAL(d.text, "550 5.7.1 relaying to <\"a@remote.example\"@Example.Net.> prohibited by administrator");
+	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
+	    SMTP_RCPT_REMOTE, 0, "a%remote.example@example.net", &d);
+	CU_ASSERT_STRING_EQUAL(d.text, "550 relaying to <a%remote.example@example.net> prohibited by administrator");
+
+	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
+	    SMTP_RCPT_REMOTE, 1, "a@b\r\n250 Ok", &d);
+	CU_ASSERT_EQUAL(d.code, 550);
+	CU_ASSERT_STRING_EQUAL(d.text, "550 5.7.1 relaying prohibited by administrator");
+	CU_ASSERT_STRING_EQUAL(d.reason, "relay=denied");
+	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
+	    SMTP_RCPT_REMOTE, 0, NULL, &d);
+	CU_ASSERT_STRING_EQUAL(d.text, "550 relaying prohibited by administrator");
+	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
+	    SMTP_RCPT_REMOTE, 0, "", &d);
+	CU_ASSERT_STRING_EQUAL(d.text, "550 relaying prohibited by administrator");
+	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
+	    SMTP_RCPT_REMOTE, 1, "caf\xc3\xa9@remote.example", &d);
+	CU_ASSERT_STRING_EQUAL(d.text, "550 5.7.1 relaying prohibited by administrator");
+
+	memset(longbox, 'x', sizeof longbox - 1);
+	longbox[sizeof longbox - 1] = '\0';
+	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
+	    SMTP_RCPT_REMOTE, 1, longbox, &d);
+	CU_ASSERT_STRING_EQUAL(d.text, "550 5.7.1 relaying prohibited by administrator");
+	longbox[SMTP_PATH_MAX - 2] = '\0';	/* the longest real mailbox */
+	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
+	    SMTP_RCPT_REMOTE, 1, longbox, &d);
+	CU_ASSERT_EQUAL(strlen(d.text), strlen(DENIED_EHLO) - strlen("user@remote.example") + 254);
+	CU_ASSERT(strlen(d.text) + 2 <= 512);
+}
+
+static void test_invalid_kind(void)
+{
+	struct smtp_decision d;
+
+	CU_ASSERT_EQUAL(smtp_policy_decide(SERVICE_SMTP, CLIENT_TRUSTED,
+	    AUTH_SOURCE_SMTP, SMTP_RCPT_INVALID, 1, "Postmaster", &d), 0);
+	CU_ASSERT_EQUAL(d.code, 501);
+	CU_ASSERT_EQUAL(d.relay, 0);
+	CU_ASSERT_STRING_EQUAL(d.text, "501 5.1.3 Bad recipient address syntax");
+	CU_ASSERT_STRING_EQUAL(d.reason, "invalid");
+	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
+	    SMTP_RCPT_INVALID, 0, "", &d);
+	CU_ASSERT_STRING_EQUAL(d.text, "501 Bad recipient address syntax");
+}
+
+/* Every parser error, at MAIL and at RCPT, after EHLO and after HELO. */
+static void test_path_errors(void)
+{
+	static const struct {
+		int err;
+		const char *mail, *rcpt, *helo;
+	} t[] = {
+		{ SMTP_PATH_ESYNTAX, "501 5.1.7 Bad sender address syntax", "501 5.1.3 Bad recipient address syntax", "501 Bad recipient address syntax" },
+		{ SMTP_PATH_ENULL, "501 5.1.7 Bad sender address syntax", "501 5.1.3 Bad recipient address syntax", "501 Bad recipient address syntax" },
+		{ SMTP_PATH_ELONG, "501 5.1.7 Path too long", "501 5.1.3 Path too long", "501 Path too long" },
+		{ SMTP_PATH_ELOCAL, "501 5.1.7 Local part too long", "501 5.1.3 Local part too long", "501 Local part too long" },
+		{ SMTP_PATH_EDOMAIN, "501 5.1.7 Domain name too long", "501 5.1.3 Domain name too long", "501 Domain name too long" },
+		{ SMTP_PATH_EPARAM, "501 5.5.4 Syntax error in parameters", "501 5.5.4 Syntax error in parameters", "501 Syntax error in parameters" },
+		{ SMTP_PATH_E8BIT, "553 5.6.7 Non-ASCII address not permitted", "553 5.6.7 Non-ASCII address not permitted", "553 Non-ASCII address not permitted" },
+	};
+	struct smtp_decision d;
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		CU_ASSERT_EQUAL(smtp_policy_path_error(t[i].err, 0, 1, &d), 0);
+		CU_ASSERT_STRING_EQUAL(d.text, t[i].mail);
+		CU_ASSERT_EQUAL(d.accept, 0);
+		CU_ASSERT_STRING_EQUAL(d.reason, "syntax");
+		smtp_policy_path_error(t[i].err, 1, 1, &d);
+		CU_ASSERT_STRING_EQUAL(d.text, t[i].rcpt);
+		smtp_policy_path_error(t[i].err, 1, 0, &d);
+		CU_ASSERT_STRING_EQUAL(d.text, t[i].helo);
+		CU_ASSERT_EQUAL(d.code, t[i].helo[0] == '5' && t[i].helo[1] == '5' ? 553 : 501);
+	}
+	smtp_policy_path_error(SMTP_PATH_ESYNTAX, 0, 0, &d);
+	CU_ASSERT_STRING_EQUAL(d.text, "501 Bad sender address syntax");
+}
+
+/* From the bytes after "RCPT TO:" to the reply line, as a session does it. */
+static void test_end_to_end(void)
+{
+	static char *domains[] = { "example.net" };
+	static const struct {
+		const char *arg;
+		enum client_class cls;
+		enum auth_source auth;
+		int esmtp;
+		const char *reply;
+		int relay;
+	} t[] = {
+		{ " <user@remote.example>", CLIENT_OUTSIDE, AUTH_SOURCE_NONE, 0, DENIED_HELO, 0 },
+		{ "<user@remote.example>", CLIENT_OUTSIDE, AUTH_SOURCE_NONE, 1, DENIED_EHLO, 0 },
+		{ " <user@remote.example>", CLIENT_CUSTOMER, AUTH_SOURCE_NONE, 0, FIRST_POP_HELO, 0 },
+		{ " <user@remote.example>", CLIENT_CUSTOMER, AUTH_SOURCE_POP, 0, RCPT_OK_HELO, 1 },
+		{ " <@example.net:user@remote.example>", CLIENT_OUTSIDE, AUTH_SOURCE_NONE, 0, DENIED_HELO, 0 },
+		{ "<\"user@remote.example\"@example.net>", CLIENT_OUTSIDE, AUTH_SOURCE_NONE, 1,
+		  "550 5.7.1 relaying to <\"user@remote.example\"@example.net> prohibited by administrator", 0 },
+		{ "<user%remote.example@EXAMPLE.NET.>", CLIENT_OUTSIDE, AUTH_SOURCE_NONE, 1,
+		  "550 5.7.1 relaying to <user%remote.example@EXAMPLE.NET.> prohibited by administrator", 0 },
+		{ "<user@[127.0.0.1]>", CLIENT_OUTSIDE, AUTH_SOURCE_NONE, 1,
+		  "550 5.7.1 relaying to <user@[127.0.0.1]> prohibited by administrator", 0 },
+		{ "<user@sub.example.net>", CLIENT_OUTSIDE, AUTH_SOURCE_NONE, 0,
+		  "550 relaying to <user@sub.example.net> prohibited by administrator", 0 },
+		{ "<User@Example.Net.>", CLIENT_OUTSIDE, AUTH_SOURCE_NONE, 1, RCPT_OK_EHLO, 0 },
+		{ "<Postmaster>", CLIENT_OUTSIDE, AUTH_SOURCE_NONE, 0, RCPT_OK_HELO, 0 },
+	};
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		struct smtp_path p;
+		struct smtp_decision d;
+		enum smtp_rcpt_kind k;
+
+		CU_ASSERT_EQUAL(smtp_parse_path_arg(t[i].arg, strlen(t[i].arg), 0, &p, NULL), 0);
+		k = smtp_classify_rcpt(&p, domains, 1);
+		smtp_policy_decide(SERVICE_SMTP, t[i].cls, t[i].auth, k,
+		    t[i].esmtp, p.mailbox, &d);
+		if (strcmp(d.text, t[i].reply) != 0)
+			printf("# %s: \"%s\"\n", t[i].arg, d.text);
+		CU_ASSERT_STRING_EQUAL(d.text, t[i].reply);
+		CU_ASSERT_EQUAL(d.relay, t[i].relay);
+	}
+}
 
 int main(void)
 {
@@ -11,6 +318,11 @@ int main(void)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 99;
 	s = CU_add_suite("policy", NULL, NULL);
-	CU_add_test(s, "placeholder", test_placeholder);
+	CU_add_test(s, "RCPT: every service, class, authorization, kind, HELO/EHLO", test_rcpt_table);
+	CU_add_test(s, "MAIL: 530 on submission and smtps", test_mail_table);
+	CU_add_test(s, "550 names the mailbox safely", test_denied_mailbox);
+	CU_add_test(s, "invalid recipient", test_invalid_kind);
+	CU_add_test(s, "path error replies", test_path_errors);
+	CU_add_test(s, "parse, classify, decide", test_end_to_end);
 	return cutap_run();
 }
