@@ -32,6 +32,7 @@
 #include "master.h"
 #include "pop3.h"
 #include "session.h"
+#include "smtp.h"
 #include "users.h"
 
 /* SPEC §1: sessions get this long to finish after SIGTERM. */
@@ -273,6 +274,10 @@ static void child_run(struct session_ctx *ctx)
 	case SERVICE_POP3:
 		code = pop3_session_run(ctx);
 		break;
+	case SERVICE_SMTP:
+	case SERVICE_SUBMISSION:
+		code = smtp_session_run(ctx);
+		break;
 	default:
 		log_warn("close reason=\"service %s not available yet\"",
 		    conf_service_name(ctx->service));
@@ -459,7 +464,7 @@ int master_run(const struct master_options *opt, struct conf *conf)
 	M.conf = xcalloc(1, sizeof *M.conf);
 	*M.conf = *conf;
 	memset(conf, 0, sizeof *conf);
-	M.conf_path = opt->conf_path;
+	M.conf_path = xstrdup(M.conf->path);
 
 	M.nls = M.conf->nlisten;
 	M.ls = xcalloc(M.nls, sizeof *M.ls);
@@ -511,6 +516,7 @@ int master_run(const struct master_options *opt, struct conf *conf)
 	}
 	free(pfds);
 	stop();
+	free((char *)M.conf_path);
 	free(M.ls);
 	free(M.kids);
 	conf_free(M.conf);

@@ -15,7 +15,7 @@
 #define POP3_LIST_ALL		"+OK %zu messages (%llu octets)"
 #define POP3_LIST_ONE		"+OK %zu %zu"
 #define POP3_UIDL_ALL		"+OK Unique-ID listing follows"
-#define POP3_UIDL_ONE		"+OK %zu %.*s"
+#define POP3_UIDL_ONE		"+OK %zu %s"
 #define POP3_RETR		"+OK %zu octets"
 #define POP3_TOP		"+OK Top of message follows"
 #define POP3_DELE		"+OK Message %zu deleted."

@@ -215,7 +215,6 @@ static void cmd_user(struct pop3 *p, char *arg)
 	    sizeof p->user) != 0) {
 		log_info("login user=%s result=fail reason=bad-name",
 		    arg ? log_quote(arg, strlen(arg), q, sizeof q) : "-");
-		p->have_user = 0;
 		/* Same answer as for a real user: do not reveal who exists. */
 		str_copy(p->user, sizeof p->user, "-");
 		p->have_user = 1;
@@ -338,19 +337,21 @@ static void cmd_list(struct pop3 *p, char *arg)
 
 static void cmd_uidl(struct pop3 *p, char *arg)
 {
+	char uid[MAILDIR_UID_MAX + 1];
 	struct maildir_msg *m;
 	size_t i, n;
 
 	if (arg != NULL) {
-		if ((m = msg_arg(p, arg, &n)) != NULL)
-			reply(p, POP3_UIDL_ONE, n, (int)m->uid_len, m->name);
+		if ((m = msg_arg(p, arg, &n)) != NULL &&
+		    maildir_msg_uidl(m, uid, sizeof uid) == 0)
+			reply(p, POP3_UIDL_ONE, n, uid);
 		return;
 	}
 	reply(p, POP3_UIDL_ALL);
 	for (i = 0; i < p->msgs.n; i++) {
 		m = &p->msgs.v[i];
-		if (!m->deleted)
-			reply(p, "%zu %.*s", i + 1, (int)m->uid_len, m->name);
+		if (!m->deleted && maildir_msg_uidl(m, uid, sizeof uid) == 0)
+			reply(p, "%zu %s", i + 1, uid);
 	}
 	reply(p, ".");
 }

@@ -1,0 +1,359 @@
+/*
+ * queue.c: the queue's files (see queue.h). Every write is the Maildir
+ * way: temporary name, fsync, rename or link, fsync of the directory, so a
+ * message that got 250 survives a crash, and a half-written one is never
+ * seen by the runner.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "queue.h"
+
+static int qpath(char *out, size_t outlen, const char *state_dir,
+    const char *sub, const char *name)
+{
+	if (name == NULL)
+		return str_format(out, outlen, "%s/queue/%s", state_dir, sub);
+	return str_format(out, outlen, "%s/queue/%s/%s", state_dir, sub, name);
+}
+
+static int fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	if (close(fd) != 0)
+		r = -1;
+	return r;
+}
+
+int queue_dirs_make(const char *state_dir)
+{
+	static const char *const subs[] = { "tmp", "new", "env" };
+	char p[PATH_MAX];
+	size_t i;
+
+	if (qpath(p, sizeof p, state_dir, "", NULL) != 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (mkdir(p, 0700) != 0 && errno != EEXIST)
+		return -1;
+	for (i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+		if (qpath(p, sizeof p, state_dir, subs[i], NULL) != 0) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (mkdir(p, 0700) != 0 && errno != EEXIST)
+			return -1;
+	}
+	return 0;
+}
+
+int queue_data_open(struct maildir_writer *w, const char *state_dir)
+{
+	char p[PATH_MAX];
+
+	if (queue_dirs_make(state_dir) != 0)
+		return -1;
+	if (str_format(p, sizeof p, "%s/queue", state_dir) != 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return maildir_writer_open(w, p);
+}
+
+int queue_id_valid(const char *id)
+{
+	size_t i;
+
+	if (id[0] == '\0' || id[0] == '.' || strlen(id) >= QUEUE_ID_MAX)
+		return 0;
+	for (i = 0; id[i]; i++)
+		if (!isalnum((unsigned char)id[i]) && id[i] != '.' &&
+		    id[i] != '_' && id[i] != '-')
+			return 0;
+	return 1;
+}
+
+/* The id: the unique name without its host part ("<sec>.M<usec>P<pid>Q<n>"). */
+void queue_id_from_base(const char *base, char *id, size_t idlen)
+{
+	const char *dot = strchr(base, '.');
+	size_t n;
+
+	dot = dot ? strchr(dot + 1, '.') : NULL;
+	n = dot ? (size_t)(dot - base) : strlen(base);
+	if (n >= idlen)
+		n = idlen - 1;
+	memcpy(id, base, n);
+	id[n] = '\0';
+}
+
+/* One line of text without CR/LF: client data must not add records. */
+static void put_field(struct buf *b, const char *s)
+{
+	for (; *s; s++)
+		buf_appendc(b, (*s == '\n' || *s == '\r') ? ' ' : *s);
+}
+
+int queue_env_save(const char *state_dir, const struct queue_env *env)
+{
+	struct buf b = BUF_INIT;
+	char tmp[PATH_MAX], final[PATH_MAX], dir[PATH_MAX];
+	size_t i, off = 0;
+	int fd, r = -1;
+
+	if (!queue_id_valid(env->id) ||
+	    str_format(tmp, sizeof tmp, "%s/queue/tmp/%s.env", state_dir, env->id) != 0 ||
+	    qpath(final, sizeof final, state_dir, "env", env->id) != 0 ||
+	    qpath(dir, sizeof dir, state_dir, "env", NULL) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	buf_printf(&b, "ispmaild-queue 1\narrival %lld\nsender ", (long long)env->arrival);
+	put_field(&b, env->sender);
+	buf_appends(&b, "\ndata ");
+	put_field(&b, env->data);
+	buf_appends(&b, "\nclient ");
+	put_field(&b, env->client ? env->client : "");
+	buf_appendc(&b, '\n');
+	for (i = 0; i < env->nrcpt; i++) {
+		const struct queue_rcpt *q = &env->rcpt[i];
+		static const char *const names[] = { "pending", "delivered", "failed" };
+
+		buf_printf(&b, "rcpt %s %d %lld ", names[q->state], q->tries,
+		    (long long)q->next_attempt);
+		put_field(&b, q->address);
+		if (q->last_reply && q->last_reply[0]) {
+			buf_appendc(&b, ' ');
+			put_field(&b, q->last_reply);
+		}
+		buf_appendc(&b, '\n');
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto out;
+	while (off < b.len) {
+		ssize_t n = write(fd, b.s + off, b.len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			unlink(tmp);
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, final) != 0) {
+		int saved = errno;
+
+		unlink(tmp);
+		errno = saved;
+		goto out;
+	}
+	r = fsync_dir(dir);
+out:
+	buf_free(&b);
+	return r;
+}
+
+int queue_commit(const char *state_dir, const struct maildir_writer *w,
+    struct queue_env *env)
+{
+	const char *name = strrchr(w->final, '/');
+
+	queue_id_from_base(w->base, env->id, sizeof env->id);
+	free(env->data);
+	env->data = xstrdup(name ? name + 1 : w->final);
+	env->size = w->disk;
+	return queue_env_save(state_dir, env);
+}
+
+void queue_env_add_rcpt(struct queue_env *env, const char *address)
+{
+	struct queue_rcpt *q;
+
+	env->rcpt = xreallocarray(env->rcpt, env->nrcpt + 1, sizeof *env->rcpt);
+	q = &env->rcpt[env->nrcpt++];
+	memset(q, 0, sizeof *q);
+	q->address = xstrdup(address);
+	q->last_reply = xstrdup("");
+}
+
+void queue_env_free(struct queue_env *env)
+{
+	size_t i;
+
+	for (i = 0; i < env->nrcpt; i++) {
+		free(env->rcpt[i].address);
+		free(env->rcpt[i].last_reply);
+	}
+	free(env->rcpt);
+	free(env->sender);
+	free(env->data);
+	free(env->client);
+	memset(env, 0, sizeof *env);
+}
+
+static int parse_rcpt(struct queue_env *env, char *s)
+{
+	static const char *const names[] = { "pending", "delivered", "failed" };
+	char *state = strtok(s, " ");
+	char *tries = strtok(NULL, " ");
+	char *next = strtok(NULL, " ");
+	char *addr = strtok(NULL, " ");
+	char *last = strtok(NULL, "");
+	struct queue_rcpt *q;
+	size_t i;
+
+	if (state == NULL || tries == NULL || next == NULL || addr == NULL)
+		return -1;
+	queue_env_add_rcpt(env, addr);
+	q = &env->rcpt[env->nrcpt - 1];
+	q->state = QUEUE_RCPT_PENDING;
+	for (i = 0; i < 3; i++)
+		if (strcmp(state, names[i]) == 0)
+			q->state = (enum queue_rcpt_state)i;
+	q->tries = atoi(tries);
+	q->next_attempt = (time_t)strtoll(next, NULL, 10);
+	if (last != NULL) {
+		free(q->last_reply);
+		q->last_reply = xstrdup(last);
+	}
+	return 0;
+}
+
+int queue_env_load(const char *state_dir, const char *id, struct queue_env *env)
+{
+	char path[PATH_MAX], line[4096];
+	const char *sz;
+	FILE *f;
+	int r = 0;
+
+	memset(env, 0, sizeof *env);
+	if (!queue_id_valid(id) || qpath(path, sizeof path, state_dir, "env", id) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	str_copy(env->id, sizeof env->id, id);
+	if (fgets(line, sizeof line, f) == NULL ||
+	    strcmp(line, "ispmaild-queue 1\n") != 0)
+		r = -1;
+	while (r == 0 && fgets(line, sizeof line, f) != NULL) {
+		char *nl = strchr(line, '\n');
+
+		if (nl == NULL) {
+			r = -1;
+			break;
+		}
+		*nl = '\0';
+		if (strncmp(line, "arrival ", 8) == 0)
+			env->arrival = (time_t)strtoll(line + 8, NULL, 10);
+		else if (strncmp(line, "sender ", 7) == 0)
+			env->sender = xstrdup(line + 7);
+		else if (strncmp(line, "data ", 5) == 0)
+			env->data = xstrdup(line + 5);
+		else if (strncmp(line, "client ", 7) == 0)
+			env->client = xstrdup(line + 7);
+		else if (strncmp(line, "rcpt ", 5) == 0)
+			r = parse_rcpt(env, line + 5);
+	}
+	fclose(f);
+	if (r == 0 && (env->sender == NULL || env->data == NULL))
+		r = -1;
+	if (r != 0) {
+		queue_env_free(env);
+		errno = EINVAL;
+		return -1;
+	}
+	if (env->client == NULL)
+		env->client = xstrdup("");
+	sz = strstr(env->data, ",S=");
+	env->size = sz ? (size_t)strtoull(sz + 3, NULL, 10) : 0;
+	return 0;
+}
+
+static int cmp_ids(const void *a, const void *b)
+{
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	long long tx = strtoll(x, NULL, 10), ty = strtoll(y, NULL, 10);
+
+	if (tx != ty)
+		return tx < ty ? -1 : 1;
+	return strcmp(x, y);
+}
+
+int queue_ids(const char *state_dir, char ***ids, size_t *n)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	size_t cap = 0;
+	DIR *d;
+
+	*ids = NULL;
+	*n = 0;
+	if (qpath(path, sizeof path, state_dir, "env", NULL) != 0)
+		return -1;
+	if ((d = opendir(path)) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((de = readdir(d)) != NULL) {
+		if (!queue_id_valid(de->d_name))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 32;
+			*ids = xreallocarray(*ids, cap, sizeof **ids);
+		}
+		(*ids)[(*n)++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (*n > 1)
+		qsort(*ids, *n, sizeof **ids, cmp_ids);
+	return 0;
+}
+
+void queue_ids_free(char **ids, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+}
+
+int queue_remove(const char *state_dir, const char *id)
+{
+	struct queue_env env;
+	char path[PATH_MAX], dir[PATH_MAX];
+
+	if (queue_env_load(state_dir, id, &env) != 0)
+		return errno == ENOENT || errno == EINVAL ? 0 : -1;
+	if (qpath(path, sizeof path, state_dir, "env", id) != 0 ||
+	    unlink(path) != 0) {
+		queue_env_free(&env);
+		return -1;
+	}
+	if (qpath(dir, sizeof dir, state_dir, "env", NULL) == 0)
+		(void)fsync_dir(dir);
+	if (qpath(path, sizeof path, state_dir, "new", env.data) == 0)
+		(void)unlink(path);
+	queue_env_free(&env);
+	return 1;
+}

@@ -1,0 +1,87 @@
+/*
+ * queue.h: the durable outbound queue under <state_dir>/queue (SPEC §4).
+ *
+ *   queue/tmp/   files being written
+ *   queue/new/   message data, named like Maildir files, LF line ends
+ *   queue/env/   one envelope per message, named by its queue id
+ *
+ * A message is committed when its envelope appears in env/ (written in
+ * tmp/, fsynced, renamed, env/ fsynced); its data file is fsynced and
+ * linked into new/ before that. The envelope is text, one record a line:
+ *
+ *   ispmaild-queue 1
+ *   arrival 1732780000
+ *   sender alice@example.net          (empty after "sender " for <>)
+ *   data 1732780000.M1P2Q3.host,S=10,W=11
+ *   client 192.0.2.7 helo.name
+ *   rcpt pending 0 0 bob@remote.example
+ *   rcpt <state> <tries> <next attempt> <address> [<last reply>]
+ */
+#ifndef ISPMAILD_QUEUE_H
+#define ISPMAILD_QUEUE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "maildir.h"
+
+#define QUEUE_ID_MAX 64
+
+enum queue_rcpt_state {
+	QUEUE_RCPT_PENDING = 0,
+	QUEUE_RCPT_DELIVERED,
+	QUEUE_RCPT_FAILED,
+};
+
+struct queue_rcpt {
+	char *address;
+	enum queue_rcpt_state state;
+	int tries;
+	time_t next_attempt;
+	char *last_reply;	/* "" when none */
+};
+
+struct queue_env {
+	char id[QUEUE_ID_MAX];
+	time_t arrival;
+	char *sender;		/* "" for the null sender */
+	char *data;		/* file name in queue/new */
+	char *client;		/* "ip helo", for the bounce and the log */
+	struct queue_rcpt *rcpt;
+	size_t nrcpt;
+	size_t size;		/* bytes on disk of the data file (S=) */
+};
+
+/* Make queue/{tmp,new,env} under state_dir. */
+int queue_dirs_make(const char *state_dir);
+
+/* Open a data file in queue/tmp; use maildir_writer_write() on it. */
+int queue_data_open(struct maildir_writer *w, const char *state_dir);
+
+/*
+ * Commit a message: the data file of w (already committed with
+ * maildir_writer_commit() or linked) and the envelope. Fills env->id.
+ * After 0 the message is durable.
+ */
+int queue_commit(const char *state_dir, const struct maildir_writer *w,
+    struct queue_env *env);
+
+int queue_env_load(const char *state_dir, const char *id, struct queue_env *env);
+/* Rewrite an envelope atomically (the runner's per-recipient state). */
+int queue_env_save(const char *state_dir, const struct queue_env *env);
+void queue_env_free(struct queue_env *env);
+void queue_env_add_rcpt(struct queue_env *env, const char *address);
+
+/* Each queued message's id, oldest first; free with queue_ids_free. */
+int queue_ids(const char *state_dir, char ***ids, size_t *n);
+void queue_ids_free(char **ids, size_t n);
+/* Remove a message (envelope first, then data). 1 removed, 0 no such id. */
+int queue_remove(const char *state_dir, const char *id);
+
+/* The id of a message from its unique name: "<sec>.M<usec>P<pid>Q<n>". */
+void queue_id_from_base(const char *base, char *id, size_t idlen);
+
+/* A queue id is letters, digits, '.', '_' and '-' only. */
+int queue_id_valid(const char *id);
+
+#endif

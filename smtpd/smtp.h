@@ -1,0 +1,18 @@
+/*
+ * smtp.h: the SMTP session (RFC 5321, with PIPELINING RFC 2920, SIZE
+ * RFC 1870, 8BITMIME RFC 6152, ENHANCEDSTATUSCODES RFC 2034/3463).
+ * One forked child runs one session and exits.
+ */
+#ifndef ISPMAILD_SMTP_H
+#define ISPMAILD_SMTP_H
+
+#include "session.h"
+
+/* RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with CRLF. */
+#define SMTP_LINE_MAX 512
+/* Syntax errors and unknown commands tolerated before 421 and close. */
+#define SMTP_ERRORS_MAX 10
+
+int smtp_session_run(const struct session_ctx *ctx);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * smtp_replies.h: every SMTP reply of the session in one place (the relay
+ * policy's own replies live in policy.c). Each is "code", "enhanced code"
+ * (RFC 3463, sent only after EHLO: RFC 2034) and text.
+ */
+#ifndef ISPMAILD_SMTP_REPLIES_H
+#define ISPMAILD_SMTP_REPLIES_H
+
+struct smtp_reply {
+	int code;
+	const char *enhanced;	/* NULL: none even after EHLO */
+	const char *text;	/* may hold one %s, filled by the caller */
+};
+
+#define R(name, code, enh, text) \
+	static const struct smtp_reply name = { code, enh, text }
+
+R(SMTP_GREETING,       220, NULL,    "%s ESMTP ispmaild");
+R(SMTP_BYE,            221, "2.0.0", "Bye");
+R(SMTP_OK,             250, "2.0.0", "Ok");
+R(SMTP_MAIL_OK,        250, "2.1.0", "Ok");
+R(SMTP_QUEUED,         250, "2.0.0", "Ok: queued as %s");
+R(SMTP_VRFY,           252, "2.0.0", "Send some mail, I'll try my best");
+R(SMTP_HELP,           214, "2.0.0", "See RFC 5321; commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
+R(SMTP_DATA_GO,        354, NULL,    "End data with <CR><LF>.<CR><LF>");
+R(SMTP_TIMEOUT,        421, "4.4.2", "%s Error: timeout exceeded");
+R(SMTP_TOO_MANY_ERR,   421, "4.7.0", "%s Error: too many errors");
+R(SMTP_SHUTDOWN,       421, "4.3.2", "%s Service shutting down");
+R(SMTP_LOCAL_ERROR,    451, "4.3.0", "Error: local error in processing, try again later");
+R(SMTP_NO_STORAGE,     452, "4.3.1", "Insufficient system storage");
+R(SMTP_TOO_MANY_RCPT,  452, "4.5.3", "Error: too many recipients");
+R(SMTP_UNKNOWN,        500, "5.5.2", "Error: command not recognized");
+R(SMTP_LINE_TOO_LONG,  500, "5.5.2", "Error: line too long");
+R(SMTP_BAD_CHAR,       500, "5.5.2", "Error: bad character in command");
+R(SMTP_SYNTAX_HELO,    501, "5.5.4", "Syntax: HELO hostname");
+R(SMTP_SYNTAX_EHLO,    501, "5.5.4", "Syntax: EHLO hostname");
+R(SMTP_SYNTAX_MAIL,    501, "5.5.4", "Syntax: MAIL FROM:<address>");
+R(SMTP_SYNTAX_RCPT,    501, "5.5.4", "Syntax: RCPT TO:<address>");
+R(SMTP_SYNTAX_NOARGS,  501, "5.5.4", "Syntax error, no parameters allowed");
+R(SMTP_BAD_BODY,       501, "5.5.4", "Bad BODY parameter");
+R(SMTP_BAD_SIZE,       501, "5.5.4", "Bad SIZE parameter");
+R(SMTP_NOT_IMPL,       502, "5.5.1", "Error: command not implemented");
+R(SMTP_NEED_HELO,      503, "5.5.1", "Error: send HELO/EHLO first");
+R(SMTP_NESTED_MAIL,    503, "5.5.1", "Error: nested MAIL command");
+R(SMTP_NEED_MAIL,      503, "5.5.1", "Error: need MAIL command");
+R(SMTP_NEED_RCPT,      554, "5.5.1", "Error: no valid recipients");
+R(SMTP_UNKNOWN_PARAM,  555, "5.5.4", "Unsupported option: %s");
+R(SMTP_USER_UNKNOWN,   550, "5.1.1", "<%s>: Recipient address rejected: User unknown");
+R(SMTP_SIZE_EXCEEDED,  552, "5.3.4", "Error: message size exceeds fixed limit");
+R(SMTP_BARE_LF,        550, "5.5.2", "Error: bare <LF> or <CR> received, message refused");
+R(SMTP_LONG_LINE,      550, "5.5.2", "Error: message line longer than 1000 octets");
+R(SMTP_NUL_IN_DATA,    550, "5.6.0", "Error: message contains NUL characters");
+
+#undef R
+
+#endif

@@ -1,0 +1,798 @@
+/*
+ * smtp_session.c: one SMTP session (RFC 5321 §4.1). A state machine with
+ * a command table; replies are batched and flushed only when no pipelined
+ * input waits (RFC 2920). RCPT asks the relay policy (policy.c) and the
+ * relay DB; DATA streams the message once into the first local Maildir (or
+ * the queue) and links it to the rest; 250 comes only after every copy is
+ * fsynced, file and directory (SPEC §4).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "address.h"
+#include "aliases.h"
+#include "buf.h"
+#include "data.h"
+#include "log.h"
+#include "maildir.h"
+#include "policy.h"
+#include "queue.h"
+#include "recipient.h"
+#include "relaydb.h"
+#include "smtp.h"
+#include "smtp_replies.h"
+#include "stream.h"
+
+enum smtp_state {
+	SMTP_STATE_START,	/* greeted, no HELO/EHLO yet */
+	SMTP_STATE_READY,	/* HELO/EHLO done, no transaction */
+	SMTP_STATE_MAIL,	/* MAIL accepted */
+	SMTP_STATE_RCPT,	/* at least one RCPT accepted */
+};
+
+static const char *const state_names[] = { "start", "ready", "mail", "rcpt" };
+
+struct smtp {
+	const struct session_ctx *ctx;
+	const struct conf *conf;
+	struct stream st;
+	enum smtp_state state;
+	int esmtp;			/* EHLO, not HELO */
+	char helo[256];			/* sanitised, for Received: */
+	int quit;
+	int errors;
+	enum auth_source smtp_auth;	/* AUTH_SOURCE_SMTP once AUTH passed */
+	struct relaydb *db;
+	int db_failed;
+	struct aliases aliases;
+	int aliases_loaded;
+	/* the transaction */
+	struct smtp_path sender;
+	char first_rcpt[SMTP_PATH_MAX + 1];
+	struct rcpt_set rcpts;
+	long naccepted;
+	unsigned messages;
+};
+
+struct smtp_command {
+	const char *name;
+	void (*handler)(struct smtp *s, char *arg);
+};
+
+/* One state change, one log line (OpenSMTPD's enter_state habit). */
+static void enter_state(struct smtp *s, enum smtp_state to)
+{
+	if (s->state != to)
+		log_debug("state from=%s to=%s", state_names[s->state], state_names[to]);
+	s->state = to;
+}
+
+/* Queue a reply; the enhanced code only after EHLO; arg fills one "%s". */
+static void reply(struct smtp *s, const struct smtp_reply *r, const char *arg)
+{
+	const char *pct = strstr(r->text, "%s");
+
+	if (s->esmtp && r->enhanced != NULL)
+		stream_printf(&s->st, "%d %s ", r->code, r->enhanced);
+	else
+		stream_printf(&s->st, "%d ", r->code);
+	if (pct != NULL) {
+		stream_write(&s->st, r->text, (size_t)(pct - r->text));
+		stream_puts(&s->st, arg ? arg : "");
+		stream_puts(&s->st, pct + 2);
+	} else {
+		stream_puts(&s->st, r->text);
+	}
+	stream_write(&s->st, "\r\n", 2);
+}
+
+static void reply_line(struct smtp *s, const char *line)
+{
+	stream_puts(&s->st, line);
+	stream_write(&s->st, "\r\n", 2);
+}
+
+/* A client error; too many of them end the session (a scanner, a bot). */
+static void client_error(struct smtp *s, const struct smtp_reply *r, const char *arg)
+{
+	reply(s, r, arg);
+	if (++s->errors >= SMTP_ERRORS_MAX) {
+		reply(s, &SMTP_TOO_MANY_ERR, s->conf->hostname);
+		log_warn("close reason=too-many-errors count=%d", s->errors);
+		s->quit = 1;
+	}
+}
+
+static void transaction_reset(struct smtp *s)
+{
+	memset(&s->sender, 0, sizeof s->sender);
+	s->first_rcpt[0] = '\0';
+	rcpt_set_free(&s->rcpts);
+	s->naccepted = 0;
+	if (s->state > SMTP_STATE_READY)
+		enter_state(s, SMTP_STATE_READY);
+}
+
+/* Keep only what is safe in a Received: line and a log. */
+static void helo_store(struct smtp *s, const char *arg)
+{
+	size_t i, o = 0;
+
+	for (i = 0; arg[i] && o < sizeof s->helo - 1; i++) {
+		unsigned char c = (unsigned char)arg[i];
+
+		if (isalnum(c) || strchr(".-_:[]", c))
+			s->helo[o++] = (char)c;
+		else if (c == ' ')
+			break;
+		else
+			s->helo[o++] = '?';
+	}
+	s->helo[o] = '\0';
+}
+
+static void cmd_helo(struct smtp *s, char *arg)
+{
+	if (arg == NULL) {
+		client_error(s, &SMTP_SYNTAX_HELO, NULL);
+		return;
+	}
+	transaction_reset(s);
+	s->esmtp = 0;
+	helo_store(s, arg);
+	enter_state(s, SMTP_STATE_READY);
+	stream_printf(&s->st, "250 %s\r\n", s->conf->hostname);
+}
+
+static void cmd_ehlo(struct smtp *s, char *arg)
+{
+	const char *ext[8];
+	char size[40];
+	size_t n = 0, i;
+
+	if (arg == NULL) {
+		client_error(s, &SMTP_SYNTAX_EHLO, NULL);
+		return;
+	}
+	transaction_reset(s);
+	s->esmtp = 1;
+	helo_store(s, arg);
+	enter_state(s, SMTP_STATE_READY);
+	snprintf(size, sizeof size, "SIZE %ld", s->conf->limits.message_size);
+	ext[n++] = "PIPELINING";
+	ext[n++] = size;
+	ext[n++] = "8BITMIME";
+	ext[n++] = "ENHANCEDSTATUSCODES";
+	stream_printf(&s->st, "250-%s\r\n", s->conf->hostname);
+	for (i = 0; i < n; i++)
+		stream_printf(&s->st, "250%c%s\r\n", i + 1 == n ? ' ' : '-', ext[i]);
+}
+
+/* Is the client authorized by a recent POP3 login (SPEC §3)? */
+static enum auth_source pop_authorized(struct smtp *s)
+{
+	char key[NET_ADDR_MAX], err[256];
+	int r;
+
+	if (s->db == NULL && !s->db_failed) {
+		s->db = relaydb_open(s->conf->state_dir, err, sizeof err);
+		if (s->db == NULL) {
+			s->db_failed = 1;
+			log_error("relaydb result=error reason=\"%s\"", err);
+		}
+	}
+	if (s->db == NULL)
+		return AUTH_SOURCE_NONE;
+	net_relay_key(&s->ctx->client, s->conf->relay.ipv6_prefix, key, sizeof key);
+	r = relaydb_is_authorized(s->db, key, time(NULL),
+	    s->conf->relay.authorization_ttl);
+	if (r < 0)
+		log_error("relaydb key=%s result=error reason=\"%s\"", key,
+		    relaydb_strerror(s->db));
+	return r == 1 ? AUTH_SOURCE_POP : AUTH_SOURCE_NONE;
+}
+
+static enum auth_source auth_source(struct smtp *s)
+{
+	if (s->smtp_auth != AUTH_SOURCE_NONE)
+		return s->smtp_auth;
+	if (s->ctx->class == CLIENT_TRUSTED)
+		return AUTH_SOURCE_NONE;
+	return pop_authorized(s);
+}
+
+/* "FROM:" / "TO:" prefix, case-insensitive; returns what follows. */
+static char *after_prefix(char *arg, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (arg == NULL || strncasecmp(arg, prefix, n) != 0)
+		return NULL;
+	return arg + n;
+}
+
+/* MAIL's ESMTP parameters: SIZE (RFC 1870), BODY (RFC 6152), AUTH (4954). */
+static int mail_params(struct smtp *s, const char *p, const char *end)
+{
+	struct smtp_param prm;
+	char word[64];
+	int r;
+
+	while ((r = smtp_param_next(&p, end, &prm)) == 1) {
+		if (prm.keylen == 4 && strncasecmp(prm.keyword, "SIZE", 4) == 0) {
+			unsigned long long v = 0;
+			size_t i;
+
+			if (prm.value == NULL || prm.valuelen == 0 || prm.valuelen > 18) {
+				client_error(s, &SMTP_BAD_SIZE, NULL);
+				return -1;
+			}
+			for (i = 0; i < prm.valuelen; i++) {
+				if (!isdigit((unsigned char)prm.value[i])) {
+					client_error(s, &SMTP_BAD_SIZE, NULL);
+					return -1;
+				}
+				v = v * 10 + (unsigned)(prm.value[i] - '0');
+			}
+			if (v > (unsigned long long)s->conf->limits.message_size) {
+				reply(s, &SMTP_SIZE_EXCEEDED, NULL);
+				return -1;
+			}
+		} else if (prm.keylen == 4 && strncasecmp(prm.keyword, "BODY", 4) == 0) {
+			if (prm.value == NULL ||
+			    !((prm.valuelen == 4 && strncasecmp(prm.value, "7BIT", 4) == 0) ||
+			    (prm.valuelen == 8 && strncasecmp(prm.value, "8BITMIME", 8) == 0))) {
+				client_error(s, &SMTP_BAD_BODY, NULL);
+				return -1;
+			}
+		} else if (prm.keylen == 4 && strncasecmp(prm.keyword, "AUTH", 4) == 0) {
+			/* RFC 4954 §5: we may ignore it. */
+		} else {
+			size_t n = prm.keylen < sizeof word - 1 ? prm.keylen : sizeof word - 1;
+
+			memcpy(word, prm.keyword, n);
+			word[n] = '\0';
+			client_error(s, &SMTP_UNKNOWN_PARAM, word);
+			return -1;
+		}
+	}
+	if (r < 0) {
+		client_error(s, &SMTP_SYNTAX_MAIL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static void cmd_mail(struct smtp *s, char *arg)
+{
+	struct smtp_decision d;
+	const char *params = NULL;
+	char *p;
+	int r;
+
+	if (s->state == SMTP_STATE_START) {
+		client_error(s, &SMTP_NEED_HELO, NULL);
+		return;
+	}
+	if (s->state != SMTP_STATE_READY) {
+		client_error(s, &SMTP_NESTED_MAIL, NULL);
+		return;
+	}
+	if ((p = after_prefix(arg, "FROM:")) == NULL) {
+		client_error(s, &SMTP_SYNTAX_MAIL, NULL);
+		return;
+	}
+	r = smtp_parse_path_arg(p, strlen(p), 1, &s->sender, &params);
+	if (r != SMTP_PATH_OK) {
+		smtp_policy_path_error(r, 0, s->esmtp, &d);
+		log_info("mail result=reject code=%d reason=%s", d.code, d.reason);
+		reply_line(s, d.text);
+		s->errors++;
+		return;
+	}
+	if (params != NULL && mail_params(s, params, p + strlen(p)) != 0)
+		return;
+	if (!smtp_policy_mail(s->ctx->service, s->ctx->class, auth_source(s),
+	    s->esmtp, &d)) {
+		log_info("mail from=<%s> result=reject code=%d reason=%s",
+		    s->sender.mailbox, d.code, d.reason);
+		reply_line(s, d.text);
+		return;
+	}
+	log_info("mail from=<%s> result=ok reason=%s", s->sender.mailbox, d.reason);
+	enter_state(s, SMTP_STATE_MAIL);
+	reply(s, &SMTP_MAIL_OK, NULL);
+}
+
+/* Look up and remember a local recipient; 0 when it was accepted. */
+static int rcpt_local(struct smtp *s, const struct smtp_path *path)
+{
+	char address[SMTP_PATH_MAX + 1], err[512];
+	int r;
+
+	if (!s->aliases_loaded) {
+		if (aliases_load(s->conf->aliases_file, &s->aliases, err, sizeof err) != 0) {
+			log_error("aliases result=error reason=\"%s\"", err);
+			reply(s, &SMTP_LOCAL_ERROR, NULL);
+			return -1;
+		}
+		s->aliases_loaded = 1;
+	}
+	if (smtp_path_local_address(path, s->conf->domains, s->conf->ndomains,
+	    address, sizeof address) != 0) {
+		r = 0;
+	} else {
+		r = rcpt_resolve_local(s->conf, &s->aliases, address, &s->rcpts);
+	}
+	if (r < 0) {
+		log_error("rcpt to=<%s> result=error reason=\"users file: %s\"",
+		    path->mailbox, strerror(errno));
+		reply(s, &SMTP_LOCAL_ERROR, NULL);
+		return -1;
+	}
+	if (r == 0) {
+		log_info("rcpt to=<%s> result=reject code=550 reason=unknown-user",
+		    path->mailbox);
+		client_error(s, &SMTP_USER_UNKNOWN, path->mailbox);
+		return -1;
+	}
+	return 0;
+}
+
+static void cmd_rcpt(struct smtp *s, char *arg)
+{
+	struct smtp_decision d;
+	struct smtp_path path;
+	enum smtp_rcpt_kind kind;
+	enum auth_source auth = AUTH_SOURCE_NONE;
+	char *p;
+	int r;
+
+	if (s->state < SMTP_STATE_MAIL) {
+		client_error(s, s->state == SMTP_STATE_START ? &SMTP_NEED_HELO :
+		    &SMTP_NEED_MAIL, NULL);
+		return;
+	}
+	if ((p = after_prefix(arg, "TO:")) == NULL) {
+		client_error(s, &SMTP_SYNTAX_RCPT, NULL);
+		return;
+	}
+	r = smtp_parse_path_arg(p, strlen(p), 0, &path, NULL);
+	if (r != SMTP_PATH_OK) {
+		smtp_policy_path_error(r, 1, s->esmtp, &d);
+		log_info("rcpt result=reject code=%d reason=%s", d.code, d.reason);
+		reply_line(s, d.text);
+		s->errors++;
+		return;
+	}
+	if (s->naccepted >= s->conf->limits.max_recipients) {
+		log_info("rcpt to=<%s> result=reject code=452 reason=max_recipients",
+		    path.mailbox);
+		reply(s, &SMTP_TOO_MANY_RCPT, NULL);
+		return;
+	}
+	kind = smtp_classify_rcpt(&path, s->conf->domains, s->conf->ndomains);
+	if (kind == SMTP_RCPT_REMOTE || s->ctx->class == CLIENT_CUSTOMER ||
+	    s->ctx->service != SERVICE_SMTP)
+		auth = auth_source(s);
+	smtp_policy_decide(s->ctx->service, s->ctx->class, auth, kind,
+	    s->esmtp, path.mailbox, &d);
+	if (!d.accept) {
+		log_info("rcpt to=<%s> result=reject code=%d %s%s", path.mailbox,
+		    d.code, strncmp(d.reason, "relay=", 6) ? "reason=" : "", d.reason);
+		reply_line(s, d.text);
+		return;
+	}
+	if (kind == SMTP_RCPT_LOCAL) {
+		if (rcpt_local(s, &path) != 0)
+			return;
+	} else {
+		rcpt_add_remote(&s->rcpts, path.mailbox);
+	}
+	log_info("rcpt to=<%s> result=ok %s%s", path.mailbox,
+	    strncmp(d.reason, "relay=", 6) ? "reason=" : "", d.reason);
+	if (s->naccepted++ == 0)
+		str_copy(s->first_rcpt, sizeof s->first_rcpt, path.mailbox);
+	enter_state(s, SMTP_STATE_RCPT);
+	reply_line(s, d.text);
+}
+
+/* RFC 5322 date for Received:. */
+static void rfc5322_date(char *out, size_t outlen)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	if (strftime(out, outlen, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
+		out[0] = '\0';
+}
+
+/* Return-Path (local copies only) and our Received: line (RFC 5321 §4.4). */
+static void trace_headers(struct smtp *s, struct buf *b, const char *id, int local)
+{
+	char date[64];
+	const char *proto = s->esmtp ? "ESMTP" : "SMTP";
+
+	if (local)
+		buf_printf(b, "Return-Path: <%s>\n", s->sender.mailbox);
+	rfc5322_date(date, sizeof date);
+	buf_printf(b, "Received: from %s ([%s])\n\tby %s (ispmaild) with %s id %s",
+	    s->helo[0] ? s->helo : "unknown", s->ctx->client_text,
+	    s->conf->hostname, proto, id);
+	if (s->naccepted == 1)
+		buf_printf(b, "\n\tfor <%s>", s->first_rcpt);
+	buf_printf(b, "; %s\n", date);
+}
+
+/* Copy a committed local message into the queue, without its Return-Path. */
+static int queue_copy(struct smtp *s, const struct maildir_writer *src,
+    struct maildir_writer *q)
+{
+	char chunk[65536];
+	ssize_t n;
+	int skipped = 0;
+	int fd = open(src->final, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (queue_data_open(q, s->conf->state_dir) != 0) {
+		close(fd);
+		return -1;
+	}
+	while ((n = read(fd, chunk, sizeof chunk)) > 0) {
+		const char *p = chunk;
+		size_t len = (size_t)n;
+
+		if (!skipped) {
+			const char *nl = memchr(chunk, '\n', len);
+
+			if (nl == NULL)
+				continue;	/* a 64 KB Return-Path cannot be ours */
+			len -= (size_t)(nl + 1 - chunk);
+			p = nl + 1;
+			skipped = 1;
+		}
+		if (maildir_writer_write(q, p, len) != 0) {
+			close(fd);
+			maildir_writer_abort(q);
+			return -1;
+		}
+	}
+	close(fd);
+	if (n < 0 || maildir_writer_commit(q) != 0) {
+		maildir_writer_abort(q);
+		return -1;
+	}
+	return 0;
+}
+
+/* After the message is on disk once: the other Maildirs, then the queue. */
+static int deliver_rest(struct smtp *s, struct maildir_writer *w, int local,
+    char *qid, size_t qidlen)
+{
+	struct maildir_writer qw;
+	struct queue_env env;
+	char path[PATH_MAX], client[600];
+	size_t i;
+
+	for (i = 1; local && i < s->rcpts.nlocal; i++) {
+		if (maildir_path_for(s->conf->maildir_root, s->rcpts.local[i],
+		    path, sizeof path) != 0 ||
+		    maildir_make(path, (uid_t)-1, (gid_t)-1) != 0 ||
+		    maildir_writer_link(w, path) != 0) {
+			log_error("deliver to=%s result=error reason=\"%s\"",
+			    s->rcpts.local[i], strerror(errno));
+			return -1;
+		}
+		log_info("deliver to=%s result=ok", s->rcpts.local[i]);
+	}
+	if (s->rcpts.nremote == 0)
+		return 0;
+	if (local) {
+		if (queue_copy(s, w, &qw) != 0) {
+			log_error("queue result=error reason=\"%s\"", strerror(errno));
+			return -1;
+		}
+		w = &qw;
+	}
+	memset(&env, 0, sizeof env);
+	env.arrival = time(NULL);
+	env.sender = xstrdup(s->sender.mailbox);
+	snprintf(client, sizeof client, "%s %s", s->ctx->client_text,
+	    s->helo[0] ? s->helo : "unknown");
+	env.client = xstrdup(client);
+	for (i = 0; i < s->rcpts.nremote; i++)
+		queue_env_add_rcpt(&env, s->rcpts.remote[i]);
+	if (queue_commit(s->conf->state_dir, w, &env) != 0) {
+		log_error("queue result=error reason=\"%s\"", strerror(errno));
+		queue_env_free(&env);
+		return -1;
+	}
+	str_copy(qid, qidlen, env.id);
+	log_info("queued id=%s from=<%s> rcpts=%zu size=%zu", env.id,
+	    env.sender, env.nrcpt, w->disk);
+	queue_env_free(&env);
+	return 0;
+}
+
+/* Read the message to its terminator, writing it as it comes. */
+static int data_read(struct smtp *s, struct maildir_writer *w, int *werr,
+    struct smtp_data *d)
+{
+	struct buf out = BUF_INIT;
+	const char *p;
+	ssize_t n;
+
+	stream_set_timeout(&s->st, (int)s->conf->limits.data_timeout);
+	smtp_data_init(d, (size_t)s->conf->limits.message_size);
+	while (!d->done) {
+		n = stream_peek(&s->st, &p);
+		if (n < 0) {
+			buf_free(&out);
+			stream_set_timeout(&s->st, (int)s->conf->limits.command_timeout);
+			return (int)n;
+		}
+		stream_consume(&s->st, smtp_data_feed(d, p, (size_t)n, &out));
+		if (d->errors == 0 && *werr == 0 && (out.len >= 65536 || d->done)) {
+			if (maildir_writer_write(w, out.s, out.len) != 0)
+				*werr = errno ? errno : EIO;
+			buf_reset(&out);
+		} else if (d->errors || *werr) {
+			buf_reset(&out);
+		}
+	}
+	buf_free(&out);
+	stream_set_timeout(&s->st, (int)s->conf->limits.command_timeout);
+	return STREAM_OK;
+}
+
+static const struct smtp_reply *data_error_reply(int errors)
+{
+	if (errors & SMTP_DATA_TOO_BIG)
+		return &SMTP_SIZE_EXCEEDED;
+	if (errors & (SMTP_DATA_BARE_LF | SMTP_DATA_BARE_CR))
+		return &SMTP_BARE_LF;
+	if (errors & SMTP_DATA_NUL)
+		return &SMTP_NUL_IN_DATA;
+	return &SMTP_LONG_LINE;
+}
+
+static void cmd_data(struct smtp *s, char *arg)
+{
+	struct maildir_writer w;
+	struct smtp_data d;
+	struct buf hdr = BUF_INIT;
+	char path[PATH_MAX], id[QUEUE_ID_MAX], qid[QUEUE_ID_MAX] = "";
+	int local = s->rcpts.nlocal > 0;
+	int werr = 0, r;
+
+	if (arg != NULL) {
+		client_error(s, &SMTP_SYNTAX_NOARGS, NULL);
+		return;
+	}
+	if (s->state < SMTP_STATE_MAIL) {
+		client_error(s, s->state == SMTP_STATE_START ? &SMTP_NEED_HELO :
+		    &SMTP_NEED_MAIL, NULL);
+		return;
+	}
+	if (s->state != SMTP_STATE_RCPT) {
+		client_error(s, &SMTP_NEED_RCPT, NULL);
+		return;
+	}
+	if (local)
+		r = maildir_path_for(s->conf->maildir_root, s->rcpts.local[0],
+		    path, sizeof path) == 0 &&
+		    maildir_make(path, (uid_t)-1, (gid_t)-1) == 0 &&
+		    maildir_writer_open(&w, path) == 0 ? 0 : -1;
+	else
+		r = queue_data_open(&w, s->conf->state_dir);
+	if (r != 0) {
+		int e = errno;
+
+		log_error("data result=error reason=\"open: %s\"", strerror(e));
+		reply(s, e == ENOSPC || e == EDQUOT ? &SMTP_NO_STORAGE :
+		    &SMTP_LOCAL_ERROR, NULL);
+		transaction_reset(s);
+		return;
+	}
+	queue_id_from_base(w.base, id, sizeof id);
+	reply(s, &SMTP_DATA_GO, NULL);
+	if (stream_flush(&s->st) != STREAM_OK) {
+		maildir_writer_abort(&w);
+		s->quit = 1;
+		return;
+	}
+	trace_headers(s, &hdr, id, local);
+	if (maildir_writer_write(&w, hdr.s, hdr.len) != 0)
+		werr = errno ? errno : EIO;
+	buf_free(&hdr);
+	r = data_read(s, &w, &werr, &d);
+	if (r != STREAM_OK) {
+		maildir_writer_abort(&w);
+		log_info("data result=abort reason=%s", r == STREAM_TIMEOUT ?
+		    "timeout" : "disconnect");
+		if (r == STREAM_TIMEOUT)
+			reply(s, &SMTP_TIMEOUT, s->conf->hostname);
+		s->quit = 1;
+		return;
+	}
+	if (d.errors) {
+		const struct smtp_reply *e = data_error_reply(d.errors);
+
+		maildir_writer_abort(&w);
+		log_info("data result=reject code=%d errors=0x%x size=%zu", e->code,
+		    (unsigned)d.errors, d.size);
+		reply(s, e, NULL);
+		transaction_reset(s);
+		return;
+	}
+	if (werr == 0 && maildir_writer_commit(&w) != 0)
+		werr = errno ? errno : EIO;
+	if (werr != 0) {
+		maildir_writer_abort(&w);
+		log_error("data result=error reason=\"%s\"", strerror(werr));
+		reply(s, werr == ENOSPC || werr == EDQUOT ? &SMTP_NO_STORAGE :
+		    &SMTP_LOCAL_ERROR, NULL);
+		transaction_reset(s);
+		return;
+	}
+	if (local)
+		log_info("deliver to=%s result=ok", s->rcpts.local[0]);
+	if (deliver_rest(s, &w, local, qid, sizeof qid) != 0) {
+		/* Some copies may exist: a retry may duplicate, never lose. */
+		reply(s, errno == ENOSPC || errno == EDQUOT ? &SMTP_NO_STORAGE :
+		    &SMTP_LOCAL_ERROR, NULL);
+		transaction_reset(s);
+		return;
+	}
+	s->messages++;
+	log_info("message id=%s from=<%s> size=%zu local=%zu remote=%zu%s%s", id,
+	    s->sender.mailbox, w.disk, s->rcpts.nlocal, s->rcpts.nremote,
+	    qid[0] ? " queue=" : "", qid);
+	reply(s, &SMTP_QUEUED, qid[0] ? qid : id);
+	transaction_reset(s);
+}
+
+static void cmd_rset(struct smtp *s, char *arg)
+{
+	if (arg != NULL) {
+		client_error(s, &SMTP_SYNTAX_NOARGS, NULL);
+		return;
+	}
+	transaction_reset(s);
+	reply(s, &SMTP_OK, NULL);
+}
+
+static void cmd_noop(struct smtp *s, char *arg)
+{
+	(void)arg;
+	reply(s, &SMTP_OK, NULL);
+}
+
+static void cmd_quit(struct smtp *s, char *arg)
+{
+	(void)arg;
+	reply(s, &SMTP_BYE, NULL);
+	s->quit = 1;
+}
+
+static void cmd_vrfy(struct smtp *s, char *arg)
+{
+	if (arg == NULL) {
+		client_error(s, &SMTP_SYNTAX_NOARGS, NULL);
+		return;
+	}
+	reply(s, &SMTP_VRFY, NULL);
+}
+
+static void cmd_help(struct smtp *s, char *arg)
+{
+	(void)arg;
+	reply(s, &SMTP_HELP, NULL);
+}
+
+static void cmd_not_implemented(struct smtp *s, char *arg)
+{
+	(void)arg;
+	client_error(s, &SMTP_NOT_IMPL, NULL);
+}
+
+static const struct smtp_command smtp_commands[] = {
+	{ "HELO", cmd_helo },
+	{ "EHLO", cmd_ehlo },
+	{ "MAIL", cmd_mail },
+	{ "RCPT", cmd_rcpt },
+	{ "DATA", cmd_data },
+	{ "RSET", cmd_rset },
+	{ "NOOP", cmd_noop },
+	{ "QUIT", cmd_quit },
+	{ "VRFY", cmd_vrfy },
+	{ "HELP", cmd_help },
+	{ "EXPN", cmd_not_implemented },
+	{ "TURN", cmd_not_implemented },
+	{ "ETRN", cmd_not_implemented },
+};
+
+static void dispatch(struct smtp *s, char *line, size_t len)
+{
+	char q[LOG_QUOTE_MAX];
+	char *arg;
+	size_t i;
+
+	if (memchr(line, '\0', len) != NULL) {
+		log_info("command result=reject reason=nul-byte");
+		client_error(s, &SMTP_BAD_CHAR, NULL);
+		return;
+	}
+	arg = strchr(line, ' ');
+	if (arg != NULL) {
+		*arg++ = '\0';
+		while (*arg == ' ')
+			arg++;
+		if (*arg == '\0')
+			arg = NULL;
+	}
+	for (i = 0; i < sizeof smtp_commands / sizeof smtp_commands[0]; i++) {
+		if (strcasecmp(line, smtp_commands[i].name) == 0) {
+			smtp_commands[i].handler(s, arg);
+			return;
+		}
+	}
+	log_info("command result=unknown verb=%s", log_quote(line, strlen(line), q, sizeof q));
+	client_error(s, &SMTP_UNKNOWN, NULL);
+}
+
+int smtp_session_run(const struct session_ctx *ctx)
+{
+	struct smtp s;
+	char line[SMTP_LINE_MAX];
+	size_t len;
+	int r;
+
+	memset(&s, 0, sizeof s);
+	s.ctx = ctx;
+	s.conf = ctx->conf;
+	s.state = SMTP_STATE_START;
+	stream_init(&s.st, ctx->fd, (int)s.conf->limits.command_timeout);
+	reply(&s, &SMTP_GREETING, s.conf->hostname);
+	while (!s.quit) {
+		if (!stream_input_pending(&s.st) && stream_flush(&s.st) != STREAM_OK)
+			break;
+		r = stream_read_line(&s.st, line, sizeof line, &len, NULL);
+		if (r == STREAM_TOOLONG) {
+			log_info("close reason=line-too-long");
+			reply(&s, &SMTP_LINE_TOO_LONG, NULL);
+			break;
+		}
+		if (r == STREAM_TIMEOUT) {
+			log_info("close reason=timeout state=%s", state_names[s.state]);
+			reply(&s, &SMTP_TIMEOUT, s.conf->hostname);
+			break;
+		}
+		if (r != STREAM_OK) {
+			log_info("close reason=disconnect state=%s", state_names[s.state]);
+			break;
+		}
+		dispatch(&s, line, len);
+	}
+	(void)stream_flush(&s.st);
+	log_info("disconnect messages=%u errors=%d", s.messages, s.errors);
+	transaction_reset(&s);
+	if (s.db != NULL)
+		relaydb_close(s.db);
+	if (s.aliases_loaded)
+		aliases_free(&s.aliases);
+	stream_free(&s.st);
+	return 0;
+}
