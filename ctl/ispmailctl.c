@@ -24,6 +24,7 @@
 #include "log.h"
 #include "maildir.h"
 #include "net.h"
+#include "queue.h"
 #include "relaydb.h"
 #include "users.h"
 
@@ -467,25 +468,45 @@ static int relay_expire(const struct conf *c, const char *arg)
 	return n == -1;
 }
 
-/* ---- the queue (filled in with the queue itself) ---- */
+/* ---- the queue ---- */
 
+/*
+ * One line per message: id, age in seconds, size, <sender>, then each
+ * recipient as address=state (and the last remote reply, when there is one,
+ * on an indented line below).
+ */
 static int queue_list(const struct conf *c, const char *arg)
 {
-	char dir[PATH_MAX];
-	struct stat st;
+	static const char *const states[] = { "pending", "delivered", "failed" };
+	char **ids;
+	size_t n, i, j;
+	time_t now = time(NULL);
 
 	(void)arg;
 	if (privileges_drop(c) == -1)
 		return 1;
-	if (str_format(dir, sizeof dir, "%s/queue", c->state_dir) == -1)
-		return fail("%s/queue: path too long", c->state_dir);
-	if (stat(dir, &st) == -1) {
-		if (errno != ENOENT)
-			return fail("%s: %s", dir, strerror(errno));
+	if (queue_ids(c->state_dir, &ids, &n) != 0)
+		return fail("%s/queue: %s", c->state_dir, strerror(errno));
+	if (n == 0)
 		printf("queue: empty\n");
-		return 0;
+	for (i = 0; i < n; i++) {
+		struct queue_env env;
+
+		if (queue_env_load(c->state_dir, ids[i], &env) != 0)
+			continue;	/* removed meanwhile, or not ours */
+		printf("%s %llds %zu <%s>", env.id, (long long)(now - env.arrival),
+		    env.size, env.sender);
+		for (j = 0; j < env.nrcpt; j++)
+			printf(" %s=%s", env.rcpt[j].address, states[env.rcpt[j].state]);
+		printf("\n");
+		for (j = 0; j < env.nrcpt; j++)
+			if (env.rcpt[j].last_reply[0])
+				printf("    %s: %s\n", env.rcpt[j].address,
+				    env.rcpt[j].last_reply);
+		queue_env_free(&env);
 	}
-	return fail("queue: not implemented yet");
+	queue_ids_free(ids, n);
+	return 0;
 }
 
 static int queue_flush(const struct conf *c, const char *arg)
@@ -498,10 +519,19 @@ static int queue_flush(const struct conf *c, const char *arg)
 
 static int queue_del(const struct conf *c, const char *id)
 {
-	(void)id;
+	int r;
+
 	if (privileges_drop(c) == -1)
 		return 1;
-	return fail("queue: not implemented yet");
+	if (!queue_id_valid(id))
+		return fail("queue del: %s: not a queue id", id);
+	r = queue_remove(c->state_dir, id);
+	if (r < 0)
+		return fail("queue del: %s: %s", id, strerror(errno));
+	if (r == 0)
+		return fail("queue del: %s: no such message", id);
+	printf("queue: %s removed\n", id);
+	return 0;
 }
 
 /* ---- the command table ---- */
