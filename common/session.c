@@ -3,7 +3,14 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "log.h"
 #include "session.h"
+#include "users.h"
 
 int session_plaintext_ok(const struct session_ctx *ctx, int tls_active)
 {
@@ -12,4 +19,46 @@ int session_plaintext_ok(const struct session_ctx *ctx, int tls_active)
 	if (ctx->class == CLIENT_CUSTOMER || ctx->class == CLIENT_TRUSTED)
 		return 1;
 	return net_addr_equal(&ctx->client, &ctx->local);
+}
+
+int session_password_check(const struct session_ctx *ctx, const char *login,
+    const char *password, const char *method, char *user, size_t userlen)
+{
+	char q[LOG_QUOTE_MAX];
+	int r;
+
+	if (users_login_address(ctx->conf, login, user, userlen) != 0) {
+		/* Still spend the time of a check: do not tell names apart. */
+		(void)users_check_hash(users_dummy_hash(), password);
+		str_copy(user, userlen, "-");
+		log_info("login user=%s result=fail method=%s service=%s reason=bad-name",
+		    log_quote(login, strlen(login), q, sizeof q), method,
+		    conf_service_name(ctx->service));
+		return 0;
+	}
+	r = users_authenticate(ctx->conf->users_file, user, password);
+	if (r < 0) {
+		log_error("login user=%s result=error reason=\"users file: %s\"",
+		    user, strerror(errno));
+		return -1;
+	}
+	log_info("login user=%s result=%s method=%s service=%s client=%s", user,
+	    r == 1 ? "ok" : "fail", method, conf_service_name(ctx->service),
+	    ctx->client_text);
+	return r;
+}
+
+void session_auth_delay(int failures)
+{
+	long ms = 200;
+	struct timespec ts;
+
+	while (--failures > 0 && ms < 3000)
+		ms *= 2;
+	if (ms > 3000)
+		ms = 3000;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
 }

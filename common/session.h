@@ -31,4 +31,16 @@ struct session_ctx {
  */
 int session_plaintext_ok(const struct session_ctx *ctx, int tls_active);
 
+/*
+ * Check a login name and password (any mechanism, POP3 or SMTP): the name
+ * becomes the address it stands for (a bare local part is in the first
+ * domain), written to user. 1 ok, 0 refused, -1 the users file failed.
+ * Logs the attempt (never the password).
+ */
+int session_password_check(const struct session_ctx *ctx, const char *login,
+    const char *password, const char *method, char *user, size_t userlen);
+
+/* The growing pause after the n-th failed login of a session. */
+void session_auth_delay(int failures);
+
 #endif

@@ -33,6 +33,7 @@
 #include "pop3.h"
 #include "session.h"
 #include "smtp.h"
+#include "tls.h"
 #include "users.h"
 
 /* SPEC §1: sessions get this long to finish after SIGTERM. */
@@ -41,6 +42,7 @@
 struct listener {
 	int fd;
 	enum service service;
+	struct ssl_ctx_st *tls;		/* NULL when the service offers no TLS */
 	char address[NET_ADDR_MAX];
 	int port;
 };
@@ -272,10 +274,12 @@ static void child_run(struct session_ctx *ctx)
 	    net_client_class_name(ctx->class));
 	switch (ctx->service) {
 	case SERVICE_POP3:
+	case SERVICE_POP3S:
 		code = pop3_session_run(ctx);
 		break;
 	case SERVICE_SMTP:
 	case SERVICE_SUBMISSION:
+	case SERVICE_SMTPS:
 		code = smtp_session_run(ctx);
 		break;
 	default:
@@ -284,6 +288,8 @@ static void child_run(struct session_ctx *ctx)
 		break;
 	}
 	close(ctx->fd);
+	for (i = 0; i < M.nls; i++)
+		tls_ctx_free(M.ls[i].tls);
 	free(M.ls);
 	free(M.kids);
 	conf_free(M.conf);
@@ -311,6 +317,7 @@ static void accept_one(struct listener *l)
 	ctx.conf = M.conf;
 	ctx.service = l->service;
 	ctx.fd = fd;
+	ctx.tls = l->tls;
 	if (net_addr_from_sockaddr((struct sockaddr *)&peer, plen, &ctx.client) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&local, &llen) != 0 ||
 	    net_addr_from_sockaddr((struct sockaddr *)&local, llen, &ctx.local) != 0) {
@@ -376,6 +383,32 @@ static void reap(void)
 	}
 }
 
+/*
+ * One TLS context per listener (its min_version/ciphers may differ).
+ * All or nothing: a bad certificate leaves every listener as it was.
+ */
+static int tls_contexts_build(const struct conf *c, struct ssl_ctx_st **out)
+{
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < M.nls; i++) {
+		out[i] = NULL;
+		if (!c->tls.enabled || M.ls[i].service == SERVICE_METRICS)
+			continue;
+		out[i] = tls_server_ctx(&c->tls, i < c->nlisten ? &c->listen[i] : NULL,
+		    err, sizeof err);
+		if (out[i] == NULL) {
+			log_error("tls service=%s reason=\"%s\"",
+			    conf_service_name(M.ls[i].service), err);
+			while (i-- > 0)
+				tls_ctx_free(out[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int listen_changed(const struct conf *a, const struct conf *b)
 {
 	size_t i;
@@ -401,8 +434,24 @@ static void reload(void)
 		free(next);
 		return;
 	}
-	if (listen_changed(M.conf, next))
+	if (listen_changed(M.conf, next)) {
 		log_warn("reload listen=unchanged reason=\"listeners change on restart\"");
+	} else {
+		struct ssl_ctx_st **fresh = xcalloc(M.nls ? M.nls : 1, sizeof *fresh);
+
+		if (tls_contexts_build(next, fresh) != 0) {
+			log_error("reload result=refused reason=tls");
+			free(fresh);
+			conf_free(next);
+			free(next);
+			return;
+		}
+		for (size_t i = 0; i < M.nls; i++) {
+			tls_ctx_free(M.ls[i].tls);
+			M.ls[i].tls = fresh[i];
+		}
+		free(fresh);
+	}
 	conf_free(M.conf);
 	free(M.conf);
 	M.conf = next;
@@ -470,6 +519,16 @@ int master_run(const struct master_options *opt, struct conf *conf)
 	M.ls = xcalloc(M.nls, sizeof *M.ls);
 	for (i = 0; i < M.nls; i++)
 		listener_open(&M.ls[i], &M.conf->listen[i]);
+	{
+		/* Read the key while still root, then drop (SPEC §1). */
+		struct ssl_ctx_st **ctxs = xcalloc(M.nls ? M.nls : 1, sizeof *ctxs);
+
+		if (tls_contexts_build(M.conf, ctxs) != 0)
+			log_fatal("tls reason=\"cannot load the certificate or key\"");
+		for (i = 0; i < M.nls; i++)
+			M.ls[i].tls = ctxs[i];
+		free(ctxs);
+	}
 	drop_privileges(M.conf);
 	if (!opt->foreground && daemon(0, 0) != 0)
 		log_fatal("daemon reason=\"%s\"", strerror(errno));
@@ -516,6 +575,8 @@ int master_run(const struct master_options *opt, struct conf *conf)
 	}
 	free(pfds);
 	stop();
+	for (i = 0; i < M.nls; i++)
+		tls_ctx_free(M.ls[i].tls);
 	free((char *)M.conf_path);
 	free(M.ls);
 	free(M.kids);
@@ -563,10 +624,21 @@ int master_check(const struct conf *c, char *err, size_t errlen)
 	struct users users;
 	struct aliases aliases;
 
-	if (c->tls.enabled &&
-	    (check_readable("tls.certificate", c->tls.certificate, err, errlen) ||
-	    check_readable("tls.private_key", c->tls.private_key, err, errlen)))
-		return 1;
+	if (c->tls.enabled) {
+		size_t i;
+
+		if (check_readable("tls.certificate", c->tls.certificate, err, errlen) ||
+		    check_readable("tls.private_key", c->tls.private_key, err, errlen))
+			return 1;
+		for (i = 0; i < c->nlisten; i++) {
+			struct ssl_ctx_st *ctx = tls_server_ctx(&c->tls, &c->listen[i],
+			    err, errlen);
+
+			if (ctx == NULL)
+				return 1;
+			tls_ctx_free(ctx);
+		}
+	}
 	if (users_load(c->users_file, &users, err, errlen) != 0)
 		return 1;
 	users_free(&users);

@@ -21,6 +21,13 @@
 #define POP3_DELE		"+OK Message %zu deleted."
 #define POP3_RSET		"+OK %zu messages, none marked deleted."
 
+#define POP3_STLS		"+OK Begin TLS negotiation now."
+#define POP3_AUTH_LIST		"+OK SASL mechanisms follow"
+#define POP3_ERR_TLS_ACTIVE	"-ERR TLS is already active."
+#define POP3_ERR_NO_TLS		"-ERR TLS is not available."
+#define POP3_ERR_AUTH_MECH	"-ERR [AUTH] Unsupported authentication mechanism."
+#define POP3_ERR_AUTH_CANCEL	"-ERR Authentication cancelled."
+#define POP3_ERR_AUTH_BASE64	"-ERR Invalid base64 data in continued response."
 #define POP3_ERR_UNKNOWN	"-ERR Unknown command."
 #define POP3_ERR_STATE		"-ERR Command not valid in this state."
 #define POP3_ERR_SYNTAX		"-ERR Invalid arguments."

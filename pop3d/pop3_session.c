@@ -23,6 +23,7 @@
 #include "pop3.h"
 #include "pop3_replies.h"
 #include "relaydb.h"
+#include "sasl.h"
 #include "stream.h"
 #include "users.h"
 
@@ -39,7 +40,8 @@ struct pop3 {
 	int quit;			/* end the session after this reply */
 	int bad_commands;
 	int auth_failures;
-	char user[USERS_ADDRESS_MAX];	/* from USER, or the logged-in user */
+	char login[POP3_LINE_MAX];	/* the name USER gave */
+	char user[USERS_ADDRESS_MAX];	/* the logged-in address */
 	int have_user;
 	char maildir[PATH_MAX];
 	int lock_fd;
@@ -177,25 +179,25 @@ static void login_finish(struct pop3 *p, const char *method)
 	reply(p, POP3_LOGIN_OK, p->msgs.n);
 }
 
-/* Check a password for p->user; on success enter TRANSACTION. */
-static void login(struct pop3 *p, const char *password, const char *method)
+/* Check a login name and password; on success enter TRANSACTION. */
+static void login(struct pop3 *p, const char *name, const char *password,
+    const char *method)
 {
-	int r = users_authenticate(p->conf->users_file, p->user, password);
+	int r = session_password_check(p->ctx, name, password, method, p->user,
+	    sizeof p->user);
 
 	if (r == 1) {
 		login_finish(p, method);
 		return;
 	}
 	if (r < 0) {
-		log_error("login user=%s result=error reason=\"users file: %s\"",
-		    p->user, strerror(errno));
 		reply(p, POP3_ERR_MAILBOX);
 		return;
 	}
 	p->auth_failures++;
-	log_info("login user=%s result=fail method=%s failures=%d", p->user,
-	    method, p->auth_failures);
+	session_auth_delay(p->auth_failures);
 	if (p->auth_failures >= p->conf->limits.auth_failures) {
+		log_warn("close reason=auth-failures count=%d", p->auth_failures);
 		reply(p, POP3_ERR_AUTH_CLOSE);
 		p->quit = 1;
 		return;
@@ -205,22 +207,18 @@ static void login(struct pop3 *p, const char *password, const char *method)
 
 static void cmd_user(struct pop3 *p, char *arg)
 {
-	char q[LOG_QUOTE_MAX];
-
 	if (!session_plaintext_ok(p->ctx, p->st.ssl != NULL)) {
+		log_info("login result=refused reason=encryption-required service=%s",
+		    conf_service_name(p->ctx->service));
 		reply(p, POP3_ERR_PLAINTEXT);
 		return;
 	}
-	if (arg == NULL || users_login_address(p->conf, arg, p->user,
-	    sizeof p->user) != 0) {
-		log_info("login user=%s result=fail reason=bad-name",
-		    arg ? log_quote(arg, strlen(arg), q, sizeof q) : "-");
-		/* Same answer as for a real user: do not reveal who exists. */
-		str_copy(p->user, sizeof p->user, "-");
-		p->have_user = 1;
-		reply(p, POP3_USER_OK);
+	if (arg == NULL) {
+		bad_command(p, POP3_ERR_SYNTAX);
 		return;
 	}
+	/* Every name gets the same answer: PASS tells nothing either. */
+	str_copy(p->login, sizeof p->login, arg);
 	p->have_user = 1;
 	reply(p, POP3_USER_OK);
 }
@@ -236,7 +234,141 @@ static void cmd_pass(struct pop3 *p, char *arg)
 		return;
 	}
 	p->have_user = 0;
-	login(p, arg ? arg : "", "USER");
+	login(p, p->login, arg ? arg : "", "USER");
+}
+
+/*
+ * STLS (RFC 2595 §4): input pipelined behind it is discarded unread, and
+ * the capabilities are asked again over TLS.
+ */
+static void cmd_stls(struct pop3 *p, char *arg)
+{
+	int r;
+
+	(void)arg;
+	if (p->st.ssl != NULL) {
+		bad_command(p, POP3_ERR_TLS_ACTIVE);
+		return;
+	}
+	if (p->ctx->tls == NULL) {
+		bad_command(p, POP3_ERR_NO_TLS);
+		return;
+	}
+	reply(p, POP3_STLS);
+	if (stream_input_pending(&p->st))
+		log_warn("stls result=discarded reason=pipelined-input");
+	stream_discard_input(&p->st);
+	if (stream_flush(&p->st) != STREAM_OK) {
+		p->quit = 1;
+		return;
+	}
+	r = stream_start_tls(&p->st, p->ctx->tls);
+	if (r != STREAM_OK) {
+		log_info("stls result=fail reason=%s", r == STREAM_TIMEOUT ?
+		    "timeout" : "handshake");
+		p->quit = 1;
+		return;
+	}
+	p->have_user = 0;
+	log_info("stls result=ok version=%s cipher=%s",
+	    stream_tls_version(&p->st), stream_tls_cipher(&p->st));
+}
+
+/* One SASL continuation (RFC 5034 §4); -1 after "*" or trouble. */
+static int auth_read(struct pop3 *p, const char *prompt, char *out, size_t outlen)
+{
+	char line[1024];
+	size_t len, n;
+	int r;
+
+	stream_printf(&p->st, "+ %s\r\n", prompt);
+	if (stream_flush(&p->st) != STREAM_OK) {
+		p->quit = 1;
+		return -1;
+	}
+	r = stream_read_line(&p->st, line, sizeof line, &len, NULL);
+	if (r != STREAM_OK) {
+		if (r == STREAM_TOOLONG)
+			reply(p, POP3_ERR_TOOLONG);
+		p->quit = 1;
+		return -1;
+	}
+	if (strcmp(line, "*") == 0) {
+		reply(p, POP3_ERR_AUTH_CANCEL);
+		return -1;
+	}
+	r = strcmp(line, "=") == 0 ? (n = 0, 0) :
+	    sasl_base64_decode(line, len, (unsigned char *)out, outlen - 1, &n);
+	explicit_bzero(line, sizeof line);
+	if (r != 0) {
+		bad_command(p, POP3_ERR_AUTH_BASE64);
+		return -1;
+	}
+	out[n] = '\0';
+	return (int)n;
+}
+
+/* AUTH PLAIN and LOGIN (RFC 5034); "AUTH" alone lists them. */
+static void cmd_auth(struct pop3 *p, char *arg)
+{
+	char raw[600], user[SASL_FIELD_MAX], pass[SASL_FIELD_MAX];
+	char *initial = NULL;
+	size_t n;
+	int r;
+
+	if (arg == NULL) {
+		reply(p, POP3_AUTH_LIST);
+		reply(p, "PLAIN");
+		reply(p, "LOGIN");
+		reply(p, ".");
+		return;
+	}
+	if (!session_plaintext_ok(p->ctx, p->st.ssl != NULL)) {
+		log_info("login result=refused reason=encryption-required service=%s",
+		    conf_service_name(p->ctx->service));
+		reply(p, POP3_ERR_PLAINTEXT);
+		return;
+	}
+	if ((initial = strchr(arg, ' ')) != NULL)
+		*initial++ = '\0';
+	if (strcasecmp(arg, "PLAIN") == 0) {
+		if (initial != NULL && strcmp(initial, "=") != 0) {
+			if (sasl_base64_decode(initial, strlen(initial),
+			    (unsigned char *)raw, sizeof raw - 1, &n) != 0) {
+				bad_command(p, POP3_ERR_AUTH_BASE64);
+				return;
+			}
+		} else if (initial != NULL) {
+			n = 0;
+		} else if ((r = auth_read(p, "", raw, sizeof raw)) < 0) {
+			return;
+		} else {
+			n = (size_t)r;
+		}
+		if (sasl_plain_parse((unsigned char *)raw, n, user, sizeof user,
+		    pass, sizeof pass) != 0)
+			user[0] = pass[0] = '\0';
+		login(p, user, pass, "PLAIN");
+	} else if (strcasecmp(arg, "LOGIN") == 0) {
+		if (initial != NULL) {
+			if (sasl_base64_decode(initial, strlen(initial),
+			    (unsigned char *)user, sizeof user - 1, &n) != 0) {
+				bad_command(p, POP3_ERR_AUTH_BASE64);
+				return;
+			}
+			user[n] = '\0';
+		} else if (auth_read(p, "VXNlcm5hbWU6", user, sizeof user) < 0) {
+			return;
+		}
+		if (auth_read(p, "UGFzc3dvcmQ6", pass, sizeof pass) < 0)
+			return;
+		login(p, user, pass, "LOGIN");
+	} else {
+		bad_command(p, POP3_ERR_AUTH_MECH);
+		return;
+	}
+	explicit_bzero(pass, sizeof pass);
+	explicit_bzero(raw, sizeof raw);
 }
 
 static void cmd_capa(struct pop3 *p, char *arg)
@@ -249,8 +381,13 @@ static void cmd_capa(struct pop3 *p, char *arg)
 	reply(p, "AUTH-RESP-CODE");
 	reply(p, "PIPELINING");
 	if (p->state == POP3_AUTHORIZATION &&
-	    session_plaintext_ok(p->ctx, p->st.ssl != NULL))
+	    session_plaintext_ok(p->ctx, p->st.ssl != NULL)) {
 		reply(p, "USER");
+		reply(p, "SASL PLAIN LOGIN");
+	}
+	if (p->state == POP3_AUTHORIZATION && p->ctx->tls != NULL &&
+	    p->st.ssl == NULL)
+		reply(p, "STLS");
 	reply(p, "IMPLEMENTATION ispmaild");
 	reply(p, ".");
 }
@@ -468,6 +605,8 @@ static void cmd_rset(struct pop3 *p, char *arg)
 static const struct pop3_command pop3_commands[] = {
 	{ "USER", AUTH, cmd_user },
 	{ "PASS", AUTH, cmd_pass },
+	{ "AUTH", AUTH, cmd_auth },
+	{ "STLS", AUTH, cmd_stls },
 	{ "CAPA", AUTH | TRANS, cmd_capa },
 	{ "QUIT", AUTH | TRANS, cmd_quit },
 	{ "NOOP", TRANS, cmd_noop },
@@ -529,6 +668,16 @@ int pop3_session_run(const struct session_ctx *ctx)
 	p.state = POP3_AUTHORIZATION;
 	p.lock_fd = -1;
 	stream_init(&p.st, ctx->fd, (int)p.conf->limits.command_timeout);
+	if (ctx->service == SERVICE_POP3S) {
+		/* Implicit TLS (RFC 8314 §3.3): the handshake comes first. */
+		if (ctx->tls == NULL || stream_start_tls(&p.st, ctx->tls) != STREAM_OK) {
+			log_info("close reason=tls-handshake-failed");
+			stream_free(&p.st);
+			return 0;
+		}
+		log_info("tls version=%s cipher=%s", stream_tls_version(&p.st),
+		    stream_tls_cipher(&p.st));
+	}
 	reply(&p, POP3_GREETING, p.conf->hostname);
 	while (!p.quit) {
 		/* RFC 2449 §6.6: answer a pipelined batch in one write. */

@@ -29,6 +29,7 @@
 #include "queue.h"
 #include "recipient.h"
 #include "relaydb.h"
+#include "sasl.h"
 #include "smtp.h"
 #include "smtp_replies.h"
 #include "stream.h"
@@ -52,6 +53,8 @@ struct smtp {
 	int quit;
 	int errors;
 	enum auth_source smtp_auth;	/* AUTH_SOURCE_SMTP once AUTH passed */
+	char auth_user[256];
+	int auth_failures;
 	struct relaydb *db;
 	int db_failed;
 	struct aliases aliases;
@@ -156,7 +159,7 @@ static void cmd_helo(struct smtp *s, char *arg)
 
 static void cmd_ehlo(struct smtp *s, char *arg)
 {
-	const char *ext[8];
+	const char *ext[10];
 	char size[40];
 	size_t n = 0, i;
 
@@ -173,6 +176,13 @@ static void cmd_ehlo(struct smtp *s, char *arg)
 	ext[n++] = size;
 	ext[n++] = "8BITMIME";
 	ext[n++] = "ENHANCEDSTATUSCODES";
+	if (s->ctx->tls != NULL && s->st.ssl == NULL)
+		ext[n++] = "STARTTLS";
+	if (s->smtp_auth == AUTH_SOURCE_NONE &&
+	    session_plaintext_ok(s->ctx, s->st.ssl != NULL)) {
+		ext[n++] = "AUTH PLAIN LOGIN";
+		ext[n++] = "AUTH=PLAIN LOGIN";	/* Outlook before 2003 */
+	}
 	stream_printf(&s->st, "250-%s\r\n", s->conf->hostname);
 	for (i = 0; i < n; i++)
 		stream_printf(&s->st, "250%c%s\r\n", i + 1 == n ? ' ' : '-', ext[i]);
@@ -421,8 +431,14 @@ static void rfc5322_date(char *out, size_t outlen)
 /* Return-Path (local copies only) and our Received: line (RFC 5321 §4.4). */
 static void trace_headers(struct smtp *s, struct buf *b, const char *id, int local)
 {
+	static const char *const protos[2][2][2] = {
+		/* [esmtp][tls][auth] RFC 3848 */
+		{ { "SMTP", "SMTP" }, { "SMTP", "SMTP" } },
+		{ { "ESMTP", "ESMTPA" }, { "ESMTPS", "ESMTPSA" } },
+	};
 	char date[64];
-	const char *proto = s->esmtp ? "ESMTP" : "SMTP";
+	const char *proto = protos[s->esmtp][s->st.ssl != NULL]
+	    [s->smtp_auth == AUTH_SOURCE_SMTP];
 
 	if (local)
 		buf_printf(b, "Return-Path: <%s>\n", s->sender.mailbox);
@@ -430,6 +446,9 @@ static void trace_headers(struct smtp *s, struct buf *b, const char *id, int loc
 	buf_printf(b, "Received: from %s ([%s])\n\tby %s (ispmaild) with %s id %s",
 	    s->helo[0] ? s->helo : "unknown", s->ctx->client_text,
 	    s->conf->hostname, proto, id);
+	if (s->st.ssl != NULL)
+		buf_printf(b, "\n\t(version=%s cipher=%s)", stream_tls_version(&s->st),
+		    stream_tls_cipher(&s->st));
 	if (s->naccepted == 1)
 		buf_printf(b, "\n\tfor <%s>", s->first_rcpt);
 	buf_printf(b, "; %s\n", date);
@@ -664,6 +683,179 @@ static void cmd_data(struct smtp *s, char *arg)
 	transaction_reset(s);
 }
 
+/*
+ * STARTTLS (RFC 3207): anything the client pipelined behind it is thrown
+ * away unread (§4.2, the 2011 injection class), and the session starts
+ * over: the client must say EHLO again (§4.2).
+ */
+static void cmd_starttls(struct smtp *s, char *arg)
+{
+	int r;
+
+	if (arg != NULL) {
+		client_error(s, &SMTP_SYNTAX_NOARGS, NULL);
+		return;
+	}
+	if (s->st.ssl != NULL) {
+		client_error(s, &SMTP_TLS_ALREADY, NULL);
+		return;
+	}
+	if (s->ctx->tls == NULL) {
+		client_error(s, &SMTP_UNKNOWN, NULL);
+		return;
+	}
+	reply(s, &SMTP_TLS_READY, NULL);
+	if (stream_input_pending(&s->st))
+		log_warn("starttls result=discarded reason=pipelined-input");
+	stream_discard_input(&s->st);
+	if (stream_flush(&s->st) != STREAM_OK) {
+		s->quit = 1;
+		return;
+	}
+	r = stream_start_tls(&s->st, s->ctx->tls);
+	if (r != STREAM_OK) {
+		log_info("starttls result=fail reason=%s", r == STREAM_TIMEOUT ?
+		    "timeout" : "handshake");
+		s->quit = 1;
+		return;
+	}
+	log_info("starttls result=ok version=%s cipher=%s",
+	    stream_tls_version(&s->st), stream_tls_cipher(&s->st));
+	transaction_reset(s);
+	s->helo[0] = '\0';
+	s->esmtp = 0;
+	enter_state(s, SMTP_STATE_START);
+}
+
+/* One SASL continuation line (RFC 4954 §4); NULL after "*" or trouble. */
+static int auth_read(struct smtp *s, const char *prompt, char *line, size_t max)
+{
+	size_t len;
+	int r;
+
+	stream_printf(&s->st, "334 %s\r\n", prompt);
+	if (stream_flush(&s->st) != STREAM_OK)
+		return -1;
+	r = stream_read_line(&s->st, line, max, &len, NULL);
+	if (r != STREAM_OK) {
+		if (r == STREAM_TOOLONG) {
+			reply(s, &SMTP_LINE_TOO_LONG, NULL);
+		}
+		s->quit = 1;
+		return -1;
+	}
+	if (strcmp(line, "*") == 0) {
+		reply(s, &SMTP_AUTH_CANCELLED, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Decode base64 text ("=" is the empty response) into a C string. */
+static int auth_decode(struct smtp *s, const char *in, char *out, size_t outlen, size_t *n)
+{
+	if (strcmp(in, "=") == 0) {
+		out[0] = '\0';
+		*n = 0;
+		return 0;
+	}
+	if (sasl_base64_decode(in, strlen(in), (unsigned char *)out, outlen - 1, n) != 0) {
+		client_error(s, &SMTP_AUTH_BASE64, NULL);
+		return -1;
+	}
+	out[*n] = '\0';
+	return 0;
+}
+
+/* AUTH PLAIN and LOGIN (RFC 4954, RFC 4616, draft-murchison-sasl-login). */
+static void cmd_auth(struct smtp *s, char *arg)
+{
+	char line[2048], raw[1024], user[SASL_FIELD_MAX], pass[SASL_FIELD_MAX];
+	char *initial = NULL;
+	const char *method;
+	size_t n;
+	int r;
+
+	if (s->state == SMTP_STATE_START || !s->esmtp) {
+		client_error(s, &SMTP_NEED_HELO, NULL);
+		return;
+	}
+	if (s->smtp_auth != AUTH_SOURCE_NONE) {
+		client_error(s, &SMTP_AUTH_ALREADY, NULL);
+		return;
+	}
+	if (s->state != SMTP_STATE_READY) {
+		client_error(s, &SMTP_AUTH_IN_MAIL, NULL);
+		return;
+	}
+	if (!session_plaintext_ok(s->ctx, s->st.ssl != NULL)) {
+		log_info("login result=refused reason=encryption-required service=%s",
+		    conf_service_name(s->ctx->service));
+		client_error(s, &SMTP_AUTH_NEED_TLS, NULL);
+		return;
+	}
+	if (arg == NULL) {
+		client_error(s, &SMTP_AUTH_SYNTAX, NULL);
+		return;
+	}
+	if ((initial = strchr(arg, ' ')) != NULL) {
+		*initial++ = '\0';
+		while (*initial == ' ')
+			initial++;
+	}
+	if (strcasecmp(arg, "PLAIN") == 0) {
+		method = "PLAIN";
+		if (initial == NULL || *initial == '\0') {
+			if (auth_read(s, "", line, sizeof line) != 0)
+				return;
+			initial = line;
+		}
+		if (auth_decode(s, initial, raw, sizeof raw, &n) != 0)
+			return;
+		if (sasl_plain_parse((unsigned char *)raw, n, user, sizeof user,
+		    pass, sizeof pass) != 0) {
+			user[0] = '\0';
+			pass[0] = '\0';
+		}
+	} else if (strcasecmp(arg, "LOGIN") == 0) {
+		method = "LOGIN";
+		if (initial == NULL || *initial == '\0') {
+			if (auth_read(s, "VXNlcm5hbWU6", line, sizeof line) != 0)
+				return;
+			initial = line;
+		}
+		if (auth_decode(s, initial, user, sizeof user, &n) != 0)
+			return;
+		if (auth_read(s, "UGFzc3dvcmQ6", line, sizeof line) != 0 ||
+		    auth_decode(s, line, pass, sizeof pass, &n) != 0)
+			return;
+	} else {
+		client_error(s, &SMTP_AUTH_MECH, NULL);
+		return;
+	}
+	r = user[0] ? session_password_check(s->ctx, user, pass, method,
+	    s->auth_user, sizeof s->auth_user) : 0;
+	explicit_bzero(pass, sizeof pass);
+	explicit_bzero(raw, sizeof raw);
+	explicit_bzero(line, sizeof line);
+	if (r == 1) {
+		s->smtp_auth = AUTH_SOURCE_SMTP;
+		reply(s, &SMTP_AUTH_OK, NULL);
+		return;
+	}
+	if (r < 0) {
+		reply(s, &SMTP_LOCAL_ERROR, NULL);
+		return;
+	}
+	s->auth_failures++;
+	session_auth_delay(s->auth_failures);
+	reply(s, &SMTP_AUTH_FAILED, NULL);
+	if (s->auth_failures >= s->conf->limits.auth_failures) {
+		log_warn("close reason=auth-failures count=%d", s->auth_failures);
+		s->quit = 1;
+	}
+}
+
 static void cmd_rset(struct smtp *s, char *arg)
 {
 	if (arg != NULL) {
@@ -717,6 +909,8 @@ static const struct smtp_command smtp_commands[] = {
 	{ "RSET", cmd_rset },
 	{ "NOOP", cmd_noop },
 	{ "QUIT", cmd_quit },
+	{ "STARTTLS", cmd_starttls },
+	{ "AUTH", cmd_auth },
 	{ "VRFY", cmd_vrfy },
 	{ "HELP", cmd_help },
 	{ "EXPN", cmd_not_implemented },
@@ -765,6 +959,16 @@ int smtp_session_run(const struct session_ctx *ctx)
 	s.conf = ctx->conf;
 	s.state = SMTP_STATE_START;
 	stream_init(&s.st, ctx->fd, (int)s.conf->limits.command_timeout);
+	if (ctx->service == SERVICE_SMTPS) {
+		/* RFC 8314 §3.3: implicit TLS, the handshake comes first. */
+		if (ctx->tls == NULL || stream_start_tls(&s.st, ctx->tls) != STREAM_OK) {
+			log_info("close reason=tls-handshake-failed");
+			stream_free(&s.st);
+			return 0;
+		}
+		log_info("tls version=%s cipher=%s", stream_tls_version(&s.st),
+		    stream_tls_cipher(&s.st));
+	}
 	reply(&s, &SMTP_GREETING, s.conf->hostname);
 	while (!s.quit) {
 		if (!stream_input_pending(&s.st) && stream_flush(&s.st) != STREAM_OK)
