@@ -293,19 +293,26 @@ int stream_flush(struct stream *s)
 	return status;
 }
 
-int stream_start_tls(struct stream *s, struct ssl_ctx_st *ctx)
+/* The handshake of either side, driven by poll() until the deadline. */
+static int handshake(struct stream *s, struct ssl_ctx_st *ctx, int client,
+    const char *sni)
 {
 	long long deadline = now_ms() + s->timeout_ms;
 
 	stream_discard_input(s);
 	s->ssl = SSL_new(ctx);
-	if (s->ssl == NULL || SSL_set_fd(s->ssl, s->fd) != 1)
+	if (s->ssl == NULL || SSL_set_fd(s->ssl, s->fd) != 1) {
+		SSL_free(s->ssl);
+		s->ssl = NULL;
 		return STREAM_ERROR;
+	}
+	if (client && sni != NULL)
+		(void)SSL_set_tlsext_host_name(s->ssl, sni);
 	for (;;) {
 		int r, e, w;
 
 		ERR_clear_error();
-		r = SSL_accept(s->ssl);
+		r = client ? SSL_connect(s->ssl) : SSL_accept(s->ssl);
 		if (r == 1)
 			return STREAM_OK;
 		e = SSL_get_error(s->ssl, r);
@@ -321,6 +328,16 @@ int stream_start_tls(struct stream *s, struct ssl_ctx_st *ctx)
 			return w;
 		}
 	}
+}
+
+int stream_start_tls(struct stream *s, struct ssl_ctx_st *ctx)
+{
+	return handshake(s, ctx, 0, NULL);
+}
+
+int stream_start_tls_client(struct stream *s, struct ssl_ctx_st *ctx, const char *sni)
+{
+	return handshake(s, ctx, 1, sni);
 }
 
 const char *stream_tls_version(const struct stream *s)

@@ -77,6 +77,8 @@ size_t stream_pending_output(const struct stream *s);
 
 /* Server-side TLS handshake over the same fd (STARTTLS or implicit). */
 int stream_start_tls(struct stream *s, struct ssl_ctx_st *ctx);
+/* Client-side handshake (the outbound queue's opportunistic STARTTLS). */
+int stream_start_tls_client(struct stream *s, struct ssl_ctx_st *ctx, const char *sni);
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" or NULL when plain. */
 const char *stream_tls_version(const struct stream *s);
 const char *stream_tls_cipher(const struct stream *s);
