@@ -31,6 +31,7 @@
 #include "log.h"
 #include "master.h"
 #include "pop3.h"
+#include "runner.h"
 #include "session.h"
 #include "smtp.h"
 #include "tls.h"
@@ -63,6 +64,8 @@ static struct {
 	size_t nkids, capkids;
 	int sigpipe[2];
 	char pidfile[PATH_MAX];
+	pid_t runner;			/* the queue runner, 0 when not running */
+	time_t runner_started;
 	volatile sig_atomic_t got_term, got_hup;
 } M;
 
@@ -296,6 +299,38 @@ static void child_run(struct session_ctx *ctx)
 	exit(code);
 }
 
+/* The queue runner: one long-lived child, restarted when it dies. */
+static void runner_start(void)
+{
+	pid_t pid;
+	size_t i;
+
+	if (M.runner != 0 || time(NULL) - M.runner_started < 1)
+		return;		/* running, or died just now: not in a tight loop */
+	M.runner_started = time(NULL);
+	pid = fork();
+	if (pid < 0) {
+		log_error("queue fork reason=\"%s\"", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		int code;
+
+		close(M.sigpipe[0]);
+		close(M.sigpipe[1]);
+		for (i = 0; i < M.nls; i++) {
+			close(M.ls[i].fd);
+			tls_ctx_free(M.ls[i].tls);
+		}
+		code = runner_run(M.conf);
+		free(M.ls);
+		free(M.kids);
+		conf_free(M.conf);
+		exit(code);
+	}
+	M.runner = pid;
+}
+
 static void accept_one(struct listener *l)
 {
 	struct sockaddr_storage peer, local;
@@ -366,6 +401,13 @@ static void reap(void)
 	size_t i;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == M.runner) {
+			M.runner = 0;
+			if (!M.got_term && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+				log_warn("queue runner pid=%ld died status=%d; restarting",
+				    (long)pid, status);
+			continue;
+		}
 		for (i = 0; i < M.nkids; i++) {
 			if (M.kids[i].pid != pid)
 				continue;
@@ -455,6 +497,10 @@ static void reload(void)
 	conf_free(M.conf);
 	free(M.conf);
 	M.conf = next;
+	if (M.runner != 0) {
+		kill(M.runner, SIGTERM);	/* restarted with the new file */
+		M.runner_started = 0;
+	}
 	log_info("reload result=ok");
 }
 
@@ -483,9 +529,11 @@ static void stop(void)
 
 	for (i = 0; i < M.nls; i++)
 		close(M.ls[i].fd);
+	if (M.runner != 0)
+		kill(M.runner, SIGTERM);
 	log_info("stopping sessions=%zu", M.nkids);
 	reap();
-	while (M.nkids > 0 && now_ms() < deadline) {
+	while ((M.nkids > 0 || M.runner != 0) && now_ms() < deadline) {
 		long long left = deadline - now_ms();
 
 		(void)poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
@@ -496,7 +544,9 @@ static void stop(void)
 		log_warn("child pid=%ld killed reason=stop-timeout", (long)M.kids[i].pid);
 		kill(M.kids[i].pid, SIGKILL);
 	}
-	while (M.nkids > 0 && waitpid(-1, NULL, 0) > 0)
+	if (M.runner != 0)
+		kill(M.runner, SIGKILL);
+	while ((M.nkids > 0 || M.runner != 0) && waitpid(-1, NULL, 0) > 0)
 		reap();
 	M.nkids = 0;
 	if (M.pidfile[0])
@@ -552,13 +602,15 @@ int master_run(const struct master_options *opt, struct conf *conf)
 	log_info("started version=%s pid=%ld", PACKAGE_VERSION, (long)getpid());
 	pfds = xcalloc(M.nls + 1, sizeof *pfds);
 	while (!M.got_term) {
+		runner_start();
 		pfds[0].fd = M.sigpipe[0];
 		pfds[0].events = POLLIN;
 		for (i = 0; i < M.nls; i++) {
 			pfds[i + 1].fd = M.ls[i].fd;
 			pfds[i + 1].events = POLLIN;
 		}
-		if (poll(pfds, M.nls + 1, -1) < 0 && errno != EINTR)
+		/* A timeout only to retry a runner that died a moment ago. */
+		if (poll(pfds, M.nls + 1, M.runner ? -1 : 1000) < 0 && errno != EINTR)
 			log_fatal("poll reason=\"%s\"", strerror(errno));
 		if (pfds[0].revents & POLLIN)
 			drain_sigpipe();

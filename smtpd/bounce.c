@@ -1,0 +1,247 @@
+/*
+ * bounce.c: the DSN (RFC 3464) and its delivery. The human part says what
+ * happened in plain words; the machine part has one block per failed
+ * recipient with the remote server's reply; the third part carries the
+ * original headers only (RFC 3462 text/rfc822-headers), not the body.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aliases.h"
+#include "bounce.h"
+#include "log.h"
+#include "maildir.h"
+#include "recipient.h"
+
+/* Headers of the original message: up to the empty line, at most 64 KB. */
+static void original_headers(int datafd, struct buf *out)
+{
+	char chunk[8192];
+	size_t before = out->len, limit = 65536;
+	int at_bol = 1;
+	ssize_t n, i;
+
+	if (lseek(datafd, 0, SEEK_SET) != 0)
+		return;
+	while (out->len - before < limit && (n = read(datafd, chunk, sizeof chunk)) > 0) {
+		for (i = 0; i < n; i++) {
+			if (chunk[i] == '\n' && at_bol)
+				return;
+			at_bol = chunk[i] == '\n';
+			buf_appendc(out, chunk[i]);
+			if (out->len - before >= limit)
+				break;
+		}
+	}
+	if (out->len > before && out->s[out->len - 1] != '\n')
+		buf_appendc(out, '\n');
+}
+
+void bounce_status(const char *reply, char *out, size_t outlen)
+{
+	const char *p = reply;
+
+	/* "550 5.1.1 text": the second token when it looks like x.y.z. */
+	while (*p && *p != ' ')
+		p++;
+	while (*p == ' ')
+		p++;
+	if ((p[0] == '4' || p[0] == '5') && p[1] == '.' && isdigit((unsigned char)p[2])) {
+		size_t n = strcspn(p, " ");
+
+		if (n < outlen) {
+			memcpy(out, p, n);
+			out[n] = '\0';
+			return;
+		}
+	}
+	snprintf(out, outlen, "%s", reply[0] == '4' ? "4.0.0" : "5.0.0");
+}
+
+static void rfc5322_date(time_t t, char *out, size_t outlen)
+{
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	if (strftime(out, outlen, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
+		out[0] = '\0';
+}
+
+void bounce_build(const struct conf *c, const struct queue_env *env,
+    int datafd, struct buf *out)
+{
+	char date[64], arrival[64], status[32], boundary[96];
+	time_t now = time(NULL);
+	size_t i;
+
+	rfc5322_date(now, date, sizeof date);
+	rfc5322_date(env->arrival, arrival, sizeof arrival);
+	snprintf(boundary, sizeof boundary, "%s/%lld/%s", env->id, (long long)now,
+	    c->hostname);
+	buf_printf(out,
+	    "From: MAILER-DAEMON@%s (Mail Delivery System)\n"
+	    "To: <%s>\n"
+	    "Subject: Undelivered Mail Returned to Sender\n"
+	    "Date: %s\n"
+	    "Message-ID: <%s.bounce@%s>\n"
+	    "Auto-Submitted: auto-replied\n"
+	    "MIME-Version: 1.0\n"
+	    "Content-Type: multipart/report; report-type=delivery-status;\n"
+	    "\tboundary=\"%s\"\n"
+	    "\n"
+	    "This is a MIME-encapsulated message.\n"
+	    "\n"
+	    "--%s\n"
+	    "Content-Description: Notification\n"
+	    "Content-Type: text/plain; charset=us-ascii\n"
+	    "\n"
+	    "This is the mail system at host %s.\n"
+	    "\n"
+	    "I'm sorry to have to inform you that your message could not\n"
+	    "be delivered to one or more recipients. The mail system's\n"
+	    "replies are below.\n"
+	    "\n",
+	    c->hostname, env->sender, date, env->id, c->hostname, boundary,
+	    boundary, c->hostname);
+	for (i = 0; i < env->nrcpt; i++)
+		if (env->rcpt[i].state == QUEUE_RCPT_FAILED)
+			buf_printf(out, "<%s>: %s\n\n", env->rcpt[i].address,
+			    env->rcpt[i].last_reply);
+	buf_printf(out,
+	    "--%s\n"
+	    "Content-Description: Delivery report\n"
+	    "Content-Type: message/delivery-status\n"
+	    "\n"
+	    "Reporting-MTA: dns; %s\n"
+	    "X-Ispmaild-Queue-ID: %s\n"
+	    "Arrival-Date: %s\n",
+	    boundary, c->hostname, env->id, arrival);
+	for (i = 0; i < env->nrcpt; i++) {
+		const struct queue_rcpt *q = &env->rcpt[i];
+
+		if (q->state != QUEUE_RCPT_FAILED)
+			continue;
+		bounce_status(q->last_reply, status, sizeof status);
+		buf_printf(out,
+		    "\n"
+		    "Final-Recipient: rfc822; %s\n"
+		    "Action: failed\n"
+		    "Status: %s\n"
+		    "Diagnostic-Code: smtp; %s\n",
+		    q->address, status[0] == '4' ? "5.4.7" : status, q->last_reply);
+	}
+	buf_printf(out,
+	    "\n"
+	    "--%s\n"
+	    "Content-Description: Undelivered Message Headers\n"
+	    "Content-Type: text/rfc822-headers\n"
+	    "\n", boundary);
+	original_headers(datafd, out);
+	buf_printf(out, "\n--%s--\n", boundary);
+}
+
+/* Write one message to every destination of set: Maildirs, then queue. */
+static int deliver_set(const struct conf *c, const struct rcpt_set *set,
+    const struct buf *msg, const char *id)
+{
+	struct maildir_writer w;
+	struct queue_env env;
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < set->nlocal; i++) {
+		struct buf full = BUF_INIT;
+		int r;
+
+		if (maildir_path_for(c->maildir_root, set->local[i], path, sizeof path) != 0 ||
+		    maildir_make(path, (uid_t)-1, (gid_t)-1) != 0 ||
+		    maildir_writer_open(&w, path) != 0)
+			return -1;
+		buf_appends(&full, "Return-Path: <>\n");
+		buf_append(&full, msg->s, msg->len);
+		r = maildir_writer_write(&w, full.s, full.len);
+		buf_free(&full);
+		if (r != 0 || maildir_writer_commit(&w) != 0) {
+			maildir_writer_abort(&w);
+			return -1;
+		}
+		log_info("bounce id=%s to=%s result=delivered", id, set->local[i]);
+	}
+	if (set->nremote == 0)
+		return 0;
+	if (queue_data_open(&w, c->state_dir) != 0)
+		return -1;
+	if (maildir_writer_write(&w, msg->s, msg->len) != 0 ||
+	    maildir_writer_commit(&w) != 0) {
+		maildir_writer_abort(&w);
+		return -1;
+	}
+	memset(&env, 0, sizeof env);
+	env.arrival = time(NULL);
+	env.sender = xstrdup("");
+	env.client = xstrdup("local bounce");
+	for (i = 0; i < set->nremote; i++)
+		queue_env_add_rcpt(&env, set->remote[i]);
+	if (queue_commit(c->state_dir, &w, &env) != 0) {
+		queue_env_free(&env);
+		return -1;
+	}
+	log_info("bounce id=%s queued=%s rcpts=%zu", id, env.id, env.nrcpt);
+	queue_env_free(&env);
+	queue_wakeup(c->state_dir, 'n');
+	return 0;
+}
+
+int bounce_send(const struct conf *c, const struct queue_env *env, int datafd)
+{
+	struct rcpt_set set = { 0 };
+	struct aliases al;
+	struct buf msg = BUF_INIT;
+	char err[512];
+	const char *at;
+	int r = 0;
+
+	if (env->sender[0] == '\0') {
+		log_info("bounce id=%s result=dropped reason=null-sender", env->id);
+		return 0;
+	}
+	at = strrchr(env->sender, '@');
+	if (at != NULL && conf_is_local_domain(c, at + 1, strlen(at + 1))) {
+		char lower[512];
+		size_t i;
+
+		for (i = 0; env->sender[i] && i < sizeof lower - 1; i++)
+			lower[i] = (char)tolower((unsigned char)env->sender[i]);
+		lower[i] = '\0';
+		if (aliases_load(c->aliases_file, &al, err, sizeof err) != 0) {
+			log_error("bounce id=%s result=error reason=\"%s\"", env->id, err);
+			return -1;
+		}
+		r = rcpt_resolve_local(c, &al, lower, &set);
+		aliases_free(&al);
+		if (r <= 0) {
+			log_warn("bounce id=%s to=%s result=dropped reason=unknown-sender",
+			    env->id, env->sender);
+			rcpt_set_free(&set);
+			return r < 0 ? -1 : 0;
+		}
+	} else {
+		rcpt_add_remote(&set, env->sender);
+	}
+	bounce_build(c, env, datafd, &msg);
+	r = deliver_set(c, &set, &msg, env->id);
+	if (r != 0)
+		log_error("bounce id=%s result=error reason=\"%s\"", env->id, strerror(errno));
+	buf_free(&msg);
+	rcpt_set_free(&set);
+	return r;
+}

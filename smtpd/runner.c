@@ -1,0 +1,459 @@
+/*
+ * runner.c: the queue runner and its workers (SPEC §4 "Outbound"). The
+ * runner only schedules: it scans queue/env, forks a worker per due
+ * message and sleeps until the next retry or a wakeup. A worker delivers
+ * one message, domain by domain, records each recipient's fate in the
+ * envelope (atomically), bounces what failed, and removes the message
+ * once nothing is pending. A worker killed at any point leaves the
+ * envelope as it was: at worst a recipient gets the message twice.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "bounce.h"
+#include "client.h"
+#include "dns.h"
+#include "log.h"
+#include "queue.h"
+#include "runner.h"
+
+static volatile sig_atomic_t runner_stop;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	runner_stop = 1;
+}
+
+/* Count Received: header lines; a mail loop shows up as too many. */
+static int count_hops(int fd)
+{
+	char chunk[8192];
+	int hops = 0, at_bol = 1;
+	size_t matched = 0;
+	ssize_t n, i;
+	static const char key[] = "received:";
+
+	if (lseek(fd, 0, SEEK_SET) != 0)
+		return 0;
+	while ((n = read(fd, chunk, sizeof chunk)) > 0) {
+		for (i = 0; i < n; i++) {
+			char ch = (char)tolower((unsigned char)chunk[i]);
+
+			if (ch == '\n') {
+				if (at_bol)
+					return hops;	/* end of the headers */
+				at_bol = 1;
+				matched = 0;
+				continue;
+			}
+			if (at_bol || matched > 0) {
+				if (matched < sizeof key - 1 && ch == key[matched]) {
+					if (++matched == sizeof key - 1)
+						hops++;
+				} else {
+					matched = 0;
+				}
+			}
+			at_bol = 0;
+		}
+	}
+	return hops;
+}
+
+static const char *domain_of(const char *address)
+{
+	const char *at = strrchr(address, '@');
+
+	return at ? at + 1 : "";
+}
+
+/* Where mail for domain goes: its MX hosts, or the smarthost. */
+static enum dns_status destination(const struct conf *c, struct dns_resolver *res,
+    const char *domain, struct dns_target *t, size_t *nt, char *err, size_t errlen)
+{
+	char host[256];
+	int port, mx;
+
+	if (c->relay.smarthost[0] != '\0' &&
+	    conf_smarthost_parse(c->relay.smarthost, host, sizeof host, &port, &mx) == 0)
+		return mx ? dns_mx_targets(res, host, port, t, nt, err, errlen) :
+		    dns_host_targets(res, host, port, t, nt, err, errlen);
+	return dns_mx_targets(res, domain, 25, t, nt, err, errlen);
+}
+
+/* Record a recipient's fate; deferrals get the next attempt time. */
+static void record(const struct conf *c, struct queue_rcpt *q,
+    enum smtp_client_fate fate, const char *reply, time_t now)
+{
+	free(q->last_reply);
+	q->last_reply = xstrdup(reply);
+	q->tries++;
+	if (fate == SMTP_CLIENT_DELIVERED) {
+		q->state = QUEUE_RCPT_DELIVERED;
+	} else if (fate == SMTP_CLIENT_FAILED) {
+		q->state = QUEUE_RCPT_FAILED;
+	} else {
+		q->next_attempt = now + queue_retry_delay(q->tries, c->queue.retry_min,
+		    c->queue.retry_max);
+	}
+}
+
+/* One domain's due recipients of one message, to its destination. */
+static void deliver_domain(const struct conf *c, struct queue_env *env,
+    const char *domain, int datafd, struct dns_resolver *res, SSL_CTX *tls,
+    time_t now)
+{
+	struct dns_target t[DNS_MAX_TARGETS];
+	struct smtp_client_target ct[DNS_MAX_TARGETS];
+	struct smtp_client_rcpt *r;
+	struct smtp_client_params p;
+	size_t *idx, nr = 0, nt = 0, i;
+	char err[512] = "";
+	enum dns_status st;
+	const char *result;
+
+	r = xcalloc(env->nrcpt, sizeof *r);
+	idx = xcalloc(env->nrcpt, sizeof *idx);
+	for (i = 0; i < env->nrcpt; i++) {
+		struct queue_rcpt *q = &env->rcpt[i];
+
+		if (q->state != QUEUE_RCPT_PENDING || q->next_attempt > now ||
+		    strcasecmp(domain_of(q->address), domain) != 0)
+			continue;
+		r[nr].address = q->address;
+		r[nr].fate = SMTP_CLIENT_DEFERRED;
+		idx[nr++] = i;
+	}
+	st = destination(c, res, domain, t, &nt, err, sizeof err);
+	if (st == DNS_OK) {
+		for (i = 0; i < nt; i++) {
+			str_copy(ct[i].host, sizeof ct[i].host, t[i].host);
+			ct[i].addr = t[i].addr;
+			ct[i].addrlen = t[i].addrlen;
+		}
+		memset(&p, 0, sizeof p);
+		p.helo = c->hostname;
+		p.timeout = (int)c->limits.command_timeout;
+		p.data_timeout = (int)c->limits.data_timeout;
+		p.tls = tls;
+		p.id = env->id;
+		smtp_client_send(&p, ct, nt, env->sender, r, nr, datafd, env->size);
+	} else {
+		enum smtp_client_fate fate = st == DNS_TEMP ? SMTP_CLIENT_DEFERRED :
+		    SMTP_CLIENT_FAILED;
+		char reply[600];
+
+		if (st == DNS_NULL_MX)
+			snprintf(reply, sizeof reply, "556 5.1.10 Domain %s does not accept mail (null MX)", domain);
+		else if (st == DNS_PERM)
+			snprintf(reply, sizeof reply, "550 5.1.2 Domain %s not found: %s", domain, err);
+		else
+			snprintf(reply, sizeof reply, "451 4.4.3 Domain %s: %s", domain, err);
+		for (i = 0; i < nr; i++) {
+			r[i].fate = fate;
+			str_copy(r[i].reply, sizeof r[i].reply, reply);
+		}
+	}
+	for (i = 0; i < nr; i++) {
+		record(c, &env->rcpt[idx[i]], r[i].fate, r[i].reply, now);
+		result = r[i].fate == SMTP_CLIENT_DELIVERED ? "sent" :
+		    r[i].fate == SMTP_CLIENT_FAILED ? "bounced" : "deferred";
+		log_info("delivery id=%s to=<%s> result=%s tries=%d reply=\"%s\"",
+		    env->id, r[i].address, result, env->rcpt[idx[i]].tries, r[i].reply);
+	}
+	free(r);
+	free(idx);
+}
+
+static void fail_pending(struct queue_env *env, const char *reply)
+{
+	size_t i;
+
+	for (i = 0; i < env->nrcpt; i++) {
+		struct queue_rcpt *q = &env->rcpt[i];
+
+		if (q->state != QUEUE_RCPT_PENDING)
+			continue;
+		q->state = QUEUE_RCPT_FAILED;
+		if (q->last_reply[0] == '\0' || strcmp(reply, "expired") != 0) {
+			free(q->last_reply);
+			q->last_reply = xstrdup(reply);
+		} else {
+			char *r = xmalloc(strlen(q->last_reply) + 64);
+
+			snprintf(r, strlen(q->last_reply) + 64,
+			    "delivery time expired; last reply: %s", q->last_reply);
+			free(q->last_reply);
+			q->last_reply = r;
+		}
+		log_info("delivery id=%s to=<%s> result=bounced reply=\"%s\"",
+		    env->id, q->address, q->last_reply);
+	}
+}
+
+int runner_deliver(const struct conf *c, const char *id)
+{
+	struct queue_env env;
+	struct dns_resolver *res;
+	SSL_CTX *tls;
+	char path[PATH_MAX], err[256];
+	time_t now = time(NULL);
+	size_t i, j, pending = 0, failed = 0;
+	int fd;
+
+	if (queue_env_load(c->state_dir, id, &env) != 0) {
+		log_error("queue id=%s result=error reason=\"envelope: %s\"", id, strerror(errno));
+		return -1;
+	}
+	if (str_format(path, sizeof path, "%s/queue/new/%s", c->state_dir, env.data) != 0 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		log_error("queue id=%s result=error reason=\"data file: %s\"", id, strerror(errno));
+		queue_env_free(&env);
+		return -1;
+	}
+	if (now - env.arrival >= c->queue.max_age) {
+		fail_pending(&env, "expired");
+	} else if (count_hops(fd) > RUNNER_HOPS_MAX) {
+		fail_pending(&env, "554 5.4.6 Too many hops: mail loop");
+	} else if ((res = dns_resolver_new(c->dns_nameserver, err, sizeof err)) == NULL) {
+		log_error("queue id=%s result=error reason=\"resolver: %s\"", id, err);
+	} else {
+		tls = smtp_client_tls_ctx();
+		for (i = 0; i < env.nrcpt; i++) {
+			const char *d = domain_of(env.rcpt[i].address);
+			int seen = 0;
+
+			if (env.rcpt[i].state != QUEUE_RCPT_PENDING ||
+			    env.rcpt[i].next_attempt > now)
+				continue;
+			for (j = 0; j < i && !seen; j++)
+				seen = env.rcpt[j].next_attempt <= now &&
+				    strcasecmp(domain_of(env.rcpt[j].address), d) == 0;
+			if (!seen)
+				deliver_domain(c, &env, d, fd, res, tls, now);
+		}
+		SSL_CTX_free(tls);
+		dns_resolver_free(res);
+	}
+	for (i = 0; i < env.nrcpt; i++) {
+		pending += env.rcpt[i].state == QUEUE_RCPT_PENDING;
+		failed += env.rcpt[i].state == QUEUE_RCPT_FAILED;
+	}
+	if (pending > 0) {
+		if (queue_env_save(c->state_dir, &env) != 0)
+			log_error("queue id=%s result=error reason=\"save: %s\"", id, strerror(errno));
+	} else {
+		/* Bounce first: a crash in between re-bounces, never loses. */
+		if (queue_env_save(c->state_dir, &env) != 0 ||
+		    (failed > 0 && bounce_send(c, &env, fd) != 0)) {
+			log_error("queue id=%s result=error reason=\"bounce: %s\"", id, strerror(errno));
+		} else {
+			queue_remove(c->state_dir, id);
+			log_info("queue id=%s result=removed failed=%zu", id, failed);
+		}
+	}
+	close(fd);
+	queue_env_free(&env);
+	return 0;
+}
+
+struct worker {
+	pid_t pid;
+	char id[QUEUE_ID_MAX];
+};
+
+static struct worker workers[RUNNER_WORKERS_MAX];
+static size_t nworkers;
+
+static int busy(const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < nworkers; i++)
+		if (strcmp(workers[i].id, id) == 0)
+			return 1;
+	return 0;
+}
+
+/* Returns how many workers finished. */
+static int reap_workers(void)
+{
+	pid_t pid;
+	size_t i;
+	int n = 0;
+
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
+		n++;
+		for (i = 0; i < nworkers; i++)
+			if (workers[i].pid == pid) {
+				workers[i] = workers[--nworkers];
+				break;
+			}
+	}
+	return n;
+}
+
+/* 'f': every pending recipient is due now. */
+static void flush_all(const struct conf *c)
+{
+	char **ids;
+	size_t n, i, j;
+
+	if (queue_ids(c->state_dir, &ids, &n) != 0)
+		return;
+	for (i = 0; i < n; i++) {
+		struct queue_env env;
+		int changed = 0;
+
+		if (busy(ids[i]) || queue_env_load(c->state_dir, ids[i], &env) != 0)
+			continue;
+		for (j = 0; j < env.nrcpt; j++)
+			if (env.rcpt[j].state == QUEUE_RCPT_PENDING &&
+			    env.rcpt[j].next_attempt != 0) {
+				env.rcpt[j].next_attempt = 0;
+				changed = 1;
+			}
+		if (changed)
+			(void)queue_env_save(c->state_dir, &env);
+		queue_env_free(&env);
+	}
+	queue_ids_free(ids, n);
+	log_info("queue flush messages=%zu", n);
+}
+
+/* Start workers for due messages; returns seconds until the next is due. */
+static long schedule(const struct conf *c)
+{
+	time_t now = time(NULL), next = now + 60;
+	char **ids;
+	size_t n, i, j;
+
+	if (queue_ids(c->state_dir, &ids, &n) != 0)
+		return 60;
+	for (i = 0; i < n; i++) {
+		struct queue_env env;
+		time_t due = now;	/* nothing pending: a worker finishes it */
+		int any = 0;
+		pid_t pid;
+
+		if (busy(ids[i]) || queue_env_load(c->state_dir, ids[i], &env) != 0)
+			continue;
+		for (j = 0; j < env.nrcpt; j++) {
+			if (env.rcpt[j].state != QUEUE_RCPT_PENDING)
+				continue;
+			if (!any || env.rcpt[j].next_attempt < due)
+				due = env.rcpt[j].next_attempt;
+			any = 1;
+		}
+		if (env.arrival + c->queue.max_age < due)
+			due = env.arrival + c->queue.max_age;
+		queue_env_free(&env);
+		if (due > now) {
+			if (due < next)
+				next = due;
+			continue;
+		}
+		if (nworkers == RUNNER_WORKERS_MAX) {
+			next = now + 1;
+			continue;
+		}
+		pid = fork();
+		if (pid < 0) {
+			log_error("queue fork reason=\"%s\"", strerror(errno));
+			next = now + 5;
+			break;
+		}
+		if (pid == 0) {
+			signal(SIGTERM, SIG_DFL);
+			log_set_id(NULL);
+			runner_deliver(c, ids[i]);
+			queue_ids_free(ids, n);
+			exit(0);
+		}
+		workers[nworkers].pid = pid;
+		str_copy(workers[nworkers].id, sizeof workers[nworkers].id, ids[i]);
+		nworkers++;
+	}
+	queue_ids_free(ids, n);
+	return next > now ? (long)(next - now) : 1;
+}
+
+int runner_run(const struct conf *c)
+{
+	char path[PATH_MAX], buf[64];
+	struct sigaction sa;
+	struct pollfd pfd;
+	int fifo, flush = 0;
+	time_t next_scan = 0;
+	size_t i;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	log_set_id("queue");
+	if (queue_dirs_make(c->state_dir) != 0 ||
+	    str_format(path, sizeof path, "%s/queue/wakeup", c->state_dir) != 0) {
+		log_error("queue result=error reason=\"%s\"", strerror(errno));
+		return 1;
+	}
+	if (mkfifo(path, 0600) != 0 && errno != EEXIST) {
+		log_error("queue fifo=%s reason=\"%s\"", path, strerror(errno));
+		return 1;
+	}
+	/* O_RDWR: the FIFO never reads EOF when the last writer leaves. */
+	if ((fifo = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
+		log_error("queue fifo=%s reason=\"%s\"", path, strerror(errno));
+		return 1;
+	}
+	log_info("queue runner started");
+	while (!runner_stop) {
+		if (reap_workers() > 0)
+			next_scan = 0;
+		if (flush) {
+			flush_all(c);
+			flush = 0;
+			next_scan = 0;
+		}
+		/* The queue is read only when something may be due. */
+		if (time(NULL) >= next_scan)
+			next_scan = time(NULL) + schedule(c);
+		pfd.fd = fifo;
+		pfd.events = POLLIN;
+		/* Wake every second to reap workers and see SIGTERM. */
+		if (poll(&pfd, 1, 1000) > 0) {
+			ssize_t n;
+
+			while ((n = read(fifo, buf, sizeof buf)) > 0)
+				if (memchr(buf, 'f', (size_t)n) != NULL)
+					flush = 1;
+			next_scan = 0;
+		}
+	}
+	for (i = 0; i < nworkers; i++)
+		kill(workers[i].pid, SIGTERM);
+	while (nworkers > 0 && waitpid(-1, NULL, 0) > 0)
+		reap_workers();
+	close(fifo);
+	log_info("queue runner stopped");
+	return 0;
+}
