@@ -70,9 +70,14 @@ static void reply(struct pop3 *p, const char *fmt, ...)
 	stream_write(&p->st, "\r\n", 2);
 }
 
+static const char *state_name(enum pop3_state s)
+{
+	return s == POP3_AUTHORIZATION ? "authorization" : "transaction";
+}
+
 static void enter_state(struct pop3 *p, enum pop3_state to)
 {
-	log_debug("state from=%d to=%d", p->state, to);
+	log_debug("state from=%s to=%s", state_name(p->state), state_name(to));
 	p->state = to;
 }
 

@@ -425,7 +425,7 @@ int runner_run(const struct conf *c)
 		log_error("queue fifo=%s reason=\"%s\"", path, strerror(errno));
 		return 1;
 	}
-	log_info("queue runner started");
+	log_info("runner started");
 	while (!runner_stop) {
 		if (reap_workers() > 0)
 			next_scan = 0;
@@ -454,6 +454,6 @@ int runner_run(const struct conf *c)
 	while (nworkers > 0 && waitpid(-1, NULL, 0) > 0)
 		reap_workers();
 	close(fifo);
-	log_info("queue runner stopped");
+	log_info("runner stopped");
 	return 0;
 }
