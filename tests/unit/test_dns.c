@@ -1,425 +1,527 @@
 /*
- * test_data.c: the SMTP DATA state machine (smtpd/data.h, RFC 5321
- * §4.1.1.4, §4.5.2, §4.5.3.1.6). Each case is fed whole, one byte at a
- * time, and in two pieces at every split point; every way must give the
- * same output bytes, error bits, done flag, consumed count and size.
- * The smuggling payloads of 2023 must never end the message.
+ * test_dns.c: MX resolution (smtpd/dns.h) against a real DNS server: a
+ * dnsmasq started here on a free loopback port, serving a small .test zone.
+ * Literals and dead servers need no dnsmasq.
  */
 #include "config.h"
 
-#include <stdarg.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "cutap.h"
-#include "data.h"
+#include "dns.h"
 
-/* A string literal and its length, NULs included. */
-#define L(s) s, sizeof(s) - 1
+#define PORT 2525
 
-struct data_case {
-	const char *name;
-	const char *in;
-	size_t inlen;
-	size_t max_size;
-	const char *out;
-	size_t outlen;
-	int errors;
-	int done;
-	size_t consumed;
-	size_t size;
+static const char *dnsmasq_path;
+static pid_t dnsmasq_pid = -1;
+static int dnsmasq_port;
+static int have_ipv6;
+static char ns4[64];
+
+/* The zone. MX hosts are 127.0.0.x; the .test names nobody defined are NXDOMAIN. */
+static const char *const zone[] = {
+	"--local=/test/",
+	"--host-record=ready.test,127.0.0.1",
+	"--mx-host=order.test,mx2.test,20", "--mx-host=order.test,mx1.test,10",
+	"--host-record=mx1.test,127.0.0.11", "--host-record=mx2.test,127.0.0.12",
+	"--mx-host=equal.test,eqa.test,10", "--mx-host=equal.test,eqb.test,10",
+	"--host-record=eqa.test,127.0.0.21", "--host-record=eqb.test,127.0.0.22",
+	"--mx-host=dual.test,both.test,10", "--host-record=both.test,127.0.0.31,2001:db8::31",
+	"--host-record=implicit.test,127.0.0.41",
+	"--dns-rr=nullmx.test,15,000000",		/* MX 0 "." (RFC 7505) */
+	"--mx-host=noaddr.test,ghost.test,10",
+	"--mx-host=partial.test,ghost.test,5", "--mx-host=partial.test,mx2.test,20",
+	"--mx-host=cname.test,alias.test,10", "--cname=alias.test,real.test",
+	"--host-record=real.test,127.0.0.51",
+	"--host-record=fat.test,127.0.0.61", "--host-record=fat.test,127.0.0.62",
+	"--host-record=fat.test,127.0.0.63", "--host-record=fat.test,127.0.0.64",
+	"--host-record=fat.test,127.0.0.65", "--host-record=fat.test,127.0.0.66",
+	"--host-record=fat.test,127.0.0.67",
+	"--mx-host=big.test,fat.test,1", "--mx-host=big.test,fat.test,2",
+	"--mx-host=big.test,fat.test,3", "--mx-host=big.test,fat.test,4",
+	"--mx-host=big.test,fat.test,5", "--mx-host=big.test,fat.test,6",
 };
 
-/* An assertion that names the case and the way it was fed. */
-static int check(int cond, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int check(int cond, int line, const char *fmt, ...)
+/* "host pref addr:port" for each target, joined by ", ". */
+static const char *show(const struct dns_target *t, size_t n)
 {
-	char msg[512];
-	va_list ap;
+	static char out[4096];
+	struct buf b = BUF_INIT;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	CU_assertImplementation(cond ? CU_TRUE : CU_FALSE, (unsigned)line, msg,
-	    __FILE__, "", CU_FALSE);
-	return cond;
-}
+	buf_appends(&b, "");
+	for (size_t i = 0; i < n; i++) {
+		char a[INET6_ADDRSTRLEN] = "?";
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&t[i].addr;
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&t[i].addr;
+		int v6 = t[i].addr.ss_family == AF_INET6;
 
-#define CHECK(cond, ...) check((cond), __LINE__, __VA_ARGS__)
-
-/* Printable form of some bytes for a failure message. */
-static const char *show(const char *p, size_t n, char *out, size_t outlen)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n && o + 5 < outlen; i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '\\') {
-			out[o++] = (char)c;
-		} else {
-			snprintf(out + o, outlen - o, "\\x%02x", c);
-			o += 4;
-		}
+		if (v6 && t[i].addrlen == sizeof *s6)
+			inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof a);
+		else if (!v6 && t[i].addr.ss_family == AF_INET && t[i].addrlen == sizeof *s4)
+			inet_ntop(AF_INET, &s4->sin_addr, a, sizeof a);
+		buf_printf(&b, "%s%s %d %s%s%s:%u", i ? ", " : "", t[i].host, t[i].pref,
+		    v6 ? "[" : "", a, v6 ? "]" : "",
+		    ntohs(v6 ? s6->sin6_port : s4->sin_port));
 	}
-	out[o] = '\0';
+	(void)str_copy(out, sizeof out, b.s);
+	buf_free(&b);
 	return out;
 }
 
-/*
- * Feed in[0..n) in pieces of at most step bytes (0: all at once), or, with
- * split > 0, in[0..split) then the rest. Stops once done, as the session
- * does. Returns the total consumed.
- */
-static size_t feed(struct smtp_data *d, const char *in, size_t n, size_t step,
-    size_t split, struct buf *out, const char *how, const char *name)
+/* A free port on 127.0.0.1 (and ::1 when there is IPv6), UDP and TCP. */
+static int free_port(void)
 {
-	size_t off = 0;
+	for (int tries = 0; tries < 50; tries++) {
+		struct sockaddr_in s4 = { .sin_family = AF_INET };
+		struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+		socklen_t len = sizeof s4;
+		int fd[4], ok = 1, port;
 
-	while (off < n && !d->done) {
-		size_t piece = n - off, got;
-
-		if (split > 0)
-			piece = off < split ? split - off : n - off;
-		else if (step > 0 && piece > step)
-			piece = step;
-		got = smtp_data_feed(d, in + off, piece, out);
-		if (!CHECK(got <= piece, "%s %s: consumed %zu of %zu", name, how, got, piece))
-			break;
-		if (got < piece && !CHECK(d->done, "%s %s: stopped short (%zu of %zu) "
-		    "but not done", name, how, got, piece))
-			break;
-		off += got;
+		s4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		fd[0] = socket(AF_INET, SOCK_DGRAM, 0);
+		if (fd[0] < 0 || bind(fd[0], (struct sockaddr *)&s4, sizeof s4) < 0 ||
+		    getsockname(fd[0], (struct sockaddr *)&s4, &len) < 0)
+			return -1;
+		port = ntohs(s4.sin_port);
+		s6.sin6_port = s4.sin_port;
+		fd[1] = socket(AF_INET, SOCK_STREAM, 0);
+		ok &= fd[1] >= 0 && bind(fd[1], (struct sockaddr *)&s4, sizeof s4) == 0;
+		fd[2] = fd[3] = -1;
+		if (have_ipv6) {
+			fd[2] = socket(AF_INET6, SOCK_DGRAM, 0);
+			fd[3] = socket(AF_INET6, SOCK_STREAM, 0);
+			ok &= fd[2] >= 0 && bind(fd[2], (struct sockaddr *)&s6, sizeof s6) == 0;
+			ok &= fd[3] >= 0 && bind(fd[3], (struct sockaddr *)&s6, sizeof s6) == 0;
+		}
+		for (int i = 0; i < 4; i++)
+			if (fd[i] >= 0)
+				close(fd[i]);
+		if (ok)
+			return port;
 	}
-	return off;
+	return -1;
 }
 
-/* Run one case the three ways; report only the first mismatch of each. */
-static void run_case(const struct data_case *c)
+/* Can we bind ::1 at all? */
+static int ipv6_loopback(void)
 {
-	char how[64], a[256], b[256];
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0), ok;
 
-	for (size_t mode = 0; mode < c->inlen + 2; mode++) {
-		struct smtp_data d;
-		struct buf out = BUF_INIT;
-		size_t consumed, step = 0, split = 0;
+	ok = fd >= 0 && bind(fd, (struct sockaddr *)&s6, sizeof s6) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
 
-		/* mode 0: whole; 1: byte by byte; 2..: split at mode - 1 */
-		if (mode == 0) {
-			snprintf(how, sizeof how, "whole");
-		} else if (mode == 1) {
-			step = 1;
-			snprintf(how, sizeof how, "byte by byte");
+static void dnsmasq_stop(void)
+{
+	if (dnsmasq_pid > 0) {
+		kill(dnsmasq_pid, SIGTERM);
+		waitpid(dnsmasq_pid, NULL, 0);
+		dnsmasq_pid = -1;
+	}
+}
+
+/* Start dnsmasq and wait until it answers: -1 (suite setup fails) if it won't. */
+static int dnsmasq_start(void)
+{
+	static const char *const paths[] = { "/usr/sbin/dnsmasq", "/usr/local/sbin/dnsmasq",
+	    "/sbin/dnsmasq", NULL };
+	char portarg[32], listen[64], log[512], err[256];
+	const char *argv[64];
+	size_t argc = 0;
+	struct dns_resolver *r;
+	struct dns_target t[DNS_MAX_TARGETS];
+	size_t n;
+	int fd;
+
+	for (size_t i = 0; paths[i] != NULL && dnsmasq_path == NULL; i++)
+		if (access(paths[i], X_OK) == 0)
+			dnsmasq_path = paths[i];
+	if (dnsmasq_path == NULL)
+		return 0;
+	have_ipv6 = ipv6_loopback();
+	if ((dnsmasq_port = free_port()) < 0)
+		return -1;
+	str_format(portarg, sizeof portarg, "--port=%d", dnsmasq_port);
+	str_format(listen, sizeof listen, "--listen-address=127.0.0.1%s",
+	    have_ipv6 ? ",::1" : "");
+	str_format(ns4, sizeof ns4, "127.0.0.1:%d", dnsmasq_port);
+	str_format(log, sizeof log, "%s/dnsmasq.log", cutap_tmpdir());
+	argv[argc++] = dnsmasq_path;
+	argv[argc++] = "--no-daemon";
+	argv[argc++] = portarg;
+	argv[argc++] = listen;
+	argv[argc++] = "--bind-interfaces";
+	argv[argc++] = "--no-resolv";
+	argv[argc++] = "--no-hosts";
+	argv[argc++] = "--conf-file=/dev/null";
+	argv[argc++] = "--pid-file";
+	if (geteuid() == 0)
+		argv[argc++] = "--user=root";	/* no need for a "nobody" */
+	for (size_t i = 0; i < sizeof zone / sizeof zone[0]; i++)
+		argv[argc++] = zone[i];
+	argv[argc] = NULL;
+
+	fflush(stdout);
+	if ((dnsmasq_pid = fork()) < 0)
+		return -1;
+	if (dnsmasq_pid == 0) {
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(127);
+		execv(dnsmasq_path, (char *const *)argv);
+		_exit(127);
+	}
+	if ((r = dns_resolver_new(ns4, err, sizeof err)) == NULL)
+		return -1;
+	for (int i = 0; i < 100; i++) {
+		if (dns_host_targets(r, "ready.test", PORT, t, &n, err, sizeof err) == DNS_OK) {
+			dns_resolver_free(r);
+			return 0;
+		}
+		if (waitpid(dnsmasq_pid, NULL, WNOHANG) == dnsmasq_pid) {
+			dnsmasq_pid = -1;
+			break;
+		}
+		usleep(50000);
+	}
+	printf("# dnsmasq did not answer (%s); see its log: %s\n", err, log);
+	dns_resolver_free(r);
+	dnsmasq_stop();
+	return -1;
+}
+
+static int suite_init(void)
+{
+	return dnsmasq_start();
+}
+
+static int suite_clean(void)
+{
+	dnsmasq_stop();
+	return 0;
+}
+
+/* dnsmasq is installed here; elsewhere the server cases say so and pass. */
+#define NEED_DNSMASQ() do { \
+	if (dnsmasq_path == NULL) { \
+		printf("# SKIP %s: dnsmasq not installed\n", __func__); \
+		CU_PASS("skipped"); \
+		return; \
+	} \
+} while (0)
+
+struct dns_case {
+	const char *name;
+	int host;		/* dns_host_targets instead of dns_mx_targets */
+	enum dns_status st;
+	const char *want;	/* show() of the targets */
+	const char *err;	/* a substring of err, or NULL for "" */
+};
+
+static void run_cases(struct dns_resolver *r, const struct dns_case *c, size_t nc)
+{
+	for (size_t i = 0; i < nc; i++) {
+		struct dns_target t[DNS_MAX_TARGETS];
+		char err[512] = "junk";
+		size_t n = 99;
+		enum dns_status st = c[i].host ?
+		    dns_host_targets(r, c[i].name, PORT, t, &n, err, sizeof err) :
+		    dns_mx_targets(r, c[i].name, PORT, t, &n, err, sizeof err);
+
+		if (st != c[i].st || strcmp(show(t, n), c[i].want) != 0 ||
+		    (c[i].err == NULL ? err[0] != '\0' : strstr(err, c[i].err) == NULL))
+			printf("# %s %s: status %d, want %d; targets \"%s\", want \"%s\"; "
+			    "err \"%s\"\n", c[i].host ? "host" : "mx", c[i].name, st,
+			    c[i].st, show(t, n), c[i].want, err);
+		CU_ASSERT_EQUAL(st, c[i].st);
+		CU_ASSERT_STRING_EQUAL(show(t, n), c[i].want);
+		if (c[i].err == NULL) {
+			CU_ASSERT_STRING_EQUAL(err, "");
 		} else {
-			split = mode - 1;
-			snprintf(how, sizeof how, "split at %zu", split);
+			CU_ASSERT_PTR_NOT_NULL(strstr(err, c[i].err));
 		}
-		smtp_data_init(&d, c->max_size);
-		consumed = feed(&d, c->in, c->inlen, step, split, &out, how, c->name);
-		if (!CHECK(out.len == c->outlen && (out.len == 0 ||
-		    memcmp(out.s, c->out, out.len) == 0),
-		    "%s %s: output \"%s\", want \"%s\"", c->name, how,
-		    show(out.s, out.len, a, sizeof a), show(c->out, c->outlen, b, sizeof b)) ||
-		    !CHECK(d.errors == c->errors, "%s %s: errors 0x%x, want 0x%x",
-		    c->name, how, (unsigned)d.errors, (unsigned)c->errors) ||
-		    !CHECK(d.done == c->done, "%s %s: done %d, want %d", c->name, how,
-		    d.done, c->done) ||
-		    !CHECK(consumed == c->consumed, "%s %s: consumed %zu, want %zu",
-		    c->name, how, consumed, c->consumed) ||
-		    !CHECK(d.size == c->size, "%s %s: size %zu, want %zu", c->name,
-		    how, d.size, c->size)) {
-			buf_free(&out);
-			return;
-		}
-		buf_free(&out);
 	}
 }
 
-static void run_table(const struct data_case *t, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		run_case(&t[i]);
-}
-
-#define NO_LIMIT 0
-
-/* Well-formed messages: content with LF line ends, dots unstuffed. */
-static const struct data_case good_cases[] = {
-	{ "empty message", L(".\r\n"), NO_LIMIT, L(""), 0, 1, 3, 0 },
-	{ "one empty line", L("\r\n.\r\n"), NO_LIMIT, L("\n"), 0, 1, 5, 2 },
-	{ "normal", L("Subject: hi\r\n\r\nbody line\r\n.\r\n"), NO_LIMIT,
-	  L("Subject: hi\n\nbody line\n"), 0, 1, 29, 26 },
-	{ "dot-stuffed", L("..x\r\n.x\r\n...\r\n..\r\n.\r\n"), NO_LIMIT,
-	  L(".x\nx\n..\n.\n"), 0, 1, 21, 18 },
-	{ "dot not at line start", L("a.\r\nb .\r\n .\r\n.\r\n"), NO_LIMIT,
-	  L("a.\nb .\n .\n"), 0, 1, 16, 13 },
-	{ "dot then space", L(". \r\n.\r\n"), NO_LIMIT, L(" \n"), 0, 1, 7, 4 },
-	{ "8-bit bytes kept", L("\xc3\xa9t\xe9\xff\x80\x01\x7f\r\n.\r\n"), NO_LIMIT,
-	  L("\xc3\xa9t\xe9\xff\x80\x01\x7f\n"), 0, 1, 13, 10 },
-	{ "tab and form feed kept", L("a\tb\fc\r\n.\r\n"), NO_LIMIT,
-	  L("a\tb\fc\n"), 0, 1, 10, 7 },
-	{ "bytes after the terminator stay unread",
-	  L("a\r\n.\r\nQUIT\r\n"), NO_LIMIT, L("a\n"), 0, 1, 6, 3 },
-	{ "pipelined MAIL after the terminator stays unread",
-	  L("x\r\n.\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n.\r\n"), NO_LIMIT,
-	  L("x\n"), 0, 1, 6, 3 },
-	{ "empty message with a command behind it", L(".\r\nRSET\r\n"), NO_LIMIT,
-	  L(""), 0, 1, 3, 0 },
+static const struct dns_case server_cases[] = {
+	{ "order.test", 0, DNS_OK,
+	  "mx1.test 10 127.0.0.11:2525, mx2.test 20 127.0.0.12:2525", NULL },
+	{ "ORDER.test.", 0, DNS_OK,
+	  "mx1.test 10 127.0.0.11:2525, mx2.test 20 127.0.0.12:2525", NULL },
+	{ "dual.test", 0, DNS_OK,
+	  "both.test 10 127.0.0.31:2525, both.test 10 [2001:db8::31]:2525", NULL },
+	{ "implicit.test", 0, DNS_OK, "implicit.test 0 127.0.0.41:2525", NULL },
+	{ "nullmx.test", 0, DNS_NULL_MX, "", "null MX" },
+	{ "nosuch.test", 0, DNS_PERM, "", "nosuch.test: no such domain" },
+	{ "noaddr.test", 0, DNS_TEMP, "", "no MX host has an address" },
+	{ "partial.test", 0, DNS_OK, "mx2.test 20 127.0.0.12:2525", NULL },
+	{ "cname.test", 0, DNS_OK, "alias.test 10 127.0.0.51:2525", NULL },
+	{ "mx1.test", 1, DNS_OK, "mx1.test 0 127.0.0.11:2525", NULL },
+	{ "both.test", 1, DNS_OK,
+	  "both.test 0 127.0.0.31:2525, both.test 0 [2001:db8::31]:2525", NULL },
+	{ "alias.test", 1, DNS_OK, "alias.test 0 127.0.0.51:2525", NULL },
+	{ "order.test", 1, DNS_PERM, "", "no MX or address records" },
+	{ "nosuch.test", 1, DNS_PERM, "", "no such domain" },
 };
 
-/*
- * SMTP smuggling: only <CRLF>.<CRLF> ends the message. Every other
- * "end" is flagged and read on as text; nothing after the first bad byte
- * is emitted. The command-looking text behind it is consumed, never left
- * to be run as commands.
- */
-static const struct data_case smuggling_cases[] = {
-	{ "LF.CRLF then MAIL", L("a\n.\r\nMAIL FROM:<evil@x>\r\n"), NO_LIMIT,
-	  L("a"), SMTP_DATA_BARE_LF, 0, 25, 25 },
-	{ "LF.CRLF then a whole second message",
-	  L("a\n.\r\nMAIL FROM:<e@x>\r\nRCPT TO:<v@y>\r\nDATA\r\nevil\r\n.\r\nQUIT\r\n"),
-	  NO_LIMIT, L("a"), SMTP_DATA_BARE_LF, 1, 52, 49 },
-	{ "CR.CRLF", L("a\r.\r\n"), NO_LIMIT, L("a"), SMTP_DATA_BARE_CR, 0, 5, 5 },
-	{ "CR.CRLF then MAIL", L("a\r.\r\nMAIL FROM:<e@x>\r\n.\r\n"), NO_LIMIT,
-	  L("a"), SMTP_DATA_BARE_CR, 1, 25, 22 },
-	{ "LF.LF", L("a\n.\n"), NO_LIMIT, L("a"), SMTP_DATA_BARE_LF, 0, 4, 4 },
-	{ "LF.LF then MAIL", L("a\n.\nMAIL FROM:<e@x>\n"), NO_LIMIT, L("a"),
-	  SMTP_DATA_BARE_LF, 0, 20, 20 },
-	{ ".LF at the start", L(".\n"), NO_LIMIT, L(""), SMTP_DATA_BARE_LF, 0, 2, 2 },
-	{ ".LF after CRLF", L("a\r\n.\nQUIT\r\n"), NO_LIMIT, L("a\n"),
-	  SMTP_DATA_BARE_LF, 0, 11, 11 },
-	{ "CRLF.CR then a letter", L("\r\n.\rX"), NO_LIMIT, L("\n"),
-	  SMTP_DATA_BARE_CR, 0, 5, 5 },
-	{ "CRLF.CR CRLF", L("a\r\n.\r\r\n"), NO_LIMIT, L("a\n"),
-	  SMTP_DATA_BARE_CR, 0, 7, 7 },
-	{ "CRLF.CR CRLF then the real end", L("a\r\n.\r\r\n.\r\n"), NO_LIMIT,
-	  L("a\n"), SMTP_DATA_BARE_CR, 1, 10, 7 },
-	{ "LF CRLF.CRLF ends, flagged", L("a\n\r\n.\r\n"), NO_LIMIT, L("a"),
-	  SMTP_DATA_BARE_LF, 1, 7, 4 },
-	{ "CR CRLF.CRLF ends, flagged", L("a\r\r\n.\r\n"), NO_LIMIT, L("a"),
-	  SMTP_DATA_BARE_CR, 1, 7, 4 },
-	{ "CR LF split by text", L("a\rb\r\n.\r\n"), NO_LIMIT, L("a"),
-	  SMTP_DATA_BARE_CR, 1, 8, 5 },
-	{ "bare LF alone", L("\n.\r\n"), NO_LIMIT, L(""), SMTP_DATA_BARE_LF, 0, 4, 4 },
-	{ "bare CR at the end of the input", L("abc\r"), NO_LIMIT, L("abc"), 0, 0, 4, 4 },
-	{ "LF then CR", L("a\n\r.\r\n"), NO_LIMIT, L("a"),
-	  SMTP_DATA_BARE_LF | SMTP_DATA_BARE_CR, 0, 6, 6 },
-	{ "NUL", L("a\0b\r\n.\r\n"), NO_LIMIT, L("a"), SMTP_DATA_NUL, 1, 8, 5 },
-	{ "NUL at BOL", L("\0\r\n.\r\n"), NO_LIMIT, L(""), SMTP_DATA_NUL, 1, 6, 3 },
-};
-
-/* Size limit: max_size octets of message (as received), the ".\r\n" apart. */
-static const struct data_case size_cases[] = {
-	{ "exactly max_size", L("12345678\r\n.\r\n"), 10, L("12345678\n"), 0, 1, 13, 10 },
-	{ "max_size + 1", L("123456789\r\n.\r\n"), 10, L("123456789\n"),
-	  SMTP_DATA_TOO_BIG, 1, 14, 11 },
-	{ "far over max_size, read to the end", L("123456789012345\r\nabc\r\n.\r\nQUIT\r\n"),
-	  10, L("1234567890123"), SMTP_DATA_TOO_BIG, 1, 25, 22 },
-	{ "empty message, max_size 1", L(".\r\n"), 1, L(""), 0, 1, 3, 0 },
-	{ "under the limit, unterminated", L("1234567"), 10, L("1234567"), 0, 0, 7, 7 },
-};
-
-static void test_good(void)
+static void test_server_cases(void)
 {
-	run_table(good_cases, sizeof good_cases / sizeof good_cases[0]);
+	struct dns_resolver *r;
+	char err[256];
+
+	NEED_DNSMASQ();
+	r = dns_resolver_new(ns4, err, sizeof err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	run_cases(r, server_cases, sizeof server_cases / sizeof server_cases[0]);
+	dns_resolver_free(r);
 }
 
-static void test_smuggling(void)
+/* Equal preferences come in both orders over 50 lookups, never one lost. */
+static void test_shuffle(void)
 {
-	run_table(smuggling_cases, sizeof smuggling_cases / sizeof smuggling_cases[0]);
-}
+	struct dns_target t[DNS_MAX_TARGETS];
+	struct dns_resolver *r;
+	char err[256];
+	int seen_a = 0, seen_b = 0;
+	size_t n;
 
-static void test_size(void)
-{
-	run_table(size_cases, sizeof size_cases / sizeof size_cases[0]);
-}
+	NEED_DNSMASQ();
+	r = dns_resolver_new(ns4, err, sizeof err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	for (int i = 0; i < 50; i++) {
+		const char *s;
 
-/*
- * A line of n octets with its CRLF ("x" * (n - 2) CRLF), optionally
- * after a stuffed dot, then the terminator.
- */
-static size_t long_line(char *buf, size_t n, int dot)
-{
-	size_t o = 0;
-
-	if (dot)
-		buf[o++] = '.';
-	while (o < n - 2)
-		buf[o++] = 'x';
-	memcpy(buf + o, "\r\n.\r\n", 5);
-	return o + 5;
-}
-
-/* RFC 5321 §4.5.3.1.6: 1000 octets with the CRLF are fine, 1001 are not. */
-static void test_line_length(void)
-{
-	static char in[2100], want[2100];
-	struct data_case c;
-	size_t len;
-
-	/* 998 + CRLF = 1000: accepted whole. */
-	len = long_line(in, 1000, 0);
-	memset(want, 'x', 998);
-	want[998] = '\n';
-	c = (struct data_case){ "1000-octet line", in, len, NO_LIMIT, want, 999,
-	    0, 1, len, len - 3 };
-	run_case(&c);
-
-	/* 999 + CRLF = 1001: flagged at its LF, read to the end. */
-	len = long_line(in, 1001, 0);
-	memset(want, 'x', 999);
-	c = (struct data_case){ "1001-octet line", in, len, NO_LIMIT, want, 999,
-	    SMTP_DATA_LONG_LINE, 1, len, len - 3 };
-	run_case(&c);
-
-	/* The same 1000 on the wire with a stuffed dot: still fine. */
-	len = long_line(in, 1000, 1);
-	memset(want, 'x', 997);
-	want[997] = '\n';
-	c = (struct data_case){ "1000-octet dot-stuffed line", in, len, NO_LIMIT,
-	    want, 998, 0, 1, len, len - 3 };
-	run_case(&c);
-
-	/* The count starts again on each line: two 1000-octet lines. */
-	memset(in, 'y', 998);
-	memcpy(in + 998, "\r\n", 2);
-	len = 1000 + long_line(in + 1000, 1000, 0);
-	memset(want, 'y', 998);
-	want[998] = '\n';
-	memset(want + 999, 'x', 998);
-	want[1997] = '\n';
-	c = (struct data_case){ "two 1000-octet lines", in, len, NO_LIMIT,
-	    want, 1998, 0, 1, len, len - 3 };
-	run_case(&c);
-}
-
-/* A long message without any line end: flagged, and nothing emitted past 1000. */
-static void test_no_line_end(void)
-{
-	static char in[5000];
-	struct smtp_data d;
-	struct buf out = BUF_INIT;
-	size_t got;
-
-	memset(in, 'z', sizeof in);
-	smtp_data_init(&d, NO_LIMIT);
-	got = smtp_data_feed(&d, in, sizeof in, &out);
-	CU_ASSERT_EQUAL(got, sizeof in);
-	CU_ASSERT_EQUAL(d.errors, SMTP_DATA_LONG_LINE);
-	CU_ASSERT_EQUAL(d.done, 0);
-	CU_ASSERT_EQUAL(out.len, 1000);
-	CU_ASSERT_EQUAL(d.size, sizeof in);
-	/* The terminator still ends it, so the session can answer. */
-	got = smtp_data_feed(&d, "\r\n.\r\n", 5, &out);
-	CU_ASSERT_EQUAL(got, 5);
-	CU_ASSERT_EQUAL(d.done, 1);
-	CU_ASSERT_EQUAL(d.errors, SMTP_DATA_LONG_LINE);
-	CU_ASSERT_EQUAL(d.size, sizeof in + 2);
-	buf_free(&out);
-}
-
-/* Several errors at once keep every bit; TOO_BIG does not hide the rest. */
-static void test_error_bits_accumulate(void)
-{
-	static const char in[] = "a\nb\rc\0d 1234567890\r\n.\r\n";
-	struct smtp_data d;
-	struct buf out = BUF_INIT;
-
-	smtp_data_init(&d, 5);
-	CU_ASSERT_EQUAL(smtp_data_feed(&d, in, sizeof in - 1, &out), sizeof in - 1);
-	CU_ASSERT_EQUAL(d.errors, SMTP_DATA_BARE_LF | SMTP_DATA_BARE_CR |
-	    SMTP_DATA_NUL | SMTP_DATA_TOO_BIG);
-	CU_ASSERT_EQUAL(d.done, 1);
-	CU_ASSERT_EQUAL(out.len, 1);
-	buf_free(&out);
-}
-
-/* smtp_data_init forgets everything of a previous message. */
-static void test_reinit(void)
-{
-	struct smtp_data d;
-	struct buf out = BUF_INIT;
-
-	smtp_data_init(&d, 4);
-	(void)smtp_data_feed(&d, L("a\nbbbbbbbb\r\n.\r\n"), &out);
-	CU_ASSERT_EQUAL(d.done, 1);
-	CU_ASSERT_NOT_EQUAL(d.errors, 0);
-	buf_reset(&out);
-	smtp_data_init(&d, 0);
-	CU_ASSERT_EQUAL(smtp_data_feed(&d, L("ok\r\n.\r\n"), &out), 7);
-	CU_ASSERT_EQUAL(d.errors, 0);
-	CU_ASSERT_EQUAL(d.done, 1);
-	CU_ASSERT_EQUAL(d.size, 4);
-	CU_ASSERT_EQUAL(out.len, 3);
-	CU_ASSERT_NSTRING_EQUAL(out.s, "ok\n", 3);
-	buf_free(&out);
-}
-
-/*
- * Once done, feeding more consumes nothing and changes nothing: the size
- * of the message that was read must not move.
- */
-static void test_feed_after_done(void)
-{
-	struct smtp_data d;
-	struct buf out = BUF_INIT;
-
-	smtp_data_init(&d, 0);
-	CU_ASSERT_EQUAL(smtp_data_feed(&d, L("abc\r\n.\r\nQUIT\r\n"), &out), 8);
-	CU_ASSERT_EQUAL(d.size, 5);
-	CU_ASSERT_EQUAL(smtp_data_feed(&d, L("QUIT\r\n"), &out), 0);
-	CU_ASSERT_EQUAL(smtp_data_feed(&d, "", 0, &out), 0);
-	CU_ASSERT_EQUAL(d.done, 1);
-	CU_ASSERT_EQUAL(d.errors, 0);
-	CU_ASSERT_EQUAL(d.size, 5);
-	CU_ASSERT_EQUAL(out.len, 4);
-	buf_free(&out);
-}
-
-/* Nothing fed, nothing changed. */
-static void test_feed_nothing(void)
-{
-	struct smtp_data d;
-	struct buf out = BUF_INIT;
-
-	smtp_data_init(&d, 0);
-	CU_ASSERT_EQUAL(smtp_data_feed(&d, "", 0, &out), 0);
-	CU_ASSERT_EQUAL(d.done, 0);
-	CU_ASSERT_EQUAL(d.size, 0);
-	CU_ASSERT_EQUAL(d.errors, 0);
-	CU_ASSERT_EQUAL(out.len, 0);
-	buf_free(&out);
-}
-
-/* A big message in 64 KB reads: the size counts every octet. */
-static void test_big_message(void)
-{
-	static char chunk[65536];
-	struct smtp_data d;
-	struct buf out = BUF_INIT;
-	size_t total = 0, i;
-
-	/* Lines of 80 octets: 78 'm' and CRLF. */
-	for (i = 0; i < sizeof chunk; i++)
-		chunk[i] = (i % 80 == 78) ? '\r' : (i % 80 == 79) ? '\n' : 'm';
-	smtp_data_init(&d, 0);
-	for (i = 0; i < 16; i++) {
-		/* 65536 is not a multiple of 80: restart the pattern each time
-		 * only at a line boundary; feed whole lines. */
-		size_t n = sizeof chunk - sizeof chunk % 80;
-
-		CU_ASSERT_EQUAL(smtp_data_feed(&d, chunk, n, &out), n);
-		total += n;
-		buf_reset(&out);
+		CU_ASSERT_EQUAL(dns_mx_targets(r, "equal.test", PORT, t, &n, err, sizeof err), DNS_OK);
+		s = show(t, n);
+		if (strcmp(s, "eqa.test 10 127.0.0.21:2525, eqb.test 10 127.0.0.22:2525") == 0)
+			seen_a++;
+		else if (strcmp(s, "eqb.test 10 127.0.0.22:2525, eqa.test 10 127.0.0.21:2525") == 0)
+			seen_b++;
+		else
+			CU_FAIL("equal.test: unexpected targets");
 	}
-	CU_ASSERT_EQUAL(smtp_data_feed(&d, L(".\r\n"), &out), 3);
-	CU_ASSERT_EQUAL(d.done, 1);
-	CU_ASSERT_EQUAL(d.errors, 0);
-	CU_ASSERT_EQUAL(d.size, total);
-	buf_free(&out);
+	CU_ASSERT_EQUAL(seen_a + seen_b, 50);
+	CU_ASSERT(seen_a > 0);
+	CU_ASSERT(seen_b > 0);
+	dns_resolver_free(r);
+}
+
+/*
+ * A host with 7 addresses gives 5 distinct ones (dnsmasq rotates them);
+ * a zone of 6 MX hosts like it gives 20 in all, in preference order.
+ */
+static void test_caps(void)
+{
+	struct dns_target t[DNS_MAX_TARGETS];
+	struct dns_resolver *r;
+	char err[256];
+	unsigned seen = 0;
+	size_t n;
+
+	NEED_DNSMASQ();
+	r = dns_resolver_new(ns4, err, sizeof err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(dns_host_targets(r, "fat.test", PORT, t, &n, err, sizeof err), DNS_OK);
+	CU_ASSERT_EQUAL_FATAL(n, DNS_MAX_HOST_ADDRS);
+	for (size_t i = 0; i < n; i++) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&t[i].addr;
+		uint32_t a = ntohl(s4->sin_addr.s_addr);
+
+		CU_ASSERT_EQUAL(s4->sin_family, AF_INET);
+		CU_ASSERT_EQUAL(ntohs(s4->sin_port), PORT);
+		CU_ASSERT(a >= 0x7f00003d && a <= 0x7f000043);	/* 127.0.0.61-67 */
+		if (a >= 0x7f00003d && a <= 0x7f000043)
+			seen |= 1u << (a - 0x7f00003d);
+	}
+	CU_ASSERT_EQUAL(__builtin_popcount(seen), DNS_MAX_HOST_ADDRS);
+	CU_ASSERT_EQUAL(dns_mx_targets(r, "big.test", PORT, t, &n, err, sizeof err), DNS_OK);
+	CU_ASSERT_EQUAL_FATAL(n, DNS_MAX_TARGETS);
+	for (size_t i = 0; i < n; i++) {
+		CU_ASSERT_STRING_EQUAL(t[i].host, "fat.test");
+		CU_ASSERT_EQUAL(t[i].pref, (int)(i / DNS_MAX_HOST_ADDRS) + 1);
+	}
+	dns_resolver_free(r);
+}
+
+/* dns.nameserver as an IPv6 address reaches the same server. */
+static void test_ipv6_nameserver(void)
+{
+	static const struct dns_case c[] = {
+		{ "order.test", 0, DNS_OK,
+		  "mx1.test 10 127.0.0.11:2525, mx2.test 20 127.0.0.12:2525", NULL },
+	};
+	struct dns_resolver *r;
+	char ns6[64], err[256];
+
+	NEED_DNSMASQ();
+	if (!have_ipv6) {
+		printf("# SKIP %s: no ::1\n", __func__);
+		CU_PASS("skipped");
+		return;
+	}
+	str_format(ns6, sizeof ns6, "[::1]:%d", dnsmasq_port);
+	r = dns_resolver_new(ns6, err, sizeof err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	run_cases(r, c, 1);
+	dns_resolver_free(r);
+}
+
+/* ---- no server needed ---- */
+
+/* A UDP socket that never answers; the resolver must give up on it. */
+static int silent_server(int *port)
+{
+	struct sockaddr_in s4 = { .sin_family = AF_INET };
+	socklen_t len = sizeof s4;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	s4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&s4, sizeof s4) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&s4, &len) < 0)
+		return -1;
+	*port = ntohs(s4.sin_port);
+	return fd;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Literals never touch DNS: the resolver here points at a silent server. */
+static void test_literals(void)
+{
+	static const struct dns_case c[] = {
+		{ "[192.0.2.1]", 0, DNS_OK, "[192.0.2.1] 0 192.0.2.1:2525", NULL },
+		{ "[IPv6:2001:db8::1]", 0, DNS_OK,
+		  "[IPv6:2001:db8::1] 0 [2001:db8::1]:2525", NULL },
+		{ "[ipv6:::1]", 0, DNS_OK, "[ipv6:::1] 0 [::1]:2525", NULL },
+		{ "[2001:db8::1]", 0, DNS_PERM, "", "bad address literal" },
+		{ "[IPv6:192.0.2.1]", 0, DNS_PERM, "", "bad address literal" },
+		{ "[192.0.2.300]", 0, DNS_PERM, "", "bad address literal" },
+		{ "[192.0.2.1", 0, DNS_PERM, "", "bad address literal" },
+		{ "[]", 0, DNS_PERM, "", "bad address literal" },
+		{ "[mx1.test]", 0, DNS_PERM, "", "bad address literal" },
+		{ "", 0, DNS_PERM, "", "bad domain name" },
+		{ ".", 0, DNS_PERM, "", "bad domain name" },
+		{ "192.0.2.7", 1, DNS_OK, "192.0.2.7 0 192.0.2.7:2525", NULL },
+		{ "2001:db8::7", 1, DNS_OK, "2001:db8::7 0 [2001:db8::7]:2525", NULL },
+		{ "[192.0.2.7]", 1, DNS_OK, "[192.0.2.7] 0 192.0.2.7:2525", NULL },
+		{ "", 1, DNS_PERM, "", "bad domain name" },
+	};
+	struct dns_resolver *r;
+	char ns[64], err[256];
+	int fd, port;
+	double t0;
+
+	fd = silent_server(&port);
+	CU_ASSERT_FATAL(fd >= 0);
+	str_format(ns, sizeof ns, "127.0.0.1:%d", port);
+	r = dns_resolver_new(ns, err, sizeof err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	t0 = now();
+	run_cases(r, c, sizeof c / sizeof c[0]);
+	CU_ASSERT(now() - t0 < 0.5);
+	dns_resolver_free(r);
+	close(fd);
+}
+
+/* A server that never answers: DNS_TEMP, after the short timeout only. */
+static void test_silent_server(void)
+{
+	struct dns_target t[DNS_MAX_TARGETS];
+	struct dns_resolver *r;
+	char ns[64], err[256];
+	int fd, port;
+	size_t n;
+	double t0, dt;
+
+	fd = silent_server(&port);
+	CU_ASSERT_FATAL(fd >= 0);
+	str_format(ns, sizeof ns, "127.0.0.1:%d", port);
+	r = dns_resolver_new(ns, err, sizeof err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	t0 = now();
+	CU_ASSERT_EQUAL(dns_mx_targets(r, "order.test", PORT, t, &n, err, sizeof err), DNS_TEMP);
+	dt = now() - t0;
+	CU_ASSERT_EQUAL(n, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "order.test: MX lookup failed"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "timed out"));
+	CU_ASSERT(dt >= 1.0 && dt < 8.0);
+	if (!(dt >= 1.0 && dt < 8.0))
+		printf("# silent server: %.1f s\n", dt);
+	dns_resolver_free(r);
+	close(fd);
+}
+
+/* A port nobody listens on (ICMP unreachable): DNS_TEMP at once. */
+static void test_closed_port(void)
+{
+	struct dns_target t[DNS_MAX_TARGETS];
+	struct dns_resolver *r;
+	char ns[64], err[256];
+	int fd, port;
+	size_t n;
+	double t0;
+
+	fd = silent_server(&port);
+	CU_ASSERT_FATAL(fd >= 0);
+	close(fd);
+	str_format(ns, sizeof ns, "127.0.0.1:%d", port);
+	r = dns_resolver_new(ns, err, sizeof err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	t0 = now();
+	CU_ASSERT_EQUAL(dns_host_targets(r, "mx1.test", PORT, t, &n, err, sizeof err), DNS_TEMP);
+	CU_ASSERT(now() - t0 < 5.0);
+	CU_ASSERT_EQUAL(n, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "mx1.test: address lookup failed"));
+	dns_resolver_free(r);
+}
+
+/* dns.nameserver values: bad ones refused, "" the system resolver. */
+static void test_resolver_new(void)
+{
+	static const struct { const char *ns; int ok; } c[] = {
+		{ "", 1 }, { "127.0.0.1", 1 }, { "127.0.0.1:5353", 1 },
+		{ "[::1]:5353", 1 }, { "::1", 1 },
+		{ "nonsense", 0 }, { "127.0.0.1:0", 0 }, { "127.0.0.1:99999", 0 },
+		{ "ns.example:53", 0 },
+	};
+	struct dns_resolver *r;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+		err[0] = '\0';
+		r = dns_resolver_new(c[i].ns, err, sizeof err);
+		if ((r != NULL) != c[i].ok)
+			printf("# dns_resolver_new(\"%s\"): %s\n", c[i].ns, r ? "accepted" : err);
+		CU_ASSERT_EQUAL(r != NULL, c[i].ok);
+		if (!c[i].ok) {
+			CU_ASSERT_PTR_NOT_NULL(strstr(err, "bad nameserver"));
+		}
+		dns_resolver_free(r);
+	}
+	CU_ASSERT_PTR_NOT_NULL(r = dns_resolver_new(NULL, err, sizeof err));
+	dns_resolver_free(r);
 }
 
 int main(void)
@@ -429,15 +531,14 @@ int main(void)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 99;
 	s = CU_add_suite("dns", NULL, NULL);
-	CU_add_test(s, "well-formed messages (whole, bytewise, every split)", test_good);
-	CU_add_test(s, "smuggling payloads never end the message", test_smuggling);
-	CU_add_test(s, "message_size limit", test_size);
-	CU_add_test(s, "1000-octet lines ok, 1001 flagged", test_line_length);
-	CU_add_test(s, "no line end at all", test_no_line_end);
-	CU_add_test(s, "error bits accumulate", test_error_bits_accumulate);
-	CU_add_test(s, "init resets the machine", test_reinit);
-	CU_add_test(s, "feeding after done changes nothing", test_feed_after_done);
-	CU_add_test(s, "feeding nothing changes nothing", test_feed_nothing);
-	CU_add_test(s, "a 1 MB message in 64 KB reads", test_big_message);
+	CU_add_test(s, "nameserver values", test_resolver_new);
+	CU_add_test(s, "address literals without DNS", test_literals);
+	CU_add_test(s, "silent nameserver: DNS_TEMP after the timeout", test_silent_server);
+	CU_add_test(s, "closed nameserver port: DNS_TEMP", test_closed_port);
+	s = CU_add_suite("dns against dnsmasq", suite_init, suite_clean);
+	CU_add_test(s, "MX order, implicit/null MX, NXDOMAIN, CNAME, hosts", test_server_cases);
+	CU_add_test(s, "equal preferences shuffled", test_shuffle);
+	CU_add_test(s, "caps: 5 addresses per host, 20 in all", test_caps);
+	CU_add_test(s, "IPv6 nameserver", test_ipv6_nameserver);
 	return cutap_run();
 }
