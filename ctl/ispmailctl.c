@@ -509,12 +509,35 @@ static int queue_list(const struct conf *c, const char *arg)
 	return 0;
 }
 
+/*
+ * Ask the runner to retry everything now. With no runner listening the
+ * envelopes are made due directly, so the next runner start sends them.
+ */
 static int queue_flush(const struct conf *c, const char *arg)
 {
+	char **ids;
+	size_t n, i, j;
+
 	(void)arg;
 	if (privileges_drop(c) == -1)
 		return 1;
-	return fail("queue: not implemented yet");
+	if (queue_ids(c->state_dir, &ids, &n) != 0)
+		return fail("%s/queue: %s", c->state_dir, strerror(errno));
+	for (i = 0; i < n; i++) {
+		struct queue_env env;
+
+		if (queue_env_load(c->state_dir, ids[i], &env) != 0)
+			continue;
+		for (j = 0; j < env.nrcpt; j++)
+			if (env.rcpt[j].state == QUEUE_RCPT_PENDING)
+				env.rcpt[j].next_attempt = 0;
+		(void)queue_env_save(c->state_dir, &env);
+		queue_env_free(&env);
+	}
+	queue_ids_free(ids, n);
+	queue_wakeup(c->state_dir, 'f');
+	printf("queue: %zu %s flushed\n", n, n == 1 ? "message" : "messages");
+	return 0;
 }
 
 static int queue_del(const struct conf *c, const char *id)
