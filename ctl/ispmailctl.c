@@ -510,8 +510,9 @@ static int queue_list(const struct conf *c, const char *arg)
 }
 
 /*
- * Ask the runner to retry everything now. With no runner listening the
- * envelopes are made due directly, so the next runner start sends them.
+ * Ask the runner to retry everything now. The runner rewrites the
+ * envelopes itself (it knows which are being delivered); with no runner
+ * listening nothing races with us, and they are made due here.
  */
 static int queue_flush(const struct conf *c, const char *arg)
 {
@@ -521,6 +522,10 @@ static int queue_flush(const struct conf *c, const char *arg)
 	(void)arg;
 	if (privileges_drop(c) == -1)
 		return 1;
+	if (queue_wakeup(c->state_dir, 'f') == 0) {
+		printf("queue: flush requested\n");
+		return 0;
+	}
 	if (queue_ids(c->state_dir, &ids, &n) != 0)
 		return fail("%s/queue: %s", c->state_dir, strerror(errno));
 	for (i = 0; i < n; i++) {
@@ -535,8 +540,8 @@ static int queue_flush(const struct conf *c, const char *arg)
 		queue_env_free(&env);
 	}
 	queue_ids_free(ids, n);
-	queue_wakeup(c->state_dir, 'f');
-	printf("queue: %zu %s flushed\n", n, n == 1 ? "message" : "messages");
+	printf("queue: no runner is listening; %zu %s due at its next start\n",
+	    n, n == 1 ? "message" : "messages");
 	return 0;
 }
 

@@ -197,7 +197,7 @@ static int deliver_set(const struct conf *c, const struct rcpt_set *set,
 	}
 	log_info("bounce id=%s queued=%s rcpts=%zu", id, env.id, env.nrcpt);
 	queue_env_free(&env);
-	queue_wakeup(c->state_dir, 'n');
+	(void)queue_wakeup(c->state_dir, 'n');
 	return 0;
 }
 

@@ -358,18 +358,20 @@ int queue_remove(const char *state_dir, const char *id)
 	return 1;
 }
 
-void queue_wakeup(const char *state_dir, char what)
+int queue_wakeup(const char *state_dir, char what)
 {
 	char path[PATH_MAX];
+	ssize_t n;
 	int fd;
 
 	if (qpath(path, sizeof path, state_dir, "wakeup", NULL) != 0)
-		return;
+		return -1;
 	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return;		/* ENXIO: no runner reading; it scans on start */
-	(void)write(fd, &what, 1);
+		return -1;	/* ENXIO: no runner reading; it scans on start */
+	n = write(fd, &what, 1);
 	close(fd);
+	return n == 1 ? 0 : -1;
 }
 
 long queue_retry_delay(int tries, long retry_min, long retry_max)

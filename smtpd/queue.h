@@ -83,9 +83,9 @@ void queue_id_from_base(const char *base, char *id, size_t idlen);
 
 /*
  * Wake the queue runner through its FIFO (queue/wakeup): 'n' new mail,
- * 'f' flush (retry everything now). Silent when no runner listens.
+ * 'f' flush (retry everything now). -1 when no runner listens.
  */
-void queue_wakeup(const char *state_dir, char what);
+int queue_wakeup(const char *state_dir, char what);
 
 /* The pause before attempt tries+1: retry_min doubling up to retry_max. */
 long queue_retry_delay(int tries, long retry_min, long retry_max);

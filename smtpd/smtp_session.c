@@ -539,7 +539,7 @@ static int deliver_rest(struct smtp *s, struct maildir_writer *w, int local,
 		return -1;
 	}
 	str_copy(qid, qidlen, env.id);
-	queue_wakeup(s->conf->state_dir, 'n');
+	(void)queue_wakeup(s->conf->state_dir, 'n');
 	log_info("queued id=%s from=<%s> rcpts=%zu size=%zu", env.id,
 	    env.sender, env.nrcpt, w->disk);
 	queue_env_free(&env);
