@@ -296,6 +296,7 @@ static void child_run(struct session_ctx *ctx)
 	free(M.ls);
 	free(M.kids);
 	conf_free(M.conf);
+	free(M.conf);
 	exit(code);
 }
 
@@ -326,6 +327,7 @@ static void runner_start(void)
 		free(M.ls);
 		free(M.kids);
 		conf_free(M.conf);
+		free(M.conf);
 		exit(code);
 	}
 	M.runner = pid;
