@@ -34,6 +34,7 @@ static void emit(struct smtp_data *d, struct buf *out, char c)
 size_t smtp_data_feed(struct smtp_data *d, const char *in, size_t n, struct buf *out)
 {
 	size_t i;
+	int was_done = d->done;
 
 	for (i = 0; i < n && !d->done; i++) {
 		char c = in[i];
@@ -107,7 +108,7 @@ size_t smtp_data_feed(struct smtp_data *d, const char *in, size_t n, struct buf 
 			break;
 		}
 	}
-	if (d->done)
+	if (d->done && !was_done)
 		d->size -= 3;	/* the terminator is not part of the message */
 	return i;
 }

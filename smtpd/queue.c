@@ -108,7 +108,7 @@ void queue_id_from_base(const char *base, char *id, size_t idlen)
 static void put_field(struct buf *b, const char *s)
 {
 	for (; *s; s++)
-		buf_appendc(b, (*s == '\n' || *s == '\r') ? ' ' : *s);
+		buf_appendc(b, (*s == '\n' || *s == '\r' || *s == '\t') ? ' ' : *s);
 }
 
 int queue_env_save(const char *state_dir, const struct queue_env *env)
@@ -138,11 +138,10 @@ int queue_env_save(const char *state_dir, const struct queue_env *env)
 
 		buf_printf(&b, "rcpt %s %d %lld ", names[q->state], q->tries,
 		    (long long)q->next_attempt);
+		/* A quoted local part may hold spaces, never a tab. */
 		put_field(&b, q->address);
-		if (q->last_reply && q->last_reply[0]) {
-			buf_appendc(&b, ' ');
-			put_field(&b, q->last_reply);
-		}
+		buf_appendc(&b, '\t');
+		put_field(&b, q->last_reply ? q->last_reply : "");
 		buf_appendc(&b, '\n');
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -217,7 +216,7 @@ static int parse_rcpt(struct queue_env *env, char *s)
 	char *state = strtok(s, " ");
 	char *tries = strtok(NULL, " ");
 	char *next = strtok(NULL, " ");
-	char *addr = strtok(NULL, " ");
+	char *addr = strtok(NULL, "\t");
 	char *last = strtok(NULL, "");
 	struct queue_rcpt *q;
 	size_t i;
@@ -291,13 +290,26 @@ int queue_env_load(const char *state_dir, const char *id, struct queue_env *env)
 	return 0;
 }
 
+/* "<sec>.M<usec>P..." as two numbers; junk sorts as zero. */
+static void id_time(const char *id, long long *sec, long long *usec)
+{
+	const char *m = strstr(id, ".M");
+
+	*sec = strtoll(id, NULL, 10);
+	*usec = m ? strtoll(m + 2, NULL, 10) : 0;
+}
+
 static int cmp_ids(const void *a, const void *b)
 {
 	const char *x = *(char *const *)a, *y = *(char *const *)b;
-	long long tx = strtoll(x, NULL, 10), ty = strtoll(y, NULL, 10);
+	long long sx, ux, sy, uy;
 
-	if (tx != ty)
-		return tx < ty ? -1 : 1;
+	id_time(x, &sx, &ux);
+	id_time(y, &sy, &uy);
+	if (sx != sy)
+		return sx < sy ? -1 : 1;
+	if (ux != uy)
+		return ux < uy ? -1 : 1;
 	return strcmp(x, y);
 }
 
@@ -338,47 +350,46 @@ void queue_ids_free(char **ids, size_t n)
 	free(ids);
 }
 
+/* Remove data files named for id ("<id>.<host>,S=...") from queue/new. */
+static void remove_data_of(const char *state_dir, const char *id)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	size_t idlen = strlen(id);
+	struct dirent *de;
+	DIR *d;
+
+	if (qpath(dir, sizeof dir, state_dir, "new", NULL) != 0 ||
+	    (d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, id, idlen) == 0 && de->d_name[idlen] == '.' &&
+		    str_format(path, sizeof path, "%s/%s", dir, de->d_name) == 0)
+			(void)unlink(path);
+	closedir(d);
+}
+
 int queue_remove(const char *state_dir, const char *id)
 {
 	struct queue_env env;
 	char path[PATH_MAX], dir[PATH_MAX];
+	int loaded;
 
-	if (queue_env_load(state_dir, id, &env) != 0)
-		return errno == ENOENT || errno == EINVAL ? 0 : -1;
-	if (qpath(path, sizeof path, state_dir, "env", id) != 0 ||
-	    unlink(path) != 0) {
-		queue_env_free(&env);
-		return -1;
+	if (!queue_id_valid(id) || qpath(path, sizeof path, state_dir, "env", id) != 0)
+		return 0;
+	/* A damaged envelope is removed too; its data is found by name. */
+	loaded = queue_env_load(state_dir, id, &env) == 0;
+	if (unlink(path) != 0) {
+		if (loaded)
+			queue_env_free(&env);
+		return errno == ENOENT ? 0 : -1;
 	}
 	if (qpath(dir, sizeof dir, state_dir, "env", NULL) == 0)
 		(void)fsync_dir(dir);
-	if (qpath(path, sizeof path, state_dir, "new", env.data) == 0)
+	if (loaded && qpath(path, sizeof path, state_dir, "new", env.data) == 0)
 		(void)unlink(path);
-	queue_env_free(&env);
+	else if (!loaded)
+		remove_data_of(state_dir, id);
+	if (loaded)
+		queue_env_free(&env);
 	return 1;
-}
-
-int queue_wakeup(const char *state_dir, char what)
-{
-	char path[PATH_MAX];
-	ssize_t n;
-	int fd;
-
-	if (qpath(path, sizeof path, state_dir, "wakeup", NULL) != 0)
-		return -1;
-	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return -1;	/* ENXIO: no runner reading; it scans on start */
-	n = write(fd, &what, 1);
-	close(fd);
-	return n == 1 ? 0 : -1;
-}
-
-long queue_retry_delay(int tries, long retry_min, long retry_max)
-{
-	long d = retry_min;
-
-	while (--tries > 0 && d < retry_max)
-		d = d > retry_max / 2 ? retry_max : d * 2;
-	return d < retry_max ? d : retry_max;
 }

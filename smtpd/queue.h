@@ -14,8 +14,11 @@
  *   sender alice@example.net          (empty after "sender " for <>)
  *   data 1732780000.M1P2Q3.host,S=10,W=11
  *   client 192.0.2.7 helo.name
- *   rcpt pending 0 0 bob@remote.example
- *   rcpt <state> <tries> <next attempt> <address> [<last reply>]
+ *   rcpt pending 0 0 bob@remote.example<TAB>
+ *   rcpt <state> <tries> <next attempt> <address><TAB><last reply>
+ *
+ * (the address may hold spaces inside a quoted local part, never a tab;
+ * CR, LF and TAB in any field are written as spaces).
  */
 #ifndef ISPMAILD_QUEUE_H
 #define ISPMAILD_QUEUE_H
