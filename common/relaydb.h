@@ -5,6 +5,17 @@
  * "2001:db8:1:2::/64"); value: "<unix seconds> <user>". No NUL in either.
  * A process that dies in the middle of an operation must not block the
  * others: see relaydb.c for how.
+ *
+ * Rules for callers:
+ * - Open the handle in the process that uses it (after fork), at most one
+ *   handle per process at a time. A handle inherited across fork() cannot
+ *   be used (calls fail); relaydb_close() on it only frees memory.
+ * - Every call returns within about RELAYDB_WAIT_SECONDS even when another
+ *   process is stuck or died inside the library; -1 then, never a hang.
+ * - Errors: -1 (NULL from open) and a message from relaydb_strerror() (or
+ *   in err for open). Nothing here logs.
+ * - Files (relay.db, relay.db.lock, the environment's __db.* and log.*) are
+ *   created mode 0600 (less the umask), owned by the caller's user.
  */
 #ifndef ISPMAILD_RELAYDB_H
 #define ISPMAILD_RELAYDB_H
@@ -12,27 +23,58 @@
 #include <stddef.h>
 #include <time.h>
 
+/* Longest key and user accepted (bytes, without the terminating NUL). */
+#define RELAYDB_KEY_MAX 64
+#define RELAYDB_USER_MAX 255
+/* Bound on the wait for another process's operation. */
+#define RELAYDB_WAIT_SECONDS 10
+
 struct relaydb;
 
-/* Open (creating if needed) the environment and the database. */
+/*
+ * Open (creating if needed) the environment and the database. A relay.db
+ * that Berkeley DB cannot open as a database is moved aside to
+ * relay.db.corrupt-<unix time> and replaced by an empty one: the open
+ * succeeds, relaydb_recreated() returns 1 and relaydb_strerror() says what
+ * happened, for the caller to log.
+ */
 struct relaydb *relaydb_open(const char *state_dir, char *err, size_t errlen);
+/* Close and free; NULL is fine. */
 void relaydb_close(struct relaydb *db);
 
-/* Record (or refresh) key as authorized at now by user. 0 or -1. */
+/*
+ * Record (or refresh) key as authorized at now by user. 0 or -1 (also for
+ * a key that is empty, longer than RELAYDB_KEY_MAX or has a byte outside
+ * 0x21..0x7e, a user longer than RELAYDB_USER_MAX or with a control byte,
+ * or now < 0).
+ */
 int relaydb_authorize(struct relaydb *db, const char *key, const char *user, time_t now);
-/* 1 found (when and user filled, user may be NULL), 0 absent, -1 error. */
+/*
+ * 1 found (when and user filled, user may be NULL), 0 absent, -1 error
+ * (including a user buffer too small for the stored user and its NUL).
+ */
 int relaydb_lookup(struct relaydb *db, const char *key, time_t *when, char *user, size_t userlen);
 /* 1 when present and now - when < ttl, 0 otherwise, -1 error. */
 int relaydb_is_authorized(struct relaydb *db, const char *key, time_t now, long ttl);
 /* 1 deleted, 0 absent, -1 error. */
 int relaydb_delete(struct relaydb *db, const char *key);
-/* Remove entries with now - when >= ttl; the count removed or -1. */
+/*
+ * Remove entries with now - when >= ttl, and entries whose value is not
+ * "<unix seconds> <user>"; the count removed or -1.
+ */
 long relaydb_expire(struct relaydb *db, time_t now, long ttl);
 
 typedef int (*relaydb_visit_fn)(const char *key, time_t when, const char *user, void *arg);
-/* Call fn for each entry (stop early when it returns non-zero). 0 or -1. */
+/*
+ * Call fn for each entry (stop early when it returns non-zero). The entries
+ * are copied out first, so fn runs with no lock held and may call other
+ * relaydb functions. Malformed entries are skipped. 0 or -1.
+ */
 int relaydb_foreach(struct relaydb *db, relaydb_visit_fn fn, void *arg);
 
+/* The last error, or the note left by relaydb_open (see there); never NULL. */
 const char *relaydb_strerror(const struct relaydb *db);
+/* 1 when relaydb_open replaced an unreadable relay.db, else 0. */
+int relaydb_recreated(const struct relaydb *db);
 
 #endif

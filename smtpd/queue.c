@@ -393,3 +393,28 @@ int queue_remove(const char *state_dir, const char *id)
 		queue_env_free(&env);
 	return 1;
 }
+
+int queue_wakeup(const char *state_dir, char what)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	if (qpath(path, sizeof path, state_dir, "wakeup", NULL) != 0)
+		return -1;
+	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -1;	/* ENXIO: no runner reading; it scans on start */
+	n = write(fd, &what, 1);
+	close(fd);
+	return n == 1 ? 0 : -1;
+}
+
+long queue_retry_delay(int tries, long retry_min, long retry_max)
+{
+	long d = retry_min;
+
+	while (--tries > 0 && d < retry_max)
+		d = d > retry_max / 2 ? retry_max : d * 2;
+	return d < retry_max ? d : retry_max;
+}
