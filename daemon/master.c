@@ -64,6 +64,7 @@ static struct {
 	size_t nkids, capkids;
 	int sigpipe[2];
 	char pidfile[PATH_MAX];
+	struct pollfd *pfds;		/* the sigpipe, then each listener */
 	pid_t runner;			/* the queue runner, 0 when not running */
 	time_t runner_started;
 	volatile sig_atomic_t got_term, got_hup;
@@ -295,6 +296,7 @@ static void child_run(struct session_ctx *ctx)
 		tls_ctx_free(M.ls[i].tls);
 	free(M.ls);
 	free(M.kids);
+	free(M.pfds);
 	conf_free(M.conf);
 	free(M.conf);
 	exit(code);
@@ -326,6 +328,7 @@ static void runner_start(void)
 		code = runner_run(M.conf);
 		free(M.ls);
 		free(M.kids);
+		free(M.pfds);
 		conf_free(M.conf);
 		free(M.conf);
 		exit(code);
@@ -602,7 +605,7 @@ int master_run(const struct master_options *opt, struct conf *conf)
 	sigaction(SIGPIPE, &sa, NULL);
 
 	log_info("started version=%s pid=%ld", PACKAGE_VERSION, (long)getpid());
-	pfds = xcalloc(M.nls + 1, sizeof *pfds);
+	pfds = M.pfds = xcalloc(M.nls + 1, sizeof *pfds);
 	while (!M.got_term) {
 		runner_start();
 		pfds[0].fd = M.sigpipe[0];
@@ -628,6 +631,7 @@ int master_run(const struct master_options *opt, struct conf *conf)
 				accept_one(&M.ls[i]);
 	}
 	free(pfds);
+	M.pfds = NULL;
 	stop();
 	for (i = 0; i < M.nls; i++)
 		tls_ctx_free(M.ls[i].tls);

@@ -528,6 +528,13 @@ class Server:
         code = self.stop()
         if code is not None:
             tap.ok(code == 0, "daemon exits 0 after SIGTERM", "exit code %s" % code)
+            # ASan/UBSan (./configure --enable-sanitizers) report on stderr,
+            # which is this log; a crash shows as a child killed by a signal.
+            bad = [l for l in self.log().splitlines()
+                   if "Sanitizer" in l or "runtime error:" in l
+                   or re.search(r"signal=(4|6|7|8|11)\b", l)]
+            tap.ok(not bad, "no sanitizer report or crashed child in the log",
+                   "\n".join(bad[:40]))
             if os.environ.get("ISPMAILD_WRAPPER"):
                 errs = self.wrapper_errors()
                 tap.ok(not errs, "no errors reported by $ISPMAILD_WRAPPER",
