@@ -49,6 +49,7 @@ R(SMTP_SYNTAX_HELO,    501, "5.5.4", "Syntax: HELO hostname");
 R(SMTP_SYNTAX_EHLO,    501, "5.5.4", "Syntax: EHLO hostname");
 R(SMTP_SYNTAX_MAIL,    501, "5.5.4", "Syntax: MAIL FROM:<address>");
 R(SMTP_SYNTAX_RCPT,    501, "5.5.4", "Syntax: RCPT TO:<address>");
+R(SMTP_SYNTAX_VRFY,    501, "5.5.4", "Syntax: VRFY address");
 R(SMTP_SYNTAX_NOARGS,  501, "5.5.4", "Syntax error, no parameters allowed");
 R(SMTP_BAD_BODY,       501, "5.5.4", "Bad BODY parameter");
 R(SMTP_BAD_SIZE,       501, "5.5.4", "Bad SIZE parameter");

@@ -105,15 +105,20 @@ static void reply_line(struct smtp *s, const char *line)
 	stream_write(&s->st, "\r\n", 2);
 }
 
-/* A client error; too many of them end the session (a scanner, a bot). */
-static void client_error(struct smtp *s, const struct smtp_reply *r, const char *arg)
+/* Count a client error; too many of them end the session (a scanner, a bot). */
+static void count_error(struct smtp *s)
 {
-	reply(s, r, arg);
 	if (++s->errors >= SMTP_ERRORS_MAX) {
 		reply(s, &SMTP_TOO_MANY_ERR, s->conf->hostname);
 		log_warn("close reason=too-many-errors count=%d", s->errors);
 		s->quit = 1;
 	}
+}
+
+static void client_error(struct smtp *s, const struct smtp_reply *r, const char *arg)
+{
+	reply(s, r, arg);
+	count_error(s);
 }
 
 static void transaction_reset(struct smtp *s)
@@ -307,7 +312,7 @@ static void cmd_mail(struct smtp *s, char *arg)
 		smtp_policy_path_error(r, 0, s->esmtp, &d);
 		log_info("mail result=reject code=%d reason=%s", d.code, d.reason);
 		reply_line(s, d.text);
-		s->errors++;
+		count_error(s);
 		return;
 	}
 	if (params != NULL && mail_params(s, params, p + strlen(p)) != 0)
@@ -382,7 +387,7 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 		smtp_policy_path_error(r, 1, s->esmtp, &d);
 		log_info("rcpt result=reject code=%d reason=%s", d.code, d.reason);
 		reply_line(s, d.text);
-		s->errors++;
+		count_error(s);
 		return;
 	}
 	if (s->naccepted >= s->conf->limits.max_recipients) {
@@ -883,7 +888,7 @@ static void cmd_quit(struct smtp *s, char *arg)
 static void cmd_vrfy(struct smtp *s, char *arg)
 {
 	if (arg == NULL) {
-		client_error(s, &SMTP_SYNTAX_NOARGS, NULL);
+		client_error(s, &SMTP_SYNTAX_VRFY, NULL);
 		return;
 	}
 	reply(s, &SMTP_VRFY, NULL);

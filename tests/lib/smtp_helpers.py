@@ -158,15 +158,18 @@ def queue_empty(srv):
 
 
 def envelope(srv, qid):
-    """A queued envelope parsed: {"arrival", "sender", "data", "client",
-    "rcpt": [(state, tries, next, address)]}; also "text", the raw file."""
+    """A queued envelope parsed (smtpd/queue.h): {"arrival", "sender",
+    "data", "client", "rcpt": [(state, tries, next, address)], "replies":
+    [last reply per recipient]}; also "text", the raw file."""
     with open(os.path.join(srv.state_dir, "queue", "env", qid), "rb") as f:
         text = f.read().decode("latin-1")
-    env = {"text": text, "rcpt": []}
+    env = {"text": text, "rcpt": [], "replies": []}
     for line in text.split("\n")[1:]:
         key, _, rest = line.partition(" ")
         if key == "rcpt":
-            env["rcpt"].append(tuple(rest.split(" ", 3)))
+            head, _, reply = rest.partition("\t")
+            env["rcpt"].append(tuple(head.split(" ", 3)))
+            env["replies"].append(reply)
         elif key:
             env[key] = rest
     return env

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""smtp_diskfull.py: a full disk (SPEC 7): with the Maildirs on a small
+tmpfs filled to the last block, a message gets "452 4.3.1 Insufficient
+system storage" after its terminator (nothing left in tmp/ or new/), the
+message accepted before is intact, the session goes on, and once there
+is room again mail is accepted. Needs root (mount); skipped otherwise."""
+
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import ispmaild_test as T  # noqa: E402
+import smtp_helpers as H  # noqa: E402
+
+USER = "demo@example.test"
+QUEUED = r"250 2\.0\.0 Ok: queued as \S+$"
+
+
+def mount_tmpfs(path, uid, gid):
+    opts = "size=512k,mode=0700"
+    if uid >= 0:
+        opts += ",uid=%d,gid=%d" % (uid, gid)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return p.returncode == 0, p.stdout.decode("latin-1", "replace")
+
+
+def fill(path):
+    """Write a file until the file system is full; returns its path."""
+    name = os.path.join(path, "filler")
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        while os.write(fd, b"\0" * 4096) > 0:
+            pass
+    except OSError:
+        pass
+    os.close(fd)
+    return name
+
+
+def main():
+    if os.geteuid() != 0:
+        T.skip_all("mounting a tmpfs needs root")
+    t = T.Tap()
+    srv = T.Server(services=("smtp",))
+    ok, why = mount_tmpfs(srv.maildir_root, srv.uid, srv.gid)
+    if not ok:
+        srv.cleanup()
+        T.skip_all("cannot mount a tmpfs: " + why.strip())
+    try:
+        srv.add_user(USER, "pw")
+        srv.start()
+        s = H.Smtp(srv, "smtp", T.OUTSIDER)
+        s.hello(True)
+        first = b"Subject: before\r\n\r\naccepted before the disk filled up\r\n"
+        r = s.transaction("a@remote.example", [USER], first)
+        t.ok(re.match(QUEUED, r[-1]), "a message while there is room: 250", repr(r))
+        before = H.maildir_messages(srv, USER)
+        t.eq(len(before), 1, "it is in new/")
+
+        filler = fill(srv.maildir_root)
+        body = b"Subject: too much\r\n\r\n" + (b"0123456789abcdef" * 4 + b"\r\n") * 1000
+        r = s.transaction("a@remote.example", [USER], body)
+        t.eq(r[-1], "452 4.3.1 Insufficient system storage", "disk full: 452 4.3.1")
+        t.eq(H.maildir_messages(srv, USER), before, "disk full: new/ holds only the first, intact")
+        t.eq(srv.files(USER)["tmp"], [], "disk full: nothing left in tmp/")
+        t.eq(s.cmd("NOOP"), "250 2.0.0 Ok", "the session goes on")
+
+        os.unlink(filler)
+        r = s.transaction("a@remote.example", [USER], b"Subject: after\r\n\r\nroom again\r\n")
+        t.ok(re.match(QUEUED, r[-1]), "room again: 250", repr(r))
+        t.eq(len(srv.files(USER)["new"]), 2, "room again: delivered")
+        s.quit()
+    except (T.HarnessError, T.ProtocolError, OSError) as e:
+        t.ok(False, "ran to the end", "%s: %s" % (type(e).__name__, e))
+    finally:
+        # Never leave the mount behind, whatever happened above.
+        srv.stop()
+        um = subprocess.run(["umount", srv.maildir_root], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    t.ok(um.returncode == 0, "tmpfs unmounted", um.stdout)
+    return srv.finish(t)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
