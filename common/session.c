@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "log.h"
 #include "session.h"
+#include "stats.h"
 #include "users.h"
 
 int session_plaintext_ok(const struct session_ctx *ctx, int tls_active)
@@ -19,6 +20,20 @@ int session_plaintext_ok(const struct session_ctx *ctx, int tls_active)
 	if (ctx->class == CLIENT_CUSTOMER || ctx->class == CLIENT_TRUSTED)
 		return 1;
 	return net_addr_equal(&ctx->client, &ctx->local);
+}
+
+/*
+ * Count a login in the shared statistics; a failure also counts against
+ * the client's address, which makes the next pause longer.
+ */
+static void session_login_counted(const struct session_ctx *ctx, int ok)
+{
+	char key[NET_ADDR_MAX];
+
+	net_relay_key(&ctx->client, ctx->conf->relay.ipv6_prefix, key, sizeof key);
+	stats_count(ok ? STAT_LOGIN_OK : STAT_LOGIN_FAILED, ctx->service);
+	if (ok)
+		stats_auth_succeeded(key);
 }
 
 int session_password_check(const struct session_ctx *ctx, const char *login,
@@ -34,9 +49,12 @@ int session_password_check(const struct session_ctx *ctx, const char *login,
 		log_info("login user=%s result=fail method=%s service=%s reason=bad-name",
 		    log_quote(login, strlen(login), q, sizeof q), method,
 		    conf_service_name(ctx->service));
+		session_login_counted(ctx, 0);
 		return 0;
 	}
 	r = users_authenticate(ctx->conf->users_file, user, password);
+	if (r >= 0)
+		session_login_counted(ctx, r == 1);
 	if (r < 0) {
 		log_error("login user=%s result=error reason=\"users file: %s\"",
 		    user, strerror(errno));
@@ -48,10 +66,18 @@ int session_password_check(const struct session_ctx *ctx, const char *login,
 	return r;
 }
 
-void session_auth_delay(int failures)
+void session_auth_delay(const struct session_ctx *ctx, int failures)
 {
+	char key[NET_ADDR_MAX];
 	long ms = 200;
 	struct timespec ts;
+	uint32_t by_address;
+
+	/* The longer of this session's and this address's recent record. */
+	net_relay_key(&ctx->client, ctx->conf->relay.ipv6_prefix, key, sizeof key);
+	by_address = stats_auth_failed(key, time(NULL));
+	if (by_address > (uint32_t)failures)
+		failures = by_address > 64 ? 64 : (int)by_address;
 
 	while (--failures > 0 && ms < 3000)
 		ms *= 2;

@@ -40,7 +40,11 @@ int session_plaintext_ok(const struct session_ctx *ctx, int tls_active);
 int session_password_check(const struct session_ctx *ctx, const char *login,
     const char *password, const char *method, char *user, size_t userlen);
 
-/* The growing pause after the n-th failed login of a session. */
-void session_auth_delay(int failures);
+/*
+ * The growing pause after a failed login: 200 ms doubling to 3 s, by the
+ * session's own count or the client address's recent one, whichever is
+ * larger (a guesser that reconnects gains nothing).
+ */
+void session_auth_delay(const struct session_ctx *ctx, int failures);
 
 #endif

@@ -25,6 +25,7 @@
 #include "maildir.h"
 #include "net.h"
 #include "queue.h"
+#include "status.h"
 #include "relaydb.h"
 #include "users.h"
 
@@ -562,6 +563,126 @@ static int queue_del(const struct conf *c, const char *id)
 	return 0;
 }
 
+/* ---- status and what to publish ---- */
+
+static int status_show(const struct conf *c, const char *arg)
+{
+	struct status st;
+	struct buf out = BUF_INIT;
+
+	(void)arg;
+	if (privileges_drop(c) == -1)
+		return 1;
+	status_collect(c, 1, &st);
+	status_text(&st, &out);
+	fputs(out.s, stdout);
+	buf_free(&out);
+	return 0;
+}
+
+/* The first listener of a service, or NULL. */
+static const struct listen_conf *listener(const struct conf *c, enum service svc)
+{
+	size_t i;
+
+	for (i = 0; i < c->nlisten; i++)
+		if (c->listen[i].service == svc)
+			return &c->listen[i];
+	return NULL;
+}
+
+/* A domain as typed by the admin must be one of ours. */
+static int local_domain_arg(const struct conf *c, const char *domain)
+{
+	if (!conf_is_local_domain(c, domain, strlen(domain)))
+		return fail("%s is not one of the configured domains", q(domain));
+	return 0;
+}
+
+/*
+ * The records to publish (RFC 5321 MX, RFC 6186 and RFC 8314 SRV, SPF):
+ * a service not offered gets the "." target that says so (RFC 6186 §3.4).
+ */
+static int dns_show(const struct conf *c, const char *domain)
+{
+	static const struct { const char *name; enum service svc; } srv[] = {
+		{ "_submissions._tcp", SERVICE_SMTPS },
+		{ "_submission._tcp", SERVICE_SUBMISSION },
+		{ "_pop3s._tcp", SERVICE_POP3S },
+		{ "_pop3._tcp", SERVICE_POP3 },
+	};
+	size_t i;
+
+	if (local_domain_arg(c, domain) != 0)
+		return 1;
+	printf("; DNS records for %s, to publish in its zone\n", domain);
+	printf("%s.\t3600\tIN\tMX\t10 %s.\n", domain, c->hostname);
+	for (i = 0; i < sizeof srv / sizeof srv[0]; i++) {
+		const struct listen_conf *l = listener(c, srv[i].svc);
+
+		if (l != NULL)
+			printf("%s.%s.\t3600\tIN\tSRV\t0 1 %d %s.\n", srv[i].name,
+			    domain, l->port, c->hostname);
+		else
+			printf("%s.%s.\t3600\tIN\tSRV\t0 0 0 .\n", srv[i].name, domain);
+	}
+	printf("%s.\t3600\tIN\tTXT\t\"v=spf1 mx a:%s -all\"\n", domain, c->hostname);
+	printf("; and a PTR record for the address of %s that names %s\n",
+	    c->hostname, c->hostname);
+	return 0;
+}
+
+/* Thunderbird's autoconfig (config-v1.1.xml) from the listeners. */
+static int autoconfig_show(const struct conf *c, const char *domain)
+{
+	static const struct { enum service svc; const char *type, *socket; } in[] = {
+		{ SERVICE_POP3S, "pop3", "SSL" },
+		{ SERVICE_POP3, "pop3", "STARTTLS" },
+	}, out[] = {
+		{ SERVICE_SMTPS, "smtp", "SSL" },
+		{ SERVICE_SUBMISSION, "smtp", "STARTTLS" },
+	};
+	size_t i;
+
+	if (local_domain_arg(c, domain) != 0)
+		return 1;
+	printf("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	    "<clientConfig version=\"1.1\">\n"
+	    "  <emailProvider id=\"%s\">\n"
+	    "    <domain>%s</domain>\n"
+	    "    <displayName>%s mail</displayName>\n", domain, domain, domain);
+	for (i = 0; i < sizeof in / sizeof in[0]; i++) {
+		const struct listen_conf *l = listener(c, in[i].svc);
+
+		if (l == NULL || (!c->tls.enabled && in[i].svc == SERVICE_POP3))
+			continue;
+		printf("    <incomingServer type=\"%s\">\n"
+		    "      <hostname>%s</hostname>\n"
+		    "      <port>%d</port>\n"
+		    "      <socketType>%s</socketType>\n"
+		    "      <authentication>password-cleartext</authentication>\n"
+		    "      <username>%%EMAILADDRESS%%</username>\n"
+		    "    </incomingServer>\n", in[i].type, c->hostname, l->port,
+		    in[i].socket);
+	}
+	for (i = 0; i < sizeof out / sizeof out[0]; i++) {
+		const struct listen_conf *l = listener(c, out[i].svc);
+
+		if (l == NULL || !c->tls.enabled)
+			continue;
+		printf("    <outgoingServer type=\"%s\">\n"
+		    "      <hostname>%s</hostname>\n"
+		    "      <port>%d</port>\n"
+		    "      <socketType>%s</socketType>\n"
+		    "      <authentication>password-cleartext</authentication>\n"
+		    "      <username>%%EMAILADDRESS%%</username>\n"
+		    "    </outgoingServer>\n", out[i].type, c->hostname, l->port,
+		    out[i].socket);
+	}
+	printf("  </emailProvider>\n</clientConfig>\n");
+	return 0;
+}
+
 /* ---- the command table ---- */
 
 struct command {
@@ -584,6 +705,9 @@ static const struct command commands[] = {
 	{ "queue", "list", NULL, queue_list, "one message per line, queue id first" },
 	{ "queue", "flush", NULL, queue_flush, "retry every message now" },
 	{ "queue", "del", "ID", queue_del, "remove a message" },
+	{ "status", NULL, NULL, status_show, "daemon, sessions, queue, counters" },
+	{ "dns", NULL, "DOMAIN", dns_show, "the MX, SRV and SPF records to publish" },
+	{ "autoconfig", NULL, "DOMAIN", autoconfig_show, "Thunderbird's config-v1.1.xml" },
 };
 
 static void usage(FILE *f)
@@ -596,17 +720,23 @@ static void usage(FILE *f)
 		const struct command *cmd = &commands[i];
 		char words[64];
 
-		(void)str_format(words, sizeof words, "%s %s%s%s", cmd->noun, cmd->verb,
+		(void)str_format(words, sizeof words, "%s%s%s%s%s", cmd->noun,
+		    cmd->verb ? " " : "", cmd->verb ? cmd->verb : "",
 		    cmd->operand ? " " : "", cmd->operand ? cmd->operand : "");
 		fprintf(f, "  %-20s %s\n", words, cmd->help);
 	}
 }
 
+/* "noun verb" commands, and single-word ones ("status", "dns DOMAIN"). */
 static const struct command *command_find(const char *noun, const char *verb)
 {
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (strcmp(commands[i].noun, noun) == 0 && strcmp(commands[i].verb, verb) == 0)
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcmp(commands[i].noun, noun) != 0)
+			continue;
+		if (commands[i].verb == NULL ||
+		    (verb != NULL && strcmp(commands[i].verb, verb) == 0))
 			return &commands[i];
+	}
 	return NULL;
 }
 
@@ -616,7 +746,7 @@ int main(int argc, char **argv)
 	const struct command *cmd;
 	struct conf conf;
 	char err[1024];
-	int ch, rc;
+	int ch, rc, words;
 
 	umask(027);
 	opterr = 0;
@@ -640,20 +770,22 @@ int main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 2)
-		return fail("usage: ispmailctl [-c FILE] NOUN VERB [ARG] "
+	if (argc < 1)
+		return fail("usage: ispmailctl [-c FILE] NOUN [VERB] [ARG] "
 		    "(ispmailctl -h lists them)");
-	if ((cmd = command_find(argv[0], argv[1])) == NULL) {
-		fail("unknown command \"%s %s\" (ispmailctl -h lists them)", q(argv[0]),
-		    q(argv[1]));
+	if ((cmd = command_find(argv[0], argc > 1 ? argv[1] : NULL)) == NULL) {
+		fail("unknown command \"%s%s%s\" (ispmailctl -h lists them)", q(argv[0]),
+		    argc > 1 ? " " : "", argc > 1 ? q(argv[1]) : "");
 		return 1;
 	}
-	if (argc - 2 != (cmd->operand ? 1 : 0))
-		return fail("usage: ispmailctl [-c FILE] %s %s%s%s", cmd->noun, cmd->verb,
+	words = cmd->verb ? 2 : 1;
+	if (argc - words != (cmd->operand ? 1 : 0))
+		return fail("usage: ispmailctl [-c FILE] %s%s%s%s%s", cmd->noun,
+		    cmd->verb ? " " : "", cmd->verb ? cmd->verb : "",
 		    cmd->operand ? " " : "", cmd->operand ? cmd->operand : "");
 	if (conf_load(path, &conf, err, sizeof err) == -1)
 		return fail("%s", err);
-	rc = cmd->run(&conf, cmd->operand ? argv[2] : NULL);
+	rc = cmd->run(&conf, cmd->operand ? argv[words] : NULL);
 	conf_free(&conf);
 	if (fflush(stdout) == EOF || ferror(stdout))
 		return fail("stdout: %s", strerror(errno));

@@ -34,6 +34,7 @@
 #include "runner.h"
 #include "session.h"
 #include "smtp.h"
+#include "stats.h"
 #include "tls.h"
 #include "users.h"
 
@@ -205,6 +206,18 @@ static void pidfile_write(const struct conf *c)
 		log_fatal("pidfile=%s reason=\"%s\"", M.pidfile, strerror(errno));
 }
 
+/* The sessions gauge of the shared statistics, by service. */
+static void sessions_publish(void)
+{
+	uint32_t n[SERVICE_COUNT] = { 0 };
+	size_t i;
+
+	for (i = 0; i < M.nkids; i++)
+		n[M.kids[i].service]++;
+	for (i = 0; i < SERVICE_COUNT; i++)
+		stats_sessions_set((enum service)i, n[i]);
+}
+
 static size_t count_per_ip(const struct cidr *client)
 {
 	size_t i, n = 0;
@@ -237,6 +250,7 @@ static void refuse(int fd, enum service svc, const char *client, const char *why
 	}
 	if (n > 0 && (size_t)n < sizeof line)
 		(void)send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	stats_count(STAT_REFUSED, svc);
 	log_warn("reject service=%s client=%s reason=%s",
 	    conf_service_name(svc), client, why);
 	close(fd);
@@ -286,9 +300,10 @@ static void child_run(struct session_ctx *ctx)
 	case SERVICE_SMTPS:
 		code = smtp_session_run(ctx);
 		break;
+	case SERVICE_METRICS:
+		code = metrics_session_run(ctx);
+		break;
 	default:
-		log_warn("close reason=\"service %s not available yet\"",
-		    conf_service_name(ctx->service));
 		break;
 	}
 	close(ctx->fd);
@@ -397,6 +412,8 @@ static void accept_one(struct listener *l)
 	k->service = l->service;
 	k->client = ctx.client;
 	k->trusted = ctx.class == CLIENT_TRUSTED;
+	stats_count(STAT_CONNECTIONS, l->service);
+	sessions_publish();
 }
 
 static void reap(void)
@@ -428,6 +445,7 @@ static void reap(void)
 			break;
 		}
 	}
+	sessions_publish();
 }
 
 /*
@@ -585,6 +603,9 @@ int master_run(const struct master_options *opt, struct conf *conf)
 		free(ctxs);
 	}
 	drop_privileges(M.conf);
+	if (stats_create(M.conf->state_dir) != 0)
+		log_warn("stats file=%s/stats reason=\"%s\"", M.conf->state_dir,
+		    strerror(errno));
 	if (!opt->foreground && daemon(0, 0) != 0)
 		log_fatal("daemon reason=\"%s\"", strerror(errno));
 	pidfile_write(M.conf);

@@ -18,4 +18,8 @@ int master_run(const struct master_options *opt, struct conf *conf);
 /* The -t checks beyond conf_load: files readable, state_dir usable. */
 int master_check(const struct conf *conf, char *err, size_t errlen);
 
+struct session_ctx;
+/* The metrics service's one HTTP exchange (metrics.c). */
+int metrics_session_run(const struct session_ctx *ctx);
+
 #endif

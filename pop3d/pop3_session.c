@@ -200,7 +200,7 @@ static void login(struct pop3 *p, const char *name, const char *password,
 		return;
 	}
 	p->auth_failures++;
-	session_auth_delay(p->auth_failures);
+	session_auth_delay(p->ctx, p->auth_failures);
 	if (p->auth_failures >= p->conf->limits.auth_failures) {
 		log_warn("close reason=auth-failures count=%d", p->auth_failures);
 		reply(p, POP3_ERR_AUTH_CLOSE);

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "maildir.h"
 #include "recipient.h"
+#include "stats.h"
 
 /* Headers of the original message: up to the empty line, at most 64 KB. */
 static void original_headers(int datafd, struct buf *out)
@@ -239,6 +240,8 @@ int bounce_send(const struct conf *c, const struct queue_env *env, int datafd)
 	}
 	bounce_build(c, env, datafd, &msg);
 	r = deliver_set(c, &set, &msg, env->id);
+	if (r == 0)
+		stats_queue(STAT_QUEUE_DSN);
 	if (r != 0)
 		log_error("bounce id=%s result=error reason=\"%s\"", env->id, strerror(errno));
 	buf_free(&msg);

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "queue.h"
 #include "runner.h"
+#include "stats.h"
 
 static volatile sig_atomic_t runner_stop;
 
@@ -107,9 +108,12 @@ static void record(const struct conf *c, struct queue_rcpt *q,
 	q->tries++;
 	if (fate == SMTP_CLIENT_DELIVERED) {
 		q->state = QUEUE_RCPT_DELIVERED;
+		stats_queue(STAT_QUEUE_SENT);
 	} else if (fate == SMTP_CLIENT_FAILED) {
 		q->state = QUEUE_RCPT_FAILED;
+		stats_queue(STAT_QUEUE_BOUNCED);
 	} else {
+		stats_queue(STAT_QUEUE_DEFERRED);
 		q->next_attempt = now + queue_retry_delay(q->tries, c->queue.retry_min,
 		    c->queue.retry_max);
 	}
@@ -192,6 +196,7 @@ static void fail_pending(struct queue_env *env, const char *reply)
 		if (q->state != QUEUE_RCPT_PENDING)
 			continue;
 		q->state = QUEUE_RCPT_FAILED;
+		stats_queue(STAT_QUEUE_BOUNCED);
 		if (q->last_reply[0] == '\0' || strcmp(reply, "expired") != 0) {
 			free(q->last_reply);
 			q->last_reply = xstrdup(reply);

@@ -32,6 +32,7 @@
 #include "sasl.h"
 #include "smtp.h"
 #include "smtp_replies.h"
+#include "stats.h"
 #include "stream.h"
 
 enum smtp_state {
@@ -321,6 +322,7 @@ static void cmd_mail(struct smtp *s, char *arg)
 	    s->esmtp, &d)) {
 		log_info("mail from=<%s> result=reject code=%d reason=%s",
 		    s->sender.mailbox, d.code, d.reason);
+		stats_reject(STAT_REJECT_AUTH_REQUIRED);
 		reply_line(s, d.text);
 		return;
 	}
@@ -358,6 +360,7 @@ static int rcpt_local(struct smtp *s, const struct smtp_path *path)
 	if (r == 0) {
 		log_info("rcpt to=<%s> result=reject code=550 reason=unknown-user",
 		    path->mailbox);
+		stats_reject(STAT_REJECT_UNKNOWN_USER);
 		client_error(s, &SMTP_USER_UNKNOWN, path->mailbox);
 		return -1;
 	}
@@ -393,6 +396,7 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 	if (s->naccepted >= s->conf->limits.max_recipients) {
 		log_info("rcpt to=<%s> result=reject code=452 reason=max_recipients",
 		    path.mailbox);
+		stats_reject(STAT_REJECT_LIMIT);
 		reply(s, &SMTP_TOO_MANY_RCPT, NULL);
 		return;
 	}
@@ -403,6 +407,9 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 	smtp_policy_decide(s->ctx->service, s->ctx->class, auth, kind,
 	    s->esmtp, path.mailbox, &d);
 	if (!d.accept) {
+		stats_reject(d.code == 553 ? STAT_REJECT_FIRST_POP : d.code == 550 ?
+		    STAT_REJECT_DENIED : d.code == 530 ? STAT_REJECT_AUTH_REQUIRED :
+		    STAT_REJECT_SYNTAX);
 		log_info("rcpt to=<%s> result=reject code=%d %s%s", path.mailbox,
 		    d.code, strncmp(d.reason, "relay=", 6) ? "reason=" : "", d.reason);
 		reply_line(s, d.text);
@@ -658,6 +665,8 @@ static void cmd_data(struct smtp *s, char *arg)
 		maildir_writer_abort(&w);
 		log_info("data result=reject code=%d errors=0x%x size=%zu", e->code,
 		    (unsigned)d.errors, d.size);
+		stats_reject(d.errors & SMTP_DATA_TOO_BIG ? STAT_REJECT_LIMIT :
+		    STAT_REJECT_DATA);
 		reply(s, e, NULL);
 		transaction_reset(s);
 		return;
@@ -682,6 +691,10 @@ static void cmd_data(struct smtp *s, char *arg)
 		return;
 	}
 	s->messages++;
+	if (s->rcpts.nlocal > 0)
+		stats_count(STAT_MSG_DELIVERED, s->ctx->service);
+	if (s->rcpts.nremote > 0)
+		stats_count(STAT_MSG_QUEUED, s->ctx->service);
 	log_info("message id=%s from=<%s> size=%zu local=%zu remote=%zu%s%s", id,
 	    s->sender.mailbox, w.disk, s->rcpts.nlocal, s->rcpts.nremote,
 	    qid[0] ? " queue=" : "", qid);
@@ -854,7 +867,7 @@ static void cmd_auth(struct smtp *s, char *arg)
 		return;
 	}
 	s->auth_failures++;
-	session_auth_delay(s->auth_failures);
+	session_auth_delay(s->ctx, s->auth_failures);
 	reply(s, &SMTP_AUTH_FAILED, NULL);
 	if (s->auth_failures >= s->conf->limits.auth_failures) {
 		log_warn("close reason=auth-failures count=%d", s->auth_failures);
