@@ -425,9 +425,12 @@ static void reap(void)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (pid == M.runner) {
 			M.runner = 0;
-			if (!M.got_term && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
-				log_warn("queue runner pid=%ld died status=%d; restarting",
-				    (long)pid, status);
+			if (!M.got_term && WIFSIGNALED(status))
+				log_warn("queue runner pid=%ld signal=%d; restarting",
+				    (long)pid, WTERMSIG(status));
+			else if (!M.got_term && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+				log_warn("queue runner pid=%ld exit=%d; restarting",
+				    (long)pid, WEXITSTATUS(status));
 			continue;
 		}
 		for (i = 0; i < M.nkids; i++) {

@@ -50,7 +50,13 @@ static void original_headers(int datafd, struct buf *out)
 void bounce_status(const char *reply, char *out, size_t outlen)
 {
 	const char *p = reply;
+	static const char expired[] = "delivery time expired";
 
+	/* runner.c's "delivery time expired; last reply: ...": RFC 3463 X.4.7. */
+	if (strncmp(reply, expired, sizeof expired - 1) == 0) {
+		snprintf(out, outlen, "4.4.7");
+		return;
+	}
 	/* "550 5.1.1 text": the second token when it looks like x.y.z. */
 	while (*p && *p != ' ')
 		p++;

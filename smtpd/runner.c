@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -99,6 +100,14 @@ static enum dns_status destination(const struct conf *c, struct dns_resolver *re
 	return dns_mx_targets(res, domain, 25, t, nt, err, errlen);
 }
 
+/* RFC 1870 counts CRLF line ends: the W= of the data file, else S=. */
+static size_t wire_size(const struct queue_env *env)
+{
+	const char *w = strstr(env->data, ",W=");
+
+	return w ? (size_t)strtoull(w + 3, NULL, 10) : env->size;
+}
+
 /* Record a recipient's fate; deferrals get the next attempt time. */
 static void record(const struct conf *c, struct queue_rcpt *q,
     enum smtp_client_fate fate, const char *reply, time_t now)
@@ -158,7 +167,8 @@ static void deliver_domain(const struct conf *c, struct queue_env *env,
 		p.data_timeout = (int)c->limits.data_timeout;
 		p.tls = tls;
 		p.id = env->id;
-		smtp_client_send(&p, ct, nt, env->sender, r, nr, datafd, env->size);
+		smtp_client_send(&p, ct, nt, env->sender, r, nr, datafd,
+		    wire_size(env));
 	} else {
 		enum smtp_client_fate fate = st == DNS_TEMP ? SMTP_CLIENT_DEFERRED :
 		    SMTP_CLIENT_FAILED;
@@ -233,6 +243,22 @@ int runner_deliver(const struct conf *c, const char *id)
 		queue_env_free(&env);
 		return -1;
 	}
+	/*
+	 * One worker per message, even across a runner restart: a worker
+	 * orphaned by a killed runner still holds this lock.
+	 */
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		log_info("queue id=%s result=busy reason=\"another worker has it\"", id);
+		close(fd);
+		queue_env_free(&env);
+		return 0;
+	}
+	/* The envelope may have changed while we waited for nothing: reload. */
+	queue_env_free(&env);
+	if (queue_env_load(c->state_dir, id, &env) != 0) {
+		close(fd);
+		return 0;	/* delivered and removed meanwhile */
+	}
 	if (now - env.arrival >= c->queue.max_age) {
 		fail_pending(&env, "expired");
 	} else if (count_hops(fd) > RUNNER_HOPS_MAX) {
@@ -249,7 +275,8 @@ int runner_deliver(const struct conf *c, const char *id)
 			    env.rcpt[i].next_attempt > now)
 				continue;
 			for (j = 0; j < i && !seen; j++)
-				seen = env.rcpt[j].next_attempt <= now &&
+				seen = env.rcpt[j].state == QUEUE_RCPT_PENDING &&
+				    env.rcpt[j].next_attempt <= now &&
 				    strcasecmp(domain_of(env.rcpt[j].address), d) == 0;
 			if (!seen)
 				deliver_domain(c, &env, d, fd, res, tls, now);
@@ -304,8 +331,12 @@ static int reap_workers(void)
 	size_t i;
 	int n = 0;
 
-	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		n++;
+		if (WIFSIGNALED(status))
+			log_warn("worker pid=%ld signal=%d", (long)pid, WTERMSIG(status));
 		for (i = 0; i < nworkers; i++)
 			if (workers[i].pid == pid) {
 				workers[i] = workers[--nworkers];

@@ -17,10 +17,11 @@ import os
 import re
 import signal
 import sys
-import time
+import traceback
 
 import ispmaild_test as T
 import smtp_helpers as H
+from sink import SCALE  # noqa: F401 (the tests use O.SCALE)
 
 DEAD_NS = "127.0.0.1:9"             # nothing answers: DNS is never asked
 SENDER = "alice@example.test"       # a local user: her bounces land locally
@@ -31,6 +32,12 @@ RECEIVED_RE = (rb"Received: from (?P<helo>\S+) \(\[(?P<ip>[^\]]+)\]\)\r\n"
                rb"\tby " + re.escape(T.HOSTNAME.encode()) +
                rb" \(ispmaild\) with (?P<proto>E?SMTPS?A?) id (?P<id>[\w.-]+)"
                rb"(?:\r\n\tfor <(?P<for>[^>]*)>)?; " + H.DATE_RE + rb"\r\n")
+
+
+def scaled(seconds):
+    """A wait, stretched under valgrind ($ISPMAILD_WRAPPER) or by
+    $TIMEOUT_SCALE."""
+    return seconds * SCALE
 
 
 def server(config=None, services=("smtp", "pop3"), users=(SENDER,), nameserver=DEAD_NS):
@@ -123,16 +130,37 @@ def queue_list(srv):
 
 
 def wait_queue_empty(srv, timeout=15.0):
-    return H.wait_for(lambda: H.queue_empty(srv), timeout, 0.1)
+    return H.wait_for(lambda: H.queue_empty(srv), scaled(timeout), 0.1)
+
+
+def envelope_rcpts(srv, qid):
+    """The envelope's recipients (smtpd/queue.h), each {"state", "tries",
+    "next", "address", "reply"}; [] when the message is gone. Read here,
+    not through smtp_helpers, so both record forms parse: "... <address>
+    <TAB><last reply>" and the older "... <address> <last reply>"."""
+    try:
+        with open(os.path.join(srv.state_dir, "queue", "env", qid), "rb") as f:
+            text = f.read().decode("latin-1")
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in text.split("\n"):
+        if not line.startswith("rcpt "):
+            continue
+        head, tab, reply = line[5:].partition("\t")
+        f = head.split(" ", 3) if tab else head.split(" ", 4)
+        while len(f) < 5:
+            f.append("")
+        if tab:
+            f[4] = reply
+        out.append({"state": f[0], "tries": int(f[1] or 0), "next": int(f[2] or 0),
+                    "address": f[3], "reply": f[4]})
+    return out
 
 
 def envelope_states(srv, qid):
     """{address: (state, tries)} from the envelope file; {} when gone."""
-    try:
-        env = H.envelope(srv, qid)
-    except FileNotFoundError:
-        return {}
-    return {r[3].split(" ")[0]: (r[0], int(r[1])) for r in env["rcpt"]}
+    return {r["address"]: (r["state"], r["tries"]) for r in envelope_rcpts(srv, qid)}
 
 
 def wait_envelope(srv, qid, cond, timeout=15.0):
@@ -143,7 +171,7 @@ def wait_envelope(srv, qid, cond, timeout=15.0):
         nonlocal last
         last = envelope_states(srv, qid)
         return cond(last)
-    H.wait_for(probe, timeout, 0.05)
+    H.wait_for(probe, scaled(timeout), 0.05)
     return last
 
 
@@ -152,7 +180,7 @@ def log_lines(srv, pattern):
 
 
 def wait_log(srv, pattern, timeout=15.0, count=1):
-    return H.wait_for(lambda: len(log_lines(srv, pattern)) >= count, timeout, 0.05)
+    return H.wait_for(lambda: len(log_lines(srv, pattern)) >= count, scaled(timeout), 0.05)
 
 
 # --- processes ---
@@ -184,7 +212,7 @@ def runner_pid(srv, timeout=10.0):
             if ppid_of(pid) == master and H.pid_alive(pid):
                 return pid
         return None
-    return H.wait_for(probe, timeout, 0.05)
+    return H.wait_for(probe, scaled(timeout), 0.05)
 
 
 def worker_pids(srv, runner=None):
@@ -197,7 +225,7 @@ def kill9(pid, timeout=5.0):
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         return True
-    return H.wait_for(lambda: not H.pid_alive(pid), timeout, 0.02)
+    return H.wait_for(lambda: not H.pid_alive(pid), scaled(timeout), 0.02)
 
 
 # --- bounces ---
@@ -215,7 +243,7 @@ def bounces(srv, address=SENDER):
 
 def wait_bounces(srv, n, address=SENDER, timeout=15.0):
     return H.wait_for(lambda: len(bounces(srv, address)) >= n and bounces(srv, address),
-                      timeout, 0.1) or bounces(srv, address)
+                      scaled(timeout), 0.1) or bounces(srv, address)
 
 
 class Dsn:
@@ -357,6 +385,8 @@ def run(body):
         return t.done()
     except (T.HarnessError, T.ProtocolError, OSError) as e:
         t.ok(False, "test ran to the end", "%s: %s" % (type(e).__name__, e))
+    except Exception:       # a bug in the test: still clean up
+        t.ok(False, "test ran to the end", traceback.format_exc())
     for s in fx.items:
         if getattr(s, "errors", None):
             t.ok(False, "sink handled every connection", "\n".join(s.errors))
@@ -393,3 +423,15 @@ def reload(srv, timeout=10.0):
     before = len(log_lines(srv, r"\]: info: queue runner started"))
     srv.reload()
     return wait_log(srv, r"\]: info: queue runner started", timeout, before + 1)
+
+
+def queued(srv, qid):
+    """Is the message still in the queue (its envelope or its data)?"""
+    env = os.path.join(srv.state_dir, "queue", "env", qid)
+    return os.path.exists(env) or any(n.startswith(qid + ".")
+                                      for n in H.queue_files(srv)["new"])
+
+
+def wait_gone(srv, qid, timeout=15.0):
+    """Wait until the message left the queue (envelope and data file)."""
+    return H.wait_for(lambda: not queued(srv, qid), scaled(timeout), 0.1)

@@ -18,6 +18,7 @@ an address:port bound but not listening, so connections to it are refused.
 Python 3 standard library only.
 """
 
+import os
 import random
 import re
 import select
@@ -27,6 +28,8 @@ import threading
 import time
 
 DEFAULT_GREETING = "220 sink.test ESMTP test sink"
+# Waits stretch when the daemon runs under valgrind ($ISPMAILD_WRAPPER).
+SCALE = float(os.environ.get("TIMEOUT_SCALE") or (5 if os.environ.get("ISPMAILD_WRAPPER") else 1))
 MAX_LINE = 65536
 
 
@@ -128,7 +131,7 @@ class Sink:
     def wait_messages(self, n, timeout=15.0, delivered=True):
         """Wait until n messages (delivered=True: n acknowledged with 2xx)
         arrived; returns the list of them (maybe fewer after timeout)."""
-        deadline = time.time() + timeout
+        deadline = time.time() + timeout * SCALE
         with self._cond:
             while True:
                 got = [m for m in self.messages if m.delivered() or not delivered]
@@ -138,7 +141,7 @@ class Sink:
                 self._cond.wait(min(left, 0.2))
 
     def wait_connections(self, n, timeout=15.0):
-        deadline = time.time() + timeout
+        deadline = time.time() + timeout * SCALE
         with self._cond:
             while len(self.connections) < n and time.time() < deadline:
                 self._cond.wait(0.1)
@@ -147,7 +150,7 @@ class Sink:
     def wait_stalling(self, timeout=15.0):
         """Wait until a DATA is being held by a stall; returns the Message
         (its reply not sent yet), or None."""
-        deadline = time.time() + timeout
+        deadline = time.time() + timeout * SCALE
         with self._cond:
             while time.time() < deadline:
                 for m in self.messages:
