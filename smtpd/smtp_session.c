@@ -558,24 +558,38 @@ static int deliver_rest(struct smtp *s, struct maildir_writer *w, int local,
 	return 0;
 }
 
-/* Read the message to its terminator, writing it as it comes. */
+/*
+ * Read the message to its terminator, writing it as it comes. Each line
+ * must arrive whole within data_timeout, as a command line must within
+ * command_timeout: a client dripping a byte now and then is cut off
+ * instead of holding a process for ever.
+ */
 static int data_read(struct smtp *s, struct maildir_writer *w, int *werr,
     struct smtp_data *d)
 {
 	struct buf out = BUF_INIT;
+	time_t line_deadline = time(NULL) + s->conf->limits.data_timeout;
 	const char *p;
 	ssize_t n;
+	size_t used;
+	int r = STREAM_OK;
 
 	stream_set_timeout(&s->st, (int)s->conf->limits.data_timeout);
 	smtp_data_init(d, (size_t)s->conf->limits.message_size);
 	while (!d->done) {
 		n = stream_peek(&s->st, &p);
 		if (n < 0) {
-			buf_free(&out);
-			stream_set_timeout(&s->st, (int)s->conf->limits.command_timeout);
-			return (int)n;
+			r = (int)n;
+			break;
 		}
-		stream_consume(&s->st, smtp_data_feed(d, p, (size_t)n, &out));
+		used = smtp_data_feed(d, p, (size_t)n, &out);
+		if (memchr(p, '\n', used) != NULL)
+			line_deadline = time(NULL) + s->conf->limits.data_timeout;
+		else if (time(NULL) > line_deadline) {
+			r = STREAM_TIMEOUT;
+			break;
+		}
+		stream_consume(&s->st, used);
 		if (d->errors == 0 && *werr == 0 && (out.len >= 65536 || d->done)) {
 			if (maildir_writer_write(w, out.s, out.len) != 0)
 				*werr = errno ? errno : EIO;
@@ -586,7 +600,7 @@ static int data_read(struct smtp *s, struct maildir_writer *w, int *werr,
 	}
 	buf_free(&out);
 	stream_set_timeout(&s->st, (int)s->conf->limits.command_timeout);
-	return STREAM_OK;
+	return r;
 }
 
 static const struct smtp_reply *data_error_reply(int errors)
