@@ -757,6 +757,9 @@ static void cmd_starttls(struct smtp *s, char *arg)
 	transaction_reset(s);
 	s->helo[0] = '\0';
 	s->esmtp = 0;
+	/* What AUTH proved in the clear is knowledge to discard too. */
+	s->smtp_auth = AUTH_SOURCE_NONE;
+	explicit_bzero(s->auth_user, sizeof s->auth_user);
 	enter_state(s, SMTP_STATE_START);
 }
 
@@ -866,8 +869,15 @@ static void cmd_auth(struct smtp *s, char *arg)
 		client_error(s, &SMTP_AUTH_MECH, NULL);
 		return;
 	}
-	r = user[0] ? session_password_check(s->ctx, user, pass, method,
-	    s->auth_user, sizeof s->auth_user) : 0;
+	if (user[0] != '\0') {
+		r = session_password_check(s->ctx, user, pass, method,
+		    s->auth_user, sizeof s->auth_user);
+	} else {
+		r = 0;
+		log_info("login user=- result=fail method=%s service=%s client=%s "
+		    "reason=malformed", method, conf_service_name(s->ctx->service),
+		    s->ctx->client_text);
+	}
 	explicit_bzero(pass, sizeof pass);
 	explicit_bzero(raw, sizeof raw);
 	explicit_bzero(line, sizeof line);
