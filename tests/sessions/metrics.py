@@ -10,12 +10,16 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import ispmaild_test as T  # noqa: E402
 
 GOOD, BAD, MAILS = 60, 20, 20
+if os.environ.get("ISPMAILD_WRAPPER"):
+    # Under valgrind every process is 20x slower: fewer, same arithmetic.
+    GOOD, BAD, MAILS = 12, 4, 4
 
 
 def pop3_login(srv, user, password, errors):
@@ -76,7 +80,8 @@ def main():
         t.start()
     for t in threads:
         t.join(120)
-    tap.ok(not errors, "100 parallel sessions all got the replies they expected",
+    tap.ok(not errors, "%d parallel sessions all got the replies they expected"
+           % (GOOD + BAD + MAILS),
            "\n".join(errors[:20]))
 
     url = "http://127.0.0.1:%d/metrics" % srv.ports["metrics"]
@@ -92,6 +97,11 @@ def main():
            float(BAD), "logins_failed_total pop3 = %d" % BAD)
     tap.eq(metric(text, "ispmaild_messages_delivered_total", '{service="smtp"}'),
            float(MAILS), "messages_delivered_total smtp = %d" % MAILS)
+    for _ in range(50):     # the master counts a session until it reaps it
+        if metric(text, "ispmaild_sessions", '{service="pop3"}') == 0.0:
+            break
+        time.sleep(0.2)
+        text = urllib.request.urlopen(url, timeout=10).read().decode()
     tap.eq(metric(text, "ispmaild_sessions", '{service="pop3"}'), 0.0,
            "no POP3 session open now")
     tap.eq(metric(text, "ispmaild_relay_entries"), 1.0,

@@ -130,7 +130,11 @@ def main(t, fx):
                         % re.escape(m.group(1)), 3),
              "failing DSN: a bounce of a bounce is dropped and logged")
     time.sleep(0.5)
-    t.eq(all_mail(srv), mail, "null sender: nothing new in any Maildir")
+    # Other DSNs (the max_age one, slower under valgrind) may land meanwhile:
+    # what must not appear is anything about the null sender's message.
+    new = [f for f in all_mail(srv) if f not in mail]
+    about_null = [f for f in new if b"null sender" in open(f, "rb").read()]
+    t.eq(about_null, [], "null sender: nothing about it in any Maildir")
     t.eq([x.sender for x in sink.messages[n:] if x.delivered()], [],
          "null sender: nothing delivered at the sink (the failing DSN was refused)")
 
