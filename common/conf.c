@@ -891,8 +891,8 @@ static int conf_listen_entry(struct ctx *x, config_setting_t *e, const char *pre
 
 	if (conf_string(x, e, prefix, "address", 0, &s, &v) < 0)
 		return -1;
-	if (v == NULL)
-		v = "0.0.0.0";
+	if (v == NULL)	/* counters are nobody else's business: loopback */
+		v = svc == SERVICE_METRICS ? "127.0.0.1" : "0.0.0.0";
 	if (net_addr_parse(v, addr) < 0)
 		return conf_fail_value(x, s, conf_key(key, sizeof key, prefix, "address"),
 		    "bad address", v, "not an IPv4 or IPv6 address");

@@ -503,7 +503,11 @@ static void reload(void)
 		return;
 	}
 	if (listen_changed(M.conf, next)) {
-		log_warn("reload listen=unchanged reason=\"listeners change on restart\"");
+		/* Sockets are bound as root, once: that needs a restart. */
+		log_error("reload result=refused reason=\"listen changed: restart to apply\"");
+		conf_free(next);
+		free(next);
+		return;
 	} else {
 		struct ssl_ctx_st **fresh = xcalloc(M.nls ? M.nls : 1, sizeof *fresh);
 
@@ -701,6 +705,55 @@ static int check_dir(const char *what, const char *path, char *err, size_t errle
 	return 0;
 }
 
+/*
+ * Started as root, the daemon runs as user/group: check what that user
+ * must be able to do, in a child that has become it. A key it cannot read
+ * only warns: the start reads it as root, a reload would fail.
+ */
+static int check_as_user(const struct conf *c, uid_t uid, gid_t gid,
+    char *err, size_t errlen)
+{
+	int pfd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(pfd) != 0)
+		return 0;
+	if ((pid = fork()) < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return 0;
+	}
+	if (pid == 0) {
+		char msg[512] = "";
+
+		close(pfd[0]);
+		if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
+			snprintf(msg, sizeof msg, "cannot become %s: %s", c->user, strerror(errno));
+		else if (access(c->state_dir, W_OK | X_OK) != 0 && errno != ENOENT)
+			snprintf(msg, sizeof msg, "state_dir %s: not writable by %s: %s",
+			    c->state_dir, c->user, strerror(errno));
+		else if (access(c->users_file, R_OK) != 0)
+			snprintf(msg, sizeof msg, "users_file %s: not readable by %s: %s",
+			    c->users_file, c->user, strerror(errno));
+		else if (c->tls.enabled && access(c->tls.private_key, R_OK) != 0)
+			fprintf(stderr, "ispmaild: warning: tls.private_key %s is not readable "
+			    "by %s: SIGHUP cannot reload the certificate\n",
+			    c->tls.private_key, c->user);
+		n = write(pfd[1], msg, strlen(msg));
+		_exit(n < 0);
+	}
+	close(pfd[1]);
+	n = read(pfd[0], err, errlen - 1);
+	close(pfd[0]);
+	waitpid(pid, &status, 0);
+	if (n > 0) {
+		err[n] = '\0';
+		return 1;
+	}
+	return 0;
+}
+
 int master_check(const struct conf *c, char *err, size_t errlen)
 {
 	struct users users;
@@ -731,14 +784,18 @@ int master_check(const struct conf *c, char *err, size_t errlen)
 	    check_dir("maildir_root", c->maildir_root, err, errlen))
 		return 1;
 	if (geteuid() == 0) {
-		if (getpwnam(c->user) == NULL) {
+		struct passwd *pw = getpwnam(c->user);
+		struct group *gr = getgrnam(c->group);
+
+		if (pw == NULL) {
 			snprintf(err, errlen, "user %s: no such user", c->user);
 			return 1;
 		}
-		if (getgrnam(c->group) == NULL) {
+		if (gr == NULL) {
 			snprintf(err, errlen, "group %s: no such group", c->group);
 			return 1;
 		}
+		return check_as_user(c, pw->pw_uid, gr->gr_gid, err, errlen);
 	}
 	return 0;
 }

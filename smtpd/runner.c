@@ -371,7 +371,7 @@ static void flush_all(const struct conf *c)
 		queue_env_free(&env);
 	}
 	queue_ids_free(ids, n);
-	log_info("queue flush messages=%zu", n);
+	log_info("flush messages=%zu", n);
 }
 
 /* Start workers for due messages; returns seconds until the next is due. */

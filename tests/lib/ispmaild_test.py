@@ -32,6 +32,9 @@ CUSTOMER = "127.0.0.1"      # in customer_networks
 OUTSIDER = "127.0.0.2"      # in no network
 TRUSTED = "127.0.0.3"       # in trusted_networks
 READ_TIMEOUT = float(os.environ.get("TEST_TIMEOUT", "10"))
+# Under valgrind every daemon process runs many times slower.
+if os.environ.get("ISPMAILD_WRAPPER"):
+    READ_TIMEOUT *= 4
 
 
 class HarnessError(Exception):
