@@ -135,24 +135,12 @@ int aliases_load(const char *path, struct aliases *out, char *err, size_t errlen
 	out->n = 0;
 	if (path == NULL)
 		return 0;
-	f = fopen(path, "re");
-	if (f == NULL) {
-		e = errno;
-		seterr(err, errlen, "%s: %s", path, strerror(e));
-		errno = e;
+	if ((f = users_file_open(path, err, errlen)) == NULL)
 		return -1;
-	}
-	while ((r = users_read_line(f, line, sizeof line, &len)) != 0) {
-		lineno++;
-		if (r == -1) {
-			seterr(err, errlen, "%s: %s", path, strerror(errno));
+	while ((r = users_file_next(f, path, line, sizeof line, &len, &lineno,
+	    err, errlen)) != 0) {
+		if (r < 0)
 			goto fail;
-		}
-		if (r == -2) {
-			seterr(err, errlen, "%s:%zu: line longer than %d bytes",
-			    path, lineno, USERS_LINE_MAX);
-			goto fail;
-		}
 		if (strlen(line) != len) {
 			seterr(err, errlen, "%s:%zu: NUL byte in line", path, lineno);
 			goto fail;

@@ -266,6 +266,39 @@ static int find_duplicate(const struct users *u, size_t *first, size_t *second)
 	return found;
 }
 
+FILE *users_file_open(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	int e;
+
+	if (f == NULL) {
+		e = errno;
+		seterr(err, errlen, "%s: %s", path, strerror(e));
+		errno = e;
+	}
+	return f;
+}
+
+int users_file_next(FILE *f, const char *path, char *line, size_t size,
+    size_t *len, size_t *lineno, char *err, size_t errlen)
+{
+	int r = users_read_line(f, line, size, len);
+
+	if (r == 0)
+		return 0;
+	++*lineno;
+	if (r == -1) {
+		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (r == -2) {
+		seterr(err, errlen, "%s:%zu: line longer than %d bytes", path,
+		    *lineno, USERS_LINE_MAX);
+		return -1;
+	}
+	return 1;
+}
+
 int users_load(const char *path, struct users *out, char *err, size_t errlen)
 {
 	char line[USERS_LINE_MAX + 1];
@@ -277,24 +310,12 @@ int users_load(const char *path, struct users *out, char *err, size_t errlen)
 	int r, e;
 
 	memset(out, 0, sizeof *out);
-	f = fopen(path, "re");
-	if (f == NULL) {
-		e = errno;
-		seterr(err, errlen, "%s: %s", path, strerror(e));
-		errno = e;
+	if ((f = users_file_open(path, err, errlen)) == NULL)
 		return -1;
-	}
-	while ((r = users_read_line(f, line, sizeof line, &len)) != 0) {
-		lineno++;
-		if (r == -1) {
-			seterr(err, errlen, "%s: %s", path, strerror(errno));
+	while ((r = users_file_next(f, path, line, sizeof line, &len, &lineno,
+	    err, errlen)) != 0) {
+		if (r < 0)
 			goto fail;
-		}
-		if (r == -2) {
-			seterr(err, errlen, "%s:%zu: line longer than %d bytes",
-			    path, lineno, USERS_LINE_MAX);
-			goto fail;
-		}
 		if (strlen(line) == len && is_comment(line)) {
 			buf_append(&pending, line, len);
 			buf_appendc(&pending, '\n');

@@ -104,5 +104,16 @@ int users_address_valid(const char *address);
  * and thrown away, *len is 0). Shared by users.c and aliases.c.
  */
 int users_read_line(FILE *f, char *line, size_t size, size_t *len);
+/*
+ * Open a users- or aliases-style file; NULL with "path: reason" in err
+ * (errno kept).
+ */
+FILE *users_file_open(const char *path, char *err, size_t errlen);
+/*
+ * The next line of such a file, counted in *lineno: 1 with the line, 0 at
+ * the end, -1 with "path:line: reason" in err (I/O error, overlong line).
+ */
+int users_file_next(FILE *f, const char *path, char *line, size_t size,
+    size_t *len, size_t *lineno, char *err, size_t errlen);
 
 #endif

@@ -31,6 +31,18 @@ static void emit(struct smtp_data *d, struct buf *out, char c)
 		buf_appendc(out, c);
 }
 
+/* A CR followed by c, not LF: flagged; c may itself start a CR LF. */
+static void bare_cr(struct smtp_data *d, struct buf *out, char c)
+{
+	d->errors |= SMTP_DATA_BARE_CR;
+	if (c == '\r') {
+		d->state = D_CR;
+	} else {
+		emit(d, out, c);
+		d->state = D_TEXT;
+	}
+}
+
 size_t smtp_data_feed(struct smtp_data *d, const char *in, size_t n, struct buf *out)
 {
 	size_t i;
@@ -72,12 +84,7 @@ size_t smtp_data_feed(struct smtp_data *d, const char *in, size_t n, struct buf 
 				d->state = D_BOL;
 				d->line_len = 0;
 			} else {
-				d->errors |= SMTP_DATA_BARE_CR;
-				d->state = D_TEXT;
-				if (c == '\r')
-					d->state = D_CR;
-				else
-					emit(d, out, c);
+				bare_cr(d, out, c);
 			}
 			break;
 		case D_DOT:
@@ -98,12 +105,7 @@ size_t smtp_data_feed(struct smtp_data *d, const char *in, size_t n, struct buf 
 				d->done = 1;
 			} else {
 				/* ".\r" then something: the CR was bare. */
-				d->errors |= SMTP_DATA_BARE_CR;
-				d->state = D_TEXT;
-				if (c == '\r')
-					d->state = D_CR;
-				else
-					emit(d, out, c);
+				bare_cr(d, out, c);
 			}
 			break;
 		}
