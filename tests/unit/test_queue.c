@@ -626,6 +626,27 @@ static void test_abort_leaves_nothing(void)
 	CU_ASSERT_EQUAL(count_files(dir, "env"), 0);
 }
 
+/* SPEC §4: from retry_min doubling to retry_max, never past it. */
+static void test_retry_delay(void)
+{
+	static const struct { int tries; long min, max, want; } rows[] = {
+		{ 1, 300, 3600, 300 }, { 2, 300, 3600, 600 }, { 3, 300, 3600, 1200 },
+		{ 4, 300, 3600, 2400 }, { 5, 300, 3600, 3600 }, { 50, 300, 3600, 3600 },
+		{ 0, 300, 3600, 300 }, { 1, 1, 1, 1 }, { 3, 7, 20, 20 },
+		{ 2, 1000, 1500, 1500 }, { 64, 2, 2147483647L, 2147483647L },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		long got = queue_retry_delay(rows[i].tries, rows[i].min, rows[i].max);
+
+		if (got != rows[i].want)
+			fprintf(stderr, "# tries=%d min=%ld max=%ld: %ld, want %ld\n",
+			    rows[i].tries, rows[i].min, rows[i].max, got, rows[i].want);
+		CU_ASSERT_EQUAL(got, rows[i].want);
+	}
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -648,5 +669,6 @@ int main(void)
 	CU_add_test(s, "damaged envelope", test_damaged_envelope);
 	CU_add_test(s, "save refuses an unsafe id", test_save_refuses_bad_id);
 	CU_add_test(s, "aborted data leaves nothing", test_abort_leaves_nothing);
+	CU_add_test(s, "retry schedule doubles to retry_max", test_retry_delay);
 	return cutap_run();
 }
