@@ -142,12 +142,11 @@ def failures(t, srv, ctx):
     t.eq(rest, b"", "after the third 535 the server closes, saying nothing more")
     s.close()
     t.ok(times[0] >= 0.18, "first failure waits ~200 ms", "%.3fs" % times[0])
-    # Under valgrind crypt(3) itself takes seconds: only the floors hold.
-    slow = bool(os.environ.get("ISPMAILD_WRAPPER"))
-    t.ok(times[1] >= 0.37 and (slow or times[1] > times[0] * 1.5),
-         "second failure (an unknown user) waits longer, ~400 ms", "%r" % times)
-    t.ok(times[2] >= 0.75 and (slow or times[2] > times[1] * 1.5),
-         "third failure waits longer still, ~800 ms", "%r" % times)
+    # The pauses are floors (crypt(3) and a loaded machine add to them, so
+    # ratios between the times would be noise): 200, 400, 800 ms at least.
+    t.ok(times[1] >= 0.37, "second failure (an unknown user) waits longer, ~400 ms",
+         "%r" % times)
+    t.ok(times[2] >= 0.75, "third failure waits longer still, ~800 ms", "%r" % times)
     t.ok(H.wait_log(srv, r"close reason=auth-failures count=3$"),
          "log: close reason=auth-failures count=3")
 
