@@ -13,6 +13,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -285,6 +286,12 @@ static void child_run(struct session_ctx *ctx)
 	close(M.sigpipe[1]);
 	for (i = 0; i < M.nls; i++)
 		close(M.ls[i].fd);
+	{
+		/* Replies are batched by the stream already: Nagle only adds delay. */
+		int one = 1;
+
+		(void)setsockopt(ctx->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
 	session_id(ctx->id, sizeof ctx->id);
 	log_set_id(ctx->id);
 	log_info("connect service=%s client=%s port=%d class=%s",

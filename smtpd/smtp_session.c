@@ -318,7 +318,12 @@ static void cmd_mail(struct smtp *s, char *arg)
 	}
 	if (params != NULL && mail_params(s, params, p + strlen(p)) != 0)
 		return;
-	if (!smtp_policy_mail(s->ctx->service, s->ctx->class, auth_source(s),
+	/*
+	 * Port 25 accepts every MAIL and judges at RCPT: only submission and
+	 * smtps need the relay DB here (for their 530).
+	 */
+	if (!smtp_policy_mail(s->ctx->service, s->ctx->class,
+	    s->ctx->service == SERVICE_SMTP ? s->smtp_auth : auth_source(s),
 	    s->esmtp, &d)) {
 		log_info("mail from=<%s> result=reject code=%d reason=%s",
 		    s->sender.mailbox, d.code, d.reason);
