@@ -451,6 +451,15 @@ static int relaydb_verify(struct relaydb *r)
 	return 0;
 }
 
+/* Is relay.db absent (and not merely unreadable)? */
+static int relaydb_file_missing(const struct relaydb *r)
+{
+	char path[PATH_MAX];
+
+	return str_format(path, sizeof path, "%s/%s", r->dir, RELAYDB_FILE) == 0 &&
+	    access(path, F_OK) == -1 && errno == ENOENT;
+}
+
 /*
  * (Re)join the environment, holding the operation lock with our pid marked
  * busy. h is the header as we found it. Recovery when asked to, when a
@@ -461,7 +470,7 @@ static int relaydb_verify(struct relaydb *r)
 static int relaydb_attach(struct relaydb *r, const struct lockhdr *h, int force)
 {
 	char aside[PATH_MAX];
-	int recover, reset = 0, ret;
+	int recover, reset = 0, missing, ret;
 
 	recover = force || h->busy != 0 || h->magic[0] == '\0' ||
 	    !relaydb_others_present(r);
@@ -485,10 +494,20 @@ static int relaydb_attach(struct relaydb *r, const struct lockhdr *h, int force)
 		if (relaydb_hdr_write(r, r->hdr_gen, (int64_t)r->pid) != 0)
 			return -1;
 	}
+	/*
+	 * The lock file's header exists only once a relay.db was made: a
+	 * relay.db gone now (and not restored by recovery) was removed.
+	 */
+	missing = h->magic[0] != '\0' && relaydb_file_missing(r);
 	if (reset && relaydb_verify(r) != 0)
 		ret = DB_VERIFY_BAD;
 	else
 		ret = relaydb_db_open(r);
+	if (ret == 0 && missing) {
+		r->recreated = 1;
+		relaydb_seterr(r, "%s/%s was missing; recreated empty", r->dir,
+		    RELAYDB_FILE);
+	}
 	if (ret != 0 && relaydb_is_corrupt(ret)) {
 		char why[sizeof r->err];
 

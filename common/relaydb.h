@@ -34,9 +34,10 @@ struct relaydb;
 /*
  * Open (creating if needed) the environment and the database. A relay.db
  * that Berkeley DB cannot open as a database is moved aside to
- * relay.db.corrupt-<unix time> and replaced by an empty one: the open
- * succeeds, relaydb_recreated() returns 1 and relaydb_strerror() says what
- * happened, for the caller to log.
+ * relay.db.corrupt-<unix time> and replaced by an empty one; a relay.db
+ * removed since an earlier open is created empty again. Either way the
+ * open succeeds, relaydb_recreated() returns 1 and relaydb_strerror() says
+ * what happened, for the caller to log.
  */
 struct relaydb *relaydb_open(const char *state_dir, char *err, size_t errlen);
 /* Close and free; NULL is fine. */
@@ -74,7 +75,7 @@ int relaydb_foreach(struct relaydb *db, relaydb_visit_fn fn, void *arg);
 
 /* The last error, or the note left by relaydb_open (see there); never NULL. */
 const char *relaydb_strerror(const struct relaydb *db);
-/* 1 when relaydb_open replaced an unreadable relay.db, else 0. */
+/* 1 when relaydb_open replaced an unreadable or missing relay.db, else 0. */
 int relaydb_recreated(const struct relaydb *db);
 
 #endif

@@ -134,6 +134,8 @@ static void relay_authorize(struct pop3 *p)
 		log_error("relay-authorize key=%s result=error reason=\"%s\"", key, err);
 		return;
 	}
+	if (relaydb_recreated(db))
+		log_warn("relaydb result=recreated reason=\"%s\"", relaydb_strerror(db));
 	if (relaydb_authorize(db, key, p->user, time(NULL)) != 0)
 		log_error("relay-authorize key=%s result=error reason=\"%s\"",
 		    key, relaydb_strerror(db));

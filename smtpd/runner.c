@@ -36,6 +36,8 @@
 #include "stats.h"
 
 static volatile sig_atomic_t runner_stop;
+/* The wakeup FIFO, written by on_child so that poll() returns at once. */
+static int runner_wake_fd = -1;
 
 static void on_term(int sig)
 {
@@ -306,6 +308,17 @@ int runner_deliver(const struct conf *c, const char *id)
 	return 0;
 }
 
+/* A worker finished: wake the loop to reap it and start the next one. */
+static void on_child(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	if (runner_wake_fd >= 0)
+		(void)write(runner_wake_fd, "c", 1);
+	errno = saved;
+}
+
 struct worker {
 	pid_t pid;
 	char id[QUEUE_ID_MAX];
@@ -418,6 +431,8 @@ static long schedule(const struct conf *c)
 		}
 		if (pid == 0) {
 			signal(SIGTERM, SIG_DFL);
+			signal(SIGCHLD, SIG_DFL);
+			runner_wake_fd = -1;
 			log_set_id(NULL);
 			runner_deliver(c, ids[i]);
 			queue_ids_free(ids, n);
@@ -461,6 +476,10 @@ int runner_run(const struct conf *c)
 		log_error("queue fifo=%s reason=\"%s\"", path, strerror(errno));
 		return 1;
 	}
+	runner_wake_fd = fifo;
+	sa.sa_handler = on_child;
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, NULL);
 	log_info("runner started");
 	while (!runner_stop) {
 		if (reap_workers() > 0)

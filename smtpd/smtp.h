@@ -12,6 +12,12 @@
 #define SMTP_LINE_MAX 512
 /* Syntax errors and unknown commands tolerated before 421 and close. */
 #define SMTP_ERRORS_MAX 10
+/*
+ * DATA must keep moving: data_timeout, plus one second per this many bytes
+ * received, for the whole message (Postfix's smtpd_min_data_rate), so a
+ * client dripping a byte now and then is cut off whatever its line ends.
+ */
+#define SMTP_DATA_MIN_RATE 500
 
 int smtp_session_run(const struct session_ctx *ctx);
 

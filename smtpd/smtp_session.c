@@ -205,7 +205,9 @@ static enum auth_source pop_authorized(struct smtp *s)
 		if (s->db == NULL) {
 			s->db_failed = 1;
 			log_error("relaydb result=error reason=\"%s\"", err);
-		}
+		} else if (relaydb_recreated(s->db))
+			log_warn("relaydb result=recreated reason=\"%s\"",
+			    relaydb_strerror(s->db));
 	}
 	if (s->db == NULL)
 		return AUTH_SOURCE_NONE;
@@ -563,37 +565,50 @@ static int deliver_rest(struct smtp *s, struct maildir_writer *w, int local,
 	return 0;
 }
 
+/* Milliseconds on the monotonic clock. */
+static long long data_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /*
- * Read the message to its terminator, writing it as it comes. Each line
- * must arrive whole within data_timeout, as a command line must within
- * command_timeout: a client dripping a byte now and then is cut off
- * instead of holding a process for ever.
+ * Read the message to its terminator, writing it as it comes. The whole
+ * of it must arrive within data_timeout plus a second per
+ * SMTP_DATA_MIN_RATE bytes: a client dripping a byte now and then is cut
+ * off instead of holding a process for ever, however it ends its lines.
  */
 static int data_read(struct smtp *s, struct maildir_writer *w, int *werr,
     struct smtp_data *d)
 {
 	struct buf out = BUF_INIT;
-	time_t line_deadline = time(NULL) + s->conf->limits.data_timeout;
+	long long start = data_now_ms(), left;
+	unsigned long long got = 0;
 	const char *p;
 	ssize_t n;
 	size_t used;
 	int r = STREAM_OK;
 
-	stream_set_timeout(&s->st, (int)s->conf->limits.data_timeout);
 	smtp_data_init(d, (size_t)s->conf->limits.message_size);
 	while (!d->done) {
+		left = start + s->conf->limits.data_timeout * 1000LL +
+		    (long long)(got * 1000 / SMTP_DATA_MIN_RATE) - data_now_ms();
+		if (left <= 0) {
+			r = STREAM_TIMEOUT;
+			break;
+		}
+		/* Wait no longer than what is left (whole seconds, rounded up). */
+		left = (left + 999) / 1000;
+		stream_set_timeout(&s->st, left > INT_MAX / 1000 ? INT_MAX / 1000 : (int)left);
 		n = stream_peek(&s->st, &p);
 		if (n < 0) {
 			r = (int)n;
 			break;
 		}
 		used = smtp_data_feed(d, p, (size_t)n, &out);
-		if (memchr(p, '\n', used) != NULL)
-			line_deadline = time(NULL) + s->conf->limits.data_timeout;
-		else if (time(NULL) > line_deadline) {
-			r = STREAM_TIMEOUT;
-			break;
-		}
+		got += used;
 		stream_consume(&s->st, used);
 		if (d->errors == 0 && *werr == 0 && (out.len >= 65536 || d->done)) {
 			if (maildir_writer_write(w, out.s, out.len) != 0)
