@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <stdarg.h>
@@ -43,7 +44,13 @@ void stream_init(struct stream *s, int fd, int timeout_sec)
 
 void stream_set_timeout(struct stream *s, int timeout_sec)
 {
-	s->timeout_ms = timeout_sec > 0 ? timeout_sec * 1000 : 1000;
+	/* Configured values go up to INT_MAX seconds: clamp, never overflow. */
+	if (timeout_sec <= 0)
+		s->timeout_ms = 1000;
+	else if (timeout_sec > INT_MAX / 1000)
+		s->timeout_ms = INT_MAX / 1000 * 1000;
+	else
+		s->timeout_ms = timeout_sec * 1000;
 }
 
 void stream_free(struct stream *s)
