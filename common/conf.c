@@ -20,6 +20,9 @@
 
 #include "buf.h"
 #include "conf.h"
+
+/* A day: longer timeouts are a typo, and seconds * 1000 must fit an int. */
+#define CONF_TIMEOUT_MAX 86400
 #include "net.h"
 
 #ifndef SYSCONFDIR
@@ -803,8 +806,8 @@ static int conf_limits(struct ctx *x, const config_setting_t *root)
 	    conf_long(x, g, "limits", "max_per_ip", 1, INT_MAX, &l->max_per_ip) < 0 ||
 	    conf_long(x, g, "limits", "message_size", 1, INT_MAX, &l->message_size) < 0 ||
 	    conf_long(x, g, "limits", "max_recipients", 1, INT_MAX, &l->max_recipients) < 0 ||
-	    conf_long(x, g, "limits", "command_timeout", 1, INT_MAX, &l->command_timeout) < 0 ||
-	    conf_long(x, g, "limits", "data_timeout", 1, INT_MAX, &l->data_timeout) < 0 ||
+	    conf_long(x, g, "limits", "command_timeout", 1, CONF_TIMEOUT_MAX, &l->command_timeout) < 0 ||
+	    conf_long(x, g, "limits", "data_timeout", 1, CONF_TIMEOUT_MAX, &l->data_timeout) < 0 ||
 	    conf_long(x, g, "limits", "auth_failures", 1, INT_MAX, &l->auth_failures) < 0)
 		return -1;
 	return 0;

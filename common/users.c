@@ -317,6 +317,10 @@ int users_load(const char *path, struct users *out, char *err, size_t errlen)
 		if (r < 0)
 			goto fail;
 		if (strlen(line) == len && is_comment(line)) {
+			/* users_save refuses a CR: do not keep what cannot be written. */
+			for (size_t k = 0; k < len; k++)
+				if (line[k] == '\r')
+					line[k] = ' ';
 			buf_append(&pending, line, len);
 			buf_appendc(&pending, '\n');
 			continue;

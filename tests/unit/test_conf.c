@@ -562,7 +562,7 @@ static const struct err_case err_cases[] = {
 	{ "int64 too large", H "limits = { message_size = 99999999999L; };\n", 2,
 	  "limits.message_size: must be from 1 to 2147483647, not 99999999999" },
 	{ "negative timeout", H "limits = { command_timeout = -1; };\n", 2,
-	  "limits.command_timeout: must be from 1 to 2147483647, not -1" },
+	  "limits.command_timeout: must be from 1 to 86400, not -1" },
 	{ "auth_failures 0", H "limits = { auth_failures = 0; };\n", 2,
 	  "limits.auth_failures: must be from 1 to 2147483647, not 0" },
 	{ "max_connections 0", H "limits = { max_connections = 0; };\n", 2,
