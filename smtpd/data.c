@@ -31,6 +31,14 @@ static void emit(struct smtp_data *d, struct buf *out, char c)
 		buf_appendc(out, c);
 }
 
+/* A bare LF ends nothing: no BOL after it, so no terminator either. */
+static void bare_lf(struct smtp_data *d)
+{
+	d->errors |= SMTP_DATA_BARE_LF;
+	d->state = D_TEXT;
+	d->line_len = 0;
+}
+
 /* A CR followed by c, not LF: flagged; c may itself start a CR LF. */
 static void bare_cr(struct smtp_data *d, struct buf *out, char c)
 {
@@ -69,10 +77,7 @@ size_t smtp_data_feed(struct smtp_data *d, const char *in, size_t n, struct buf 
 			if (c == '\r') {
 				d->state = D_CR;
 			} else if (c == '\n') {
-				/* A bare LF ends nothing: no BOL, no terminator. */
-				d->errors |= SMTP_DATA_BARE_LF;
-				d->state = D_TEXT;
-				d->line_len = 0;
+				bare_lf(d);
 			} else {
 				emit(d, out, c);
 				d->state = D_TEXT;
@@ -91,9 +96,7 @@ size_t smtp_data_feed(struct smtp_data *d, const char *in, size_t n, struct buf 
 			if (c == '\r') {
 				d->state = D_DOTCR;
 			} else if (c == '\n') {
-				d->errors |= SMTP_DATA_BARE_LF;
-				d->state = D_TEXT;
-				d->line_len = 0;
+				bare_lf(d);
 			} else {
 				/* RFC 5321 §4.5.2: the first dot is removed. */
 				emit(d, out, c);
