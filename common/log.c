@@ -52,6 +52,9 @@ static const char *prio_name(int prio)
 }
 
 static void log_vmsg(int prio, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void log_vmsg(int prio, const char *fmt, va_list ap)
 {
 	char line[2048];
 	int n = 0;
