@@ -297,9 +297,12 @@ def run(clients, seconds, keep=False, drain_max=None, t=None):
 
         stopped = time.time()
         left0 = len(H.queue_files(srv)["env"])
-        limit = max(10.0, len(res.relay) / MIN_OUTBOUND_RATE)
+        # In make check (drain_max given) this is about nothing being lost,
+        # not speed: a generous bound. The benchmark run checks the rate.
         if drain_max is not None:
-            limit = min(limit, drain_max)
+            limit = drain_max
+        else:
+            limit = max(10.0, len(res.relay) / MIN_OUTBOUND_RATE)
         limit *= SCALE
         drained = H.wait_for(lambda: H.queue_empty(srv), limit, 0.2)
         took = time.time() - stopped
@@ -307,8 +310,8 @@ def run(clients, seconds, keep=False, drain_max=None, t=None):
         t.diag("load: queue: %d relayed, %d queued when the clients stopped, %d left %.1fs "
                "later (%.1f messages/s outbound meanwhile)"
                % (len(res.relay), left0, left, took, (left0 - left) / max(took, 0.1)))
-        X.check(t, drained, "the queue drains in %.0fs (%d messages/s or better)"
-                % (limit, MIN_OUTBOUND_RATE), KNOWN_BUGS.get("queue-drain"),
+        X.check(t, drained, "the queue drains within %.0fs" % limit,
+                KNOWN_BUGS.get("queue-drain"),
                 "%d messages still queued" % left)
         time.sleep(1.0)             # a duplicate would come now
         relay_checks(t, srv, sink, res)

@@ -14,5 +14,5 @@ import load  # noqa: E402
 
 if __name__ == "__main__":
     if os.environ.get("ISPMAILD_WRAPPER"):
-        sys.exit(load.run(6, 6, drain_max=20))
-    sys.exit(load.run(30, 8, drain_max=15))
+        sys.exit(load.run(6, 6, drain_max=90))
+    sys.exit(load.run(30, 8, drain_max=90))
