@@ -60,8 +60,14 @@ int metrics_session_run(const struct session_ctx *ctx)
 		status_prometheus(&status, &body);
 		respond(&st, "200 OK", "text/plain; version=0.0.4; charset=utf-8", &body);
 	}
-	log_info("metrics method=%s status=%s", method,
-	    strcmp(path, "/metrics") == 0 ? "200" : "404");
+	{
+		char q[LOG_QUOTE_MAX];
+
+		/* The method is the client's bytes: quoted like any of them. */
+		log_info("metrics method=%s status=%s",
+		    log_quote(method, strlen(method), q, sizeof q),
+		    strcmp(path, "/metrics") == 0 ? "200" : "404");
+	}
 	(void)stream_flush(&st);
 	buf_free(&body);
 	stream_free(&st);
