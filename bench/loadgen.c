@@ -889,8 +889,11 @@ int main(int argc, char **argv)
 		if (waitpid(pids[i], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 			errors++;
 	}
-	if (opt.maildir_root != NULL) {
-		/* Asynchronous delivery (Postfix): the run ends at the last file. */
+	if (opt.maildir_root != NULL && errors == 0) {
+		/*
+		 * Asynchronous delivery (Postfix): the run ends at the last file.
+		 * Not after a refused message: that file would never come.
+		 */
 		long have;
 
 		while ((have = count_new(opt.maildir_root)) < target) {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <libconfig.h>
@@ -1007,13 +1008,48 @@ static int conf_open_check(struct ctx *x, const char *path)
 	return 0;
 }
 
+int conf_log_level_parse(const char *name)
+{
+	static const struct {
+		const char *name;
+		int prio;
+	} levels[] = {
+		{ "debug", LOG_DEBUG }, { "info", LOG_INFO },
+		{ "warning", LOG_WARNING }, { "error", LOG_ERR },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof levels / sizeof levels[0]; i++)
+		if (strcmp(name, levels[i].name) == 0)
+			return levels[i].prio;
+	return -1;
+}
+
+/*
+ * "log_level": the state-by-state debug lines cost a syslog write each and
+ * help only when chasing a client's dialogue, so "info" is the default.
+ */
+static int conf_log_level(struct ctx *x, const config_setting_t *root)
+{
+	config_setting_t *s;
+	const char *v;
+
+	x->c->log_level = LOG_INFO;
+	if (conf_string(x, root, "", "log_level", 0, &s, &v) < 0)
+		return -1;
+	if (v != NULL && (x->c->log_level = conf_log_level_parse(v)) < 0)
+		return conf_fail_value(x, s, "log_level", "unknown level", v,
+		    "use debug, info, warning or error");
+	return 0;
+}
+
 /* Parse the file and walk it, section by section; the first error wins. */
 static int conf_read(struct ctx *x, config_t *cfg)
 {
 	static const char *const keys[] = {
 		"hostname", "state_dir", "maildir_root", "users_file", "aliases_file",
 		"domains", "user", "group", "listen", "tls", "relay", "dns", "limits",
-		"queue", NULL
+		"queue", "log_level", NULL
 	};
 	struct conf *c = x->c;
 	config_setting_t *root;
@@ -1052,7 +1088,8 @@ static int conf_read(struct ctx *x, config_t *cfg)
 	    conf_limits(x, root) < 0 ||
 	    conf_queue(x, root) < 0 ||
 	    conf_domains(x, root) < 0 ||
-	    conf_listen(x, root) < 0)
+	    conf_listen(x, root) < 0 ||
+	    conf_log_level(x, root) < 0)
 		return -1;
 	return 0;
 }

@@ -80,6 +80,7 @@ struct conf {
 	char *dns_nameserver;	/* "" when unset */
 	struct limits_conf limits;
 	struct queue_conf queue;
+	int log_level;		/* syslog priority: LOG_INFO, or "log_level" */
 };
 
 /*
@@ -94,6 +95,8 @@ int conf_load(const char *path, struct conf *out, char *err, size_t errlen);
 void conf_free(struct conf *c);
 
 const char *conf_service_name(enum service s);
+/* "debug", "info", "warning", "error" -> a syslog priority; -1 otherwise. */
+int conf_log_level_parse(const char *name);
 /* -1 when the name is not a service. */
 int conf_service_parse(const char *name);
 

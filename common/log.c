@@ -16,6 +16,7 @@
 #include "log.h"
 
 static int log_stderr;
+static int log_level = LOG_DEBUG;
 static char log_ident[32] = "ispmaild";
 static char log_id[40];
 
@@ -25,6 +26,11 @@ void log_open(const char *ident, int to_stderr)
 	log_stderr = to_stderr;
 	if (!to_stderr)
 		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+void log_set_level(int prio)
+{
+	log_level = prio;
 }
 
 void log_set_id(const char *id)
@@ -86,6 +92,8 @@ void log_msg(int prio, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (prio > log_level)
+		return;
 	va_start(ap, fmt);
 	log_vmsg(prio, fmt, ap);
 	va_end(ap);

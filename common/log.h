@@ -11,6 +11,8 @@
 #include <syslog.h>
 
 void log_open(const char *ident, int to_stderr);
+/* Lines less severe than prio (a syslog priority) are not written. */
+void log_set_level(int prio);
 /* "s=4f2a9c01" on every following line; NULL clears it. */
 void log_set_id(const char *id);
 const char *log_get_id(void);

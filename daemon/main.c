@@ -70,5 +70,6 @@ int main(int argc, char **argv)
 		return bad ? 1 : 0;
 	}
 	log_open("ispmaild", opt.foreground);
+	log_set_level(conf.log_level);
 	return master_run(&opt, &conf);
 }

@@ -534,6 +534,7 @@ static void reload(void)
 	conf_free(M.conf);
 	free(M.conf);
 	M.conf = next;
+	log_set_level(M.conf->log_level);
 	if (M.runner != 0) {
 		kill(M.runner, SIGTERM);	/* restarted with the new file */
 		M.runner_started = 0;

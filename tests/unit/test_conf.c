@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "cutap.h"
@@ -73,6 +74,7 @@ static void check_listen(const struct conf *c, size_t i, enum service s,
 static void check_defaults_except_core(const struct conf *c)
 {
 	CU_ASSERT_PTR_NULL(c->aliases_file);
+	CU_ASSERT_EQUAL(c->log_level, LOG_INFO);
 	CU_ASSERT_STRING_EQUAL(c->user, "vmail");
 	CU_ASSERT_STRING_EQUAL(c->group, "vmail");
 	CU_ASSERT_EQUAL(c->tls.enabled, 0);
@@ -262,7 +264,8 @@ static void test_non_defaults(void)
 		"dns = { nameserver = \"[::1]:5353\"; };\n"
 		"limits = { max_connections = 1; max_per_ip = 2; message_size = 52428800L;\n"
 		"  max_recipients = 4; command_timeout = 5; data_timeout = 6; auth_failures = 7; };\n"
-		"queue = { retry_min = 10; retry_max = 10; max_age = 11; };\n";
+		"queue = { retry_min = 10; retry_max = 10; max_age = 11; };\n"
+		"log_level = \"debug\";\n";
 	struct conf c;
 	char path[512], err[512] = "";
 
@@ -303,6 +306,7 @@ static void test_non_defaults(void)
 	CU_ASSERT_EQUAL(c.queue.retry_min, 10);
 	CU_ASSERT_EQUAL(c.queue.retry_max, 10);
 	CU_ASSERT_EQUAL(c.queue.max_age, 11);
+	CU_ASSERT_EQUAL(c.log_level, LOG_DEBUG);
 	conf_free(&c);
 }
 
@@ -449,6 +453,9 @@ struct err_case {
 static const struct err_case err_cases[] = {
 	/* Unknown keys at every level. */
 	{ "unknown top-level key", H "hostnme = \"x\";\n", 2, "hostnme: unknown key" },
+	{ "unknown log level", H "log_level = \"loud\";\n", 2,
+	  "log_level: unknown level \"loud\": use debug, info, warning or error" },
+	{ "log level not a string", H "log_level = 7;\n", 2, "log_level: expected a string" },
 	{ "unknown limits key", H "limits = {\n  max_per_iq = 3;\n};\n", 3,
 	  "limits.max_per_iq: unknown key" },
 	{ "unknown relay key", H "relay = { trusted_network = [ ]; };\n", 2,
@@ -710,6 +717,9 @@ static void test_service_names(void)
 	CU_ASSERT_EQUAL(conf_service_parse(""), -1);
 	CU_ASSERT_EQUAL(conf_service_parse(NULL), -1);
 	CU_ASSERT_STRING_EQUAL(conf_service_name(SERVICE_COUNT), "unknown");
+	CU_ASSERT_EQUAL(conf_log_level_parse("warning"), LOG_WARNING);
+	CU_ASSERT_EQUAL(conf_log_level_parse("error"), LOG_ERR);
+	CU_ASSERT_EQUAL(conf_log_level_parse("Info"), -1);
 }
 
 static void test_smarthost_parse(void)
