@@ -54,6 +54,8 @@ struct limits_conf {
 	long command_timeout;	/* 600 */
 	long data_timeout;	/* 600 */
 	long auth_failures;	/* 3 */
+	long max_use;		/* 100: sessions one process serves, then exits */
+	long max_idle;		/* 60: seconds an idle session process waits */
 };
 
 struct queue_conf {

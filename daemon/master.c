@@ -1,8 +1,18 @@
 /*
  * master.c: the master process (ARCHITECTURE.md). It binds every listener,
  * drops privileges when started as root, then only accepts, checks the
- * connection limits and forks one child per connection; the child speaks
- * one protocol to one client and exits. Signals reach the loop through a
+ * connection limits and hands each connection to a session process: an
+ * idle one when there is one, else a new fork. A session process speaks
+ * one protocol to one client at a time, and serves limits.max_use clients
+ * in turn before it exits (as Postfix's max_use): the fork, the exit and
+ * the page faults between them are most of a short session's cost.
+ *
+ * Handoff: each session process has a SOCK_SEQPACKET socketpair with the
+ * master, which sends it the client's socket (SCM_RIGHTS) and what the
+ * master knows of it. After a session the process writes its pid into one
+ * pipe shared by all ("done": idle again) and waits for the next socket;
+ * the master retires it by closing its end (idle for limits.max_idle, a
+ * reload, a stop), and it exits at EOF. Signals reach the loop through a
  * self-pipe: SIGCHLD reaps, SIGHUP reloads, SIGTERM stops gracefully.
  */
 #include "config.h"
@@ -27,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+
 #include "aliases.h"
 #include "buf.h"
 #include "log.h"
@@ -50,11 +62,21 @@ struct listener {
 	int port;
 };
 
+/* A session process. */
 struct child {
 	pid_t pid;
-	enum service service;
+	int sock;		/* the master's end of the handoff; -1: retired */
+	int busy;		/* serving a session now */
+	long long idle_since;	/* now_ms() when it last became idle */
+	enum service service;	/* of the session it serves */
 	struct cidr client;
 	int trusted;
+};
+
+/* What goes with a client's socket to a session process. */
+struct handoff {
+	size_t listener;	/* index in M.ls: the service and its TLS context */
+	struct session_ctx ctx;	/* conf, tls and fd are set again on arrival */
 };
 
 static struct {
@@ -62,11 +84,13 @@ static struct {
 	const char *conf_path;
 	struct listener *ls;
 	size_t nls;
-	struct child *kids;
+	struct child *kids;		/* every session process, busy or idle */
 	size_t nkids, capkids;
+	size_t nbusy;			/* of which serving a session */
 	int sigpipe[2];
+	int donepipe[2];		/* session processes -> master: pid when idle */
 	char pidfile[PATH_MAX];
-	struct pollfd *pfds;		/* the sigpipe, then each listener */
+	struct pollfd *pfds;		/* sigpipe, donepipe, then each listener */
 	pid_t runner;			/* the queue runner, 0 when not running */
 	time_t runner_started;
 	volatile sig_atomic_t got_term, got_hup;
@@ -207,6 +231,14 @@ static void pidfile_write(const struct conf *c)
 		log_fatal("pidfile=%s reason=\"%s\"", M.pidfile, strerror(errno));
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* The sessions gauge of the shared statistics, by service. */
 static void sessions_publish(void)
 {
@@ -214,7 +246,8 @@ static void sessions_publish(void)
 	size_t i;
 
 	for (i = 0; i < M.nkids; i++)
-		n[M.kids[i].service]++;
+		if (M.kids[i].busy)
+			n[M.kids[i].service]++;
 	for (i = 0; i < SERVICE_COUNT; i++)
 		stats_sessions_set((enum service)i, n[i]);
 }
@@ -224,7 +257,7 @@ static size_t count_per_ip(const struct cidr *client)
 	size_t i, n = 0;
 
 	for (i = 0; i < M.nkids; i++)
-		if (net_addr_equal(&M.kids[i].client, client))
+		if (M.kids[i].busy && net_addr_equal(&M.kids[i].client, client))
 			n++;
 	return n;
 }
@@ -269,29 +302,46 @@ static void session_id(char *out, size_t outlen)
 	snprintf(out, outlen, "s=%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
 }
 
-/* In the child: forget the master's world and speak one protocol. */
-static void child_run(struct session_ctx *ctx)
+/*
+ * In a new process (a session process or the runner): close what belongs
+ * to the master, above all its ends of the other processes' handoffs, or
+ * they would never see EOF when the master retires them.
+ */
+static void child_detach(int keep_sock)
 {
-	struct sigaction sa;
 	size_t i;
-	int code = 0;
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
 	close(M.sigpipe[0]);
 	close(M.sigpipe[1]);
+	close(M.donepipe[0]);
 	for (i = 0; i < M.nls; i++)
 		close(M.ls[i].fd);
-	{
-		/* Replies are batched by the stream already: Nagle only adds delay. */
-		int one = 1;
+	for (i = 0; i < M.nkids; i++)
+		if (M.kids[i].sock != -1 && M.kids[i].sock != keep_sock)
+			close(M.kids[i].sock);
+}
 
-		(void)setsockopt(ctx->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	}
+/* The master's memory in a child, given back before exit (for valgrind). */
+static void child_free(void)
+{
+	size_t i;
+
+	for (i = 0; i < M.nls; i++)
+		tls_ctx_free(M.ls[i].tls);
+	free(M.ls);
+	free(M.kids);
+	free(M.pfds);
+	conf_free(M.conf);
+	free(M.conf);
+}
+
+/* One client, one protocol; returns the session's exit code. */
+static int session_serve(struct session_ctx *ctx)
+{
+	int code = 0, one = 1;
+
+	/* Replies are batched by the stream already: Nagle only adds delay. */
+	(void)setsockopt(ctx->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	session_id(ctx->id, sizeof ctx->id);
 	log_set_id(ctx->id);
 	log_info("connect service=%s client=%s port=%d class=%s",
@@ -314,13 +364,85 @@ static void child_run(struct session_ctx *ctx)
 		break;
 	}
 	close(ctx->fd);
-	for (i = 0; i < M.nls; i++)
-		tls_ctx_free(M.ls[i].tls);
-	free(M.ls);
-	free(M.kids);
-	free(M.pfds);
-	conf_free(M.conf);
-	free(M.conf);
+	log_set_id(NULL);
+	/* Nothing of this client may reach the next one's error messages. */
+	ERR_clear_error();
+	return code;
+}
+
+/*
+ * Wait for the next client from the master: 0 with *ctx filled in, -1 when
+ * the master retired this process (EOF) or anything is amiss.
+ */
+static int handoff_recv(int sock, struct session_ctx *ctx)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct handoff h;
+	struct iovec iov = { &h, sizeof h };
+	struct msghdr msg;
+	struct cmsghdr *c;
+	ssize_t n;
+	int fd = -1;
+
+	memset(&msg, 0, sizeof msg);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof cm.buf;
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n == -1 && errno == EINTR);
+	for (c = CMSG_FIRSTHDR(&msg); n > 0 && c != NULL; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(c), sizeof fd);
+	if (n != (ssize_t)sizeof h || fd == -1 || (msg.msg_flags & MSG_CTRUNC) ||
+	    h.listener >= M.nls) {
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	*ctx = h.ctx;
+	ctx->conf = M.conf;
+	ctx->tls = M.ls[h.listener].tls;
+	ctx->fd = fd;
+	return 0;
+}
+
+/*
+ * A session process: the first client came with the fork, the next ones
+ * through the handoff, up to limits.max_use. A session that ended in an
+ * error ends the process too: the next client gets a fresh one.
+ */
+static void worker_run(struct session_ctx *first, int sock) __attribute__((noreturn));
+static void worker_run(struct session_ctx *first, int sock)
+{
+	struct session_ctx ctx = *first;
+	struct sigaction sa;
+	pid_t me = getpid();
+	long uses;
+	int code;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	child_detach(sock);
+	for (uses = 1;; uses++) {
+		code = session_serve(&ctx);
+		if (code != 0 || uses >= M.conf->limits.max_use ||
+		    write(M.donepipe[1], &me, sizeof me) != (ssize_t)sizeof me ||
+		    handoff_recv(sock, &ctx) != 0)
+			break;
+	}
+	close(sock);
+	close(M.donepipe[1]);
+	child_free();
 	exit(code);
 }
 
@@ -341,21 +463,106 @@ static void runner_start(void)
 	if (pid == 0) {
 		int code;
 
-		close(M.sigpipe[0]);
-		close(M.sigpipe[1]);
+		child_detach(-1);
+		close(M.donepipe[1]);
 		for (i = 0; i < M.nls; i++) {
-			close(M.ls[i].fd);
 			tls_ctx_free(M.ls[i].tls);
+			M.ls[i].tls = NULL;
 		}
 		code = runner_run(M.conf);
-		free(M.ls);
-		free(M.kids);
-		free(M.pfds);
-		conf_free(M.conf);
-		free(M.conf);
+		child_free();
 		exit(code);
 	}
 	M.runner = pid;
+}
+
+/* Retire a session process: at EOF on its handoff it exits. */
+static void worker_retire(struct child *k)
+{
+	if (k->sock != -1)
+		close(k->sock);
+	k->sock = -1;
+}
+
+/* The idle session process that was busy last (its pages are warm). */
+static struct child *worker_idle(void)
+{
+	struct child *best = NULL;
+	size_t i;
+
+	for (i = 0; i < M.nkids; i++)
+		if (!M.kids[i].busy && M.kids[i].sock != -1 &&
+		    (best == NULL || M.kids[i].idle_since > best->idle_since))
+			best = &M.kids[i];
+	return best;
+}
+
+/* Hand a client to an idle session process; -1 if it cannot take it. */
+static int handoff_send(struct child *k, size_t listener, const struct session_ctx *ctx)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct handoff h;
+	struct iovec iov = { &h, sizeof h };
+	struct msghdr msg;
+	struct cmsghdr *c;
+	ssize_t n;
+
+	memset(&h, 0, sizeof h);
+	h.listener = listener;
+	h.ctx = *ctx;
+	memset(&cm, 0, sizeof cm);
+	memset(&msg, 0, sizeof msg);
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof cm.buf;
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &ctx->fd, sizeof(int));
+	do
+		n = sendmsg(k->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	return n == (ssize_t)sizeof h ? 0 : -1;
+}
+
+/* A new session process for this client; NULL when fork fails. */
+static struct child *worker_fork(size_t listener, struct session_ctx *ctx)
+{
+	struct child *k;
+	int sv[2];
+	pid_t pid;
+
+	if (M.nkids == M.capkids) {
+		M.capkids = M.capkids ? M.capkids * 2 : 64;
+		M.kids = xreallocarray(M.kids, M.capkids, sizeof *M.kids);
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+		log_error("socketpair reason=\"%s\"", strerror(errno));
+		return NULL;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_error("fork reason=\"%s\"", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		ctx->tls = M.ls[listener].tls;
+		worker_run(ctx, sv[1]);		/* does not return */
+	}
+	close(sv[1]);
+	k = &M.kids[M.nkids++];
+	memset(k, 0, sizeof *k);
+	k->pid = pid;
+	k->sock = sv[0];
+	return k;
 }
 
 static void accept_one(struct listener *l)
@@ -364,7 +571,7 @@ static void accept_one(struct listener *l)
 	socklen_t plen = sizeof peer, llen = sizeof local;
 	struct session_ctx ctx;
 	struct child *k;
-	pid_t pid;
+	size_t li = (size_t)(l - M.ls);
 	int fd;
 
 	fd = accept4(l->fd, (struct sockaddr *)&peer, &plen, SOCK_CLOEXEC);
@@ -392,7 +599,7 @@ static void accept_one(struct listener *l)
 	    ((struct sockaddr_in *)&peer)->sin_port);
 	ctx.class = net_client_class(&M.conf->relay.trusted_networks,
 	    &M.conf->relay.customer_networks, &ctx.client);
-	if ((long)M.nkids >= M.conf->limits.max_connections) {
+	if ((long)M.nbusy >= M.conf->limits.max_connections) {
 		refuse(fd, l->service, ctx.client_text, "max_connections");
 		return;
 	}
@@ -401,26 +608,64 @@ static void accept_one(struct listener *l)
 		refuse(fd, l->service, ctx.client_text, "max_per_ip");
 		return;
 	}
-	pid = fork();
-	if (pid < 0) {
-		log_error("fork reason=\"%s\"", strerror(errno));
+	/* An idle process that died a moment ago refuses: try the next. */
+	while ((k = worker_idle()) != NULL && handoff_send(k, li, &ctx) != 0)
+		worker_retire(k);
+	if (k == NULL && (k = worker_fork(li, &ctx)) == NULL) {
 		refuse(fd, l->service, ctx.client_text, "fork-failed");
 		return;
 	}
-	if (pid == 0)
-		child_run(&ctx);	/* does not return */
 	close(fd);
-	if (M.nkids == M.capkids) {
-		M.capkids = M.capkids ? M.capkids * 2 : 64;
-		M.kids = xreallocarray(M.kids, M.capkids, sizeof *M.kids);
-	}
-	k = &M.kids[M.nkids++];
-	k->pid = pid;
+	k->busy = 1;
 	k->service = l->service;
 	k->client = ctx.client;
 	k->trusted = ctx.class == CLIENT_TRUSTED;
+	M.nbusy++;
 	stats_count(STAT_CONNECTIONS, l->service);
 	sessions_publish();
+}
+
+/* Session processes that finished a session and wait for the next. */
+static void workers_done(void)
+{
+	pid_t pids[64];
+	ssize_t n;
+	size_t i, j;
+	long long now = now_ms();
+
+	while ((n = read(M.donepipe[0], pids, sizeof pids)) > 0) {
+		for (i = 0; i < (size_t)n / sizeof pids[0]; i++)
+			for (j = 0; j < M.nkids; j++) {
+				if (M.kids[j].pid != pids[i] || !M.kids[j].busy)
+					continue;
+				M.kids[j].busy = 0;
+				M.kids[j].idle_since = now;
+				M.nbusy--;
+				break;
+			}
+	}
+	sessions_publish();
+}
+
+/*
+ * Retire the processes idle for limits.max_idle; returns the milliseconds
+ * until the next one is due (-1: none idle), for poll's timeout.
+ */
+static int workers_expire(void)
+{
+	long long now = now_ms(), next = -1, due;
+	size_t i;
+
+	for (i = 0; i < M.nkids; i++) {
+		if (M.kids[i].busy || M.kids[i].sock == -1)
+			continue;
+		due = M.kids[i].idle_since + M.conf->limits.max_idle * 1000LL;
+		if (due <= now)
+			worker_retire(&M.kids[i]);
+		else if (next == -1 || due - now < next)
+			next = due - now;
+	}
+	return (int)next;
 }
 
 static void reap(void)
@@ -451,6 +696,9 @@ static void reap(void)
 				log_warn("child pid=%ld service=%s exit=%d",
 				    (long)pid, conf_service_name(M.kids[i].service),
 				    WEXITSTATUS(status));
+			if (M.kids[i].busy)
+				M.nbusy--;
+			worker_retire(&M.kids[i]);
 			M.kids[i] = M.kids[--M.nkids];
 			break;
 		}
@@ -535,19 +783,14 @@ static void reload(void)
 	free(M.conf);
 	M.conf = next;
 	log_set_level(M.conf->log_level);
+	/* Processes forked before hold the old file: each ends after its session. */
+	for (size_t i = 0; i < M.nkids; i++)
+		worker_retire(&M.kids[i]);
 	if (M.runner != 0) {
 		kill(M.runner, SIGTERM);	/* restarted with the new file */
 		M.runner_started = 0;
 	}
 	log_info("reload result=ok");
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void drain_sigpipe(void)
@@ -569,13 +812,17 @@ static void stop(void)
 		close(M.ls[i].fd);
 	if (M.runner != 0)
 		kill(M.runner, SIGTERM);
-	log_info("stopping sessions=%zu", M.nkids);
+	/* Idle processes exit at once, busy ones after their session. */
+	for (i = 0; i < M.nkids; i++)
+		worker_retire(&M.kids[i]);
+	log_info("stopping sessions=%zu", M.nbusy);
 	reap();
 	while ((M.nkids > 0 || M.runner != 0) && now_ms() < deadline) {
 		long long left = deadline - now_ms();
 
 		(void)poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
 		drain_sigpipe();
+		workers_done();
 		reap();
 	}
 	for (i = 0; i < M.nkids; i++) {
@@ -629,6 +876,11 @@ int master_run(const struct master_options *opt, struct conf *conf)
 		log_fatal("pipe reason=\"%s\"", strerror(errno));
 	set_cloexec_nonblock(M.sigpipe[0]);
 	set_cloexec_nonblock(M.sigpipe[1]);
+	if (pipe(M.donepipe) != 0)
+		log_fatal("pipe reason=\"%s\"", strerror(errno));
+	/* The master reads without blocking; writers block (never for long). */
+	set_cloexec_nonblock(M.donepipe[0]);
+	(void)fcntl(M.donepipe[1], F_SETFD, FD_CLOEXEC);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	sa.sa_flags = SA_RESTART;
@@ -641,20 +893,29 @@ int master_run(const struct master_options *opt, struct conf *conf)
 	sigaction(SIGPIPE, &sa, NULL);
 
 	log_info("started version=%s pid=%ld", PACKAGE_VERSION, (long)getpid());
-	pfds = M.pfds = xcalloc(M.nls + 1, sizeof *pfds);
+	pfds = M.pfds = xcalloc(M.nls + 2, sizeof *pfds);
 	while (!M.got_term) {
+		int timeout;
+
 		runner_start();
 		pfds[0].fd = M.sigpipe[0];
 		pfds[0].events = POLLIN;
+		pfds[1].fd = M.donepipe[0];
+		pfds[1].events = POLLIN;
 		for (i = 0; i < M.nls; i++) {
-			pfds[i + 1].fd = M.ls[i].fd;
-			pfds[i + 1].events = POLLIN;
+			pfds[i + 2].fd = M.ls[i].fd;
+			pfds[i + 2].events = POLLIN;
 		}
-		/* A timeout only to retry a runner that died a moment ago. */
-		if (poll(pfds, M.nls + 1, M.runner ? -1 : 1000) < 0 && errno != EINTR)
+		/* Timeouts: the next idle process to retire, a runner to retry. */
+		timeout = workers_expire();
+		if (M.runner == 0 && (timeout == -1 || timeout > 1000))
+			timeout = 1000;
+		if (poll(pfds, M.nls + 2, timeout) < 0 && errno != EINTR)
 			log_fatal("poll reason=\"%s\"", strerror(errno));
 		if (pfds[0].revents & POLLIN)
 			drain_sigpipe();
+		if (pfds[1].revents & POLLIN)
+			workers_done();
 		reap();
 		if (M.got_hup) {
 			M.got_hup = 0;
@@ -663,12 +924,14 @@ int master_run(const struct master_options *opt, struct conf *conf)
 		if (M.got_term)
 			break;
 		for (i = 0; i < M.nls; i++)
-			if (pfds[i + 1].revents & POLLIN)
+			if (pfds[i + 2].revents & POLLIN)
 				accept_one(&M.ls[i]);
 	}
 	free(pfds);
 	M.pfds = NULL;
 	stop();
+	close(M.donepipe[0]);
+	close(M.donepipe[1]);
 	for (i = 0; i < M.nls; i++)
 		tls_ctx_free(M.ls[i].tls);
 	free((char *)M.conf_path);

@@ -716,5 +716,7 @@ int pop3_session_run(const struct session_ctx *ctx)
 	}
 	maildir_list_free(&p.msgs);
 	stream_free(&p.st);
+	/* The last line of every session, as in SMTP. */
+	log_info("disconnect");
 	return 0;
 }

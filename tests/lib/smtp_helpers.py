@@ -218,6 +218,21 @@ def session_pid(srv, port, timeout=5.0):
     return None
 
 
+def session_ended(srv, port, timeout=10.0):
+    """Wait until the session of the connection from local port port has
+    logged its last line ("disconnect"): its process may live on to serve
+    the next client (limits.max_use), so its pid says nothing."""
+    pat = re.compile(r": \w+: (s=[0-9a-f]+) connect service=\w+ client=\S+ port=%d\b" % port)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        log = srv.log()
+        m = pat.search(log)
+        if m and re.search(r": \w+: %s disconnect\b" % m.group(1), log):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def pid_alive(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:

@@ -99,6 +99,8 @@ static void check_defaults_except_core(const struct conf *c)
 	CU_ASSERT_EQUAL(c->limits.command_timeout, 600);
 	CU_ASSERT_EQUAL(c->limits.data_timeout, 600);
 	CU_ASSERT_EQUAL(c->limits.auth_failures, 3);
+	CU_ASSERT_EQUAL(c->limits.max_use, 100);
+	CU_ASSERT_EQUAL(c->limits.max_idle, 60);
 	CU_ASSERT_EQUAL(c->queue.retry_min, 300);
 	CU_ASSERT_EQUAL(c->queue.retry_max, 3600);
 	CU_ASSERT_EQUAL(c->queue.max_age, 432000);
@@ -263,7 +265,8 @@ static void test_non_defaults(void)
 		"  plaintext_auth = true; smarthost = \"[127.0.0.1]:2626\"; };\n"
 		"dns = { nameserver = \"[::1]:5353\"; };\n"
 		"limits = { max_connections = 1; max_per_ip = 2; message_size = 52428800L;\n"
-		"  max_recipients = 4; command_timeout = 5; data_timeout = 6; auth_failures = 7; };\n"
+		"  max_recipients = 4; command_timeout = 5; data_timeout = 6; auth_failures = 7;\n"
+		"  max_use = 1; max_idle = 2; };\n"
 		"queue = { retry_min = 10; retry_max = 10; max_age = 11; };\n"
 		"log_level = \"debug\";\n";
 	struct conf c;
@@ -303,6 +306,8 @@ static void test_non_defaults(void)
 	CU_ASSERT_EQUAL(c.limits.command_timeout, 5);
 	CU_ASSERT_EQUAL(c.limits.data_timeout, 6);
 	CU_ASSERT_EQUAL(c.limits.auth_failures, 7);
+	CU_ASSERT_EQUAL(c.limits.max_use, 1);
+	CU_ASSERT_EQUAL(c.limits.max_idle, 2);
 	CU_ASSERT_EQUAL(c.queue.retry_min, 10);
 	CU_ASSERT_EQUAL(c.queue.retry_max, 10);
 	CU_ASSERT_EQUAL(c.queue.max_age, 11);
@@ -572,6 +577,8 @@ static const struct err_case err_cases[] = {
 	  "limits.command_timeout: must be from 1 to 86400, not -1" },
 	{ "auth_failures 0", H "limits = { auth_failures = 0; };\n", 2,
 	  "limits.auth_failures: must be from 1 to 2147483647, not 0" },
+	{ "max_use 0", H "limits = { max_use = 0; };\n", 2,
+	  "limits.max_use: must be from 1 to 2147483647, not 0" },
 	{ "max_connections 0", H "limits = { max_connections = 0; };\n", 2,
 	  "limits.max_connections: must be from 1 to 2147483647, not 0" },
 	{ "ipv6_prefix 0", H "relay = { ipv6_prefix = 0; };\n", 2,

@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""session_reuse.py: session processes serve limits.max_use clients in turn
+(a fork per connection was most of a short session's cost, issue 7).
+
+Checked: one process serves consecutive sessions and exits after max_use;
+its descriptors do not grow from session to session (POP3 with RETR and
+DELE, SMTP with a delivery); nothing of one client reaches the next (SMTP
+AUTH, the relay decision); concurrent sessions get separate processes that
+are reused afterwards; a killed idle process costs no client anything; a
+reload retires idle processes and the next client sees the new file;
+max_idle retires an idle process; max_use = 1 forks per connection."""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import ispmaild_test as T  # noqa: E402
+import smtp_helpers as S  # noqa: E402
+import harden_helpers as X  # noqa: E402
+
+USER, PASSWORD = "demo@example.test", "secret"
+REMOTE = "friend@remote.example"
+PLAIN = "AUTH PLAIN AGRlbW9AZXhhbXBsZS50ZXN0AHNlY3JldA=="  # demo@example.test / secret
+SLOW = 8 if os.environ.get("ISPMAILD_WRAPPER") else 1
+
+
+def reload(srv):
+    """SIGHUP, and wait until the master has acted on it."""
+    n = srv.log().count("reload result=ok")
+    srv.reload()
+    S.wait_for(lambda: srv.log().count("reload result=ok") > n, 10 * SLOW)
+
+
+def all_idle(srv):
+    """Every session has ended and its process told the master so."""
+    def idle():
+        c = X.status_counters(srv)
+        return all(v == 0 for (k, _), v in c.items() if k == "sessions")
+    return S.wait_for(idle, 10 * SLOW, 0.05)
+
+
+def finish(srv, s):
+    """QUIT, then wait until the process is idle again; its pid."""
+    port = s.local_port()
+    s.quit()
+    S.session_ended(srv, port, 10 * SLOW)
+    all_idle(srv)
+    return S.session_pid(srv, port)
+
+
+def smtp_hello(srv, service="smtp", source=T.OUTSIDER):
+    s = S.Smtp(srv, service, source)
+    s.hello()
+    return s
+
+
+def pop3_retr_dele(srv):
+    """USER/PASS, RETR 1, DELE 1, QUIT; the session's pid."""
+    c = srv.connect("pop3", T.CUSTOMER)
+    port = c.sock.getsockname()[1]
+    c.expect(r"\+OK")
+    c.command("USER " + USER, r"\+OK")
+    c.command("PASS " + PASSWORD, r"\+OK")
+    c.command("RETR 1", r"\+OK")
+    c.read_multiline()
+    c.command("DELE 1", r"\+OK")
+    c.command("QUIT", r"\+OK")
+    c.close()
+    S.session_ended(srv, port, 10 * SLOW)
+    all_idle(srv)
+    return S.session_pid(srv, port)
+
+
+def deliver(srv, n):
+    s = S.Smtp(srv, "smtp", T.OUTSIDER)
+    s.hello()
+    r = s.transaction("x@remote.example", [USER], b"Subject: %d\r\n\r\nhi\r\n" % n)
+    return r[-1], finish(srv, s)
+
+
+def reuse_and_max_use(t, srv):
+    pids = [finish(srv, smtp_hello(srv)) for _ in range(6)]
+    t.ok(None not in pids, "every session's pid is in the log", repr(pids))
+    t.eq(len(set(pids[:4])), 1, "max_use = 4: one process serves sessions 1 to 4")
+    t.ok(pids[4] != pids[0] and pids[4] == pids[5],
+         "session 5 gets a new process, session 6 reuses it", repr(pids))
+    t.ok(S.wait_for(lambda: not S.pid_alive(pids[0]), 5 * SLOW),
+         "the process exits after its 4th session")
+
+
+def descriptors(t, srv):
+    """A fresh process (reload), then sessions of every kind in it."""
+    reload(srv)
+    all_idle(srv)
+    reply, pid = deliver(srv, 1)
+    t.ok(reply.startswith("250"), "a delivery in the fresh process", reply)
+    fds = X.fd_count(pid)
+    reply2, pid2 = deliver(srv, 2)
+    pid3 = pop3_retr_dele(srv)
+    t.eq([pid2, pid3], [pid, pid], "SMTP and POP3 sessions in the same process")
+    t.eq(X.fd_count(pid), fds, "its descriptors: as many after three sessions as after one")
+    t.eq(len(os.listdir(os.path.join(srv.maildir(USER), "new"))) +
+         len(os.listdir(os.path.join(srv.maildir(USER), "cur"))), 1,
+         "two delivered, one deleted by POP3: one message left")
+
+
+def isolation(t, srv):
+    """AUTH in one session; the next client of the same process has none."""
+    reload(srv)
+    all_idle(srv)
+    s = smtp_hello(srv, "submission", T.CUSTOMER)
+    t.eq(s.cmd(PLAIN), "235 2.7.0 Authentication successful", "session 1: AUTH PLAIN")
+    t.ok(s.cmd("MAIL FROM:<%s>" % USER).startswith("250"), "session 1: MAIL")
+    t.ok(s.cmd("RCPT TO:<%s>" % REMOTE).startswith("250"), "session 1: relay allowed")
+    p1 = finish(srv, s)
+    s = smtp_hello(srv, "submission", T.OUTSIDER)
+    t.eq(s.cmd("MAIL FROM:<%s>" % USER), "530 5.7.0 Authentication required",
+         "session 2 from outside, same process: 530, no AUTH carried over")
+    p2 = finish(srv, s)
+    s = smtp_hello(srv, "smtp", T.OUTSIDER)
+    s.cmd("MAIL FROM:<%s>" % USER)
+    t.eq(s.cmd("RCPT TO:<%s>" % REMOTE), S.denied(REMOTE, True),
+         "session 3 from outside on port 25: relaying denied")
+    p3 = finish(srv, s)
+    t.ok(p1 == p2 == p3, "the three sessions shared one process", repr((p1, p2, p3)))
+
+
+def concurrency(t, srv):
+    reload(srv)
+    all_idle(srv)
+    a, b = smtp_hello(srv), smtp_hello(srv)
+    pa, pb = finish(srv, a), finish(srv, b)
+    t.ok(pa != pb, "two sessions at once: two processes", repr((pa, pb)))
+    c, d = smtp_hello(srv), smtp_hello(srv)
+    pc, pd = finish(srv, c), finish(srv, d)
+    t.eq(sorted([pc, pd]), sorted([pa, pb]), "the next two reuse both")
+    return pc
+
+
+def killed_idle(t, srv, pid):
+    os.kill(pid, 9)
+    S.wait_for(lambda: not S.pid_alive(pid), 5 * SLOW)
+    s = S.Smtp(srv, "smtp", T.OUTSIDER)
+    t.ok(s.greeting[-1].startswith("220 "), "after an idle process was killed: 220",
+         repr(s.greeting))
+    t.ok(finish(srv, s) != pid, "served by another process")
+
+
+def reload_and_idle(t, srv):
+    pid = finish(srv, smtp_hello(srv))
+    srv.set("hostname", "renamed.example.test")
+    srv.set("limits.max_idle", 2)
+    reload(srv)
+    t.ok(S.wait_for(lambda: not S.pid_alive(pid), 5 * SLOW),
+         "a reload retires the idle process")
+    s = S.Smtp(srv, "smtp", T.OUTSIDER)
+    t.ok(s.greeting[-1].startswith("220 renamed.example.test "),
+         "the next client sees the new file", repr(s.greeting))
+    pid = S.session_pid(srv, s.local_port())
+    s.quit()
+    t.ok(pid and S.pid_alive(pid), "its process waits for the next client")
+    t.ok(pid and S.wait_for(lambda: not S.pid_alive(pid), 6 * SLOW),
+         "max_idle = 2: the idle process exits a little later")
+    srv.set("limits.max_use", 1)
+    reload(srv)
+    time.sleep(0.2)
+    p1 = finish(srv, smtp_hello(srv))
+    p2 = finish(srv, smtp_hello(srv))
+    t.ok(p1 != p2, "max_use = 1: a new process per connection", repr((p1, p2)))
+
+
+def main():
+    t = T.Tap()
+    srv = T.Server(services=("smtp", "submission", "pop3"),
+                   config={"limits.max_use": 4, "relay.smarthost": "[127.0.0.1]:9"})
+    srv.add_user(USER, PASSWORD)
+    srv.start()
+    try:
+        reuse_and_max_use(t, srv)
+        descriptors(t, srv)
+        isolation(t, srv)
+        pid = concurrency(t, srv)
+        killed_idle(t, srv, pid)
+        reload_and_idle(t, srv)
+    except (T.ProtocolError, OSError) as e:
+        t.ok(False, "no protocol error", repr(e))
+    sys.exit(srv.finish(t))
+
+
+if __name__ == "__main__":
+    main()
