@@ -61,6 +61,12 @@ void stream_free(struct stream *s)
 		s->ssl = NULL;
 	}
 	buf_free(&s->wbuf);
+	/*
+	 * A session process serves its next client with the same stack: no
+	 * password line (PASS, AUTH) of this one may linger in it.
+	 */
+	explicit_bzero(s->rbuf, sizeof s->rbuf);
+	s->rpos = s->rlen = 0;
 }
 
 /* Wait for the socket until the deadline; STREAM_OK or STREAM_TIMEOUT/ERROR. */
