@@ -125,6 +125,15 @@ def main():
         hup(srv)
         t.eq(H.wait_log(srv, r"reload result=ok$", 2), 2, "fixed files: reload result=ok")
         check_served(t, srv, fp2, "third")
+        t.eq(H.log_count(srv, r"reload tls=reloaded$"), 2,
+             "the contexts were rebuilt for the two changes of files")
+
+        # nothing changed: the contexts are kept (rebuilding costs memory)
+        hup(srv)
+        t.eq(H.wait_log(srv, r"reload result=ok$", 3), 3, "unchanged files: reload result=ok")
+        t.eq(H.log_count(srv, r"reload tls=reloaded$"), 2,
+             "unchanged files and settings: the TLS contexts are kept")
+        check_served(t, srv, fp2, "kept")
     except T.SkipTest as e:
         srv.cleanup()
         T.skip_all(str(e))
