@@ -112,7 +112,7 @@ static size_t wire_size(const struct queue_env *env)
 
 /* Record a recipient's fate; deferrals get the next attempt time. */
 static void record(const struct conf *c, struct queue_rcpt *q,
-    enum smtp_client_fate fate, const char *reply, time_t now)
+    enum smtp_client_fate fate, const char *reply)
 {
 	free(q->last_reply);
 	q->last_reply = xstrdup(reply);
@@ -125,8 +125,12 @@ static void record(const struct conf *c, struct queue_rcpt *q,
 		stats_queue(STAT_QUEUE_BOUNCED);
 	} else {
 		stats_queue(STAT_QUEUE_DEFERRED);
-		q->next_attempt = now + queue_retry_delay(q->tries, c->queue.retry_min,
-		    c->queue.retry_max);
+		/*
+		 * Whole seconds, rounded up: an attempt at 100.9 s with
+		 * retry_min 2 must not come back at 102.0 s, 1.1 s later.
+		 */
+		q->next_attempt = time(NULL) + 1 + queue_retry_delay(q->tries,
+		    c->queue.retry_min, c->queue.retry_max);
 	}
 }
 
@@ -188,7 +192,7 @@ static void deliver_domain(const struct conf *c, struct queue_env *env,
 		}
 	}
 	for (i = 0; i < nr; i++) {
-		record(c, &env->rcpt[idx[i]], r[i].fate, r[i].reply, now);
+		record(c, &env->rcpt[idx[i]], r[i].fate, r[i].reply);
 		result = r[i].fate == SMTP_CLIENT_DELIVERED ? "sent" :
 		    r[i].fate == SMTP_CLIENT_FAILED ? "bounced" : "deferred";
 		log_info("delivery id=%s to=<%s> result=%s tries=%d reply=\"%s\"",
