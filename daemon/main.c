@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,22 @@
 #include "conf.h"
 #include "log.h"
 #include "master.h"
+
+/*
+ * Started with stdin, stdout or stderr closed (some supervisors do), the
+ * first files we open would take those numbers, and daemon(3) or a stray
+ * fprintf(stderr) would then hit a pipe or a socket: hold them with
+ * /dev/null first, as Postfix and OpenSSH do.
+ */
+static void std_fds_open(void)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+}
 
 static void usage(void)
 {
@@ -33,6 +50,7 @@ int main(int argc, char **argv)
 	 * free OpenSSL's tables just before exiting (1.3 M instructions and
 	 * a copy-on-write fault per page touched).
 	 */
+	std_fds_open();
 	(void)OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 
 	while ((ch = getopt(argc, argv, "c:ftV")) != -1) {

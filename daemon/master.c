@@ -918,6 +918,31 @@ int master_run(const struct master_options *opt, struct conf *conf)
 	memset(conf, 0, sizeof *conf);
 	M.conf_path = xstrdup(M.conf->path);
 
+	/*
+	 * Signals first: a SIGHUP or SIGTERM that arrives once the ports
+	 * listen (a reload right after a start) must not find the default
+	 * action, which would end the daemon.
+	 */
+	if (pipe(M.sigpipe) != 0)
+		log_fatal("pipe reason=\"%s\"", strerror(errno));
+	set_cloexec_nonblock(M.sigpipe[0]);
+	set_cloexec_nonblock(M.sigpipe[1]);
+	if (pipe(M.donepipe) != 0)
+		log_fatal("pipe reason=\"%s\"", strerror(errno));
+	/* The master reads without blocking; writers block (never for long). */
+	set_cloexec_nonblock(M.donepipe[0]);
+	(void)fcntl(M.donepipe[1], F_SETFD, FD_CLOEXEC);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
 	M.nls = M.conf->nlisten;
 	M.ls = xcalloc(M.nls, sizeof *M.ls);
 	for (i = 0; i < M.nls; i++)
@@ -941,25 +966,6 @@ int master_run(const struct master_options *opt, struct conf *conf)
 		log_fatal("daemon reason=\"%s\"", strerror(errno));
 	pidfile_write(M.conf);
 
-	if (pipe(M.sigpipe) != 0)
-		log_fatal("pipe reason=\"%s\"", strerror(errno));
-	set_cloexec_nonblock(M.sigpipe[0]);
-	set_cloexec_nonblock(M.sigpipe[1]);
-	if (pipe(M.donepipe) != 0)
-		log_fatal("pipe reason=\"%s\"", strerror(errno));
-	/* The master reads without blocking; writers block (never for long). */
-	set_cloexec_nonblock(M.donepipe[0]);
-	(void)fcntl(M.donepipe[1], F_SETFD, FD_CLOEXEC);
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
 
 	log_info("started version=%s pid=%ld", PACKAGE_VERSION, (long)getpid());
 	pfds = M.pfds = xcalloc(M.nls + 2, sizeof *pfds);

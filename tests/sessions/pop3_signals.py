@@ -8,6 +8,7 @@ stops accepting, lets an open session finish, and ends everything within
 
 import os
 import signal
+import threading
 import sys
 import time
 
@@ -190,8 +191,39 @@ def term_part(t):
     srv.finish(t, plan=False)
 
 
+def startup_part(t):
+    """A reload right after a start: the ports listen before the TLS
+    contexts are built, and a SIGHUP then must not meet the default action
+    (which ends the process)."""
+    srv = T.Server(services=("pop3", "pop3s"), tls=True)
+    sent = []
+
+    def hup_when_listening():
+        # Not srv.start()'s own wait, which also wants the pid file.
+        deadline = time.time() + 15
+        while time.time() < deadline and not sent:
+            proc = srv.proc
+            if proc is not None and T._listening(srv.ports["pop3s"]):
+                proc.send_signal(signal.SIGHUP)
+                sent.append(time.time())
+            time.sleep(0.0005)
+    th = threading.Thread(target=hup_when_listening)
+    th.start()
+    try:
+        srv.start()
+        th.join()
+        t.ok(sent, "SIGHUP sent as soon as the ports listened")
+        t.ok(until(lambda: "reload result=ok" in srv.log(), 10),
+             "SIGHUP as soon as the ports listen: reloaded")
+        t.ok(srv.running(), "and still running")
+    except (T.HarnessError, T.ProtocolError, OSError) as e:
+        t.ok(False, "startup part ran to the end", "%s: %s" % (type(e).__name__, e))
+    return srv.finish(t, plan=False)
+
+
 def main():
     t = T.Tap()
+    startup_part(t)
     reload_part(t)
     kill_part(t)
     term_part(t)
