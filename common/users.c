@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -608,17 +609,168 @@ void users_unlock(int fd)
 		(void)close(fd);	/* releases the flock */
 }
 
+/*
+ * The index of a large users file, kept by a session process. A session
+ * process serves up to limits.max_use clients in turn, and the scan below
+ * costs ~0.3 us a line: 2.75 ms a lookup in a 10,000-user file, for every
+ * RCPT and login. Above USERS_INDEX_MIN bytes the process keeps the offset
+ * of every valid line in an open-addressing table, for as long as the file
+ * keeps its identity (device, inode, size, modification time; ispmailctl
+ * replaces it by rename, an editor changes its mtime). A lookup is then an
+ * open, an fstat, a pread per line whose address hashes the same, and a
+ * close. Every valid line is in the table, duplicates too: linear probing
+ * meets lines of one address in file order, so the first one wins, as in
+ * the scan. Small files are scanned: their table would cost more memory
+ * than the scan costs time.
+ */
+#define USERS_INDEX_MIN 65536
+
+static struct {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	uint32_t *hash;		/* of the lower-case address, per slot */
+	uint32_t *off;		/* line offset + 1; 0: an empty slot */
+	size_t nslots;		/* a power of two, over twice the lines */
+} users_idx;
+
+/* FNV-1a of the address in lower case. */
+static uint32_t address_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++) {
+		h ^= (uint32_t)ascii_lower((unsigned char)*s);
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static void users_index_free(void)
+{
+	free(users_idx.hash);
+	free(users_idx.off);
+	memset(&users_idx, 0, sizeof users_idx);
+}
+
+static int users_index_current(const struct stat *st)
+{
+	return users_idx.nslots != 0 && users_idx.dev == st->st_dev &&
+	    users_idx.ino == st->st_ino && users_idx.size == st->st_size &&
+	    users_idx.mtime.tv_sec == st->st_mtim.tv_sec &&
+	    users_idx.mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* Put one line in the table: its home slot, or the next free one. */
+static void users_index_put(uint32_t h, uint32_t off)
+{
+	size_t mask = users_idx.nslots - 1, i;
+
+	for (i = h & mask; users_idx.off[i] != 0; i = (i + 1) & mask)
+		;
+	users_idx.hash[i] = h;
+	users_idx.off[i] = off + 1;
+}
+
+/* One pass over f (at its start), recording each valid line; 0 or -1. */
+static int users_index_build(FILE *f, const struct stat *st)
+{
+	char line[USERS_LINE_MAX + 1];
+	struct fields fl;
+	uint32_t *h = NULL, *o = NULL;
+	size_t n = 0, cap = 0, len, i;
+	off_t at;
+	int r;
+
+	users_index_free();
+	for (;;) {
+		if ((at = ftello(f)) < 0)
+			goto fail;
+		if ((r = users_read_line(f, line, sizeof line, &len)) == 0)
+			break;
+		if (r == -1)
+			goto fail;
+		if (r == -2 || parse_line(line, len, &fl) != NULL)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			h = xreallocarray(h, cap, sizeof *h);
+			o = xreallocarray(o, cap, sizeof *o);
+		}
+		h[n] = address_hash(fl.address);
+		o[n++] = (uint32_t)at;
+	}
+	for (users_idx.nslots = 16; users_idx.nslots < 2 * n + 1;)
+		users_idx.nslots *= 2;
+	users_idx.hash = xcalloc(users_idx.nslots, sizeof *users_idx.hash);
+	users_idx.off = xcalloc(users_idx.nslots, sizeof *users_idx.off);
+	for (i = 0; i < n; i++)
+		users_index_put(h[i], o[i]);
+	free(h);
+	free(o);
+	users_idx.dev = st->st_dev;
+	users_idx.ino = st->st_ino;
+	users_idx.size = st->st_size;
+	users_idx.mtime = st->st_mtim;
+	return 0;
+fail:
+	free(h);
+	free(o);
+	users_index_free();
+	return -1;
+}
+
+/* users_lookup through the table; fd is the file the table was made of. */
+static int users_index_lookup(int fd, const char *address, char *hash, size_t hashlen)
+{
+	char line[USERS_LINE_MAX + 2];
+	size_t mask = users_idx.nslots - 1, i, len;
+	uint32_t h = address_hash(address);
+	struct fields fl;
+	ssize_t got;
+	char *nl;
+
+	for (i = h & mask; users_idx.off[i] != 0; i = (i + 1) & mask) {
+		if (users_idx.hash[i] != h)
+			continue;
+		got = pread(fd, line, sizeof line - 1, (off_t)users_idx.off[i] - 1);
+		if (got <= 0)
+			return -1;
+		line[got] = '\0';
+		if ((nl = memchr(line, '\n', (size_t)got)) != NULL)
+			*nl = '\0';
+		len = nl != NULL ? (size_t)(nl - line) : (size_t)got;
+		if (len > 0 && line[len - 1] == '\r')
+			line[--len] = '\0';
+		if (parse_line(line, len, &fl) != NULL || !address_eq(fl.address, address))
+			continue;
+		return str_copy(hash, hashlen, fl.hash) == 0 ? 1 : -1;
+	}
+	return 0;
+}
+
 int users_lookup(const char *path, const char *address, char *hash, size_t hashlen)
 {
 	char line[USERS_LINE_MAX + 1];
 	size_t alen = strlen(address), len;
 	struct fields fl;
+	struct stat st;
 	int r, found = 0;
 	FILE *f;
 
 	f = fopen(path, "re");
 	if (f == NULL)
 		return -1;
+	if (fstat(fileno(f), &st) == 0 && st.st_size >= USERS_INDEX_MIN &&
+	    (uintmax_t)st.st_size < UINT32_MAX) {
+		if (users_index_current(&st) || users_index_build(f, &st) == 0) {
+			found = users_index_lookup(fileno(f), address, hash, hashlen);
+			(void)fclose(f);
+			return found;
+		}
+		rewind(f);
+	}
 	while ((r = users_read_line(f, line, sizeof line, &len)) != 0) {
 		if (r == -1) {
 			found = -1;

@@ -112,7 +112,7 @@ static size_t wire_size(const struct queue_env *env)
 
 /* Record a recipient's fate; deferrals get the next attempt time. */
 static void record(const struct conf *c, struct queue_rcpt *q,
-    enum smtp_client_fate fate, const char *reply)
+    enum smtp_client_fate fate, const char *reply, time_t now)
 {
 	free(q->last_reply);
 	q->last_reply = xstrdup(reply);
@@ -126,10 +126,11 @@ static void record(const struct conf *c, struct queue_rcpt *q,
 	} else {
 		stats_queue(STAT_QUEUE_DEFERRED);
 		/*
-		 * Whole seconds, rounded up: an attempt at 100.9 s with
-		 * retry_min 2 must not come back at 102.0 s, 1.1 s later.
+		 * now is the attempt's start in whole seconds, rounded down:
+		 * one more, or an attempt at 100.9 s with retry_min 2 would
+		 * come back at 102.0 s, 1.1 s later.
 		 */
-		q->next_attempt = time(NULL) + 1 + queue_retry_delay(q->tries,
+		q->next_attempt = now + 1 + queue_retry_delay(q->tries,
 		    c->queue.retry_min, c->queue.retry_max);
 	}
 }
@@ -192,7 +193,7 @@ static void deliver_domain(const struct conf *c, struct queue_env *env,
 		}
 	}
 	for (i = 0; i < nr; i++) {
-		record(c, &env->rcpt[idx[i]], r[i].fate, r[i].reply);
+		record(c, &env->rcpt[idx[i]], r[i].fate, r[i].reply, now);
 		result = r[i].fate == SMTP_CLIENT_DELIVERED ? "sent" :
 		    r[i].fate == SMTP_CLIENT_FAILED ? "bounced" : "deferred";
 		log_info("delivery id=%s to=<%s> result=%s tries=%d reply=\"%s\"",

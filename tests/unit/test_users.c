@@ -317,11 +317,12 @@ static void test_load_bad(void)
 
 /* ---- lookup ---- */
 
-static void test_lookup(void)
+/* The tricky lines of a users file; filler lines go after them. */
+static void lookup_file(const char *p, size_t filler, const char *bob_hash)
 {
-	const char *p = tpath("users.lookup");
-	char hash[USERS_HASH_MAX], small[10], big[USERS_LINE_MAX + 64];
+	char big[USERS_LINE_MAX + 64];
 	struct buf b = BUF_INIT;
+	size_t i;
 
 	buf_appends(&b, "# comment\nthis line is malformed\n");
 	/* an overlong line that starts like carol's is skipped, not matched */
@@ -330,17 +331,26 @@ static void test_lookup(void)
 	memcpy(big, "carol@example.net:", 18);
 	buf_appends(&b, big);
 	buf_appends(&b, "\n");
-	buf_appends(&b,
+	buf_printf(&b,
 	    "bob@example.net.evil:" HASH_6_SECRET "\n"
-	    "bob@example.net:" HASH_Y_SECRET ":opt\n"
-	    "Alice@Example.NET:" HASH_6_SECRET "\n"
+	    "bob@example.net:%s:opt\n"
+	    "Alice@Example.NET:" HASH_6_SECRET "\r\n"
 	    "dave@example.net:not a hash\n"
-	    "carol@example.net:" HASH_1_SECRET "\n");
+	    "carol@example.net:" HASH_1_SECRET "\n", bob_hash);
+	for (i = 0; i < filler; i++)
+		buf_printf(&b, "user%zu@example.org:" HASH_6_SECRET "\n", i);
+	/* a later line for bob loses to the first; no final newline */
+	buf_appends(&b, "BOB@example.net:" HASH_1_SECRET "\nlast@example.org:" HASH_1_SECRET);
 	write_file(p, b.s, b.len);
 	buf_free(&b);
+}
+
+static void check_lookups(const char *p, const char *bob_hash)
+{
+	char hash[USERS_HASH_MAX], small[10];
 
 	CU_ASSERT_EQUAL(users_lookup(p, "bob@example.net", hash, sizeof hash), 1);
-	CU_ASSERT_STRING_EQUAL(hash, HASH_Y_SECRET);
+	CU_ASSERT_STRING_EQUAL(hash, bob_hash);
 	CU_ASSERT_EQUAL(users_lookup(p, "ALICE@example.net", hash, sizeof hash), 1);
 	CU_ASSERT_STRING_EQUAL(hash, HASH_6_SECRET);
 	CU_ASSERT_EQUAL(users_lookup(p, "carol@example.net", hash, sizeof hash), 1);
@@ -352,7 +362,74 @@ static void test_lookup(void)
 	CU_ASSERT_EQUAL(users_lookup(p, "# comment", hash, sizeof hash), 0);
 	CU_ASSERT_EQUAL(users_lookup(p, "bob@example.net:" HASH_Y_SECRET, hash, sizeof hash), 0);
 	CU_ASSERT_EQUAL(users_lookup(p, "bob@example.net", small, sizeof small), -1);
+	CU_ASSERT_EQUAL(users_lookup(p, "last@example.org", hash, sizeof hash), 1);
+	CU_ASSERT_STRING_EQUAL(hash, HASH_1_SECRET);
 	CU_ASSERT_EQUAL(users_lookup(tpath("nope"), "bob@example.net", hash, sizeof hash), -1);
+}
+
+static void test_lookup(void)
+{
+	const char *p = tpath("users.lookup");
+
+	lookup_file(p, 0, HASH_Y_SECRET);
+	check_lookups(p, HASH_Y_SECRET);
+}
+
+/*
+ * Over 64 KiB the session process keeps an index: the same answers, and
+ * a replaced or rewritten file is read again.
+ */
+static void test_lookup_index(void)
+{
+	char p[512], q[512], hash[USERS_HASH_MAX], addr[64];
+	struct timespec ts[2];
+	struct stat st;
+	size_t i, n = 2000;
+	int ok = 1;
+
+	/* copies: tpath's buffers are reused by check_lookups */
+	(void)str_copy(p, sizeof p, tpath("users.index"));
+	(void)str_copy(q, sizeof q, tpath("users.index.new"));
+	lookup_file(p, n, HASH_Y_SECRET);
+	CU_ASSERT_FATAL(stat(p, &st) == 0 && st.st_size > 65536);
+	check_lookups(p, HASH_Y_SECRET);
+	for (i = 0; i < n; i++) {
+		snprintf(addr, sizeof addr, "User%zu@Example.org", i);
+		if (users_lookup(p, addr, hash, sizeof hash) != 1 ||
+		    strcmp(hash, HASH_6_SECRET) != 0)
+			ok = 0;
+	}
+	CU_ASSERT(ok);
+	CU_ASSERT_EQUAL(users_lookup(p, "user2000@example.org", hash, sizeof hash), 0);
+
+	/* replaced by rename, as ispmailctl does: the new hash */
+	lookup_file(q, n, HASH_6_SECRET);
+	CU_ASSERT_FATAL(rename(q, p) == 0);
+	check_lookups(p, HASH_6_SECRET);
+
+	/* rewritten in place, the same size, an mtime of its own */
+	lookup_file(q, n, HASH_6_SECRET);
+	CU_ASSERT_FATAL(stat(p, &st) == 0);
+	{
+		char *data = read_all(q);
+		size_t len = strlen(data);
+		char *at = strstr(data, "bob@example.net:" HASH_6_SECRET);
+		int fd = open(p, O_WRONLY);
+
+		CU_ASSERT_FATAL(at != NULL && fd >= 0);
+		/* same length, another hash: $6$abc$ -> $6$abd$ */
+		at[strlen("bob@example.net:$6$ab")] = 'd';
+		CU_ASSERT(pwrite(fd, data, len, 0) == (ssize_t)len);
+		ts[0] = st.st_atim;
+		ts[1] = st.st_mtim;
+		ts[1].tv_sec += 5;
+		CU_ASSERT(futimens(fd, ts) == 0);
+		close(fd);
+		free(data);
+	}
+	CU_ASSERT_EQUAL(users_lookup(p, "bob@example.net", hash, sizeof hash), 1);
+	CU_ASSERT_EQUAL(strncmp(hash, "$6$abd$", 7), 0);
+	unlink(q);
 }
 
 /* ---- hashes ---- */
@@ -587,6 +664,7 @@ int main(void)
 		{ "load: good file", test_load_good },
 		{ "load: bad lines name path:line", test_load_bad },
 		{ "lookup", test_lookup },
+		{ "lookup through the index (over 64 KiB)", test_lookup_index },
 		{ "known hashes ($y$, $6$, $1$)", test_hash_known },
 		{ "made hashes ($y$, $6$)", test_hash_make },
 		{ "dummy hash matches the default", test_dummy_hash },
