@@ -942,6 +942,16 @@ int master_run(const struct master_options *opt, struct conf *conf)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	{
+		/* main() held these until now; one that came meanwhile runs here. */
+		sigset_t held;
+
+		sigemptyset(&held);
+		sigaddset(&held, SIGHUP);
+		sigaddset(&held, SIGTERM);
+		sigaddset(&held, SIGINT);
+		sigprocmask(SIG_UNBLOCK, &held, NULL);
+	}
 
 	M.nls = M.conf->nlisten;
 	M.ls = xcalloc(M.nls, sizeof *M.ls);
