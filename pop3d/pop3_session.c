@@ -679,6 +679,7 @@ int pop3_session_run(const struct session_ctx *ctx)
 		/* Implicit TLS (RFC 8314 §3.3): the handshake comes first. */
 		if (ctx->tls == NULL || stream_start_tls(&p.st, ctx->tls) != STREAM_OK) {
 			log_info("close reason=tls-handshake-failed");
+			log_info("disconnect");
 			stream_free(&p.st);
 			return 0;
 		}

@@ -1026,6 +1026,7 @@ int smtp_session_run(const struct session_ctx *ctx)
 		/* RFC 8314 §3.3: implicit TLS, the handshake comes first. */
 		if (ctx->tls == NULL || stream_start_tls(&s.st, ctx->tls) != STREAM_OK) {
 			log_info("close reason=tls-handshake-failed");
+			log_info("disconnect messages=0 errors=0");
 			stream_free(&s.st);
 			return 0;
 		}
