@@ -5,7 +5,6 @@
 #include "config.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,19 +73,12 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
-	if (!check) {
-		/*
-		 * Held until master_run has its handlers: a reload or stop
-		 * sent while the file is read must wait, not end the daemon.
-		 */
-		sigset_t hold;
-
-		sigemptyset(&hold);
-		sigaddset(&hold, SIGHUP);
-		sigaddset(&hold, SIGTERM);
-		sigaddset(&hold, SIGINT);
-		sigprocmask(SIG_BLOCK, &hold, NULL);
-	}
+	/*
+	 * Held until master_run has its handlers: a reload or stop sent
+	 * while the file is read must wait, not end the daemon.
+	 */
+	if (!check)
+		master_hold_signals(1);
 	if (conf_load(opt.conf_path, &conf, err, sizeof err) != 0) {
 		fprintf(stderr, "ispmaild: %s\n", err);
 		return 1;

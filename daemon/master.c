@@ -372,44 +372,56 @@ static int session_serve(struct session_ctx *ctx)
 	return code;
 }
 
+/* One handoff message: what the master knows, and room for the socket. */
+struct handoff_msg {
+	struct handoff h;
+	struct iovec iov;
+	struct msghdr msg;
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+};
+
+static void handoff_msg_init(struct handoff_msg *m)
+{
+	memset(m, 0, sizeof *m);
+	m->iov.iov_base = &m->h;
+	m->iov.iov_len = sizeof m->h;
+	m->msg.msg_iov = &m->iov;
+	m->msg.msg_iovlen = 1;
+	m->msg.msg_control = m->cm.buf;
+	m->msg.msg_controllen = sizeof m->cm.buf;
+}
+
 /*
  * Wait for the next client from the master: 0 with *ctx filled in, -1 when
  * the master retired this process (EOF) or anything is amiss.
  */
 static int handoff_recv(int sock, struct session_ctx *ctx)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cm;
-	struct handoff h;
-	struct iovec iov = { &h, sizeof h };
-	struct msghdr msg;
+	struct handoff_msg m;
 	struct cmsghdr *c;
 	ssize_t n;
 	int fd = -1;
 
-	memset(&msg, 0, sizeof msg);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cm.buf;
-	msg.msg_controllen = sizeof cm.buf;
+	handoff_msg_init(&m);
 	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+		n = recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC);
 	while (n == -1 && errno == EINTR);
-	for (c = CMSG_FIRSTHDR(&msg); n > 0 && c != NULL; c = CMSG_NXTHDR(&msg, c))
+	for (c = CMSG_FIRSTHDR(&m.msg); n > 0 && c != NULL; c = CMSG_NXTHDR(&m.msg, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
 		    c->cmsg_len == CMSG_LEN(sizeof(int)))
 			memcpy(&fd, CMSG_DATA(c), sizeof fd);
-	if (n != (ssize_t)sizeof h || fd == -1 || (msg.msg_flags & MSG_CTRUNC) ||
-	    h.listener >= M.nls) {
+	if (n != (ssize_t)sizeof m.h || fd == -1 || (m.msg.msg_flags & MSG_CTRUNC) ||
+	    m.h.listener >= M.nls) {
 		if (fd != -1)
 			close(fd);
 		return -1;
 	}
-	*ctx = h.ctx;
+	*ctx = m.h.ctx;
 	ctx->conf = M.conf;
-	ctx->tls = M.ls[h.listener].tls;
+	ctx->tls = M.ls[m.h.listener].tls;
 	ctx->fd = fd;
 	return 0;
 }
@@ -508,34 +520,22 @@ static struct child *worker_idle(void)
 /* Hand a client to an idle session process; -1 if it cannot take it. */
 static int handoff_send(struct child *k, size_t listener, const struct session_ctx *ctx)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cm;
-	struct handoff h;
-	struct iovec iov = { &h, sizeof h };
-	struct msghdr msg;
+	struct handoff_msg m;
 	struct cmsghdr *c;
 	ssize_t n;
 
-	memset(&h, 0, sizeof h);
-	h.listener = listener;
-	h.ctx = *ctx;
-	memset(&cm, 0, sizeof cm);
-	memset(&msg, 0, sizeof msg);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cm.buf;
-	msg.msg_controllen = sizeof cm.buf;
-	c = CMSG_FIRSTHDR(&msg);
+	handoff_msg_init(&m);
+	m.h.listener = listener;
+	m.h.ctx = *ctx;
+	c = CMSG_FIRSTHDR(&m.msg);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &ctx->fd, sizeof(int));
 	do
-		n = sendmsg(k->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = sendmsg(k->sock, &m.msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (n == -1 && errno == EINTR);
-	return n == (ssize_t)sizeof h ? 0 : -1;
+	return n == (ssize_t)sizeof m.h ? 0 : -1;
 }
 
 /* A new session process for this client; NULL when fork fails. */
@@ -907,6 +907,17 @@ static void stop(void)
 	log_info("stopped");
 }
 
+void master_hold_signals(int hold)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
 int master_run(const struct master_options *opt, struct conf *conf)
 {
 	struct sigaction sa;
@@ -942,16 +953,8 @@ int master_run(const struct master_options *opt, struct conf *conf)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	{
-		/* main() held these until now; one that came meanwhile runs here. */
-		sigset_t held;
-
-		sigemptyset(&held);
-		sigaddset(&held, SIGHUP);
-		sigaddset(&held, SIGTERM);
-		sigaddset(&held, SIGINT);
-		sigprocmask(SIG_UNBLOCK, &held, NULL);
-	}
+	/* main() held these until now; one that came meanwhile runs here. */
+	master_hold_signals(0);
 
 	M.nls = M.conf->nlisten;
 	M.ls = xcalloc(M.nls, sizeof *M.ls);

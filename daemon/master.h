@@ -12,6 +12,12 @@ struct master_options {
 	int foreground;
 };
 
+/*
+ * Hold (1) or release (0) SIGHUP, SIGTERM and SIGINT: main holds them from
+ * before the configuration is read until master_run has its handlers.
+ */
+void master_hold_signals(int hold);
+
 /* Run until SIGTERM; returns the process exit code. Takes over *conf. */
 int master_run(const struct master_options *opt, struct conf *conf);
 
