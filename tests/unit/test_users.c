@@ -407,28 +407,44 @@ static void test_lookup_index(void)
 	CU_ASSERT_FATAL(rename(q, p) == 0);
 	check_lookups(p, HASH_6_SECRET);
 
-	/* rewritten in place, the same size, an mtime of its own */
+	/*
+	 * Rewritten in place, the same size, an mtime of its own, with bob's
+	 * line (another hash) moved in front of "bob@example.net.evil:". An
+	 * index kept from before would read the .evil line at bob's old
+	 * offset and fall through to the later BOB line ($1$), and find bob's
+	 * line at .evil's; a fresh one finds both.
+	 */
 	lookup_file(q, n, HASH_6_SECRET);
 	CU_ASSERT_FATAL(stat(p, &st) == 0);
 	{
+		static const char evil[] = "bob@example.net.evil:" HASH_6_SECRET "\n";
+		static const char bob[] = "bob@example.net:" HASH_6_SECRET ":opt\n";
 		char *data = read_all(q);
 		size_t len = strlen(data);
-		char *at = strstr(data, "bob@example.net:" HASH_6_SECRET);
+		char *e = strstr(data, evil), *o = strstr(data, bob);
+		struct buf nb = BUF_INIT;
 		int fd = open(p, O_WRONLY);
 
-		CU_ASSERT_FATAL(at != NULL && fd >= 0);
-		/* same length, another hash: $6$abc$ -> $6$abd$ */
-		at[strlen("bob@example.net:$6$ab")] = 'd';
-		CU_ASSERT(pwrite(fd, data, len, 0) == (ssize_t)len);
+		CU_ASSERT_FATAL(e != NULL && o == e + strlen(evil) && fd >= 0);
+		buf_append(&nb, data, (size_t)(e - data));
+		buf_appends(&nb, bob);
+		nb.s[nb.len - strlen(bob) + strlen("bob@example.net:$6$ab")] = 'd';
+		buf_appends(&nb, evil);
+		buf_appends(&nb, o + strlen(bob));
+		CU_ASSERT_FATAL(nb.len == len);
+		CU_ASSERT(pwrite(fd, nb.s, nb.len, 0) == (ssize_t)nb.len);
 		ts[0] = st.st_atim;
 		ts[1] = st.st_mtim;
 		ts[1].tv_sec += 5;
 		CU_ASSERT(futimens(fd, ts) == 0);
 		close(fd);
 		free(data);
+		buf_free(&nb);
 	}
 	CU_ASSERT_EQUAL(users_lookup(p, "bob@example.net", hash, sizeof hash), 1);
 	CU_ASSERT_EQUAL(strncmp(hash, "$6$abd$", 7), 0);
+	CU_ASSERT_EQUAL(users_lookup(p, "bob@example.net.evil", hash, sizeof hash), 1);
+	CU_ASSERT_STRING_EQUAL(hash, HASH_6_SECRET);
 	unlink(q);
 }
 
