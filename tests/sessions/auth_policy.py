@@ -56,9 +56,9 @@ def relay_outside(t, srv, ctx):
             t.eq(e.get("sender"), USER, "queued with the sender")
     t.ok(H.wait_log(srv, r"rcpt to=<%s> result=ok relay=auth$" % re.escape(REMOTE)),
          "log: rcpt result=ok relay=auth")
-    t.ok(H.wait_log(srv, r"rcpt to=<%s> result=reject code=550 relay=denied$"
-                    % re.escape(REMOTE), 2),
-         "log: rcpt result=reject code=550 relay=denied")
+    t.eq(H.wait_log(srv, r"rcpt to=<%s> result=reject code=550 relay=denied$"
+                    % re.escape(REMOTE), 2), 2,
+         "log: rcpt result=reject code=550 relay=denied, in the clear and over TLS")
 
 
 def submission(t, srv, ctx):

@@ -141,7 +141,9 @@ def failures(t, srv, ctx):
     rest = s.c.wait_close(timeout=5)
     t.eq(rest, b"", "after the third 535 the server closes, saying nothing more")
     s.close()
-    t.ok(times[0] >= 0.18, "first failure waits ~200 ms", "%.3fs" % times[0])
+    # and a ceiling on the first, or a fixed long pause would pass all three
+    t.ok(0.18 <= times[0] < 0.6, "first failure waits ~200 ms (under 600)",
+         "%.3fs" % times[0])
     # The pauses are floors (crypt(3) and a loaded machine add to them, so
     # ratios between the times would be noise): 200, 400, 800 ms at least.
     t.ok(times[1] >= 0.37, "second failure (an unknown user) waits longer, ~400 ms",

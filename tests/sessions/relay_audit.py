@@ -273,9 +273,10 @@ def main():
         with concurrent.futures.ThreadPoolExecutor(WORKERS) as ex:
             list(ex.map(lambda r: transaction(srv, r), rows))
         check(t, srv, rows)
-        forms = len(RCPT_FORMS) + len(MAIL_FORMS) + len(HELO_FORMS)
-        t.ok(forms >= 30, "at least 30 forms tried (%d forms, %d transactions)"
-             % (forms, len(rows)))
+        # Tried means the server answered the RCPT, not that it was listed.
+        tried = {r.name() for r in rows if r.error is None and "rcpt" in r.got}
+        t.ok(len(tried) >= 30, "at least 30 forms answered at RCPT (%d of %d transactions)"
+             % (len(tried), len(rows)))
         t.eq([r.name() for r in rows if r.source == T.CUSTOMER and "data" in r.got], [],
              "nothing from the customer without POP reached DATA")
         table(t, rows)
