@@ -315,9 +315,11 @@ static int relaydb_env_open(struct relaydb *r, u_int32_t extra)
 static void relaydb_detach(struct relaydb *r, int stale)
 {
 	/*
-	 * A panicked handle's close does not free it. Remember the last few,
-	 * so the loss is a known, bounded one (and leak checkers see it as
-	 * reachable rather than lost).
+	 * A panicked handle's close does not free it. Remember the last few
+	 * (leak checkers then see them as reachable rather than lost). Each
+	 * stale detach loses one handle's memory, only after a process died
+	 * inside the library; a session process ends after limits.max_use
+	 * sessions, which bounds what it can gather.
 	 */
 	static DB_ENV *graveyard[16];
 	static size_t buried;

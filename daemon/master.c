@@ -311,8 +311,16 @@ static void session_id(char *out, size_t outlen)
  */
 static void child_detach(int keep_sock)
 {
+	struct sigaction sa;
 	size_t i;
 
+	/* The master's handler writes to a pipe this process no longer has. */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	close(M.sigpipe[0]);
 	close(M.sigpipe[1]);
 	close(M.donepipe[0]);
@@ -435,17 +443,10 @@ static void worker_run(struct session_ctx *first, int sock) __attribute__((noret
 static void worker_run(struct session_ctx *first, int sock)
 {
 	struct session_ctx ctx = *first;
-	struct sigaction sa;
 	pid_t me = getpid();
 	long uses;
 	int code;
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
 	child_detach(sock);
 	for (uses = 1;; uses++) {
 		code = session_serve(&ctx);
@@ -824,7 +825,9 @@ static void reload(void)
 		return;
 	} else if (!tls_unchanged(M.conf, next)) {
 		struct ssl_ctx_st **fresh = xcalloc(M.nls ? M.nls : 1, sizeof *fresh);
+		struct stat st[2];
 
+		tls_files_stat(next, st);	/* before the build, as at start */
 		if (tls_contexts_build(next, fresh) != 0) {
 			log_error("reload result=refused reason=tls");
 			free(fresh);
@@ -837,7 +840,7 @@ static void reload(void)
 			M.ls[i].tls = fresh[i];
 		}
 		free(fresh);
-		tls_files_stat(next, M.tls_files);
+		memcpy(M.tls_files, st, sizeof st);
 		log_info("reload tls=reloaded");
 	}
 	conf_free(M.conf);
@@ -964,12 +967,13 @@ int master_run(const struct master_options *opt, struct conf *conf)
 		/* Read the key while still root, then drop (SPEC §1). */
 		struct ssl_ctx_st **ctxs = xcalloc(M.nls ? M.nls : 1, sizeof *ctxs);
 
+		/* Before the build: a file replaced meanwhile is seen at reload. */
+		tls_files_stat(M.conf, M.tls_files);
 		if (tls_contexts_build(M.conf, ctxs) != 0)
 			log_fatal("tls reason=\"cannot load the certificate or key\"");
 		for (i = 0; i < M.nls; i++)
 			M.ls[i].tls = ctxs[i];
 		free(ctxs);
-		tls_files_stat(M.conf, M.tls_files);
 	}
 	drop_privileges(M.conf);
 	if (stats_create(M.conf->state_dir) != 0)

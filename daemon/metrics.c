@@ -34,6 +34,7 @@ int metrics_session_run(const struct session_ctx *ctx)
 	struct stream st;
 	struct buf body = BUF_INIT;
 	struct status status;
+	const char *code;
 	size_t len;
 	int i, r;
 
@@ -52,21 +53,23 @@ int metrics_session_run(const struct session_ctx *ctx)
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		buf_appends(&body, "method not allowed\n");
 		respond(&st, "405 Method Not Allowed", "text/plain", &body);
+		code = "405";
 	} else if (strcmp(path, "/metrics") != 0) {
 		buf_appends(&body, "not found: try /metrics\n");
 		respond(&st, "404 Not Found", "text/plain", &body);
+		code = "404";
 	} else {
 		status_collect(ctx->conf, 1, &status);
 		status_prometheus(&status, &body);
 		respond(&st, "200 OK", "text/plain; version=0.0.4; charset=utf-8", &body);
+		code = "200";
 	}
 	{
 		char q[LOG_QUOTE_MAX];
 
 		/* The method is the client's bytes: quoted like any of them. */
 		log_info("metrics method=%s status=%s",
-		    log_quote(method, strlen(method), q, sizeof q),
-		    strcmp(path, "/metrics") == 0 ? "200" : "404");
+		    log_quote(method, strlen(method), q, sizeof q), code);
 	}
 	(void)stream_flush(&st);
 	buf_free(&body);

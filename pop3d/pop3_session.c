@@ -343,12 +343,12 @@ static void cmd_auth(struct pop3 *p, char *arg)
 			if (sasl_base64_decode(initial, strlen(initial),
 			    (unsigned char *)raw, sizeof raw - 1, &n) != 0) {
 				bad_command(p, POP3_ERR_AUTH_BASE64);
-				return;
+				goto wipe;
 			}
 		} else if (initial != NULL) {
 			n = 0;
 		} else if ((r = auth_read(p, "", raw, sizeof raw)) < 0) {
-			return;
+			goto wipe;
 		} else {
 			n = (size_t)r;
 		}
@@ -361,19 +361,21 @@ static void cmd_auth(struct pop3 *p, char *arg)
 			if (sasl_base64_decode(initial, strlen(initial),
 			    (unsigned char *)user, sizeof user - 1, &n) != 0) {
 				bad_command(p, POP3_ERR_AUTH_BASE64);
-				return;
+				goto wipe;
 			}
 			user[n] = '\0';
 		} else if (auth_read(p, "VXNlcm5hbWU6", user, sizeof user) < 0) {
-			return;
+			goto wipe;
 		}
 		if (auth_read(p, "UGFzc3dvcmQ6", pass, sizeof pass) < 0)
-			return;
+			goto wipe;
 		login(p, user, pass, "LOGIN");
 	} else {
 		bad_command(p, POP3_ERR_AUTH_MECH);
-		return;
+		goto wipe;
 	}
+wipe:
+	/* Refused half-way too: raw and pass may hold a password. */
 	explicit_bzero(pass, sizeof pass);
 	explicit_bzero(raw, sizeof raw);
 }
@@ -707,6 +709,8 @@ int pop3_session_run(const struct session_ctx *ctx)
 			break;
 		}
 		dispatch(&p, line, len);
+		/* A PASS or AUTH line carries a password: gone before the next. */
+		explicit_bzero(line, len);
 	}
 	(void)stream_flush(&p.st);
 	if (p.lock_fd >= 0) {

@@ -824,6 +824,15 @@ static int auth_decode(struct smtp *s, const char *in, char *out, size_t outlen,
 }
 
 /* AUTH PLAIN and LOGIN (RFC 4954, RFC 4616, draft-murchison-sasl-login). */
+/* The session process serves other clients next: no password may stay. */
+static void wipe_secrets(char *line, size_t linelen, char *raw, size_t rawlen,
+    char *pass, size_t passlen)
+{
+	explicit_bzero(line, linelen);
+	explicit_bzero(raw, rawlen);
+	explicit_bzero(pass, passlen);
+}
+
 static void cmd_auth(struct smtp *s, char *arg)
 {
 	char line[2048], raw[1024], user[SASL_FIELD_MAX], pass[SASL_FIELD_MAX];
@@ -863,11 +872,11 @@ static void cmd_auth(struct smtp *s, char *arg)
 		method = "PLAIN";
 		if (initial == NULL || *initial == '\0') {
 			if (auth_read(s, "", line, sizeof line) != 0)
-				return;
+				goto wipe;
 			initial = line;
 		}
 		if (auth_decode(s, initial, raw, sizeof raw, &n) != 0)
-			return;
+			goto wipe;
 		if (sasl_plain_parse((unsigned char *)raw, n, user, sizeof user,
 		    pass, sizeof pass) != 0) {
 			user[0] = '\0';
@@ -877,17 +886,17 @@ static void cmd_auth(struct smtp *s, char *arg)
 		method = "LOGIN";
 		if (initial == NULL || *initial == '\0') {
 			if (auth_read(s, "VXNlcm5hbWU6", line, sizeof line) != 0)
-				return;
+				goto wipe;
 			initial = line;
 		}
 		if (auth_decode(s, initial, user, sizeof user, &n) != 0)
-			return;
+			goto wipe;
 		if (auth_read(s, "UGFzc3dvcmQ6", line, sizeof line) != 0 ||
 		    auth_decode(s, line, pass, sizeof pass, &n) != 0)
-			return;
+			goto wipe;
 	} else {
 		client_error(s, &SMTP_AUTH_MECH, NULL);
-		return;
+		goto wipe;
 	}
 	if (user[0] != '\0') {
 		r = session_password_check(s->ctx, user, pass, method,
@@ -898,9 +907,7 @@ static void cmd_auth(struct smtp *s, char *arg)
 		    "reason=malformed", method, conf_service_name(s->ctx->service),
 		    s->ctx->client_text);
 	}
-	explicit_bzero(pass, sizeof pass);
-	explicit_bzero(raw, sizeof raw);
-	explicit_bzero(line, sizeof line);
+	wipe_secrets(line, sizeof line, raw, sizeof raw, pass, sizeof pass);
 	if (r == 1) {
 		s->smtp_auth = AUTH_SOURCE_SMTP;
 		reply(s, &SMTP_AUTH_OK, NULL);
@@ -917,6 +924,10 @@ static void cmd_auth(struct smtp *s, char *arg)
 		log_warn("close reason=auth-failures count=%d", s->auth_failures);
 		s->quit = 1;
 	}
+	return;
+wipe:
+	/* Refused before the check: the lines may hold a password all the same. */
+	wipe_secrets(line, sizeof line, raw, sizeof raw, pass, sizeof pass);
 }
 
 static void cmd_rset(struct smtp *s, char *arg)
@@ -1053,6 +1064,8 @@ int smtp_session_run(const struct session_ctx *ctx)
 			break;
 		}
 		dispatch(&s, line, len);
+		/* An AUTH PLAIN line carries a password: gone before the next. */
+		explicit_bzero(line, len);
 	}
 	(void)stream_flush(&s.st);
 	log_info("disconnect messages=%u errors=%d", s.messages, s.errors);
