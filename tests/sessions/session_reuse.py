@@ -37,12 +37,21 @@ def memory_holds(pid, needles):
             if "rw" not in r[1]:
                 continue
             a, b = (int(x, 16) for x in r[0].split("-"))
-            try:
-                mem.seek(a)
-                data = mem.read(b - a)
-            except OSError:
-                continue
-            found.update(n for n in needles if n in data)
+            if b - a > (1 << 30):
+                continue    # a sanitizer's shadow memory, not the heap
+            keep = b""      # the tail of the last chunk: a needle may straddle
+            while a < b:
+                try:
+                    mem.seek(a)
+                    chunk = mem.read(min(1 << 20, b - a))
+                except (OSError, ValueError, OverflowError):
+                    break
+                if not chunk:
+                    break
+                data = keep + chunk
+                found.update(n for n in needles if n in data)
+                keep = data[-64:]
+                a += len(chunk)
     return sorted(found)
 
 
