@@ -206,14 +206,14 @@ def received_re(helo, ip, proto, rcpt=None, qid=r"[\w.-]+"):
 
 def session_pid(srv, port, timeout=5.0):
     """The pid of the child serving the connection from local port port,
-    read from its "connect ... port=N" log line."""
+    read from its "connect ... port=N" log line: the last one, as an
+    earlier connection may have had the same port."""
     deadline = time.time() + timeout
     pat = re.compile(r"ispmaild\[(\d+)\]: \w+: .*\bconnect service=\w+ client=\S+ port=%d\b" % port)
     while time.time() < deadline:
-        for line in srv.log().splitlines():
-            m = pat.search(line)
-            if m:
-                return int(m.group(1))
+        found = pat.findall(srv.log())
+        if found:
+            return int(found[-1])
         time.sleep(0.05)
     return None
 
@@ -226,8 +226,8 @@ def session_ended(srv, port, timeout=10.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
         log = srv.log()
-        m = pat.search(log)
-        if m and re.search(r": \w+: %s disconnect\b" % m.group(1), log):
+        ids = pat.findall(log)     # the last: a port may have been used before
+        if ids and re.search(r": \w+: %s disconnect\b" % ids[-1], log):
             return True
         time.sleep(0.05)
     return False

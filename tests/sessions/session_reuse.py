@@ -79,6 +79,18 @@ def finish(srv, s):
     return S.session_pid(srv, port)
 
 
+def finish_all(srv, sessions):
+    """QUIT each (all at once: one alone would keep the others busy), wait
+    until every process is idle again; their pids."""
+    ports = [s.local_port() for s in sessions]
+    for s in sessions:
+        s.quit()
+    for port in ports:
+        S.session_ended(srv, port, 10 * SLOW)
+    all_idle(srv)
+    return [S.session_pid(srv, port) for port in ports]
+
+
 def smtp_hello(srv, service="smtp", source=T.OUTSIDER):
     s = S.Smtp(srv, service, source)
     s.hello()
@@ -167,12 +179,10 @@ def isolation(t, srv):
 def concurrency(t, srv):
     reload(srv)
     all_idle(srv)
-    a, b = smtp_hello(srv), smtp_hello(srv)
-    pa, pb = finish(srv, a), finish(srv, b)
+    pa, pb = finish_all(srv, [smtp_hello(srv), smtp_hello(srv)])
     t.ok(None not in (pa, pb) and pa != pb, "two sessions at once: two processes",
          repr((pa, pb)))
-    c, d = smtp_hello(srv), smtp_hello(srv)
-    pc, pd = finish(srv, c), finish(srv, d)
+    pc, pd = finish_all(srv, [smtp_hello(srv), smtp_hello(srv)])
     t.eq(sorted([pc, pd]), sorted([pa, pb]), "the next two reuse both")
     return pc
 
