@@ -41,11 +41,6 @@ void log_set_id(const char *id)
 		str_copy(log_id, sizeof log_id, id);
 }
 
-const char *log_get_id(void)
-{
-	return log_id;
-}
-
 static const char *prio_name(int prio)
 {
 	switch (prio) {

@@ -15,7 +15,6 @@ void log_open(const char *ident, int to_stderr);
 void log_set_level(int prio);
 /* "s=4f2a9c01" on every following line; NULL clears it. */
 void log_set_id(const char *id);
-const char *log_get_id(void);
 
 void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)

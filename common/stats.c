@@ -89,11 +89,6 @@ void stats_close_readonly(const struct stats_shm *s)
 		munmap((void *)s, sizeof *s);
 }
 
-struct stats_shm *stats_get(void)
-{
-	return shm;
-}
-
 void stats_count(enum stats_counter what, enum service svc)
 {
 	if (shm != NULL && svc < SERVICE_COUNT)

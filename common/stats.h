@@ -69,8 +69,6 @@ int stats_create(const char *state_dir);
 /* Readers: map an existing file read-only; NULL with errno. */
 const struct stats_shm *stats_open_readonly(const char *state_dir);
 void stats_close_readonly(const struct stats_shm *s);
-/* The mapping of this process, or NULL when there is none (tests, tools). */
-struct stats_shm *stats_get(void);
 
 void stats_count(enum stats_counter what, enum service svc);
 void stats_reject(enum stats_reject why);

@@ -128,11 +128,6 @@ int maildir_msg_open(const char *maildir, const struct maildir_msg *m);
 /* unlink(2); a message already gone (ENOENT) counts as deleted. */
 int maildir_msg_delete(const char *maildir, const struct maildir_msg *m);
 /*
- * Move new/ -> cur/ with ":2,S" (a message a POP3 client has seen);
- * m->name follows, the unique part (UIDL) stays. A no-op when in cur/.
- */
-int maildir_msg_seen(const char *maildir, struct maildir_msg *m);
-/*
  * The UIDL of a message (RFC 1939 §7): the unique part of its name when it
  * is 1..70 octets in 0x21..0x7e (always so for our own names), otherwise
  * (another MDA's name) a 16-digit hex hash of it, equally stable.

@@ -234,36 +234,3 @@ int maildir_msg_delete(const char *maildir, const struct maildir_msg *m)
 		return -1;
 	return 0;
 }
-
-/*
- * new/x -> cur/x:2,S, as a Maildir reader marks a message it has shown;
- * the unique part does not change, so neither does the UIDL.
- */
-int maildir_msg_seen(const char *maildir, struct maildir_msg *m)
-{
-	char from[PATH_MAX], to[PATH_MAX];
-	const char *info;
-
-	if (m->in_cur)
-		return 0;
-	/* A name that already carries info (odd, in new/) moves unchanged. */
-	info = strchr(m->name, ':') ? "" : ":2,S";
-	if (msg_path(from, sizeof from, maildir, m) != 0)
-		return -1;
-	if (str_format(to, sizeof to, "%s/cur/%s%s", maildir, m->name, info) != 0) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if (rename(from, to) != 0)
-		return -1;
-	{
-		struct buf b = BUF_INIT;
-
-		buf_appends(&b, m->name);
-		buf_appends(&b, info);
-		free(m->name);
-		m->name = buf_steal(&b);
-	}
-	m->in_cur = 1;
-	return 0;
-}

@@ -25,9 +25,7 @@ R(SMTP_HELP,           214, "2.0.0", "See RFC 5321; commands: HELO EHLO MAIL RCP
 R(SMTP_DATA_GO,        354, NULL,    "End data with <CR><LF>.<CR><LF>");
 R(SMTP_TIMEOUT,        421, "4.4.2", "%s Error: timeout exceeded");
 R(SMTP_TOO_MANY_ERR,   421, "4.7.0", "%s Error: too many errors");
-R(SMTP_SHUTDOWN,       421, "4.3.2", "%s Service shutting down");
 R(SMTP_TLS_READY,      220, "2.0.0", "Ready to start TLS");
-R(SMTP_TLS_NA,         454, "4.7.0", "TLS not available due to temporary reason");
 R(SMTP_TLS_ALREADY,    503, "5.5.1", "Error: TLS already active");
 R(SMTP_AUTH_OK,        235, "2.7.0", "Authentication successful");
 R(SMTP_AUTH_FAILED,    535, "5.7.8", "Error: authentication failed");
@@ -38,7 +36,6 @@ R(SMTP_AUTH_MECH,      504, "5.5.4", "Unrecognized authentication type");
 R(SMTP_AUTH_ALREADY,   503, "5.5.1", "Error: already authenticated");
 R(SMTP_AUTH_IN_MAIL,   503, "5.5.1", "Error: MAIL transaction in progress");
 R(SMTP_AUTH_NEED_TLS,  538, "5.7.11", "Encryption required for requested authentication mechanism");
-R(SMTP_AUTH_NOT_AVAIL, 503, "5.5.1", "Error: authentication not enabled");
 R(SMTP_LOCAL_ERROR,    451, "4.3.0", "Error: local error in processing, try again later");
 R(SMTP_NO_STORAGE,     452, "4.3.1", "Insufficient system storage");
 R(SMTP_TOO_MANY_RCPT,  452, "4.5.3", "Error: too many recipients");
