@@ -3,7 +3,7 @@
  * ceiling that SMTP intake is compared with (issue 7). N processes each
  * create a file in <dir>/<box>/tmp, write it, fsync it, rename it into
  * <box>/new and fsync new/: the least work a Maildir delivery that keeps
- * its promise (SPEC §4, §5) can do. Prints files per second.
+ * its promise (docs/PROTOCOL.md) can do. Prints files per second.
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -150,8 +150,8 @@ def worker(i, srv, users, end, res):
 
 
 def make_users(srv, count):
-    """count users with one password: one made by ispmailctl, the others
-    its line copied (crypt is slow; the file format is SPEC 5's)."""
+    """count users with one password: one made by ispmailctl, the others its
+    line copied (crypt is slow; the format is in docs/PROTOCOL.md, files)."""
     users = ["load%d@example.test" % i for i in range(count)]
     srv.add_user(users[0], PASSWORD)
     with open(srv.users_file) as f:

@@ -1,7 +1,8 @@
 /*
- * aliases.c: the aliases file (SPEC §5): "alias@domain: dest[, dest...]"
- * and the catch-all "@domain: dest", loaded into an array sorted by name
- * so that a lookup is a binary search even for an ISP's thousands.
+ * aliases.c: the aliases file (docs/PROTOCOL.md, files): "alias@domain:
+ * dest[, dest...]" and the catch-all "@domain: dest", loaded into an array
+ * sorted by name so that a lookup is a binary search even for an ISP's
+ * thousands.
  */
 #include "config.h"
 

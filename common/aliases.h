@@ -1,5 +1,6 @@
 /*
- * aliases.h: the aliases file (SPEC §5), read whole into a sorted table.
+ * aliases.h: the aliases file (docs/PROTOCOL.md, files), read whole into a
+ * sorted table.
  *
  *   # comment
  *   sales@example.net:   alice@example.net, bob@example.net
@@ -10,7 +11,7 @@
  * spaces (no inline comments: '#' is a valid local-part character).
  *
  * Resolving a recipient is the caller's job, in this order, because a real
- * user wins over the catch-all (SPEC §5):
+ * user wins over the catch-all (docs/PROTOCOL.md, files):
  *   1. aliases_find(address)   an exact alias (it may shadow a user);
  *   2. the users file           a real user;
  *   3. aliases_catchall(domain) the domain's catch-all.

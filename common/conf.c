@@ -1,8 +1,8 @@
 /*
- * conf.c: read the libconfig file of SPEC §2 once, check every key, type
- * and range, fill in the defaults, and hand back a plain struct conf.
- * Anything written wrong is an error naming file, line and key; nothing
- * is silently replaced by a default.
+ * conf.c: read the libconfig file of ispmaild.conf(5) once, check every key,
+ * type and range, fill in the defaults, and hand back a plain struct conf.
+ * Anything written wrong is an error naming file, line and key; nothing is
+ * silently replaced by a default.
  */
 #include "config.h"
 
@@ -710,7 +710,10 @@ static int conf_netlist(struct ctx *x, const config_setting_t *g, const char *na
 	return 0;
 }
 
-/* The relay block: who may relay, how long a POP3 login counts (SPEC §3). */
+/*
+ * The relay block: who may relay, how long a POP3 login counts
+ * (docs/PROTOCOL.md, relay policy).
+ */
 static int conf_relay(struct ctx *x, const config_setting_t *root)
 {
 	static const char *const keys[] = {
@@ -936,8 +939,8 @@ static void conf_listen_add(struct conf *c, enum service s, int port)
 }
 
 /*
- * The listeners; absent means the classic ports (SPEC §2). Two that bind(2)
- * would refuse are refused here, with both lines named.
+ * The listeners; absent means the classic ports (ispmaild.conf(5)). Two that
+ * bind(2) would refuse are refused here, with both lines named.
  */
 static int conf_listen(struct ctx *x, const config_setting_t *root)
 {

@@ -1,7 +1,8 @@
 /*
- * conf.h: the configuration (SPEC §2), read once from a libconfig file into
- * this plain, validated struct and passed down. Nothing deeper looks up a
- * libconfig setting. (The file is conf.h because config.h is autoconf's.)
+ * conf.h: the configuration (ispmaild.conf(5)), read once from a libconfig
+ * file into this plain, validated struct and passed down. Nothing deeper
+ * looks up a libconfig setting. (The file is conf.h because config.h is
+ * autoconf's.)
  */
 #ifndef ISPMAILD_CONF_H
 #define ISPMAILD_CONF_H

@@ -1,7 +1,7 @@
 /*
  * log.c: key=value lines to syslog (facility mail) or to stderr with -f
- * (SPEC §8). The session or queue id set by log_set_id() starts each line,
- * so one grep follows a connection from accept to close.
+ * (docs/PROTOCOL.md, logs). The session or queue id set by log_set_id()
+ * starts each line, so one grep follows a connection from accept to close.
  */
 #include "config.h"
 

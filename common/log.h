@@ -1,7 +1,7 @@
 /*
- * log.h: one line per event, key=value, to syslog facility mail or to
- * stderr (SPEC §8). Every line carries the session or queue id set with
- * log_set_id(). Client data goes through log_quote() so that a hostile
+ * log.h: one line per event, key=value, to syslog facility mail or to stderr
+ * (docs/PROTOCOL.md, logs). Every line carries the session or queue id set
+ * with log_set_id(). Client data goes through log_quote() so that a hostile
  * client cannot forge log lines or flood them.
  */
 #ifndef ISPMAILD_LOG_H

@@ -1,8 +1,9 @@
 /*
  * net.c: IPv4/IPv6 addresses and CIDR networks, the client's class
- * (SPEC §3) and the text an address has in logs and in the relay DB
- * (SPEC §5). An IPv4-mapped IPv6 address (RFC 4291 §2.5.5.2) is the IPv4
- * client it stands for, everywhere: in matching, in text and as a key.
+ * (docs/PROTOCOL.md, relay policy) and the text an address has in logs and in
+ * the relay DB (docs/PROTOCOL.md, files). An IPv4-mapped IPv6 address (RFC
+ * 4291 §2.5.5.2) is the IPv4 client it stands for, everywhere: in matching,
+ * in text and as a key.
  */
 #include "config.h"
 
@@ -277,7 +278,8 @@ void net_cidr_text(const struct cidr *net, char *out, size_t outlen)
 
 /*
  * IPv6 clients get a whole prefix each (SLAAC and privacy addresses change
- * the low 64 bits), so a POP3 login authorizes the prefix (SPEC §5).
+ * the low 64 bits), so a POP3 login authorizes the prefix (docs/PROTOCOL.md,
+ * files).
  */
 void net_relay_key(const struct cidr *addr, unsigned ipv6_prefix, char *out, size_t outlen)
 {

@@ -1,7 +1,7 @@
 /*
  * net.h: IPv4/IPv6 networks in CIDR notation, the client's class
  * (trusted / customer / outside) and the canonical text of a client
- * address, including the key it has in the relay DB (SPEC §3, §5).
+ * address, including the key it has in the relay DB (docs/PROTOCOL.md).
  */
 #ifndef ISPMAILD_NET_H
 #define ISPMAILD_NET_H
@@ -52,7 +52,7 @@ int net_cidr_match(const struct cidr *net, const struct cidr *addr);
 int net_list_match(const struct netlist *list, const struct cidr *addr);
 void net_list_free(struct netlist *list);
 
-/* Trusted wins over customer (SPEC §3). */
+/* Trusted wins over customer (docs/PROTOCOL.md, relay policy). */
 enum client_class net_client_class(const struct netlist *trusted,
     const struct netlist *customer, const struct cidr *addr);
 const char *net_client_class_name(enum client_class c);
@@ -63,7 +63,7 @@ void net_addr_text(const struct cidr *addr, char *out, size_t outlen);
 void net_cidr_text(const struct cidr *net, char *out, size_t outlen);
 /*
  * The relay DB key of a client: IPv4 as "192.0.2.7", IPv6 as its
- * ipv6_prefix network, "2001:db8:1:2::/64" (SPEC §5).
+ * ipv6_prefix network, "2001:db8:1:2::/64" (docs/PROTOCOL.md, files).
  */
 void net_relay_key(const struct cidr *addr, unsigned ipv6_prefix, char *out, size_t outlen);
 /*

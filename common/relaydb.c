@@ -1,7 +1,7 @@
 /*
- * relaydb.c: the POP-before-SMTP relay table (SPEC §5): a Berkeley DB 5.3
- * hash, <state_dir>/relay.db, in a transactional environment in state_dir
- * that every forked session opens for itself.
+ * relaydb.c: the POP-before-SMTP relay table (docs/PROTOCOL.md, files): a
+ * Berkeley DB 5.3 hash, <state_dir>/relay.db, in a transactional environment
+ * in state_dir that every forked session opens for itself.
  *
  * Crash safety. Berkeley DB keeps its mutexes and lock tables in shared
  * memory. A process killed (SIGKILL) inside the library can leave a mutex or

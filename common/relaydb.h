@@ -1,10 +1,10 @@
 /*
- * relaydb.h: the POP-before-SMTP table (SPEC §5): a Berkeley DB hash
- * <state_dir>/relay.db inside a DB environment in state_dir, shared by every
- * forked session. Key: the client address as text ("192.0.2.7",
- * "2001:db8:1:2::/64"); value: "<unix seconds> <user>". No NUL in either.
- * A process that dies in the middle of an operation must not block the
- * others: see relaydb.c for how.
+ * relaydb.h: the POP-before-SMTP table (docs/PROTOCOL.md, files): a Berkeley
+ * DB hash <state_dir>/relay.db inside a DB environment in state_dir, shared
+ * by every forked session. Key: the client address as text ("192.0.2.7",
+ * "2001:db8:1:2::/64"); value: "<unix seconds> <user>". No NUL in either. A
+ * process that dies in the middle of an operation must not block the others:
+ * see relaydb.c for how.
  *
  * Rules for callers:
  * - Open the handle in the process that uses it (after fork), at most one

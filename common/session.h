@@ -27,7 +27,7 @@ struct session_ctx {
 /*
  * A password in the clear is fine over TLS, from the customer and trusted
  * networks, from a client on the server's own address, or everywhere with
- * plaintext_auth (SPEC §2).
+ * plaintext_auth (ispmaild.conf(5)).
  */
 int session_plaintext_ok(const struct session_ctx *ctx, int tls_active);
 

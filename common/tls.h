@@ -1,5 +1,5 @@
 /*
- * tls.h: the OpenSSL server context (SPEC §2 "tls"): certificate chain,
+ * tls.h: the OpenSSL server context (ispmaild.conf(5), TLS): certificate chain,
  * private key, minimum version and ciphers, with a listener's overrides so
  * a legacy pair for Outlook Express on Windows XP can sit beside the
  * modern ones. Built in the master before privileges drop and inherited by

@@ -1,7 +1,7 @@
 /*
- * users.c: the users file (SPEC §5): parse, look up one user without
- * loading the rest, check a password with crypt(3) in constant time, and
- * rewrite the file atomically for ispmailctl (temp file, fsync, rename).
+ * users.c: the users file (docs/PROTOCOL.md, files): parse, look up one user
+ * without loading the rest, check a password with crypt(3) in constant time,
+ * and rewrite the file atomically for ispmailctl (temp file, fsync, rename).
  */
 #include "config.h"
 

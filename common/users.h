@@ -1,7 +1,8 @@
 /*
- * users.h: the users file (SPEC §5): "address:crypt-hash[:options]" per
- * line, written by ispmailctl, read by the sessions. Passwords are checked
- * with crypt(3) (libxcrypt): yescrypt "$y$" by default, "$6$" accepted.
+ * users.h: the users file (docs/PROTOCOL.md, files):
+ * "address:crypt-hash[:options]" per line, written by ispmailctl, read by the
+ * sessions. Passwords are checked with crypt(3) (libxcrypt): yescrypt "$y$"
+ * by default, "$6$" accepted.
  *
  * '#' comment lines and blank lines are allowed; users_load keeps them
  * (with the entry they stand above) so that users_save writes them back.
@@ -81,10 +82,11 @@ int users_make_hash(const char *password, const char *prefix, char *out, size_t 
 const char *users_dummy_hash(void);
 
 /*
- * The login name a user types, as the address it stands for: lower case,
- * a bare local part means that name in the first local domain (SPEC §3),
- * one trailing dot of the domain dropped. -1 when it is not a plausible
- * address (empty, spaces, control bytes, two '@', overlong, bad syntax).
+ * The login name a user types, as the address it stands for: lower case, a
+ * bare local part means that name in the first local domain
+ * (docs/PROTOCOL.md, relay policy), one trailing dot of the domain dropped.
+ * -1 when it is not a plausible address (empty, spaces, control bytes, two
+ * '@', overlong, bad syntax).
  */
 int users_login_address(const struct conf *c, const char *login, char *out, size_t outlen);
 

@@ -1,5 +1,5 @@
 /*
- * ispmailctl.c: the administrator's tool (SPEC §6): users (the users file
+ * ispmailctl.c: the administrator's tool (ispmailctl(8)): users (the users file
  * and their Maildirs), the POP-before-SMTP relay table, the queue.
  * Exit 0 on success, 1 with a one-line reason on stderr.
  */

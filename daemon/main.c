@@ -1,5 +1,5 @@
 /*
- * main.c: ispmaild's command line (SPEC §1): -c FILE, -f (foreground,
+ * main.c: ispmaild's command line (ispmaild(8)): -c FILE, -f (foreground,
  * log to stderr), -t (check the configuration and exit), -V (version).
  */
 #include "config.h"

@@ -52,7 +52,7 @@
 #include "tls.h"
 #include "users.h"
 
-/* SPEC §1: sessions get this long to finish after SIGTERM. */
+/* ispmaild(8): sessions get this long to finish after SIGTERM. */
 #define MASTER_STOP_GRACE_MS 10000
 
 struct listener {
@@ -264,7 +264,10 @@ static size_t count_per_ip(const struct cidr *client)
 	return n;
 }
 
-/* Over a limit: one line in the protocol's words, then close (SPEC §2). */
+/*
+ * Over a limit: one line in the protocol's words, then close
+ * (ispmaild.conf(5)).
+ */
 static void refuse(int fd, enum service svc, const char *client, const char *why)
 {
 	char line[512];
@@ -964,7 +967,7 @@ int master_run(const struct master_options *opt, struct conf *conf)
 	for (i = 0; i < M.nls; i++)
 		listener_open(&M.ls[i], &M.conf->listen[i]);
 	{
-		/* Read the key while still root, then drop (SPEC §1). */
+		/* Read the key while still root, then drop (ispmaild(8)). */
 		struct ssl_ctx_st **ctxs = xcalloc(M.nls ? M.nls : 1, sizeof *ctxs);
 
 		/* Before the build: a file replaced meanwhile is seen at reload. */

@@ -1,6 +1,6 @@
 /*
  * master.h: the master process: listeners, privilege drop, accept and
- * fork, limits, reaping, reload and graceful stop (SPEC §1).
+ * fork, limits, reaping, reload and graceful stop (ispmaild(8)).
  */
 #ifndef ISPMAILD_MASTER_H
 #define ISPMAILD_MASTER_H

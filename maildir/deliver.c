@@ -1,7 +1,8 @@
 /*
- * deliver.c: Maildir delivery the qmail way (SPEC §5, §7): write tmp/<name>,
- * fsync, close, link(2) into new/ (which never overwrites), unlink tmp/,
- * fsync new/. A process killed before the link leaves at most a file in tmp/.
+ * deliver.c: Maildir delivery the qmail way (docs/PROTOCOL.md): write
+ * tmp/<name>, fsync, close, link(2) into new/ (which never overwrites),
+ * unlink tmp/, fsync new/. A process killed before the link leaves at most a
+ * file in tmp/.
  */
 #include "config.h"
 

@@ -1,7 +1,8 @@
 /*
- * lock.c: one POP3 session per mailbox (SPEC §4, RFC 1939 §8 on exclusive
- * access): a non-blocking flock(2) on <maildir>/.ispmaild.lock. The kernel
- * drops it when the session closes the file or dies, so no stale locks.
+ * lock.c: one POP3 session per mailbox (docs/PROTOCOL.md, RFC 1939 §8 on
+ * exclusive access): a non-blocking flock(2) on <maildir>/.ispmaild.lock. The
+ * kernel drops it when the session closes the file or dies, so no stale
+ * locks.
  */
 #include "config.h"
 

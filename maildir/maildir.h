@@ -1,9 +1,10 @@
 /*
- * maildir.h: Maildir storage (SPEC §5). Delivery the Maildir way (write in
- * tmp/, fsync, link into new/, fsync the directory), unique names carrying
- * S= (bytes on disk) and W= (bytes with CRLF line ends), scanning new/ and
- * cur/ without a stat() per file, POP3's view of a message (CRLF lines,
- * dot-stuffing, TOP), and the per-mailbox lock of a POP3 session.
+ * maildir.h: Maildir storage (docs/PROTOCOL.md, files). Delivery the Maildir
+ * way (write in tmp/, fsync, link into new/, fsync the directory), unique
+ * names carrying S= (bytes on disk) and W= (bytes with CRLF line ends),
+ * scanning new/ and cur/ without a stat() per file, POP3's view of a message
+ * (CRLF lines, dot-stuffing, TOP), and the per-mailbox lock of a POP3
+ * session.
  *
  * Messages are stored with LF line ends, as every Maildir reader expects;
  * the wire encoder turns them into CRLF for POP3.

@@ -1,7 +1,9 @@
 /*
- * name.c: Maildir file names (SPEC §5): unique names in the Dovecot form
+ * name.c: Maildir file names (docs/PROTOCOL.md, files): unique names in the
+ * Dovecot form
  * "<sec>.M<usec>P<pid>Q<n>.<host>,S=<disk>,W=<crlf>[:2,<flags>]", their
- * parsing, the UIDL they give (RFC 1939 §7) and the mailbox path of an address.
+ * parsing, the UIDL they give (RFC 1939 §7) and the mailbox path of an
+ * address.
  */
 #include "config.h"
 

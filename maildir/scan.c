@@ -1,7 +1,7 @@
 /*
- * scan.c: the POP3 view of a Maildir (SPEC §4, §5; RFC 1939 §5 STAT/LIST):
- * new/ and cur/ read with one readdir pass each, sizes from W= in the names
- * without a stat(2) per file, oldest first; opening, deleting, marking seen.
+ * scan.c: the POP3 view of a Maildir (docs/PROTOCOL.md; RFC 1939 §5
+ * STAT/LIST): new/ and cur/ read with one readdir pass each, sizes from W=
+ * in the names without a stat(2) per file, oldest first; opening, deleting.
  */
 #include "config.h"
 
@@ -24,7 +24,8 @@ struct entry {
 
 /*
  * W= of a file some other MDA delivered: the same count the writer makes
- * (SPEC §5), so that LIST equals what RETR sends. -1 when it cannot be read.
+ * (docs/PROTOCOL.md, files), so that LIST equals what RETR sends. -1 when it
+ * cannot be read.
  */
 static int crlf_size_of(int dirfd, const char *name, size_t *out)
 {

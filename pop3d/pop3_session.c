@@ -2,7 +2,7 @@
  * pop3_session.c: one POP3 session, AUTHORIZATION -> TRANSACTION -> UPDATE
  * (RFC 1939 §3), driven by a command table. Replies are collected and
  * flushed only when no pipelined input waits (RFC 2449 §6.6). A successful
- * login records the client in the relay DB before "+OK" (SPEC §4), and
+ * login records the client in the relay DB before "+OK" (docs/PROTOCOL.md), and
  * messages marked with DELE are removed only in UPDATE, after QUIT.
  */
 #include "config.h"

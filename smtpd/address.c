@@ -43,10 +43,11 @@ static int fail_at(const char *s, size_t len, size_t i)
 }
 
 /*
- * Domain = sub-domain *("." sub-domain), sub-domain = Let-dig [Ldh-str]
- * (RFC 5321 §4.1.2). With trailing_dot, one final '.' is admitted (SPEC
- * §3: "user@local." is local) and reported in *dotted. The longest label
- * goes to *maxlabel. Advances *i past the domain; -1 when there is none.
+ * Domain = sub-domain *("." sub-domain), sub-domain = Let-dig [Ldh-str] (RFC
+ * 5321 §4.1.2). With trailing_dot, one final '.' is admitted
+ * (docs/PROTOCOL.md, relay policy: "user@local." is local) and reported in
+ * *dotted. The longest label goes to *maxlabel. Advances *i past the domain;
+ * -1 when there is none.
  */
 static int scan_domain(const char *s, size_t len, size_t *i, int trailing_dot,
     int *dotted, size_t *maxlabel)
@@ -363,7 +364,10 @@ int smtp_parse_path_arg(const char *arg, size_t len, int allow_null,
 	return rc;
 }
 
-/* Domains compare without regard to case and one trailing dot (SPEC §3). */
+/*
+ * Domains compare without regard to case and one trailing dot
+ * (docs/PROTOCOL.md, relay policy).
+ */
 static int domain_equal(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);

@@ -1,8 +1,8 @@
 /*
- * address.h: the argument of MAIL FROM: and RCPT TO: (RFC 5321 §4.1.2,
- * §3.3, §4.5.3.1), and the one question the relay policy asks of it: is
- * this recipient one of ours (SPEC §3)? Pure functions: no I/O, no
- * configuration; the local domains are passed in.
+ * address.h: the argument of MAIL FROM: and RCPT TO: (RFC 5321 §4.1.2, §3.3,
+ * §4.5.3.1), and the one question the relay policy asks of it: is this
+ * recipient one of ours (docs/PROTOCOL.md, relay policy)? Pure functions: no
+ * I/O, no configuration; the local domains are passed in.
  */
 #ifndef ISPMAILD_ADDRESS_H
 #define ISPMAILD_ADDRESS_H

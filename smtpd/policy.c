@@ -1,8 +1,8 @@
 /*
- * policy.c: who may send what to whom (SPEC §3, POP-before-SMTP), decided
- * at MAIL and RCPT without touching a socket or a file, and the only home
- * of the reply texts those decisions send (RFC 2034 enhanced codes after
- * EHLO only; RFC 4954 §6 for 530).
+ * policy.c: who may send what to whom (docs/PROTOCOL.md, relay policy,
+ * POP-before-SMTP), decided at MAIL and RCPT without touching a socket or a
+ * file, and the only home of the reply texts those decisions send (RFC 2034
+ * enhanced codes after EHLO only; RFC 4954 §6 for 530).
  */
 #include "config.h"
 
@@ -30,7 +30,7 @@ enum reply_id {
  * Every reply, as "code enhanced text" after EHLO and "code text suffix"
  * after HELO. A reply with a mailbox (after != NULL) reads text, the
  * mailbox, after. enhanced_mail, when set, replaces enhanced at MAIL.
- * The 553 and 550 texts are SPEC §3, byte for byte.
+ * The 553 and 550 texts are docs/PROTOCOL.md's, byte for byte.
  */
 static const struct reply {
 	int code;

@@ -1,7 +1,8 @@
 /*
- * policy.h: the relay policy (SPEC §3) as pure functions of the service,
- * the client's class, how it is authorized and the recipient's kind; and
- * every reply text those decisions (and bad paths) produce, in one place.
+ * policy.h: the relay policy (docs/PROTOCOL.md, relay policy) as pure
+ * functions of the service, the client's class, how it is authorized and the
+ * recipient's kind; and every reply text those decisions (and bad paths)
+ * produce, in one place.
  */
 #ifndef ISPMAILD_POLICY_H
 #define ISPMAILD_POLICY_H
@@ -29,19 +30,19 @@ struct smtp_decision {
 };
 
 /*
- * MAIL FROM (SPEC §3): on submission and smtps (any service but smtp) a
- * client neither trusted nor authorized gets "530 5.7.0 Authentication
- * required" (RFC 4954 §6); everything else is accepted here and judged
- * at RCPT. esmtp: the client said EHLO (enhanced codes, RFC 2034) rather
- * than HELO. Reasons: "trusted", "auth", "pop-before-smtp", "anonymous"
- * (port 25, nothing to show), "auth-required".
- * Fills *out; returns out->accept.
+ * MAIL FROM (docs/PROTOCOL.md, relay policy): on submission and smtps (any
+ * service but smtp) a client neither trusted nor authorized gets "530 5.7.0
+ * Authentication required" (RFC 4954 §6); everything else is accepted here
+ * and judged at RCPT. esmtp: the client said EHLO (enhanced codes, RFC 2034)
+ * rather than HELO. Reasons: "trusted", "auth", "pop-before-smtp",
+ * "anonymous" (port 25, nothing to show), "auth-required". Fills *out;
+ * returns out->accept.
  */
 int smtp_policy_mail(enum service service, enum client_class cls,
     enum auth_source auth, int esmtp, struct smtp_decision *out);
 
 /*
- * RCPT TO (SPEC §3), on port 25:
+ * RCPT TO (docs/PROTOCOL.md, relay policy), on port 25:
  *   trusted or authorized:    local: 250 "local", remote: 250 + relay
  *                             ("relay=auth", "relay=trusted",
  *                             "relay=pop-before-smtp", in that order of

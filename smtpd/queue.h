@@ -1,5 +1,6 @@
 /*
- * queue.h: the durable outbound queue under <state_dir>/queue (SPEC §4).
+ * queue.h: the durable outbound queue under <state_dir>/queue
+ * (docs/PROTOCOL.md).
  *
  *   queue/tmp/   files being written
  *   queue/new/   message data, named like Maildir files, LF line ends

@@ -1,6 +1,6 @@
 /*
  * recipient.c: resolving local recipients through the aliases and users
- * files. The order is SPEC §5's: exact alias, real user, catch-all.
+ * files. The order is docs/PROTOCOL.md's: exact alias, real user, catch-all.
  */
 #include "config.h"
 

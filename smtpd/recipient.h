@@ -1,8 +1,8 @@
 /*
- * recipient.h: where a local recipient's mail goes (SPEC §5): an exact
- * alias first, then a real user, then the domain's catch-all; alias
- * destinations are followed (bounded) and may be remote, in which case
- * they go through the queue.
+ * recipient.h: where a local recipient's mail goes (docs/PROTOCOL.md, files):
+ * an exact alias first, then a real user, then the domain's catch-all; alias
+ * destinations are followed (bounded) and may be remote, in which case they
+ * go through the queue.
  */
 #ifndef ISPMAILD_RECIPIENT_H
 #define ISPMAILD_RECIPIENT_H

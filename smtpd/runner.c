@@ -1,5 +1,5 @@
 /*
- * runner.c: the queue runner and its workers (SPEC §4 "Outbound"). The
+ * runner.c: the queue runner and its workers (docs/PROTOCOL.md, the queue). The
  * runner only schedules: it scans queue/env, forks a worker per due
  * message and sleeps until the next retry or a wakeup. A worker delivers
  * one message, domain by domain, records each recipient's fate in the

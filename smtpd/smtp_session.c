@@ -4,7 +4,7 @@
  * input waits (RFC 2920). RCPT asks the relay policy (policy.c) and the
  * relay DB; DATA streams the message once into the first local Maildir (or
  * the queue) and links it to the rest; 250 comes only after every copy is
- * fsynced, file and directory (SPEC §4).
+ * fsynced, file and directory (docs/PROTOCOL.md).
  */
 #include "config.h"
 
@@ -194,7 +194,10 @@ static void cmd_ehlo(struct smtp *s, char *arg)
 		stream_printf(&s->st, "250%c%s\r\n", i + 1 == n ? ' ' : '-', ext[i]);
 }
 
-/* Is the client authorized by a recent POP3 login (SPEC §3)? */
+/*
+ * Is the client authorized by a recent POP3 login (docs/PROTOCOL.md, relay
+ * policy)?
+ */
 static enum auth_source pop_authorized(struct smtp *s)
 {
 	char key[NET_ADDR_MAX], err[256];

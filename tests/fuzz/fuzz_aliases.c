@@ -1,9 +1,9 @@
 /*
  * fuzz_aliases.c: libFuzzer target for the aliases file (common/aliases.c,
- * SPEC §5): the input is written to one scratch file and loaded; a loaded
- * table must be sorted without duplicates, hold only valid names and
- * destinations, and find each alias by its name in any case, with one
- * trailing dot, as the SMTP session asks for it.
+ * docs/PROTOCOL.md, files): the input is written to one scratch file and
+ * loaded; a loaded table must be sorted without duplicates, hold only valid
+ * names and destinations, and find each alias by its name in any case, with
+ * one trailing dot, as the SMTP session asks for it.
  */
 #include "config.h"
 

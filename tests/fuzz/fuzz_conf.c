@@ -1,12 +1,11 @@
 /*
- * fuzz_conf.c: libFuzzer target for the configuration loader
- * (common/conf.c, SPEC §2): the input is written to one scratch file and
- * given to conf_load, which hands it to libconfig and validates the tree.
- * A refused file must leave a zeroed struct and one line of reason; an
- * accepted one must hold what the rest of the server relies on (absolute
- * paths, lower-case domains, sane limits, networks that print and parse
- * back the same). The first line also goes to the smarthost and
- * nameserver parsers.
+ * fuzz_conf.c: libFuzzer target for the configuration loader (common/conf.c,
+ * ispmaild.conf(5)): the input is written to one scratch file and given to
+ * conf_load, which hands it to libconfig and validates the tree. A refused
+ * file must leave a zeroed struct and one line of reason; an accepted one
+ * must hold what the rest of the server relies on (absolute paths, lower-case
+ * domains, sane limits, networks that print and parse back the same). The
+ * first line also goes to the smarthost and nameserver parsers.
  */
 #include "config.h"
 

@@ -1,9 +1,10 @@
 /*
  * fuzz_maildir_name.c: libFuzzer target for Maildir file names
- * (maildir/name.c; SPEC §5, RFC 1939 §7 unique-id): maildir_name_parse,
- * maildir_name_time and maildir_msg_uidl on names another MDA, or anyone
- * with write access to new/, might leave. A UIDL must always be 1..70
- * octets of 0x21..0x7e, and the same name must always give the same one.
+ * (maildir/name.c; docs/PROTOCOL.md, files, RFC 1939 §7 unique-id):
+ * maildir_name_parse, maildir_name_time and maildir_msg_uidl on names another
+ * MDA, or anyone with write access to new/, might leave. A UIDL must always
+ * be 1..70 octets of 0x21..0x7e, and the same name must always give the same
+ * one.
  */
 #include "config.h"
 

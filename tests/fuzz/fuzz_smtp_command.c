@@ -14,7 +14,7 @@
  *  - mail reached only the Maildirs of real users;
  *  - an outsider that did not pass AUTH relayed nothing: the only remote
  *    recipient it can queue is the one our alias ext@example.net names
- *    (open-relay audit, SPEC §3);
+ *    (open-relay audit, docs/PROTOCOL.md, relay policy);
  *  - every envelope the session queued loads back.
  * Deliveries and the queue are then emptied, so each input starts clean.
  */

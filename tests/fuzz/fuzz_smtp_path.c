@@ -121,7 +121,10 @@ static void check_decision(const struct smtp_decision *d)
 	FUZZ_CHECK(d->reason != NULL, "decision without a reason");
 }
 
-/* SPEC §3 for this recipient, every way a client can come. */
+/*
+ * The relay policy (docs/PROTOCOL.md) for this recipient, every way a client
+ * can come.
+ */
 static void check_policy(const struct smtp_path *p, enum smtp_rcpt_kind kind)
 {
 	struct smtp_decision d;

@@ -1,10 +1,10 @@
 /*
- * fuzz_users.c: libFuzzer target for the users file (common/users.c, SPEC
- * §5): the input is written to one scratch file, then read the two ways
- * the server reads it: users_load (ispmailctl, ispmaild -t) and the
- * session's users_lookup. The two must agree on every user; what loads
- * must save and load back the same (ispmailctl's edit cycle); login names
- * taken from the lines must map to valid addresses or be refused.
+ * fuzz_users.c: libFuzzer target for the users file (common/users.c,
+ * docs/PROTOCOL.md, files): the input is written to one scratch file, then
+ * read the two ways the server reads it: users_load (ispmailctl, ispmaild -t)
+ * and the session's users_lookup. The two must agree on every user; what
+ * loads must save and load back the same (ispmailctl's edit cycle); login
+ * names taken from the lines must map to valid addresses or be refused.
  */
 #include "config.h"
 

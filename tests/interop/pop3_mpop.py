@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""pop3_mpop.py: mpop (Debian's POP3 client) fetches three messages over
-plain POP3 with USER/PASS, delivers them into a local Maildir and deletes
-them on the server. The delivered bytes must equal what was stored, and a
-second run must find nothing (SPEC 4: exact RETR bytes, DELE at QUIT)."""
+"""pop3_mpop.py: mpop (Debian's POP3 client) fetches three messages over plain
+POP3 with USER/PASS, delivers them into a local Maildir and deletes them on the
+server. The delivered bytes must equal what was stored, and a second run must
+find nothing (docs/PROTOCOL.md: exact RETR bytes, DELE at QUIT)."""
 
 import os
 import shutil

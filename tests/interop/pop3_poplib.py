@@ -3,7 +3,7 @@
 ispmaild: CAPA, USER/PASS, STAT, LIST, UIDL, RETR and TOP of three messages
 (one with lines starting with ".", one with 8-bit bytes and 120 KB), DELE,
 QUIT. The bytes must equal the Maildir files with CRLF line ends, and the
-login must leave a relay.db row (SPEC 4)."""
+login must leave a relay.db row (docs/PROTOCOL.md)."""
 
 import os
 import poplib

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """queue_e2e.py: the customer's day, end to end, with Debian's real
-clients (SPEC 3 POP-before-SMTP, SPEC 4 "Outbound"): a customer at
+clients (docs/PROTOCOL.md: POP-before-SMTP, the queue): a customer at
 127.0.0.1 first tries to send with msmtp and gets 553 "first check your
 mail"; checks mail with mpop (the message in the Maildir arrives); then
 sends with msmtp (plain SMTP, no AUTH) to a remote recipient. The sink

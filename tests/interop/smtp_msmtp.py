@@ -1,12 +1,11 @@
 #!/usr/bin/env python3
-"""smtp_msmtp.py: msmtp (Debian's sendmail-like SMTP client) with a
-config file of its own (host, port, no TLS, no auth, from, domain,
-source_ip) sends through ispmaild: from outside to two local users the
-delivered bytes are the message it read (LF line ends, a leading dot kept
-as written, 8-bit kept); a remote recipient from outside fails with
-SPEC 3's 550 in msmtp's error; from a customer the 553 5.7.1, until the
-customer checks its mail over POP3, after which the same msmtp run relays
-into the queue."""
+"""smtp_msmtp.py: msmtp (Debian's sendmail-like SMTP client) with a config file
+of its own (host, port, no TLS, no auth, from, domain, source_ip) sends through
+ispmaild: from outside to two local users the delivered bytes are the message
+it read (LF line ends, a leading dot kept as written, 8-bit kept); a remote
+recipient from outside fails with the relay policy's 550 (docs/PROTOCOL.md) in
+msmtp's error; from a customer the 553 5.7.1, until the customer checks its
+mail over POP3, after which the same msmtp run relays into the queue."""
 
 import os
 import re

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""smtp_swaks.py: swaks, the SMTP test tool, against ispmaild: HELO
-(--protocol SMTP) and EHLO, with and without --pipeline, from a customer
-(127.0.0.1: the two 553 forms of SPEC 3), from outside (127.0.0.2: 550
-for a remote recipient, delivery for local ones) and from a trusted
-network (127.0.0.3: relayed into the queue). swaks's transcript must show
-the exact replies, and the delivered bytes must be what it sent, less the
-dot-stuffing, with LF line ends."""
+"""smtp_swaks.py: swaks, the SMTP test tool, against ispmaild: HELO (--protocol
+SMTP) and EHLO, with and without --pipeline, from a customer (127.0.0.1: the
+two 553 forms of docs/PROTOCOL.md, relay policy), from outside (127.0.0.2: 550
+for a remote recipient, delivery for local ones) and from a trusted network
+(127.0.0.3: relayed into the queue). swaks's transcript must show the exact
+replies, and the delivered bytes must be what it sent, less the dot-stuffing,
+with LF line ends."""
 
 import os
 import re

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""tls_openssl.py: `openssl s_client` against every TLS service, verifying
-the test CA's certificate for "localhost": -starttls smtp on smtp and
-submission, -starttls pop3 on pop3, implicit TLS on smtps and pop3s, each
-with an exact transcript over TLS. With the default min_version (TLSv1.2)
-a TLS 1.1 or 1.0 client is refused with a protocol_version alert; TLS 1.2
-and 1.3 get in. A legacy pair of listeners (min_version = "TLSv1",
-ciphers = "DEFAULT:@SECLEVEL=0", SPEC 2, for Outlook Express on Windows XP)
-lets the TLS 1.0 client in (also with XP's 3DES, where this openssl still
-has it) while the modern listeners refuse the very same command."""
+"""tls_openssl.py: `openssl s_client` against every TLS service, verifying the
+test CA's certificate for "localhost": -starttls smtp on smtp and submission,
+-starttls pop3 on pop3, implicit TLS on smtps and pop3s, each with an exact
+transcript over TLS. With the default min_version (TLSv1.2) a TLS 1.1 or 1.0
+client is refused with a protocol_version alert; TLS 1.2 and 1.3 get in. A
+legacy pair of listeners (min_version = "TLSv1", ciphers =
+"DEFAULT:@SECLEVEL=0", ispmaild.conf(5), for Outlook Express on Windows XP)
+lets the TLS 1.0 client in (also with XP's 3DES, where this openssl still has
+it) while the modern listeners refuse the very same command."""
 
 import os
 import re

@@ -1,7 +1,7 @@
 """ispmaild_test: the harness that session and interop tests share.
 
 A Server is a whole daemon in a temporary directory: its configuration
-(SPEC section 2), users made with the real ispmailctl, messages dropped into
+(ispmaild.conf(5)), users made with the real ispmailctl, messages dropped into
 Maildirs, `ispmaild -f` started (under $ISPMAILD_WRAPPER, e.g. valgrind, when
 set) and stopped with SIGTERM. A Client is one TCP connection, bound to a
 chosen source address (127.0.0.1 is a customer, 127.0.0.2 an outsider,
@@ -143,9 +143,9 @@ def _conf_render(tree, indent=""):
 class Server:
     """One ispmaild in its own temporary directory.
 
-    services: names for SPEC's listen entries, each on 127.0.0.1 and a free
-    port (self.ports[name]). config: {"limits.max_per_ip": 2, ...}; a dotted
-    key sets a value (None removes it), Raw("...") is written verbatim.
+    services: names of listen entries (ispmaild.conf(5)), each on 127.0.0.1 and
+    a free port (self.ports[name]). config: {"limits.max_per_ip": 2, ...}; a
+    dotted key sets a value (None removes it), Raw("...") is written verbatim.
     """
 
     def __init__(self, services=("pop3",), config=None, tls=False):
@@ -168,7 +168,7 @@ class Server:
         self._last_stamp = 0
         self.uid = self.gid = -1
         if self.root:
-            # SPEC 1: started as root the daemon drops to user/group, so
+            # ispmaild(8): started as root the daemon drops to user/group, so
             # everything it touches must belong to them.
             self.uid = pwd.getpwnam("nobody").pw_uid
             self.gid = self._nobody_group()
@@ -331,7 +331,8 @@ class Server:
     # --- the relay DB ---
 
     def relay_rows(self):
-        """{address: "unix-seconds user"} from `db_dump -p relay.db` (SPEC 5
+        """{address: "unix-seconds user"} from `db_dump -p relay.db`
+        (docs/PROTOCOL.md, files
         promises the plain text there); from `ispmailctl relay list` when
         db-util is not installed."""
         db = os.path.join(self.state_dir, "relay.db")
@@ -386,8 +387,9 @@ class Server:
         if os.path.exists(self.pid_file):
             os.unlink(self.pid_file)
         self.write_config()
-        # ispmailctl (as root) rewrites these by rename; SPEC 5 gives it the
-        # Maildirs to chown, not the users file: give the daemon read access.
+        # ispmailctl (as root) rewrites these by rename; docs/PROTOCOL.md,
+        # files gives it the Maildirs to chown, not the users file: give the
+        # daemon read access.
         for f in (self.users_file, self.aliases_file):
             if os.path.exists(f):
                 self._chown(f)

@@ -1,7 +1,8 @@
 """smtp_helpers: what the SMTP session and interop tests share, on top of
 ispmaild_test: an SMTP client that reads whole (multi-line) replies, a POP3
-login that authorizes an address for relaying (SPEC 3), and readers for the
-Maildirs and the queue (<state_dir>/queue/{env,new,tmp}, smtpd/queue.h).
+login that authorizes an address for relaying (docs/PROTOCOL.md, relay policy),
+and readers for the Maildirs and the queue (<state_dir>/queue/{env,new,tmp},
+smtpd/queue.h).
 
 Python 3 standard library only.
 """
@@ -24,7 +25,7 @@ FIRST_POP_HELO = ("553 To send mail, first check your mail with a valid POP "
 
 
 def denied(mailbox, esmtp):
-    """SPEC 3's 550 for a remote recipient from outside."""
+    """The relay policy's 550 for a remote recipient from outside."""
     return "550 %srelaying to <%s> prohibited by administrator" % (
         "5.7.1 " if esmtp else "", mailbox)
 

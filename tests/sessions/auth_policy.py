@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""auth_policy.py: who may relay and who may send a password (SPEC 2, 3).
-An outside client (127.0.0.2) on port 25 gets 550 for a remote recipient
-until it passes AUTH over STARTTLS, then 250 and the message is queued;
-submission says 530 5.7.0 at MAIL until AUTH (trusted clients excepted).
-plaintext_auth = false: from outside, without TLS, AUTH is not offered and
-gets 538 5.7.11, POP3 USER/PASS/AUTH get -ERR [AUTH] (and work after STLS);
-a customer and a client on the server's own address may use the clear.
-Then relay.plaintext_auth = true by SIGHUP: from outside in the clear
-both work."""
+"""auth_policy.py: who may relay and who may send a password (ispmaild.conf(5)
+and docs/PROTOCOL.md, relay policy). An outside client (127.0.0.2) on port 25
+gets 550 for a remote recipient until it passes AUTH over STARTTLS, then 250
+and the message is queued; submission says 530 5.7.0 at MAIL until AUTH
+(trusted clients excepted). plaintext_auth = false: from outside, without TLS,
+AUTH is not offered and gets 538 5.7.11, POP3 USER/PASS/AUTH get -ERR [AUTH]
+(and work after STLS); a customer and a client on the server's own address may
+use the clear. Then relay.plaintext_auth = true by SIGHUP: from outside in the
+clear both work."""
 
 import os
 import re

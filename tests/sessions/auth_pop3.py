@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """auth_pop3.py: POP3 AUTH PLAIN and LOGIN (RFC 5034) as raw dialogues:
 "AUTH" alone lists the mechanisms, CAPA says "SASL PLAIN LOGIN" (and STLS
-before TLS), initial response and continuation, "*" cancels, bad base64,
-an unknown mechanism, "=" for an empty response; auth_failures = 3: the
-third failure says so and closes. Every successful login by AUTH writes the
-client's address and the user into the relay DB (SPEC 4, 5): db_dump -p and
+before TLS), initial response and continuation, "*" cancels, bad base64, an
+unknown mechanism, "=" for an empty response; auth_failures = 3: the third
+failure says so and closes. Every successful login by AUTH writes the client's
+address and the user into the relay DB (docs/PROTOCOL.md): db_dump -p and
 ispmailctl relay list show it, and SMTP then relays for that address."""
 
 import os

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """auth_smtp.py: SMTP AUTH PLAIN and LOGIN (RFC 4954, RFC 4616,
-draft-murchison-sasl-login) as raw dialogues over STARTTLS: initial
-response and continuation, "=" for an empty response, "*" to cancel,
-bad base64, unknown mechanisms, AUTH out of order, authzid, a bare local
-part; auth_failures = 3: the third 535 ends the session; each failure
-waits longer than the one before (200 ms doubling), unknown users and
-wrong passwords alike, and the count follows the address into its next
-session until a success (other addresses unaffected); the log names the
-user and the address, never the password (SPEC 2, 8)."""
+draft-murchison-sasl-login) as raw dialogues over STARTTLS: initial response
+and continuation, "=" for an empty response, "*" to cancel, bad base64, unknown
+mechanisms, AUTH out of order, authzid, a bare local part; auth_failures = 3:
+the third 535 ends the session; each failure waits longer than the one before
+(200 ms doubling), unknown users and wrong passwords alike, and the count
+follows the address into its next session until a success (other addresses
+unaffected); the log names the user and the address, never the password
+(ispmaild.conf(5) and docs/PROTOCOL.md, logs)."""
 
 import os
 import re

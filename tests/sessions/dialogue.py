@@ -37,7 +37,7 @@ Checks:
   @check-relay ADDRESS USER|none   relay.db (db_dump -p) row for ADDRESS
   @check-files ADDR [new=N] [cur=N] [total=N]   files in the Maildir
   @check-log REGEX                 the daemon's log has a matching line
-  @check-nolog REGEX               ... and has none (passwords: SPEC 8)
+  @check-nolog REGEX               ... and has none (passwords, PROTOCOL.md)
 Variables: ${NAME.size} (message NAME's octets as CRLF text), captures.
 """
 

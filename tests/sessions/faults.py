@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""faults.py: faults survived (issue 6, SPEC 7), beside smtp_durability.py
-(SMTP child killed in DATA), smtp_diskfull.py, pop3_signals.py and
-queue_crash.py:
+"""faults.py: faults survived (issue 6, docs/PROTOCOL.md, bad input), beside
+smtp_durability.py (SMTP child killed in DATA), smtp_diskfull.py,
+pop3_signals.py and queue_crash.py:
 
 - a POP3 child killed with SIGKILL in UPDATE, after QUIT, with part of its
   200 deletions done (raced until a run catches it half way, or reported):

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """install_layout.py: `make install DESTDIR=...` from the build directory
-(issue 8, SPEC 1, 9): the programs in sbindir, the man pages in man8/man5,
-the example configuration beside ispmaild.conf and never over it, the
-systemd unit with the configured directories filled in (and clean under
+(issue 8, ispmaild(8) and README.md): the programs in sbindir, the man pages in
+man8/man5, the example configuration beside ispmaild.conf and never over it,
+the systemd unit with the configured directories filled in (and clean under
 `systemd-analyze verify`), the sysusers and tmpfiles snippets (applied in a
-scratch root when we are root), the installed example accepted by
-`ispmaild -t` once its paths point at a temporary directory, and
-`make uninstall` taking all of it away again."""
+scratch root when we are root), the installed example accepted by `ispmaild -t`
+once its paths point at a temporary directory, and `make uninstall` taking all
+of it away again."""
 
 import grp
 import os

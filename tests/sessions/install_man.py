@@ -2,7 +2,7 @@
 """install_man.py: the man pages (issue 8). Each is clean under
 `mandoc -T lint` and quiet under `groff -ww` (what man(1) uses on Debian);
 ispmaild.conf(5) documents every key of the example configuration with its
-default, the relay replies of SPEC 3 byte for byte and the legacy TLS
+default, the relay replies of docs/PROTOCOL.md byte for byte and the legacy TLS
 listener; ispmailctl(8) every command the built tool knows, and the ones
 issue 8 adds; ispmaild(8) every option and signal. The log lines
 ispmaild(8) shows to explain a 553 and a 550 are the lines a real daemon
@@ -23,7 +23,7 @@ import ispmaild_test as T  # noqa: E402
 import smtp_helpers as S  # noqa: E402
 
 PAGES = ("ispmaild.8", "ispmailctl.8", "ispmaild.conf.5")
-# SPEC 3, byte for byte.
+# docs/PROTOCOL.md, relay policy, byte for byte.
 RELAY_REPLIES = (
     "553 5.7.1 To send mail, first check your mail with a valid POP account; "
     "this prevents unauthorized SPAM relaying.",
@@ -32,7 +32,7 @@ RELAY_REPLIES = (
     "550 5.7.1 relaying to <user@remote.example> prohibited by administrator",
     "550 relaying to <user@remote.example> prohibited by administrator",
 )
-# Commands issue 8 adds to ispmailctl beside SPEC 6's.
+# Commands issue 8 adds to ispmailctl beside user, relay and queue.
 ISSUE8_COMMANDS = ("dns", "autoconfig", "status")
 # mandoc messages that say more about this machine than about the page.
 LINT_NOISE = re.compile(r"outdated mandoc\.db|referenced manual not found")

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""limits.py: the limits of SPEC 2 and 7 hold against hostile clients
-(issue 6):
+"""limits.py: the limits (ispmaild.conf(5); docs/PROTOCOL.md, bad input)
+hold against hostile clients (issue 6):
 
 - max_per_ip and max_connections: over them a POP3 client gets
   "-ERR [SYS/TEMP] Too many connections..." and an SMTP client "421 4.7.0
@@ -17,7 +17,7 @@
   many invalid commands, closing.";
 - 10 MB without a newline: the session child's memory stays flat (VmHWM)
   and the line gets its "line too long" reply when it ends (SMTP closes,
-  POP3 goes on, SPEC 7);
+  POP3 goes on, docs/PROTOCOL.md, bad input);
 - auth failures slow down per address across sessions (common/session.c:
   200 ms doubling to 3 s): 5 wrong passwords in 5 POP3 sessions from
   127.0.0.1 take longer each time, the 4th >= 1.5 s; 127.0.0.2 is not
@@ -285,7 +285,8 @@ def memory(t, fx):
     flood(t, srv, "pop3", c, "POP3")
     c.send(b"\r\n")
     t.eq(c.readline(), "-ERR Line too long.", "POP3: -ERR Line too long.")
-    # SPEC 7: the reply, and the session goes on (the line counts as bad).
+    # docs/PROTOCOL.md, bad input: the reply, and the session goes on (the line
+    # counts as bad).
     t.eq(c.command("USER " + USER), "+OK Send your password.",
          "POP3: the session goes on after it (USER)")
     t.eq(c.command("QUIT"), "+OK Logging out.", "POP3: QUIT")

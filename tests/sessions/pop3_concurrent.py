@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""pop3_concurrent.py: many POP3 sessions at once (SPEC 4, 5): eight users
-fetch and delete in parallel from two addresses, every byte exact, nothing
-lost, the relay DB written by concurrent logins stays readable and right;
-and of six simultaneous logins to one mailbox exactly one wins, the others
-get "-ERR [IN-USE]". Bounded: 8 x 4 sessions, then 6."""
+"""pop3_concurrent.py: many POP3 sessions at once (docs/PROTOCOL.md): eight
+users fetch and delete in parallel from two addresses, every byte exact,
+nothing lost, the relay DB written by concurrent logins stays readable and
+right; and of six simultaneous logins to one mailbox exactly one wins, the
+others get "-ERR [IN-USE]". Bounded: 8 x 4 sessions, then 6."""
 
 import os
 import sys

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""pop3_signals.py: the daemon's life around POP3 sessions (SPEC 1, 7):
-the pid file; SIGHUP reloads (new connections see the new file, a bad file
-is refused and logged and the old one stays); a session killed with -9
-leaves its mailbox unlocked and unchanged and the master running; SIGTERM
-stops accepting, lets an open session finish, and ends everything within
-10 seconds even when a session does not."""
+"""pop3_signals.py: the daemon's life around POP3 sessions (ispmaild(8) and
+docs/PROTOCOL.md, bad input): the pid file; SIGHUP reloads (new connections see
+the new file, a bad file is refused and logged and the old one stays); a
+session killed with -9 leaves its mailbox unlocked and unchanged and the master
+running; SIGTERM stops accepting, lets an open session finish, and ends
+everything within 10 seconds even when a session does not."""
 
 import os
 import signal

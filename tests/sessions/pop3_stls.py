@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""pop3_stls.py: POP3 over TLS (RFC 2595 STLS, RFC 8314 implicit TLS on
-pop3s), from an outside address (127.0.0.2) where plaintext_auth = false
-refuses a password in the clear (SPEC 2): CAPA offers STLS only before TLS;
+"""pop3_stls.py: POP3 over TLS (RFC 2595 STLS, RFC 8314 implicit TLS on pop3s),
+from an outside address (127.0.0.2) where plaintext_auth = false refuses a
+password in the clear (ispmaild.conf(5)): CAPA offers STLS only before TLS;
 after STLS the login works and authorizes the address for relaying; input
-pipelined behind STLS is never executed (SPEC 4); STLS is refused inside
-TLS and after login."""
+pipelined behind STLS is never executed (docs/PROTOCOL.md); STLS is refused
+inside TLS and after login."""
 
 import os
 import select

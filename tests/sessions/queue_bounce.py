@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """queue_bounce.py: permanent failures and expiry come back to the sender
-as a DSN (SPEC 4 "Outbound", RFC 3464, RFC 5321 6.1-6.2):
+as a DSN (docs/PROTOCOL.md, the queue, RFC 3464, RFC 5321 6.1-6.2):
 
 - 550 at RCPT: a DSN in the local sender's Maildir (null Return-Path, from
   MAILER-DAEMON, multipart/report; report-type=delivery-status, the

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""queue_crash.py: a SIGKILL anywhere in the outbound path loses nothing
-(issue 5, SPEC 4 "Outbound"; at worst a recipient gets a message twice):
+"""queue_crash.py: a SIGKILL anywhere in the outbound path loses nothing (issue
+5, docs/PROTOCOL.md, the queue; at worst a recipient gets a message twice):
 
 - the delivery worker is killed while the sink holds the final dot
   unanswered: the envelope is untouched, the runner starts a new worker

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """queue_ctl.py: `ispmailctl queue list | flush | del ID` against a running
-daemon (SPEC 6), with queue.retry_min = 300 so that nothing deferred comes
-back by itself during the test:
+daemon (ispmailctl(8)), with queue.retry_min = 300 so that nothing deferred
+comes back by itself during the test:
 
 - list: one line per message, oldest first, the queue id first, then the
   age, the size on disk, <sender> and each recipient=state, the last

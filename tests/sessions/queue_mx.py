@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """queue_mx.py: delivery to the recipient domain's mail exchangers found in
-real DNS (SPEC 4 "Outbound", RFC 5321 5.1, RFC 7505), with a dnsmasq of
-the test's own as dns.nameserver and sinks on 127.0.x.y:
+real DNS (docs/PROTOCOL.md, the queue, RFC 5321 5.1, RFC 7505), with a dnsmasq
+of the test's own as dns.nameserver and sinks on 127.0.x.y:
 
 - two MX records: the sink on the preferred one gets the message, the other
   nothing;

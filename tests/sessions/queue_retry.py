@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""queue_retry.py: temporary failures are retried (SPEC 4 "Outbound":
+"""queue_retry.py: temporary failures are retried (docs/PROTOCOL.md, the queue:
 retry_min doubling to retry_max; RFC 5321 4.5.4.1), per recipient:
 
 - 451 then 250: after the first attempt the recipient is pending in the

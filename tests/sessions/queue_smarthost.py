@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
 """queue_smarthost.py: relayed mail leaves through relay.smarthost
-"[127.0.0.1]:PORT" (SPEC 2, 4 "Outbound"; no MX lookup, so dns.nameserver
-is a dead loopback port). At the sink: one transaction per recipient
-domain, the exact envelope (MAIL FROM, each RCPT, SIZE= the message's
-size), our Received line on top and nothing else added, the body byte for
-byte with CRLF line ends and the dot-stuffing undone (".", "..", ".x"
-lines, 8-bit bytes, a 998-octet line); the RCPTs pipelined behind MAIL
+"[127.0.0.1]:PORT" (ispmaild.conf(5) and docs/PROTOCOL.md, the queue; no MX
+lookup, so dns.nameserver is a dead loopback port). At the sink: one
+transaction per recipient domain, the exact envelope (MAIL FROM, each RCPT,
+SIZE= the message's size), our Received line on top and nothing else added, the
+body byte for byte with CRLF line ends and the dot-stuffing undone (".", "..",
+".x" lines, 8-bit bytes, a 998-octet line); the RCPTs pipelined behind MAIL
 (RFC 2920); QUIT at the end; the queue emptied (env/, new/, tmp/, `queue
 list`); then, after a SIGHUP that points the smarthost at a sink offering
-STARTTLS, the message goes encrypted (opportunistic, self-signed
-certificate), and a sink that refuses EHLO gets HELO (RFC 5321 3.2)."""
+STARTTLS, the message goes encrypted (opportunistic, self-signed certificate),
+and a sink that refuses EHLO gets HELO (RFC 5321 3.2)."""
 
 import os
 import re

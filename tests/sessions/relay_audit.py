@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
-"""relay_audit.py: the open-relay audit (issue 6, SPEC 3). Classic
-relay-test forms (percent hack, bang paths, source routes, quoted local
-parts, address literals of the server itself, IPv6 literals, case and
-trailing-dot variants, empty and bogus HELO, null sender, a sender in a
-local domain, the recipient as sender, unqualified and broken addresses,
-a 255-octet domain), each in RCPT and, where it makes sense, in MAIL, from
-an outside address (127.0.0.2) on port 25 and from a customer (127.0.0.1)
-that has not checked its mail. Every transaction is carried through DATA
-when the server lets it, with a Subject naming its row: none may end in
-the queue; an accepted recipient must be a local one, and its message in
-that user's Maildir, once. Sessions run six at a time.
+"""relay_audit.py: the open-relay audit (issue 6, docs/PROTOCOL.md, relay
+policy). Classic relay-test forms (percent hack, bang paths, source routes,
+quoted local parts, address literals of the server itself, IPv6 literals, case
+and trailing-dot variants, empty and bogus HELO, null sender, a sender in a
+local domain, the recipient as sender, unqualified and broken addresses, a
+255-octet domain), each in RCPT and, where it makes sense, in MAIL, from an
+outside address (127.0.0.2) on port 25 and from a customer (127.0.0.1) that has
+not checked its mail. Every transaction is carried through DATA when the server
+lets it, with a Subject naming its row: none may end in the queue; an accepted
+recipient must be a local one, and its message in that user's Maildir, once.
+Sessions run six at a time.
 
 The table of form -> reply is printed as TAP comments (docs/SECURITY.md
 cites it). smtp_relay_tricks.py checks the exact 550/501 texts of the
@@ -126,7 +126,7 @@ def want_rcpt(kind, source):
     if kind == "syntax":
         return "501"
     if source == T.CUSTOMER:
-        return "553"            # SPEC 3: every recipient, until POP
+        return "553"            # the relay policy: every recipient, until POP
     return "550" if kind == "remote" else "250"
 
 

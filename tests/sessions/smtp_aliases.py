@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""smtp_aliases.py: local recipients through the aliases file (SPEC 5):
-an alias with several destinations delivers one file hard-linked into each
-Maildir (same inode, same bytes, 250 after all of them); a real user wins
-over the domain's catch-all, which takes everything else in its domain;
-a recipient named twice (directly and through an alias) gets one copy; an
-alias with a remote destination sends that part through the queue, even
-from outside; an alias that leads nowhere (or in a circle) is an unknown
+"""smtp_aliases.py: local recipients through the aliases file
+(docs/PROTOCOL.md, files): an alias with several destinations delivers one file
+hard-linked into each Maildir (same inode, same bytes, 250 after all of them);
+a real user wins over the domain's catch-all, which takes everything else in
+its domain; a recipient named twice (directly and through an alias) gets one
+copy; an alias with a remote destination sends that part through the queue,
+even from outside; an alias that leads nowhere (or in a circle) is an unknown
 user, and the daemon goes on."""
 
 import os
@@ -130,7 +130,7 @@ def main():
              "named three ways: one copy each")
 
         # 6. an alias with a remote destination, from outside: local part
-        #    delivered, remote part queued (SPEC 5)
+        #    delivered, remote part queued (docs/PROTOCOL.md, files)
         c0 = counts(srv)
         had = set(srv.files("alice@example.test")["new"])
         r = send(srv, ["sales@example.test"], b"Subject: sales\r\n\r\nx\r\n")

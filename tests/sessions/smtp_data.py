@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """smtp_data.py: the DATA phase against the real daemon (RFC 5321 4.1.1.4,
-4.5.2, SPEC 4 and 7): only <CRLF>.<CRLF> ends a message; a bare LF or CR
+4.5.2, docs/PROTOCOL.md): only <CRLF>.<CRLF> ends a message; a bare LF or CR
 gets "550 5.5.2" after the terminator and nothing is delivered; the SMTP
 smuggling payloads never produce a second message (the commands hidden in
 the body are never run); message_size gives 552 (at MAIL for SIZE=, after

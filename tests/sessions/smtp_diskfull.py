@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""smtp_diskfull.py: a full disk (SPEC 7): with the Maildirs on a small
-tmpfs filled to the last block, a message gets "452 4.3.1 Insufficient
-system storage" after its terminator (nothing left in tmp/ or new/), the
-message accepted before is intact, the session goes on, and once there
-is room again mail is accepted. Needs root (mount); skipped otherwise."""
+"""smtp_diskfull.py: a full disk (docs/PROTOCOL.md, bad input): with the
+Maildirs on a small tmpfs filled to the last block, a message gets "452 4.3.1
+Insufficient system storage" after its terminator (nothing left in tmp/ or
+new/), the message accepted before is intact, the session goes on, and once
+there is room again mail is accepted. Needs root (mount); skipped otherwise."""
 
 import os
 import re

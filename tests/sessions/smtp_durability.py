@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""smtp_durability.py: what a session leaves on disk when it dies (SPEC 4,
-7): a client that disconnects in the middle of DATA, and a session child
-killed with SIGKILL in the middle of DATA, leave nothing in any new/ and
-nothing in the queue (a stray file in tmp/ is allowed after SIGKILL, never
-a partial message where a reader looks). A message that got 250 is in
-every recipient's Maildir and in the queue at the moment the 250 arrives,
-and stays there when the session is killed right after it. The daemon
-goes on serving after each death."""
+"""smtp_durability.py: what a session leaves on disk when it dies
+(docs/PROTOCOL.md): a client that disconnects in the middle of DATA, and a
+session child killed with SIGKILL in the middle of DATA, leave nothing in any
+new/ and nothing in the queue (a stray file in tmp/ is allowed after SIGKILL,
+never a partial message where a reader looks). A message that got 250 is in
+every recipient's Maildir and in the queue at the moment the 250 arrives, and
+stays there when the session is killed right after it. The daemon goes on
+serving after each death."""
 
 import os
 import re

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """smtp_protocol.py: the SMTP command layer against the real daemon
-(RFC 5321 4.1, 4.3.2, 4.5.3.1; RFC 2034; RFC 2920; SPEC 4 and 7): the
+(RFC 5321 4.1, 4.3.2, 4.5.3.1; RFC 2034; RFC 2920; docs/PROTOCOL.md): the
 greeting; 503 for commands out of order and 554 5.5.1 for DATA without a
 valid recipient; 501 for syntax, 500 for unknown commands; enhanced status
 codes only after EHLO; pipelined commands answered in order; a command line

@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""smtp_relay_tricks.py: every old trick that smuggles a remote recipient
-past a local domain (SPEC 3: '%' hack, bang path, quoted '@', source
-route, double '@', address literals, subdomains...) ends, from outside
-(127.0.0.2), as a 550 "relaying prohibited" or a 501 syntax error, and
-nothing enters the queue, even when the same transaction carries a good
-local recipient. From a customer without POP the same paths get the 553.
-The local spellings (any case, one trailing dot, a route in front, a quoted
-plain local part) reach the real user. From a trusted network the tricks
-are what they are, remote addresses: queued as written (route dropped)."""
+"""smtp_relay_tricks.py: every old trick that smuggles a remote recipient past
+a local domain (docs/PROTOCOL.md, relay policy: '%' hack, bang path, quoted
+'@', source route, double '@', address literals, subdomains...) ends, from
+outside (127.0.0.2), as a 550 "relaying prohibited" or a 501 syntax error, and
+nothing enters the queue, even when the same transaction carries a good local
+recipient. From a customer without POP the same paths get the 553. The local
+spellings (any case, one trailing dot, a route in front, a quoted plain local
+part) reach the real user. From a trusted network the tricks are what they are,
+remote addresses: queued as written (route dropped)."""
 
 import os
 import sys

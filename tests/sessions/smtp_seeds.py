@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""smtp_seeds.py: the seed scenarios of SPEC 3 and the ISP bulletin in
-seeds/, against the real daemon, asserting exact replies and the bytes in
-the Maildir and the queue:
+"""smtp_seeds.py: the seed scenarios of the relay policy (docs/PROTOCOL.md) and
+the ISP bulletin in seeds/, against the real daemon, asserting exact replies
+and the bytes in the Maildir and the queue:
 
 - a customer (127.0.0.1) that has not checked its mail gets the qmail-style
   553 "(#5.7.1)" after HELO (as Outlook Express speaks), the "553 5.7.1"
@@ -124,7 +124,8 @@ def customer_after_pop(t, srv):
     s.cmd("RSET")
     s.quit()
 
-    # The submission port takes a POP login as authorization too (SPEC 3).
+    # The submission port takes a POP login as authorization too
+    # (docs/PROTOCOL.md, relay policy).
     s = H.Smtp(srv, "submission", T.CUSTOMER)
     s.hello(True)
     t.eq(s.cmd("MAIL FROM:<%s>" % USER), "250 2.1.0 Ok", "submission after POP: MAIL accepted")

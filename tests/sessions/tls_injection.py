@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""tls_injection.py: commands pipelined behind STARTTLS (RFC 3207 4.2) or
-STLS (RFC 2595 4) in the same write are thrown away, never executed over
-the TLS session (the 2011 plaintext command injection, CVE-2011-0411 and
-kin; SPEC 4). After the handshake the first thing read in reply to a real
-command sent over TLS is that command's reply; the injected command left
-no trace (its side effects neither), and the log says
-"result=discarded reason=pipelined-input"."""
+"""tls_injection.py: commands pipelined behind STARTTLS (RFC 3207 4.2) or STLS
+(RFC 2595 4) in the same write are thrown away, never executed over the TLS
+session (the 2011 plaintext command injection, CVE-2011-0411 and kin;
+docs/PROTOCOL.md). After the handshake the first thing read in reply to a real
+command sent over TLS is that command's reply; the injected command left no
+trace (its side effects neither), and the log says "result=discarded
+reason=pipelined-input"."""
 
 import os
 import sys

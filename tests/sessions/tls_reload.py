@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""tls_reload.py: SIGHUP rebuilds the TLS contexts (SPEC 1, issue 4). A new
-certificate and key put in place of the old files and a HUP to the master
-(its pid from <state_dir>/ispmaild.pid): new connections, STARTTLS and
-implicit alike, present the new certificate (fingerprints compared with
-`openssl x509 -fingerprint`); a session opened before goes on. A broken
-certificate file, then a certificate that does not match the key: the
-reload is refused and logged, and connections still get the previous
-certificate; once the files are good again a HUP takes them."""
+"""tls_reload.py: SIGHUP rebuilds the TLS contexts (ispmaild(8), issue 4). A
+new certificate and key put in place of the old files and a HUP to the master
+(its pid from <state_dir>/ispmaild.pid): new connections, STARTTLS and implicit
+alike, present the new certificate (fingerprints compared with `openssl x509
+-fingerprint`); a session opened before goes on. A broken certificate file,
+then a certificate that does not match the key: the reload is refused and
+logged, and connections still get the previous certificate; once the files are
+good again a HUP takes them."""
 
 import os
 import re

@@ -5,7 +5,7 @@ starts over afterwards (EHLO again, a transaction begun before it is
 forgotten: RFC 3207 4.2); implicit TLS on smtps (RFC 8314): TLS from the
 first byte, no STARTTLS offered, a plaintext client gets no greeting. The
 Received line says ESMTPS (ESMTPSA after AUTH) and the TLS version and
-cipher the client saw (SPEC 4, RFC 3848); the log records them."""
+cipher the client saw (docs/PROTOCOL.md, RFC 3848); the log records them."""
 
 import os
 import re

@@ -1,6 +1,6 @@
 /*
- * test_aliases.c: the aliases file (SPEC §5): exact aliases, several
- * destinations, catch-alls, comments, case, errors naming path:line.
+ * test_aliases.c: the aliases file (docs/PROTOCOL.md, files): exact aliases,
+ * several destinations, catch-alls, comments, case, errors naming path:line.
  */
 #include "config.h"
 

@@ -1,5 +1,5 @@
 /*
- * test_conf.c: the configuration of SPEC §2: the minimal and the full
+ * test_conf.c: the configuration of ispmaild.conf(5): the minimal and the full
  * example load with every value checked, and every kind of mistake is
  * one exact line naming file, line and key. Files live in cutap_tmpdir().
  */
@@ -106,7 +106,7 @@ static void check_defaults_except_core(const struct conf *c)
 	CU_ASSERT_EQUAL(c->queue.max_age, 432000);
 }
 
-/* ---- the two examples of SPEC §2 ---- */
+/* ---- the two examples of ispmaild.conf(5) ---- */
 
 static const char minimal_conf[] =
 	"hostname     = \"mail.example.net\";\n"
@@ -143,7 +143,7 @@ static void test_minimal(void)
 	conf_free(&c);	/* a zeroed struct frees again harmlessly */
 }
 
-/* SPEC §2 verbatim, plus the legacy listener its comment describes. */
+/* ispmaild.conf(5) verbatim, plus the legacy listener its comment describes. */
 static const char full_conf[] =
 	"hostname     = \"mail.example.net\";          # EHLO name, Received lines, greeting\n"
 	"state_dir    = \"/var/lib/ispmaild\";         # relay DB, queue, pid file\n"

@@ -1,7 +1,7 @@
 /*
- * test_maildir.c: the Maildir library (SPEC §5, §4 POP3 sizes, §7 kill -9):
- * name parsing, unique names under concurrency, S=/W=, scan, the POP3 wire
- * form fed whole and one byte at a time, paths, delete, the lock.
+ * test_maildir.c: the Maildir library (docs/PROTOCOL.md: files, POP3 sizes,
+ * kill -9): name parsing, unique names under concurrency, S=/W=, scan, the
+ * POP3 wire form fed whole and one byte at a time, paths, delete, the lock.
  */
 #include "config.h"
 
@@ -450,7 +450,7 @@ static void test_make_chown(void)
 
 /* ---- delivery ---- */
 
-/* The reference counts, straight from SPEC §5. */
+/* The reference counts, straight from docs/PROTOCOL.md, files. */
 static size_t crlf_count(const char *p, size_t n)
 {
 	size_t w = n;
@@ -736,7 +736,10 @@ static void test_write_error(void)
 	CU_ASSERT_EQUAL(count_dir(md, "new", NULL, 0), 0);
 }
 
-/* SPEC §7: kill -9 before commit never leaves anything in new/. */
+/*
+ * docs/PROTOCOL.md, bad input: kill -9 before commit never leaves anything in
+ * new/.
+ */
 static void test_killed_delivery(void)
 {
 	char md[PATH_MAX], c;

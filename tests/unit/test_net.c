@@ -1,6 +1,6 @@
 /*
  * test_net.c: CIDR parsing, matching, the client class and the relay key
- * text, walked as tables (SPEC §3, §5).
+ * text, walked as tables (docs/PROTOCOL.md).
  */
 #include "config.h"
 
@@ -340,7 +340,7 @@ static void test_list_free(void)
 	CU_ASSERT_PTR_NULL(l.v);
 }
 
-/* ---- client class (SPEC §3: trusted wins) ---- */
+/* ---- client class (docs/PROTOCOL.md, relay policy: trusted wins) ---- */
 
 struct class_case {
 	const char *addr;
@@ -396,7 +396,7 @@ static void test_client_class_table(void)
 	CU_ASSERT_STRING_EQUAL(net_client_class_name(CLIENT_OUTSIDE), "outside");
 }
 
-/* ---- relay keys (SPEC §5) ---- */
+/* ---- relay keys (docs/PROTOCOL.md, files) ---- */
 
 struct key_case {
 	const char *addr;

@@ -1,7 +1,7 @@
 /*
- * test_policy.c: the relay policy of SPEC §3 walked row by row (service x
- * client class x authorization x recipient kind x HELO/EHLO), every reply
- * compared to the byte with the texts SPEC §3 quotes.
+ * test_policy.c: the relay policy of docs/PROTOCOL.md walked row by row
+ * (service x client class x authorization x recipient kind x HELO/EHLO),
+ * every reply compared to the byte with the texts docs/PROTOCOL.md quotes.
  */
 #include "config.h"
 
@@ -11,7 +11,7 @@
 #include "cutap.h"
 #include "policy.h"
 
-/* SPEC §3, verbatim. */
+/* docs/PROTOCOL.md, relay policy, verbatim. */
 #define FIRST_POP_EHLO "553 5.7.1 To send mail, first check your mail with a valid POP account; this prevents unauthorized SPAM relaying."
 #define FIRST_POP_HELO "553 To send mail, first check your mail with a valid POP account; this prevents unauthorized SPAM relaying. (#5.7.1)"
 #define DENIED_EHLO "550 5.7.1 relaying to <user@remote.example> prohibited by administrator"
@@ -28,7 +28,7 @@ enum outcome { OK, RELAY, FIRST_POP, DENIED, AUTH_REQ };
 static const char *const outcome_name[] = { "OK", "RELAY", "FIRST_POP", "DENIED", "AUTH_REQ" };
 
 /*
- * One row of the SPEC §3 table per class x authorization x kind, with
+ * One row of the relay policy table per class x authorization x kind, with
  * what port 25 does and what submission/smtps do (where MAIL has already
  * refused the unauthorized, and RCPT refuses them again).
  */

@@ -1,7 +1,7 @@
 /*
- * test_queue.c: the queue's files (smtpd/queue.h, SPEC §4): directories,
- * a message committed the Maildir way, envelopes that round-trip every
- * field (null sender, replies with spaces) and cannot be forged by a CR
+ * test_queue.c: the queue's files (smtpd/queue.h, docs/PROTOCOL.md):
+ * directories, a message committed the Maildir way, envelopes that round-trip
+ * every field (null sender, replies with spaces) and cannot be forged by a CR
  * or LF in client text, removal, id validation and oldest-first order.
  */
 #include "config.h"
@@ -626,7 +626,7 @@ static void test_abort_leaves_nothing(void)
 	CU_ASSERT_EQUAL(count_files(dir, "env"), 0);
 }
 
-/* SPEC §4: from retry_min doubling to retry_max, never past it. */
+/* docs/PROTOCOL.md: from retry_min doubling to retry_max, never past it. */
 static void test_retry_delay(void)
 {
 	static const struct { int tries; long min, max, want; } rows[] = {

@@ -1,9 +1,9 @@
 /*
- * test_relaydb.c: the relay table (SPEC §5): values and TTL boundaries,
- * the exact bytes on disk, damaged files, and many forked processes at
- * once, one of them killed with SIGKILL in the middle of its work. Every
- * child runs under alarm() so that a hang fails the test instead of
- * hanging it.
+ * test_relaydb.c: the relay table (docs/PROTOCOL.md, files): values and TTL
+ * boundaries, the exact bytes on disk, damaged files, and many forked
+ * processes at once, one of them killed with SIGKILL in the middle of its
+ * work. Every child runs under alarm() so that a hang fails the test instead
+ * of hanging it.
  */
 #include "config.h"
 

@@ -1,7 +1,8 @@
 /*
- * test_users.c: the users file (SPEC §5): parsing with line numbers,
- * lookup, crypt(3) hashes ($y$, $6$, fixed known hashes), authentication
- * of unknown users, atomic rewrite, login names (SPEC §3).
+ * test_users.c: the users file (docs/PROTOCOL.md, files): parsing with line
+ * numbers, lookup, crypt(3) hashes ($y$, $6$, fixed known hashes),
+ * authentication of unknown users, atomic rewrite, login names
+ * (docs/PROTOCOL.md, relay policy).
  */
 #include "config.h"
 
@@ -126,7 +127,7 @@ static void test_address_valid(void)
 	CU_ASSERT_EQUAL(users_address_valid(longaddr), 0);	/* > 255 */
 }
 
-/* ---- login names (SPEC §3) ---- */
+/* ---- login names (docs/PROTOCOL.md, relay policy) ---- */
 
 static void test_login_address(void)
 {
