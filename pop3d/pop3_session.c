@@ -1,9 +1,9 @@
 /*
  * pop3_session.c: one POP3 session, AUTHORIZATION -> TRANSACTION -> UPDATE
  * (RFC 1939 §3), driven by a command table. Replies are collected and
- * flushed only when no pipelined input waits (RFC 2449 §6.6). A successful
- * login records the client in the relay DB before "+OK" (SPEC §4), and
- * messages marked with DELE are removed only in UPDATE, after QUIT.
+ * flushed only when no pipelined input waits (RFC 2449 §6.6). A right
+ * password records the client in the relay DB before "+OK" or "[IN-USE]"
+ * (SPEC §4), and messages marked with DELE are removed only in UPDATE, after QUIT.
  */
 #include "config.h"
 
@@ -144,11 +144,17 @@ static void relay_authorize(struct pop3 *p)
 	relaydb_close(db);
 }
 
-/* After a good password: lock, authorize relaying, scan, TRANSACTION. */
+/*
+ * After a good password: authorize relaying, lock, scan, TRANSACTION. The
+ * relay DB is written first: a right password is proof enough even when
+ * the mailbox is then refused as [IN-USE] (a phone polling the mailbox the
+ * desktop holds must not cost the desktop its right to send, SPEC §4).
+ */
 static void login_finish(struct pop3 *p, const char *method)
 {
 	size_t i;
 
+	relay_authorize(p);
 	if (maildir_path_for(p->conf->maildir_root, p->user, p->maildir,
 	    sizeof p->maildir) != 0 || maildir_make(p->maildir, (uid_t)-1,
 	    (gid_t)-1) != 0) {
@@ -177,7 +183,6 @@ static void login_finish(struct pop3 *p, const char *method)
 		reply(p, POP3_ERR_MAILBOX);
 		return;
 	}
-	relay_authorize(p);
 	for (i = 0; i < p->msgs.n; i++)
 		p->msgs.v[i].deleted = 0;
 	log_info("login user=%s result=ok method=%s messages=%zu", p->user,
