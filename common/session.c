@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "sasl.h"
 #include "session.h"
 #include "stats.h"
 #include "users.h"
@@ -64,6 +65,15 @@ int session_password_check(const struct session_ctx *ctx, const char *login,
 	    r == 1 ? "ok" : "fail", method, conf_service_name(ctx->service),
 	    ctx->client_text);
 	return r;
+}
+
+void session_auth_refused(const struct session_ctx *ctx, const char *method,
+    int sasl_result)
+{
+	log_info("login user=- result=fail method=%s service=%s client=%s reason=%s",
+	    method, conf_service_name(ctx->service), ctx->client_text,
+	    sasl_result_name(sasl_result));
+	stats_count(STAT_LOGIN_FAILED, ctx->service);
 }
 
 void session_auth_delay(const struct session_ctx *ctx, int failures)

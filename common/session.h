@@ -41,6 +41,15 @@ int session_password_check(const struct session_ctx *ctx, const char *login,
     const char *password, const char *method, char *user, size_t userlen);
 
 /*
+ * An AUTH response that never reached a password check (SASL_BAD_BASE64 or
+ * SASL_MALFORMED, sasl.h): one log line and one failed login in the
+ * statistics, the same for POP3 and SMTP. The caller still answers, and
+ * for a malformed one pauses as after a wrong password.
+ */
+void session_auth_refused(const struct session_ctx *ctx, const char *method,
+    int sasl_result);
+
+/*
  * The growing pause after a failed login: 200 ms doubling to 3 s, by the
  * session's own count or the client address's recent one, whichever is
  * larger (a guesser that reconnects gains nothing).

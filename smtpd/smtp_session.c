@@ -783,8 +783,24 @@ static void cmd_starttls(struct smtp *s, char *arg)
 	enter_state(s, SMTP_STATE_START);
 }
 
-/* One SASL continuation line (RFC 4954 §4); NULL after "*" or trouble. */
-static int auth_read(struct smtp *s, const char *prompt, char *line, size_t max)
+/* A refused login: the pause, then 535; the last one allowed ends it. */
+static void auth_failed(struct smtp *s)
+{
+	s->auth_failures++;
+	session_auth_delay(s->ctx, s->auth_failures);
+	reply(s, &SMTP_AUTH_FAILED, NULL);
+	if (s->auth_failures >= s->conf->limits.auth_failures) {
+		log_warn("close reason=auth-failures count=%d", s->auth_failures);
+		s->quit = 1;
+	}
+}
+
+/*
+ * One SASL continuation line (RFC 4954 §4) into line[SASL_LINE_MAX]: longer
+ * than a command line, so a full-size PLAIN response fits. Its length, or
+ * -1 after "*" or trouble.
+ */
+static int auth_read(struct smtp *s, const char *prompt, char *line)
 {
 	size_t len;
 	int r;
@@ -792,7 +808,7 @@ static int auth_read(struct smtp *s, const char *prompt, char *line, size_t max)
 	stream_printf(&s->st, "334 %s\r\n", prompt);
 	if (stream_flush(&s->st) != STREAM_OK)
 		return -1;
-	r = stream_read_line(&s->st, line, max, &len, NULL);
+	r = stream_read_line(&s->st, line, SASL_LINE_MAX, &len, NULL);
 	if (r != STREAM_OK) {
 		if (r == STREAM_TOOLONG) {
 			reply(s, &SMTP_LINE_TOO_LONG, NULL);
@@ -804,42 +820,54 @@ static int auth_read(struct smtp *s, const char *prompt, char *line, size_t max)
 		reply(s, &SMTP_AUTH_CANCELLED, NULL);
 		return -1;
 	}
-	return 0;
+	return (int)len;
 }
 
-/* Decode base64 text ("=" is the empty response) into a C string. */
-static int auth_decode(struct smtp *s, const char *in, char *out, size_t outlen, size_t *n)
+/*
+ * The credentials of an AUTH PLAIN or LOGIN exchange (initial may be NULL,
+ * line holds SASL_LINE_MAX): a sasl_result, or 1 when the exchange ended
+ * (cancelled, or the connection failed) and has been answered.
+ */
+static int auth_credentials(struct smtp *s, int plain, const char *initial,
+    char *line, char *user, char *pass)
 {
-	if (strcmp(in, "=") == 0) {
-		out[0] = '\0';
-		*n = 0;
-		return 0;
+	int n;
+
+	if (plain) {
+		if (initial != NULL)
+			return sasl_plain_response(initial, strlen(initial), user,
+			    SASL_FIELD_MAX, pass, SASL_FIELD_MAX);
+		if ((n = auth_read(s, "", line)) < 0)
+			return 1;
+		return sasl_plain_response(line, (size_t)n, user, SASL_FIELD_MAX,
+		    pass, SASL_FIELD_MAX);
 	}
-	if (sasl_base64_decode(in, strlen(in), (unsigned char *)out, outlen - 1, n) != 0) {
-		client_error(s, &SMTP_AUTH_BASE64, NULL);
-		return -1;
+	if (initial == NULL) {
+		if ((n = auth_read(s, "VXNlcm5hbWU6", line)) < 0)
+			return 1;
+		initial = line;
+	} else {
+		n = (int)strlen(initial);
 	}
-	out[*n] = '\0';
-	return 0;
+	if ((n = sasl_decode_response(initial, (size_t)n, user, SASL_FIELD_MAX)) != SASL_OK)
+		return n;
+	if ((n = auth_read(s, "UGFzc3dvcmQ6", line)) < 0)
+		return 1;
+	return sasl_decode_response(line, (size_t)n, pass, SASL_FIELD_MAX);
 }
 
-/* AUTH PLAIN and LOGIN (RFC 4954, RFC 4616, draft-murchison-sasl-login). */
-/* The session process serves other clients next: no password may stay. */
-static void wipe_secrets(char *line, size_t linelen, char *raw, size_t rawlen,
-    char *pass, size_t passlen)
-{
-	explicit_bzero(line, linelen);
-	explicit_bzero(raw, rawlen);
-	explicit_bzero(pass, passlen);
-}
-
+/*
+ * AUTH PLAIN and LOGIN (RFC 4954, RFC 4616, draft-murchison-sasl-login).
+ * The responses are decoded by sasl.c exactly as POP3 AUTH decodes them:
+ * bad base64 is a 501, a malformed message a failed login (535), both
+ * logged and counted by session_auth_refused().
+ */
 static void cmd_auth(struct smtp *s, char *arg)
 {
-	char line[2048], raw[1024], user[SASL_FIELD_MAX], pass[SASL_FIELD_MAX];
+	char line[SASL_LINE_MAX], user[SASL_FIELD_MAX], pass[SASL_FIELD_MAX];
 	char *initial = NULL;
 	const char *method;
-	size_t n;
-	int r;
+	int r, ok;
 
 	if (s->state == SMTP_STATE_START || !s->esmtp) {
 		client_error(s, &SMTP_NEED_HELO, NULL);
@@ -867,67 +895,43 @@ static void cmd_auth(struct smtp *s, char *arg)
 		*initial++ = '\0';
 		while (*initial == ' ')
 			initial++;
+		if (*initial == '\0')
+			initial = NULL;
 	}
 	if (strcasecmp(arg, "PLAIN") == 0) {
 		method = "PLAIN";
-		if (initial == NULL || *initial == '\0') {
-			if (auth_read(s, "", line, sizeof line) != 0)
-				goto wipe;
-			initial = line;
-		}
-		if (auth_decode(s, initial, raw, sizeof raw, &n) != 0)
-			goto wipe;
-		if (sasl_plain_parse((unsigned char *)raw, n, user, sizeof user,
-		    pass, sizeof pass) != 0) {
-			user[0] = '\0';
-			pass[0] = '\0';
-		}
 	} else if (strcasecmp(arg, "LOGIN") == 0) {
 		method = "LOGIN";
-		if (initial == NULL || *initial == '\0') {
-			if (auth_read(s, "VXNlcm5hbWU6", line, sizeof line) != 0)
-				goto wipe;
-			initial = line;
-		}
-		if (auth_decode(s, initial, user, sizeof user, &n) != 0)
-			goto wipe;
-		if (auth_read(s, "UGFzc3dvcmQ6", line, sizeof line) != 0 ||
-		    auth_decode(s, line, pass, sizeof pass, &n) != 0)
-			goto wipe;
 	} else {
 		client_error(s, &SMTP_AUTH_MECH, NULL);
-		goto wipe;
+		return;
 	}
-	if (user[0] != '\0') {
-		r = session_password_check(s->ctx, user, pass, method,
+	user[0] = pass[0] = '\0';
+	r = auth_credentials(s, method[0] == 'P', initial, line, user, pass);
+	/* The session process serves other clients next: no password may stay. */
+	explicit_bzero(line, sizeof line);
+	if (r == SASL_OK) {
+		ok = session_password_check(s->ctx, user, pass, method,
 		    s->auth_user, sizeof s->auth_user);
-	} else {
-		r = 0;
-		log_info("login user=- result=fail method=%s service=%s client=%s "
-		    "reason=malformed", method, conf_service_name(s->ctx->service),
-		    s->ctx->client_text);
-	}
-	wipe_secrets(line, sizeof line, raw, sizeof raw, pass, sizeof pass);
-	if (r == 1) {
-		s->smtp_auth = AUTH_SOURCE_SMTP;
-		reply(s, &SMTP_AUTH_OK, NULL);
+		explicit_bzero(pass, sizeof pass);
+		if (ok == 1) {
+			s->smtp_auth = AUTH_SOURCE_SMTP;
+			reply(s, &SMTP_AUTH_OK, NULL);
+		} else if (ok < 0) {
+			reply(s, &SMTP_LOCAL_ERROR, NULL);
+		} else {
+			auth_failed(s);
+		}
 		return;
 	}
-	if (r < 0) {
-		reply(s, &SMTP_LOCAL_ERROR, NULL);
-		return;
+	explicit_bzero(pass, sizeof pass);
+	if (r == SASL_BAD_BASE64) {
+		session_auth_refused(s->ctx, method, r);
+		client_error(s, &SMTP_AUTH_BASE64, NULL);
+	} else if (r == SASL_MALFORMED) {
+		session_auth_refused(s->ctx, method, r);
+		auth_failed(s);
 	}
-	s->auth_failures++;
-	session_auth_delay(s->ctx, s->auth_failures);
-	reply(s, &SMTP_AUTH_FAILED, NULL);
-	if (s->auth_failures >= s->conf->limits.auth_failures) {
-		log_warn("close reason=auth-failures count=%d", s->auth_failures);
-		s->quit = 1;
-	}
-	return;
-wipe:
-	/* Refused before the check: the lines may hold a password all the same. */
-	wipe_secrets(line, sizeof line, raw, sizeof raw, pass, sizeof pass);
 }
 
 static void cmd_rset(struct smtp *s, char *arg)
