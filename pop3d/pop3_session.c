@@ -39,7 +39,7 @@ struct pop3 {
 	enum pop3_state state;
 	int quit;			/* end the session after this reply */
 	int bad_commands;
-	int auth_failures;
+	struct session_auth auth;	/* failed logins, the last pause */
 	char login[POP3_LINE_MAX];	/* the name USER gave */
 	char user[USERS_ADDRESS_MAX];	/* the logged-in address */
 	int have_user;
@@ -194,10 +194,9 @@ static void login_finish(struct pop3 *p, const char *method)
 /* A refused login: the pause, then -ERR; the last one allowed ends it. */
 static void login_failed(struct pop3 *p)
 {
-	p->auth_failures++;
-	session_auth_delay(p->ctx, p->auth_failures);
-	if (p->auth_failures >= p->conf->limits.auth_failures) {
-		log_warn("close reason=auth-failures count=%d", p->auth_failures);
+	session_auth_delay(p->auth.pause_ms);
+	if (p->auth.failures >= p->conf->limits.auth_failures) {
+		log_warn("close reason=auth-failures count=%d", p->auth.failures);
 		reply(p, POP3_ERR_AUTH_CLOSE);
 		p->quit = 1;
 		return;
@@ -210,7 +209,7 @@ static void login(struct pop3 *p, const char *name, const char *password,
     const char *method)
 {
 	int r = session_password_check(p->ctx, name, password, method, p->user,
-	    sizeof p->user);
+	    sizeof p->user, &p->auth);
 
 	if (r == 1) {
 		login_finish(p, method);
@@ -399,10 +398,10 @@ static void cmd_auth(struct pop3 *p, char *arg)
 	if (r == SASL_OK) {
 		login(p, user, pass, method);
 	} else if (r == SASL_BAD_BASE64) {
-		session_auth_refused(p->ctx, method, r);
+		session_auth_refused(p->ctx, method, r, &p->auth);
 		bad_command(p, POP3_ERR_AUTH_BASE64);
 	} else if (r == SASL_MALFORMED) {
-		session_auth_refused(p->ctx, method, r);
+		session_auth_refused(p->ctx, method, r, &p->auth);
 		login_failed(p);
 	}
 	/* Refused half-way too: pass may hold a password. */

@@ -55,7 +55,7 @@ struct smtp {
 	int errors;
 	enum auth_source smtp_auth;	/* AUTH_SOURCE_SMTP once AUTH passed */
 	char auth_user[256];
-	int auth_failures;
+	struct session_auth auth;	/* failed logins, the last pause */
 	struct relaydb *db;
 	int db_failed;
 	struct aliases aliases;
@@ -786,11 +786,10 @@ static void cmd_starttls(struct smtp *s, char *arg)
 /* A refused login: the pause, then 535; the last one allowed ends it. */
 static void auth_failed(struct smtp *s)
 {
-	s->auth_failures++;
-	session_auth_delay(s->ctx, s->auth_failures);
+	session_auth_delay(s->auth.pause_ms);
 	reply(s, &SMTP_AUTH_FAILED, NULL);
-	if (s->auth_failures >= s->conf->limits.auth_failures) {
-		log_warn("close reason=auth-failures count=%d", s->auth_failures);
+	if (s->auth.failures >= s->conf->limits.auth_failures) {
+		log_warn("close reason=auth-failures count=%d", s->auth.failures);
 		s->quit = 1;
 	}
 }
@@ -912,7 +911,7 @@ static void cmd_auth(struct smtp *s, char *arg)
 	explicit_bzero(line, sizeof line);
 	if (r == SASL_OK) {
 		ok = session_password_check(s->ctx, user, pass, method,
-		    s->auth_user, sizeof s->auth_user);
+		    s->auth_user, sizeof s->auth_user, &s->auth);
 		explicit_bzero(pass, sizeof pass);
 		if (ok == 1) {
 			s->smtp_auth = AUTH_SOURCE_SMTP;
@@ -926,10 +925,10 @@ static void cmd_auth(struct smtp *s, char *arg)
 	}
 	explicit_bzero(pass, sizeof pass);
 	if (r == SASL_BAD_BASE64) {
-		session_auth_refused(s->ctx, method, r);
+		session_auth_refused(s->ctx, method, r, &s->auth);
 		client_error(s, &SMTP_AUTH_BASE64, NULL);
 	} else if (r == SASL_MALFORMED) {
-		session_auth_refused(s->ctx, method, r);
+		session_auth_refused(s->ctx, method, r, &s->auth);
 		auth_failed(s);
 	}
 }

@@ -15,10 +15,10 @@ message is up to 767 octets and its base64 up to 1024 characters).
 - A malformed message (good base64, no second NUL; or an authzid that is
   not the user) is a failed login on both, initial response and
   continuation alike: 535 / -ERR [AUTH], the line
-  `login user=- result=fail method=PLAIN service=S client=A reason=malformed`
-  and one more "logins failed" for the service.
+  `login user=- result=fail method=PLAIN service=S client=A reason=malformed
+  pause_ms=200` and one more "logins failed" for the service.
 - Bad base64 is refused with the protocol's base64 error on both, logged as
-  `... reason=bad-base64` and counted the same way.
+  `... reason=bad-base64 pause_ms=0` and counted the same way.
 """
 
 import base64
@@ -154,13 +154,13 @@ def refusals(t, srv):
              "logins ok %s: unchanged" % svc)
     log = srv.log()[mark:]
     for svc in ("smtp", "pop3"):
-        for reason, count in (("malformed", n), ("bad-base64", 2)):
+        for reason, count, pause in (("malformed", n, "200"), ("bad-base64", 2, "0")):
             want = (r" s=\w+ login user=- result=fail method=PLAIN service=%s "
-                    r"client=127\.0\.0\.\d+ reason=%s$" % (svc, reason))
+                    r"client=127\.0\.0\.\d+ reason=%s pause_ms=%s$" % (svc, reason, pause))
             hits = [l for l in log.splitlines() if re.search(want, l)]
             t.eq(len(hits), count, "%s: %d lines 'login user=- result=fail "
-                 "method=PLAIN service=%s client=... reason=%s'"
-                 % (svc, count, svc, reason))
+                 "method=PLAIN service=%s client=... reason=%s pause_ms=%s'"
+                 % (svc, count, svc, reason, pause))
     t.ok("bad-name" not in log, "a malformed PLAIN is not a bad name", log)
 
 
