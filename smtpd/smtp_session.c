@@ -553,8 +553,11 @@ static int deliver_rest(struct smtp *s, struct maildir_writer *w, int local,
 	for (i = 0; i < s->rcpts.nremote; i++)
 		queue_env_add_rcpt(&env, s->rcpts.remote[i]);
 	if (queue_commit(s->conf->state_dir, w, &env) != 0) {
-		log_error("queue result=error reason=\"%s\"", strerror(errno));
+		int e = errno;
+
+		log_error("queue result=error reason=\"%s\"", strerror(e));
 		queue_env_free(&env);
+		errno = e;	/* the caller answers 452 or 451 by it */
 		return -1;
 	}
 	str_copy(qid, qidlen, env.id);
