@@ -182,6 +182,34 @@ int sasl_plain_response(const char *text, size_t len, char *authcid,
 	return r;
 }
 
+int sasl_credentials(int plain, const char *initial, sasl_read_fn *read,
+    void *session, char *line, char *user, char *pass)
+{
+	int n, r;
+
+	if (plain) {
+		if (initial != NULL)
+			return sasl_plain_response(initial, strlen(initial), user,
+			    SASL_FIELD_MAX, pass, SASL_FIELD_MAX);
+		if ((n = read(session, "", line)) < 0)
+			return SASL_ENDED;
+		return sasl_plain_response(line, (size_t)n, user, SASL_FIELD_MAX,
+		    pass, SASL_FIELD_MAX);
+	}
+	if (initial == NULL) {
+		if ((n = read(session, "VXNlcm5hbWU6", line)) < 0)	/* "Username:" */
+			return SASL_ENDED;
+		initial = line;
+	} else {
+		n = (int)strlen(initial);
+	}
+	if ((r = sasl_decode_response(initial, (size_t)n, user, SASL_FIELD_MAX)) != SASL_OK)
+		return r;
+	if ((n = read(session, "UGFzc3dvcmQ6", line)) < 0)		/* "Password:" */
+		return SASL_ENDED;
+	return sasl_decode_response(line, (size_t)n, pass, SASL_FIELD_MAX);
+}
+
 const char *sasl_result_name(int result)
 {
 	return result == SASL_BAD_BASE64 ? "bad-base64" : "malformed";

@@ -24,6 +24,7 @@ enum sasl_result {
 	SASL_OK = 0,
 	SASL_BAD_BASE64 = -1,	/* not strict base64: the protocol's 501 / -ERR */
 	SASL_MALFORMED = -2,	/* decodes, but is no credential: a failed login */
+	SASL_ENDED = 1,		/* cancelled ("*") or the connection failed */
 };
 
 /* Decode; -1 on a bad character, bad padding or when out is too small. */
@@ -55,6 +56,24 @@ int sasl_decode_response(const char *text, size_t len, char *out, size_t outlen)
  */
 int sasl_plain_response(const char *text, size_t len, char *authcid,
     size_t authcidlen, char *passwd, size_t passwdlen);
+
+/*
+ * The protocol's side of an exchange: send prompt (base64; "" for PLAIN's
+ * empty challenge) as a continuation ("334 " / "+ "), read the answer into
+ * line[SASL_LINE_MAX] and return its length; -1 when the exchange ended
+ * ("*", a line too long, a lost connection), already answered.
+ */
+typedef int sasl_read_fn(void *session, const char *prompt, char *line);
+
+/*
+ * The name and password of an AUTH PLAIN (plain != 0) or LOGIN exchange,
+ * the one routine POP3 and SMTP share: initial is the initial response or
+ * NULL, read asks for the rest, line (SASL_LINE_MAX) is its buffer, user
+ * and pass hold SASL_FIELD_MAX each. A sasl_result; SASL_ENDED when read
+ * returned -1. The caller wipes line and pass.
+ */
+int sasl_credentials(int plain, const char *initial, sasl_read_fn *read,
+    void *session, char *line, char *user, char *pass);
 
 /* "bad-base64" or "malformed": the reason= of the failed-login log line. */
 const char *sasl_result_name(int result);

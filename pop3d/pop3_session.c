@@ -3,7 +3,8 @@
  * (RFC 1939 §3), driven by a command table. Replies are collected and
  * flushed only when no pipelined input waits (RFC 2449 §6.6). A right
  * password records the client in the relay DB before "+OK" or "[IN-USE]"
- * (SPEC §4), and messages marked with DELE are removed only in UPDATE, after QUIT.
+ * (SPEC §4), and messages marked with DELE are removed only in UPDATE,
+ * after QUIT.
  */
 #include "config.h"
 
@@ -296,8 +297,9 @@ static void cmd_stls(struct pop3 *p, char *arg)
  * a command line, so a full-size PLAIN response fits. Its length, or -1
  * after "*" or trouble.
  */
-static int auth_read(struct pop3 *p, const char *prompt, char *line)
+static int auth_read(void *session, const char *prompt, char *line)
 {
+	struct pop3 *p = session;
 	size_t len;
 	int r;
 
@@ -318,39 +320,6 @@ static int auth_read(struct pop3 *p, const char *prompt, char *line)
 		return -1;
 	}
 	return (int)len;
-}
-
-/*
- * The credentials of an AUTH PLAIN or LOGIN exchange (initial may be NULL,
- * line holds SASL_LINE_MAX): a sasl_result, or 1 when the exchange ended
- * (cancelled, or the connection failed) and has been answered.
- */
-static int auth_credentials(struct pop3 *p, int plain, const char *initial,
-    char *line, char *user, char *pass)
-{
-	int n;
-
-	if (plain) {
-		if (initial != NULL)
-			return sasl_plain_response(initial, strlen(initial), user,
-			    SASL_FIELD_MAX, pass, SASL_FIELD_MAX);
-		if ((n = auth_read(p, "", line)) < 0)
-			return 1;
-		return sasl_plain_response(line, (size_t)n, user, SASL_FIELD_MAX,
-		    pass, SASL_FIELD_MAX);
-	}
-	if (initial == NULL) {
-		if ((n = auth_read(p, "VXNlcm5hbWU6", line)) < 0)
-			return 1;
-		initial = line;
-	} else {
-		n = (int)strlen(initial);
-	}
-	if ((n = sasl_decode_response(initial, (size_t)n, user, SASL_FIELD_MAX)) != SASL_OK)
-		return n;
-	if ((n = auth_read(p, "UGFzc3dvcmQ6", line)) < 0)
-		return 1;
-	return sasl_decode_response(line, (size_t)n, pass, SASL_FIELD_MAX);
 }
 
 /*
@@ -393,7 +362,8 @@ static void cmd_auth(struct pop3 *p, char *arg)
 		return;
 	}
 	user[0] = pass[0] = '\0';
-	r = auth_credentials(p, method[0] == 'P', initial, line, user, pass);
+	r = sasl_credentials(method[0] == 'P', initial, auth_read, p, line, user,
+	    pass);
 	explicit_bzero(line, sizeof line);
 	if (r == SASL_OK) {
 		login(p, user, pass, method);

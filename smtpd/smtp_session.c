@@ -802,8 +802,9 @@ static void auth_failed(struct smtp *s)
  * than a command line, so a full-size PLAIN response fits. Its length, or
  * -1 after "*" or trouble.
  */
-static int auth_read(struct smtp *s, const char *prompt, char *line)
+static int auth_read(void *session, const char *prompt, char *line)
 {
+	struct smtp *s = session;
 	size_t len;
 	int r;
 
@@ -823,39 +824,6 @@ static int auth_read(struct smtp *s, const char *prompt, char *line)
 		return -1;
 	}
 	return (int)len;
-}
-
-/*
- * The credentials of an AUTH PLAIN or LOGIN exchange (initial may be NULL,
- * line holds SASL_LINE_MAX): a sasl_result, or 1 when the exchange ended
- * (cancelled, or the connection failed) and has been answered.
- */
-static int auth_credentials(struct smtp *s, int plain, const char *initial,
-    char *line, char *user, char *pass)
-{
-	int n;
-
-	if (plain) {
-		if (initial != NULL)
-			return sasl_plain_response(initial, strlen(initial), user,
-			    SASL_FIELD_MAX, pass, SASL_FIELD_MAX);
-		if ((n = auth_read(s, "", line)) < 0)
-			return 1;
-		return sasl_plain_response(line, (size_t)n, user, SASL_FIELD_MAX,
-		    pass, SASL_FIELD_MAX);
-	}
-	if (initial == NULL) {
-		if ((n = auth_read(s, "VXNlcm5hbWU6", line)) < 0)
-			return 1;
-		initial = line;
-	} else {
-		n = (int)strlen(initial);
-	}
-	if ((n = sasl_decode_response(initial, (size_t)n, user, SASL_FIELD_MAX)) != SASL_OK)
-		return n;
-	if ((n = auth_read(s, "UGFzc3dvcmQ6", line)) < 0)
-		return 1;
-	return sasl_decode_response(line, (size_t)n, pass, SASL_FIELD_MAX);
 }
 
 /*
@@ -909,7 +877,8 @@ static void cmd_auth(struct smtp *s, char *arg)
 		return;
 	}
 	user[0] = pass[0] = '\0';
-	r = auth_credentials(s, method[0] == 'P', initial, line, user, pass);
+	r = sasl_credentials(method[0] == 'P', initial, auth_read, s, line, user,
+	    pass);
 	/* The session process serves other clients next: no password may stay. */
 	explicit_bzero(line, sizeof line);
 	if (r == SASL_OK) {

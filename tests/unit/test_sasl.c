@@ -165,6 +165,66 @@ static void test_decode_response(void)
 	CU_ASSERT_STRING_EQUAL(out, "");
 }
 
+/* A scripted client for sasl_credentials: the answers, then "ended". */
+struct script {
+	const char *answers[3];
+	const char *prompts[3];
+	int n;
+};
+
+static int script_read(void *session, const char *prompt, char *line)
+{
+	struct script *sc = session;
+	const char *a;
+
+	if (sc->n >= 3 || (a = sc->answers[sc->n]) == NULL)
+		return -1;
+	sc->prompts[sc->n++] = prompt;
+	memcpy(line, a, strlen(a) + 1);		/* short test strings */
+	return (int)strlen(a);
+}
+
+/* The exchange both protocols run: PLAIN and LOGIN, initial or not. */
+static void test_credentials(void)
+{
+	char line[SASL_LINE_MAX], user[SASL_FIELD_MAX], pass[SASL_FIELD_MAX];
+	struct script sc;
+
+	memset(&sc, 0, sizeof sc);
+	sc.answers[0] = "AGJvYgBwdw==";
+	CU_ASSERT_EQUAL(sasl_credentials(1, NULL, script_read, &sc, line, user, pass), SASL_OK);
+	CU_ASSERT_STRING_EQUAL(sc.prompts[0], "");
+	CU_ASSERT_STRING_EQUAL(user, "bob");
+	CU_ASSERT_STRING_EQUAL(pass, "pw");
+	memset(&sc, 0, sizeof sc);
+	CU_ASSERT_EQUAL(sasl_credentials(1, "AGJvYgBwdw==", script_read, &sc, line,
+	    user, pass), SASL_OK);
+	CU_ASSERT_EQUAL(sc.n, 0);
+	CU_ASSERT_EQUAL(sasl_credentials(1, NULL, script_read, &sc, line, user, pass),
+	    SASL_ENDED);
+	memset(&sc, 0, sizeof sc);
+	sc.answers[0] = "Ym9i";
+	sc.answers[1] = "cHc=";
+	CU_ASSERT_EQUAL(sasl_credentials(0, NULL, script_read, &sc, line, user, pass), SASL_OK);
+	CU_ASSERT_STRING_EQUAL(sc.prompts[0], "VXNlcm5hbWU6");
+	CU_ASSERT_STRING_EQUAL(sc.prompts[1], "UGFzc3dvcmQ6");
+	CU_ASSERT_STRING_EQUAL(user, "bob");
+	CU_ASSERT_STRING_EQUAL(pass, "pw");
+	memset(&sc, 0, sizeof sc);
+	sc.answers[0] = "cHc=";
+	CU_ASSERT_EQUAL(sasl_credentials(0, "Ym9i", script_read, &sc, line, user, pass), SASL_OK);
+	CU_ASSERT_STRING_EQUAL(sc.prompts[0], "UGFzc3dvcmQ6");
+	/* A bad user name ends it before the password is asked for. */
+	memset(&sc, 0, sizeof sc);
+	CU_ASSERT_EQUAL(sasl_credentials(0, "Ym9", script_read, &sc, line, user, pass),
+	    SASL_BAD_BASE64);
+	CU_ASSERT_EQUAL(sc.n, 0);
+	memset(&sc, 0, sizeof sc);
+	sc.answers[0] = "Ym9i";
+	CU_ASSERT_EQUAL(sasl_credentials(0, NULL, script_read, &sc, line, user, pass),
+	    SASL_ENDED);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -177,5 +237,6 @@ int main(void)
 	CU_add_test(s, "PLAIN message", test_plain);
 	CU_add_test(s, "PLAIN response, both protocols", test_plain_response);
 	CU_add_test(s, "LOGIN response", test_decode_response);
+	CU_add_test(s, "PLAIN and LOGIN exchanges", test_credentials);
 	return cutap_run();
 }
