@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,15 +84,22 @@ static void log_vmsg(int prio, const char *fmt, va_list ap)
 	}
 }
 
+/*
+ * errno is kept: callers log an error and then choose their reply by it
+ * (452 for a full disk, 451 otherwise), and a log line that cannot be
+ * written (stderr a broken pipe or full, syslog away) must not change that.
+ */
 void log_msg(int prio, const char *fmt, ...)
 {
 	va_list ap;
+	int saved = errno;
 
 	if (prio > log_level)
 		return;
 	va_start(ap, fmt);
 	log_vmsg(prio, fmt, ap);
 	va_end(ap);
+	errno = saved;
 }
 
 void log_fatal(const char *fmt, ...)

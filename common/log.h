@@ -16,6 +16,7 @@ void log_set_level(int prio);
 /* "s=4f2a9c01" on every following line; NULL clears it. */
 void log_set_id(const char *id);
 
+/* Keeps errno, so a caller may log first and then decide by errno. */
 void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)

@@ -116,3 +116,101 @@ int sasl_plain_parse(const unsigned char *msg, size_t len,
 		return -1;
 	return 0;
 }
+
+/* The decoded form of the longest response line (SASL_LINE_MAX). */
+#define SASL_DECODED_MAX ((SASL_LINE_MAX - 2) / 4 * 3)
+
+/*
+ * Decode into a scratch buffer big enough for any response line we read,
+ * so that "too long" (malformed) is told apart from "not base64".
+ */
+static int decode_scratch(const char *text, size_t len, unsigned char *out,
+    size_t outlen, size_t *n)
+{
+	size_t need;
+
+	if (len == 1 && text[0] == '=') {
+		*n = 0;
+		return SASL_OK;
+	}
+	if (len % 4 != 0)
+		return SASL_BAD_BASE64;
+	need = len / 4 * 3 - (len > 0 && text[len - 1] == '=') -
+	    (len > 1 && text[len - 2] == '=');
+	if (need > outlen)
+		return SASL_MALFORMED;
+	/* Room enough by the check above: only bad base64 fails here. */
+	return sasl_base64_decode(text, len, out, outlen, n) == 0 ?
+	    SASL_OK : SASL_BAD_BASE64;
+}
+
+int sasl_decode_response(const char *text, size_t len, char *out, size_t outlen)
+{
+	unsigned char raw[SASL_DECODED_MAX];
+	size_t n = 0;
+	int r = decode_scratch(text, len, raw, sizeof raw, &n);
+
+	if (r == SASL_OK && (n >= outlen || memchr(raw, '\0', n) != NULL))
+		r = SASL_MALFORMED;
+	if (r == SASL_OK) {
+		memcpy(out, raw, n);
+		out[n] = '\0';
+	} else if (outlen > 0) {
+		out[0] = '\0';
+	}
+	explicit_bzero(raw, sizeof raw);
+	return r;
+}
+
+int sasl_plain_response(const char *text, size_t len, char *authcid,
+    size_t authcidlen, char *passwd, size_t passwdlen)
+{
+	unsigned char raw[SASL_DECODED_MAX];
+	size_t n = 0;
+	int r = decode_scratch(text, len, raw, sizeof raw, &n);
+
+	if (r == SASL_OK && (n > SASL_PLAIN_MAX || sasl_plain_parse(raw, n,
+	    authcid, authcidlen, passwd, passwdlen) != 0))
+		r = SASL_MALFORMED;
+	if (r != SASL_OK) {
+		if (authcidlen > 0)
+			authcid[0] = '\0';
+		if (passwdlen > 0)
+			explicit_bzero(passwd, passwdlen);
+	}
+	explicit_bzero(raw, sizeof raw);
+	return r;
+}
+
+int sasl_credentials(int plain, const char *initial, sasl_read_fn *read,
+    void *session, char *line, char *user, char *pass)
+{
+	int n, r;
+
+	if (plain) {
+		if (initial != NULL)
+			return sasl_plain_response(initial, strlen(initial), user,
+			    SASL_FIELD_MAX, pass, SASL_FIELD_MAX);
+		if ((n = read(session, "", line)) < 0)
+			return SASL_ENDED;
+		return sasl_plain_response(line, (size_t)n, user, SASL_FIELD_MAX,
+		    pass, SASL_FIELD_MAX);
+	}
+	if (initial == NULL) {
+		if ((n = read(session, "VXNlcm5hbWU6", line)) < 0)	/* "Username:" */
+			return SASL_ENDED;
+		initial = line;
+	} else {
+		n = (int)strlen(initial);
+	}
+	if ((r = sasl_decode_response(initial, (size_t)n, user, SASL_FIELD_MAX)) != SASL_OK)
+		return r;
+	if ((n = read(session, "UGFzc3dvcmQ6", line)) < 0)		/* "Password:" */
+		return SASL_ENDED;
+	return sasl_decode_response(line, (size_t)n, pass, SASL_FIELD_MAX);
+}
+
+const char *sasl_result_name(int result)
+{
+	return result == SASL_BAD_BASE64 ? "bad-base64" : "malformed";
+}

@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "sasl.h"
 #include "session.h"
 #include "stats.h"
 #include "users.h"
@@ -23,21 +24,42 @@ int session_plaintext_ok(const struct session_ctx *ctx, int tls_active)
 }
 
 /*
- * Count a login in the shared statistics; a failure also counts against
- * the client's address, which makes the next pause longer.
+ * Count a failed login of who (the name tried) from the client's address
+ * and decide its pause: 200 ms doubling to 3 s, by the larger of the
+ * session's count and the address's recent one.
  */
-static void session_login_counted(const struct session_ctx *ctx, int ok)
+static void session_auth_failed(const struct session_ctx *ctx, const char *who,
+    struct session_auth *auth)
+{
+	char key[NET_ADDR_MAX];
+	uint32_t by_address;
+	int n;
+	long ms = 200;
+
+	stats_count(STAT_LOGIN_FAILED, ctx->service);
+	n = ++auth->failures;
+	net_relay_key(&ctx->client, ctx->conf->relay.ipv6_prefix, key, sizeof key);
+	by_address = stats_auth_failed(key, who, time(NULL));
+	if (by_address > (uint32_t)n)
+		n = by_address > 64 ? 64 : (int)by_address;
+	while (--n > 0 && ms < 3000)
+		ms *= 2;
+	auth->pause_ms = ms > 3000 ? 3000 : ms;
+}
+
+/* Count a good login; it forgets that user's failures from the address only. */
+static void session_auth_succeeded(const struct session_ctx *ctx, const char *user)
 {
 	char key[NET_ADDR_MAX];
 
+	stats_count(STAT_LOGIN_OK, ctx->service);
 	net_relay_key(&ctx->client, ctx->conf->relay.ipv6_prefix, key, sizeof key);
-	stats_count(ok ? STAT_LOGIN_OK : STAT_LOGIN_FAILED, ctx->service);
-	if (ok)
-		stats_auth_succeeded(key);
+	stats_auth_succeeded(key, user);
 }
 
 int session_password_check(const struct session_ctx *ctx, const char *login,
-    const char *password, const char *method, char *user, size_t userlen)
+    const char *password, const char *method, char *user, size_t userlen,
+    struct session_auth *auth)
 {
 	char q[LOG_QUOTE_MAX];
 	int r;
@@ -45,46 +67,53 @@ int session_password_check(const struct session_ctx *ctx, const char *login,
 	if (users_login_address(ctx->conf, login, user, userlen) != 0) {
 		/* Still spend the time of a check: do not tell names apart. */
 		(void)users_check_hash(users_dummy_hash(), password);
+		session_auth_failed(ctx, login, auth);
 		str_copy(user, userlen, "-");
-		log_info("login user=%s result=fail method=%s service=%s reason=bad-name",
+		log_info("login user=%s result=fail method=%s service=%s client=%s "
+		    "reason=bad-name pause_ms=%ld",
 		    log_quote(login, strlen(login), q, sizeof q), method,
-		    conf_service_name(ctx->service));
-		session_login_counted(ctx, 0);
+		    conf_service_name(ctx->service), ctx->client_text, auth->pause_ms);
 		return 0;
 	}
 	r = users_authenticate(ctx->conf->users_file, user, password);
-	if (r >= 0)
-		session_login_counted(ctx, r == 1);
 	if (r < 0) {
 		log_error("login user=%s result=error reason=\"users file: %s\"",
 		    user, strerror(errno));
 		return -1;
 	}
-	log_info("login user=%s result=%s method=%s service=%s client=%s", user,
-	    r == 1 ? "ok" : "fail", method, conf_service_name(ctx->service),
-	    ctx->client_text);
-	return r;
+	if (r == 1) {
+		session_auth_succeeded(ctx, user);
+		log_info("login user=%s result=ok method=%s service=%s client=%s",
+		    user, method, conf_service_name(ctx->service), ctx->client_text);
+		return 1;
+	}
+	session_auth_failed(ctx, user, auth);
+	log_info("login user=%s result=fail method=%s service=%s client=%s pause_ms=%ld",
+	    user, method, conf_service_name(ctx->service), ctx->client_text,
+	    auth->pause_ms);
+	return 0;
 }
 
-void session_auth_delay(const struct session_ctx *ctx, int failures)
+void session_auth_refused(const struct session_ctx *ctx, const char *method,
+    int sasl_result, struct session_auth *auth)
 {
-	char key[NET_ADDR_MAX];
-	long ms = 200;
+	if (sasl_result == SASL_MALFORMED) {
+		session_auth_failed(ctx, "-", auth);
+	} else {
+		stats_count(STAT_LOGIN_FAILED, ctx->service);
+		auth->pause_ms = 0;
+	}
+	log_info("login user=- result=fail method=%s service=%s client=%s reason=%s "
+	    "pause_ms=%ld", method, conf_service_name(ctx->service),
+	    ctx->client_text, sasl_result_name(sasl_result), auth->pause_ms);
+}
+
+void session_auth_delay(long pause_ms)
+{
 	struct timespec ts;
-	uint32_t by_address;
 
-	/* The longer of this session's and this address's recent record. */
-	net_relay_key(&ctx->client, ctx->conf->relay.ipv6_prefix, key, sizeof key);
-	by_address = stats_auth_failed(key, time(NULL));
-	if (by_address > (uint32_t)failures)
-		failures = by_address > 64 ? 64 : (int)by_address;
-
-	while (--failures > 0 && ms < 3000)
-		ms *= 2;
-	if (ms > 3000)
-		ms = 3000;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000L;
+	ts.tv_sec = pause_ms / 1000;
+	ts.tv_nsec = (pause_ms % 1000) * 1000000L;
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 }

@@ -32,19 +32,41 @@ struct session_ctx {
 int session_plaintext_ok(const struct session_ctx *ctx, int tls_active);
 
 /*
+ * A session's record of failed logins: how many, and the pause the server
+ * decided for the last one (the caller sleeps it with session_auth_delay
+ * before it answers).
+ */
+struct session_auth {
+	int failures;
+	long pause_ms;
+};
+
+/*
  * Check a login name and password (any mechanism, POP3 or SMTP): the name
  * becomes the address it stands for (a bare local part is in the first
  * domain), written to user. 1 ok, 0 refused, -1 the users file failed.
- * Logs the attempt (never the password).
+ * Logs the attempt (never the password); a refusal counts in auth and
+ * decides its pause, which the log line carries as pause_ms.
  */
 int session_password_check(const struct session_ctx *ctx, const char *login,
-    const char *password, const char *method, char *user, size_t userlen);
+    const char *password, const char *method, char *user, size_t userlen,
+    struct session_auth *auth);
 
 /*
- * The growing pause after a failed login: 200 ms doubling to 3 s, by the
- * session's own count or the client address's recent one, whichever is
+ * An AUTH response that never reached a password check (SASL_BAD_BASE64 or
+ * SASL_MALFORMED, sasl.h): one log line and one failed login in the
+ * statistics, the same for POP3 and SMTP. A malformed one also counts in
+ * auth and gets a pause, as a wrong password would; bad base64 gets none
+ * (pause_ms=0): the protocol answers it as a syntax error.
+ */
+void session_auth_refused(const struct session_ctx *ctx, const char *method,
+    int sasl_result, struct session_auth *auth);
+
+/*
+ * Sleep the pause decided for a failed login: 200 ms doubling to 3 s, by
+ * the session's own count or the client address's recent one, whichever is
  * larger (a guesser that reconnects gains nothing).
  */
-void session_auth_delay(const struct session_ctx *ctx, int failures);
+void session_auth_delay(long pause_ms);
 
 #endif

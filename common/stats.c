@@ -128,41 +128,70 @@ static int table_lock(int type)
 	return 0;
 }
 
-static unsigned slot_of(const char *key)
+static unsigned fnv1a(const char *s)
 {
 	unsigned h = 2166136261u;
 
-	for (; *key; key++)
-		h = (h ^ (unsigned char)*key) * 16777619u;
-	return h % STATS_AUTH_SLOTS;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
 }
 
-uint32_t stats_auth_failed(const char *key, time_t now)
+/*
+ * A slot belongs to one name tried from one address: "<address> <hash of
+ * the name>". The name itself is not kept (it may be a mistyped password).
+ */
+static void slot_key(const char *addr, const char *user, char *out, size_t outlen)
+{
+	if (str_format(out, outlen, "%s %08x", addr, fnv1a(user)) != 0)
+		str_copy(out, outlen, addr);	/* cannot happen: NET_ADDR_MAX */
+}
+
+static int slot_is_address(const struct stats_auth_slot *s, const char *addr)
+{
+	size_t n = strlen(addr);
+
+	return strncmp(s->key, addr, n) == 0 && s->key[n] == ' ';
+}
+
+uint32_t stats_auth_failed(const char *addr, const char *user, time_t now)
 {
 	struct stats_auth_slot *s;
-	uint32_t n;
+	char key[sizeof s->key];
+	uint32_t n = 0;
+	unsigned i;
 
 	if (shm == NULL || table_lock(F_WRLCK) != 0)
 		return 1;
-	s = &shm->auth[slot_of(key)];
+	slot_key(addr, user, key, sizeof key);
+	s = &shm->auth[fnv1a(key) % STATS_AUTH_SLOTS];
 	if (strcmp(s->key, key) != 0 || now - s->last > STATS_AUTH_WINDOW) {
-		/* A new address takes the slot: the table forgets, never grows. */
+		/* A new name or address takes the slot: the table forgets, never grows. */
 		str_copy(s->key, sizeof s->key, key);
 		s->failures = 0;
 	}
-	n = ++s->failures;
+	s->failures++;
 	s->last = (int64_t)now;
+	/* The address's record: every name it tried, recently. */
+	for (i = 0; i < STATS_AUTH_SLOTS; i++) {
+		s = &shm->auth[i];
+		if (slot_is_address(s, addr) && now - s->last <= STATS_AUTH_WINDOW &&
+		    n < UINT32_MAX - s->failures)
+			n += s->failures;
+	}
 	(void)table_lock(F_UNLCK);
 	return n;
 }
 
-void stats_auth_succeeded(const char *key)
+void stats_auth_succeeded(const char *addr, const char *user)
 {
 	struct stats_auth_slot *s;
+	char key[sizeof s->key];
 
 	if (shm == NULL || table_lock(F_WRLCK) != 0)
 		return;
-	s = &shm->auth[slot_of(key)];
+	slot_key(addr, user, key, sizeof key);
+	s = &shm->auth[fnv1a(key) % STATS_AUTH_SLOTS];
 	if (strcmp(s->key, key) == 0) {
 		s->key[0] = '\0';
 		s->failures = 0;

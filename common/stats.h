@@ -47,7 +47,7 @@ enum stats_queue {
 #define STATS_AUTH_SLOTS 256
 
 struct stats_auth_slot {
-	char key[64];			/* client address (relay DB key form) */
+	char key[64];			/* "<client address> <hash of the name>" */
 	uint32_t failures;
 	int64_t last;
 };
@@ -76,11 +76,14 @@ void stats_queue(enum stats_queue what);
 void stats_sessions_set(enum service svc, uint32_t n);
 
 /*
- * A failed login from key: returns how many failures that address has had
- * in the last 15 minutes (this one included). A success clears it.
+ * A failed login of user (the name tried) from the address addr (relay DB
+ * key form): returns how many failures that address has had in the last
+ * 15 minutes, all names together, this one included. A success of user
+ * from addr forgets that user's failures there, and only those: a guesser
+ * who logs in to an account of its own does not reset its pause.
  */
-uint32_t stats_auth_failed(const char *key, time_t now);
-void stats_auth_succeeded(const char *key);
+uint32_t stats_auth_failed(const char *addr, const char *user, time_t now);
+void stats_auth_succeeded(const char *addr, const char *user);
 
 const char *stats_reject_name(enum stats_reject why);
 const char *stats_queue_name(enum stats_queue what);

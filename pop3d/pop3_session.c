@@ -1,9 +1,10 @@
 /*
  * pop3_session.c: one POP3 session, AUTHORIZATION -> TRANSACTION -> UPDATE
  * (RFC 1939 §3), driven by a command table. Replies are collected and
- * flushed only when no pipelined input waits (RFC 2449 §6.6). A successful
- * login records the client in the relay DB before "+OK" (docs/PROTOCOL.md), and
- * messages marked with DELE are removed only in UPDATE, after QUIT.
+ * flushed only when no pipelined input waits (RFC 2449 §6.6). A right
+ * password records the client in the relay DB before "+OK" or "[IN-USE]"
+ * (docs/PROTOCOL.md), and messages marked with DELE are removed only in UPDATE,
+ * after QUIT.
  */
 #include "config.h"
 
@@ -39,7 +40,7 @@ struct pop3 {
 	enum pop3_state state;
 	int quit;			/* end the session after this reply */
 	int bad_commands;
-	int auth_failures;
+	struct session_auth auth;	/* failed logins, the last pause */
 	char login[POP3_LINE_MAX];	/* the name USER gave */
 	char user[USERS_ADDRESS_MAX];	/* the logged-in address */
 	int have_user;
@@ -144,11 +145,17 @@ static void relay_authorize(struct pop3 *p)
 	relaydb_close(db);
 }
 
-/* After a good password: lock, authorize relaying, scan, TRANSACTION. */
+/*
+ * After a good password: authorize relaying, lock, scan, TRANSACTION. The
+ * relay DB is written first: a right password is proof enough even when
+ * the mailbox is then refused as [IN-USE] (a phone polling the mailbox the
+ * desktop holds must not cost the desktop its right to send, docs/PROTOCOL.md).
+ */
 static void login_finish(struct pop3 *p, const char *method)
 {
 	size_t i;
 
+	relay_authorize(p);
 	if (maildir_path_for(p->conf->maildir_root, p->user, p->maildir,
 	    sizeof p->maildir) != 0 || maildir_make(p->maildir, (uid_t)-1,
 	    (gid_t)-1) != 0) {
@@ -177,7 +184,6 @@ static void login_finish(struct pop3 *p, const char *method)
 		reply(p, POP3_ERR_MAILBOX);
 		return;
 	}
-	relay_authorize(p);
 	for (i = 0; i < p->msgs.n; i++)
 		p->msgs.v[i].deleted = 0;
 	log_info("login user=%s result=ok method=%s messages=%zu", p->user,
@@ -186,12 +192,25 @@ static void login_finish(struct pop3 *p, const char *method)
 	reply(p, POP3_LOGIN_OK, p->msgs.n);
 }
 
+/* A refused login: the pause, then -ERR; the last one allowed ends it. */
+static void login_failed(struct pop3 *p)
+{
+	session_auth_delay(p->auth.pause_ms);
+	if (p->auth.failures >= p->conf->limits.auth_failures) {
+		log_warn("close reason=auth-failures count=%d", p->auth.failures);
+		reply(p, POP3_ERR_AUTH_CLOSE);
+		p->quit = 1;
+		return;
+	}
+	reply(p, POP3_ERR_AUTH_FAILED);
+}
+
 /* Check a login name and password; on success enter TRANSACTION. */
 static void login(struct pop3 *p, const char *name, const char *password,
     const char *method)
 {
 	int r = session_password_check(p->ctx, name, password, method, p->user,
-	    sizeof p->user);
+	    sizeof p->user, &p->auth);
 
 	if (r == 1) {
 		login_finish(p, method);
@@ -201,15 +220,7 @@ static void login(struct pop3 *p, const char *name, const char *password,
 		reply(p, POP3_ERR_MAILBOX);
 		return;
 	}
-	p->auth_failures++;
-	session_auth_delay(p->ctx, p->auth_failures);
-	if (p->auth_failures >= p->conf->limits.auth_failures) {
-		log_warn("close reason=auth-failures count=%d", p->auth_failures);
-		reply(p, POP3_ERR_AUTH_CLOSE);
-		p->quit = 1;
-		return;
-	}
-	reply(p, POP3_ERR_AUTH_FAILED);
+	login_failed(p);
 }
 
 static void cmd_user(struct pop3 *p, char *arg)
@@ -281,11 +292,15 @@ static void cmd_stls(struct pop3 *p, char *arg)
 	    stream_tls_version(&p->st), stream_tls_cipher(&p->st));
 }
 
-/* One SASL continuation (RFC 5034 §4); -1 after "*" or trouble. */
-static int auth_read(struct pop3 *p, const char *prompt, char *out, size_t outlen)
+/*
+ * One SASL continuation (RFC 5034 §4) into line[SASL_LINE_MAX]: longer than
+ * a command line, so a full-size PLAIN response fits. Its length, or -1
+ * after "*" or trouble.
+ */
+static int auth_read(void *session, const char *prompt, char *line)
 {
-	char line[1024];
-	size_t len, n;
+	struct pop3 *p = session;
+	size_t len;
 	int r;
 
 	stream_printf(&p->st, "+ %s\r\n", prompt);
@@ -293,7 +308,7 @@ static int auth_read(struct pop3 *p, const char *prompt, char *out, size_t outle
 		p->quit = 1;
 		return -1;
 	}
-	r = stream_read_line(&p->st, line, sizeof line, &len, NULL);
+	r = stream_read_line(&p->st, line, SASL_LINE_MAX, &len, NULL);
 	if (r != STREAM_OK) {
 		if (r == STREAM_TOOLONG)
 			reply(p, POP3_ERR_TOOLONG);
@@ -304,23 +319,20 @@ static int auth_read(struct pop3 *p, const char *prompt, char *out, size_t outle
 		reply(p, POP3_ERR_AUTH_CANCEL);
 		return -1;
 	}
-	r = strcmp(line, "=") == 0 ? (n = 0, 0) :
-	    sasl_base64_decode(line, len, (unsigned char *)out, outlen - 1, &n);
-	explicit_bzero(line, sizeof line);
-	if (r != 0) {
-		bad_command(p, POP3_ERR_AUTH_BASE64);
-		return -1;
-	}
-	out[n] = '\0';
-	return (int)n;
+	return (int)len;
 }
 
-/* AUTH PLAIN and LOGIN (RFC 5034); "AUTH" alone lists them. */
+/*
+ * AUTH PLAIN and LOGIN (RFC 5034); "AUTH" alone lists them. The responses
+ * are decoded by sasl.c exactly as SMTP AUTH decodes them: bad base64 is a
+ * bad command, a malformed message a failed login, both logged and counted
+ * by session_auth_refused().
+ */
 static void cmd_auth(struct pop3 *p, char *arg)
 {
-	char raw[600], user[SASL_FIELD_MAX], pass[SASL_FIELD_MAX];
+	char line[SASL_LINE_MAX], user[SASL_FIELD_MAX], pass[SASL_FIELD_MAX];
+	const char *method;
 	char *initial = NULL;
-	size_t n;
 	int r;
 
 	if (arg == NULL) {
@@ -336,48 +348,34 @@ static void cmd_auth(struct pop3 *p, char *arg)
 		reply(p, POP3_ERR_PLAINTEXT);
 		return;
 	}
-	if ((initial = strchr(arg, ' ')) != NULL)
+	if ((initial = strchr(arg, ' ')) != NULL) {
 		*initial++ = '\0';
+		if (*initial == '\0')
+			initial = NULL;		/* as SMTP: no initial response */
+	}
 	if (strcasecmp(arg, "PLAIN") == 0) {
-		if (initial != NULL && strcmp(initial, "=") != 0) {
-			if (sasl_base64_decode(initial, strlen(initial),
-			    (unsigned char *)raw, sizeof raw - 1, &n) != 0) {
-				bad_command(p, POP3_ERR_AUTH_BASE64);
-				goto wipe;
-			}
-		} else if (initial != NULL) {
-			n = 0;
-		} else if ((r = auth_read(p, "", raw, sizeof raw)) < 0) {
-			goto wipe;
-		} else {
-			n = (size_t)r;
-		}
-		if (sasl_plain_parse((unsigned char *)raw, n, user, sizeof user,
-		    pass, sizeof pass) != 0)
-			user[0] = pass[0] = '\0';
-		login(p, user, pass, "PLAIN");
+		method = "PLAIN";
 	} else if (strcasecmp(arg, "LOGIN") == 0) {
-		if (initial != NULL) {
-			if (sasl_base64_decode(initial, strlen(initial),
-			    (unsigned char *)user, sizeof user - 1, &n) != 0) {
-				bad_command(p, POP3_ERR_AUTH_BASE64);
-				goto wipe;
-			}
-			user[n] = '\0';
-		} else if (auth_read(p, "VXNlcm5hbWU6", user, sizeof user) < 0) {
-			goto wipe;
-		}
-		if (auth_read(p, "UGFzc3dvcmQ6", pass, sizeof pass) < 0)
-			goto wipe;
-		login(p, user, pass, "LOGIN");
+		method = "LOGIN";
 	} else {
 		bad_command(p, POP3_ERR_AUTH_MECH);
-		goto wipe;
+		return;
 	}
-wipe:
-	/* Refused half-way too: raw and pass may hold a password. */
+	user[0] = pass[0] = '\0';
+	r = sasl_credentials(method[0] == 'P', initial, auth_read, p, line, user,
+	    pass);
+	explicit_bzero(line, sizeof line);
+	if (r == SASL_OK) {
+		login(p, user, pass, method);
+	} else if (r == SASL_BAD_BASE64) {
+		session_auth_refused(p->ctx, method, r, &p->auth);
+		bad_command(p, POP3_ERR_AUTH_BASE64);
+	} else if (r == SASL_MALFORMED) {
+		session_auth_refused(p->ctx, method, r, &p->auth);
+		login_failed(p);
+	}
+	/* Refused half-way too: pass may hold a password. */
 	explicit_bzero(pass, sizeof pass);
-	explicit_bzero(raw, sizeof raw);
 }
 
 static void cmd_capa(struct pop3 *p, char *arg)

@@ -55,7 +55,7 @@ struct smtp {
 	int errors;
 	enum auth_source smtp_auth;	/* AUTH_SOURCE_SMTP once AUTH passed */
 	char auth_user[256];
-	int auth_failures;
+	struct session_auth auth;	/* failed logins, the last pause */
 	struct relaydb *db;
 	int db_failed;
 	struct aliases aliases;
@@ -556,8 +556,11 @@ static int deliver_rest(struct smtp *s, struct maildir_writer *w, int local,
 	for (i = 0; i < s->rcpts.nremote; i++)
 		queue_env_add_rcpt(&env, s->rcpts.remote[i]);
 	if (queue_commit(s->conf->state_dir, w, &env) != 0) {
-		log_error("queue result=error reason=\"%s\"", strerror(errno));
+		int e = errno;
+
+		log_error("queue result=error reason=\"%s\"", strerror(e));
 		queue_env_free(&env);
+		errno = e;	/* the caller answers 452 or 451 by it */
 		return -1;
 	}
 	str_copy(qid, qidlen, env.id);
@@ -786,16 +789,32 @@ static void cmd_starttls(struct smtp *s, char *arg)
 	enter_state(s, SMTP_STATE_START);
 }
 
-/* One SASL continuation line (RFC 4954 §4); NULL after "*" or trouble. */
-static int auth_read(struct smtp *s, const char *prompt, char *line, size_t max)
+/* A refused login: the pause, then 535; the last one allowed ends it. */
+static void auth_failed(struct smtp *s)
 {
+	session_auth_delay(s->auth.pause_ms);
+	reply(s, &SMTP_AUTH_FAILED, NULL);
+	if (s->auth.failures >= s->conf->limits.auth_failures) {
+		log_warn("close reason=auth-failures count=%d", s->auth.failures);
+		s->quit = 1;
+	}
+}
+
+/*
+ * One SASL continuation line (RFC 4954 §4) into line[SASL_LINE_MAX]: longer
+ * than a command line, so a full-size PLAIN response fits. Its length, or
+ * -1 after "*" or trouble.
+ */
+static int auth_read(void *session, const char *prompt, char *line)
+{
+	struct smtp *s = session;
 	size_t len;
 	int r;
 
 	stream_printf(&s->st, "334 %s\r\n", prompt);
 	if (stream_flush(&s->st) != STREAM_OK)
 		return -1;
-	r = stream_read_line(&s->st, line, max, &len, NULL);
+	r = stream_read_line(&s->st, line, SASL_LINE_MAX, &len, NULL);
 	if (r != STREAM_OK) {
 		if (r == STREAM_TOOLONG) {
 			reply(s, &SMTP_LINE_TOO_LONG, NULL);
@@ -807,42 +826,21 @@ static int auth_read(struct smtp *s, const char *prompt, char *line, size_t max)
 		reply(s, &SMTP_AUTH_CANCELLED, NULL);
 		return -1;
 	}
-	return 0;
+	return (int)len;
 }
 
-/* Decode base64 text ("=" is the empty response) into a C string. */
-static int auth_decode(struct smtp *s, const char *in, char *out, size_t outlen, size_t *n)
-{
-	if (strcmp(in, "=") == 0) {
-		out[0] = '\0';
-		*n = 0;
-		return 0;
-	}
-	if (sasl_base64_decode(in, strlen(in), (unsigned char *)out, outlen - 1, n) != 0) {
-		client_error(s, &SMTP_AUTH_BASE64, NULL);
-		return -1;
-	}
-	out[*n] = '\0';
-	return 0;
-}
-
-/* AUTH PLAIN and LOGIN (RFC 4954, RFC 4616, draft-murchison-sasl-login). */
-/* The session process serves other clients next: no password may stay. */
-static void wipe_secrets(char *line, size_t linelen, char *raw, size_t rawlen,
-    char *pass, size_t passlen)
-{
-	explicit_bzero(line, linelen);
-	explicit_bzero(raw, rawlen);
-	explicit_bzero(pass, passlen);
-}
-
+/*
+ * AUTH PLAIN and LOGIN (RFC 4954, RFC 4616, draft-murchison-sasl-login).
+ * The responses are decoded by sasl.c exactly as POP3 AUTH decodes them:
+ * bad base64 is a 501, a malformed message a failed login (535), both
+ * logged and counted by session_auth_refused().
+ */
 static void cmd_auth(struct smtp *s, char *arg)
 {
-	char line[2048], raw[1024], user[SASL_FIELD_MAX], pass[SASL_FIELD_MAX];
+	char line[SASL_LINE_MAX], user[SASL_FIELD_MAX], pass[SASL_FIELD_MAX];
 	char *initial = NULL;
 	const char *method;
-	size_t n;
-	int r;
+	int r, ok;
 
 	if (s->state == SMTP_STATE_START || !s->esmtp) {
 		client_error(s, &SMTP_NEED_HELO, NULL);
@@ -870,67 +868,44 @@ static void cmd_auth(struct smtp *s, char *arg)
 		*initial++ = '\0';
 		while (*initial == ' ')
 			initial++;
+		if (*initial == '\0')
+			initial = NULL;
 	}
 	if (strcasecmp(arg, "PLAIN") == 0) {
 		method = "PLAIN";
-		if (initial == NULL || *initial == '\0') {
-			if (auth_read(s, "", line, sizeof line) != 0)
-				goto wipe;
-			initial = line;
-		}
-		if (auth_decode(s, initial, raw, sizeof raw, &n) != 0)
-			goto wipe;
-		if (sasl_plain_parse((unsigned char *)raw, n, user, sizeof user,
-		    pass, sizeof pass) != 0) {
-			user[0] = '\0';
-			pass[0] = '\0';
-		}
 	} else if (strcasecmp(arg, "LOGIN") == 0) {
 		method = "LOGIN";
-		if (initial == NULL || *initial == '\0') {
-			if (auth_read(s, "VXNlcm5hbWU6", line, sizeof line) != 0)
-				goto wipe;
-			initial = line;
-		}
-		if (auth_decode(s, initial, user, sizeof user, &n) != 0)
-			goto wipe;
-		if (auth_read(s, "UGFzc3dvcmQ6", line, sizeof line) != 0 ||
-		    auth_decode(s, line, pass, sizeof pass, &n) != 0)
-			goto wipe;
 	} else {
 		client_error(s, &SMTP_AUTH_MECH, NULL);
-		goto wipe;
-	}
-	if (user[0] != '\0') {
-		r = session_password_check(s->ctx, user, pass, method,
-		    s->auth_user, sizeof s->auth_user);
-	} else {
-		r = 0;
-		log_info("login user=- result=fail method=%s service=%s client=%s "
-		    "reason=malformed", method, conf_service_name(s->ctx->service),
-		    s->ctx->client_text);
-	}
-	wipe_secrets(line, sizeof line, raw, sizeof raw, pass, sizeof pass);
-	if (r == 1) {
-		s->smtp_auth = AUTH_SOURCE_SMTP;
-		reply(s, &SMTP_AUTH_OK, NULL);
 		return;
 	}
-	if (r < 0) {
-		reply(s, &SMTP_LOCAL_ERROR, NULL);
+	user[0] = pass[0] = '\0';
+	r = sasl_credentials(method[0] == 'P', initial, auth_read, s, line, user,
+	    pass);
+	/* The session process serves other clients next: no password may stay. */
+	explicit_bzero(line, sizeof line);
+	if (r == SASL_OK) {
+		ok = session_password_check(s->ctx, user, pass, method,
+		    s->auth_user, sizeof s->auth_user, &s->auth);
+		explicit_bzero(pass, sizeof pass);
+		if (ok == 1) {
+			s->smtp_auth = AUTH_SOURCE_SMTP;
+			reply(s, &SMTP_AUTH_OK, NULL);
+		} else if (ok < 0) {
+			reply(s, &SMTP_LOCAL_ERROR, NULL);
+		} else {
+			auth_failed(s);
+		}
 		return;
 	}
-	s->auth_failures++;
-	session_auth_delay(s->ctx, s->auth_failures);
-	reply(s, &SMTP_AUTH_FAILED, NULL);
-	if (s->auth_failures >= s->conf->limits.auth_failures) {
-		log_warn("close reason=auth-failures count=%d", s->auth_failures);
-		s->quit = 1;
+	explicit_bzero(pass, sizeof pass);
+	if (r == SASL_BAD_BASE64) {
+		session_auth_refused(s->ctx, method, r, &s->auth);
+		client_error(s, &SMTP_AUTH_BASE64, NULL);
+	} else if (r == SASL_MALFORMED) {
+		session_auth_refused(s->ctx, method, r, &s->auth);
+		auth_failed(s);
 	}
-	return;
-wipe:
-	/* Refused before the check: the lines may hold a password all the same. */
-	wipe_secrets(line, sizeof line, raw, sizeof raw, pass, sizeof pass);
 }
 
 static void cmd_rset(struct smtp *s, char *arg)

@@ -70,6 +70,35 @@ static void plain(const unsigned char *msg, size_t n)
 	free(pass);
 }
 
+/*
+ * What POP3 and SMTP AUTH both call on a client's line: one of three
+ * results, fields terminated, and nothing written past a tight buffer.
+ */
+static void responses(const char *in, size_t n, size_t outlen)
+{
+	char *user = malloc(SASL_FIELD_MAX), *pass = malloc(SASL_FIELD_MAX);
+	char *out = malloc(outlen);
+	int r;
+
+	if (user == NULL || pass == NULL || (outlen && out == NULL))
+		abort();
+	r = sasl_plain_response(in, n, user, SASL_FIELD_MAX, pass, SASL_FIELD_MAX);
+	FUZZ_CHECK(r == SASL_OK || r == SASL_BAD_BASE64 || r == SASL_MALFORMED,
+	    "plain response returned %d", r);
+	FUZZ_CHECK(strnlen(user, SASL_FIELD_MAX) < SASL_FIELD_MAX &&
+	    strnlen(pass, SASL_FIELD_MAX) < SASL_FIELD_MAX, "field not terminated");
+	FUZZ_CHECK(r == SASL_OK || (user[0] == '\0' && pass[0] == '\0'),
+	    "fields left filled after a refusal");
+	r = sasl_decode_response(in, n, out, outlen);
+	FUZZ_CHECK(r == SASL_OK || r == SASL_BAD_BASE64 || r == SASL_MALFORMED,
+	    "decode response returned %d", r);
+	FUZZ_CHECK(r != SASL_OK || strnlen(out, outlen) < outlen,
+	    "response not terminated");
+	free(user);
+	free(pass);
+	free(out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t outlen, n, got = 0, pads;
@@ -103,6 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The raw bytes as a PLAIN message too (reachable after a decode). */
 	plain((const unsigned char *)in, n);
 	round_trip((const unsigned char *)in, n);
+	responses(in, n, outlen);
 
 	free(in);
 	free(out);

@@ -43,15 +43,14 @@
 
 /* ---- what -Wl,--wrap replaces ---- */
 
-void __wrap_session_auth_delay(const struct session_ctx *ctx, int failures);
+void __wrap_session_auth_delay(long pause_ms);
 int __wrap_users_authenticate(const char *path, const char *address, const char *password);
 int __wrap_users_check_hash(const char *hash, const char *password);
 
 /* No pause: the delay is policy, not parsing, and would cap us at 5 exec/s. */
-void __wrap_session_auth_delay(const struct session_ctx *ctx, int failures)
+void __wrap_session_auth_delay(long pause_ms)
 {
-	(void)ctx;
-	(void)failures;
+	(void)pause_ms;
 }
 
 /* The real lookup, a plain compare instead of yescrypt. */

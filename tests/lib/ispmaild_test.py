@@ -164,6 +164,9 @@ class Server:
         self.proc = None
         self.exit_code = None
         self._logf = None
+        # A file descriptor for the daemon's stdout and stderr instead of
+        # the log file (a test of what happens when logging fails).
+        self.daemon_stderr = None
         self._seq = 0
         self._last_stamp = 0
         self.uid = self.gid = -1
@@ -396,8 +399,9 @@ class Server:
         cmd = shlex.split(os.environ.get("ISPMAILD_WRAPPER", "")) + \
             [self.daemon, "-f", "-c", self.conf_file]
         self._logf = open(self.log_file, "ab")
+        out = self._logf if self.daemon_stderr is None else self.daemon_stderr
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                     stdout=self._logf, stderr=self._logf)
+                                     stdout=out, stderr=out)
         deadline = time.time() + timeout
         pending = set(self.ports.values())
         while time.time() < deadline:

@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
-"""smtp_diskfull.py: a full disk (docs/PROTOCOL.md, bad input): with the
-Maildirs on a small tmpfs filled to the last block, a message gets "452 4.3.1
-Insufficient system storage" after its terminator (nothing left in tmp/ or
-new/), the message accepted before is intact, the session goes on, and once
-there is room again mail is accepted. Needs root (mount); skipped otherwise."""
+"""smtp_diskfull.py: a full disk (docs/PROTOCOL.md, bad input): with the Maildirs on a small
+tmpfs filled to the last block, a message gets "452 4.3.1 Insufficient
+system storage" after its terminator (nothing left in tmp/ or new/), the
+message accepted before is intact, the session goes on, and once there
+is room again mail is accepted. Needs root (mount); skipped otherwise.
+
+Then the path that logs the error before it chooses 452 or 451 by errno
+(the queue copy of a message for a local and a remote recipient, with the
+queue on a full tmpfs), run by a daemon whose every log line fails to be
+written (its stderr a pipe nobody reads: EPIPE): the logger must keep
+errno, so the answer is still 452 4.3.1, not 451."""
 
 import os
 import re
@@ -81,6 +87,49 @@ def main():
         um = subprocess.run(["umount", srv.maildir_root], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     t.ok(um.returncode == 0, "tmpfs unmounted", um.stdout)
+    srv.finish(t, plan=False)
+    return queue_full(t)
+
+
+def queue_full(t):
+    srv = T.Server(services=("smtp",))
+    queue = os.path.join(srv.state_dir, "queue")
+    os.makedirs(queue)
+    ok, why = mount_tmpfs(queue, srv.uid, srv.gid)
+    if not ok:
+        srv.cleanup()
+        t.skip("queue on a full tmpfs", "cannot mount a tmpfs: " + why.strip())
+        return t.done()
+    r_end, w_end = os.pipe()
+    try:
+        srv.add_user(USER, "pw")
+        srv.daemon_stderr = w_end
+        srv.start()
+        os.close(w_end)
+        w_end = None
+        # Nobody reads the daemon's stderr from now on: each line is EPIPE.
+        os.close(r_end)
+        r_end = None
+        s = H.Smtp(srv, "smtp", T.TRUSTED)
+        s.hello(True)
+        filler = fill(queue)
+        body = b"Subject: local and remote\r\n\r\nthe queue is full\r\n"
+        r = s.transaction("demo@example.test", [USER, "friend@remote.example"], body)
+        t.eq(r[-1], "452 4.3.1 Insufficient system storage",
+             "queue full, every log line failing: still 452 4.3.1 (errno kept)")
+        t.eq(s.cmd("NOOP"), "250 2.0.0 Ok", "the session goes on")
+        os.unlink(filler)
+        s.quit()
+    except (T.HarnessError, T.ProtocolError, OSError) as e:
+        t.ok(False, "queue full: ran to the end", "%s: %s" % (type(e).__name__, e))
+    finally:
+        for fd in (r_end, w_end):
+            if fd is not None:
+                os.close(fd)
+        srv.stop()
+        um = subprocess.run(["umount", queue], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    t.ok(um.returncode == 0, "queue tmpfs unmounted", um.stdout)
     return srv.finish(t)
 
 
