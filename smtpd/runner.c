@@ -172,6 +172,7 @@ static void deliver_domain(const struct conf *c, struct queue_env *env,
 		p.helo = c->hostname;
 		p.timeout = (int)c->limits.command_timeout;
 		p.data_timeout = (int)c->limits.data_timeout;
+		p.deadline = (int)c->queue.delivery_timeout;
 		p.tls = tls;
 		p.id = env->id;
 		smtp_client_send(&p, ct, nt, env->sender, r, nr, datafd,
@@ -327,6 +328,8 @@ static void on_child(int sig)
 struct worker {
 	pid_t pid;
 	char id[QUEUE_ID_MAX];
+	char **domains;		/* the destinations it is delivering to */
+	size_t ndomains;
 };
 
 static struct worker workers[RUNNER_WORKERS_MAX];
@@ -340,6 +343,15 @@ static int busy(const char *id)
 		if (strcmp(workers[i].id, id) == 0)
 			return 1;
 	return 0;
+}
+
+static void domains_free(char **domains, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(domains[i]);
+	free(domains);
 }
 
 /* Returns how many workers finished. */
@@ -357,6 +369,7 @@ static int reap_workers(void)
 			log_warn("worker pid=%ld signal=%d", (long)pid, WTERMSIG(status));
 		for (i = 0; i < nworkers; i++)
 			if (workers[i].pid == pid) {
+				domains_free(workers[i].domains, workers[i].ndomains);
 				workers[i] = workers[--nworkers];
 				break;
 			}
@@ -392,6 +405,50 @@ static void flush_all(const struct conf *c)
 	log_info("flush messages=%zu", n);
 }
 
+/* The distinct domains of env's recipients due at now, for the worker. */
+static void due_domains(const struct queue_env *env, time_t now, char ***out, size_t *n)
+{
+	size_t i, j;
+
+	*out = xcalloc(env->nrcpt + 1, sizeof **out);
+	*n = 0;
+	for (i = 0; i < env->nrcpt; i++) {
+		const char *d = domain_of(env->rcpt[i].address);
+		int seen = 0;
+
+		if (env->rcpt[i].state != QUEUE_RCPT_PENDING || env->rcpt[i].next_attempt > now)
+			continue;
+		for (j = 0; j < *n && !seen; j++)
+			seen = strcasecmp((*out)[j], d) == 0;
+		if (!seen)
+			(*out)[(*n)++] = xstrdup(d);
+	}
+}
+
+/*
+ * A domain of the message that already has RUNNER_PER_DESTINATION
+ * workers, or NULL when the message may start now.
+ */
+static const char *destination_busy(const struct conf *c, char **domains, size_t n)
+{
+	size_t i, w, k, count;
+
+	if (c->relay.smarthost[0] != '\0')
+		return NULL;
+	for (i = 0; i < n; i++) {
+		count = 0;
+		for (w = 0; w < nworkers; w++)
+			for (k = 0; k < workers[w].ndomains; k++)
+				if (strcasecmp(workers[w].domains[k], domains[i]) == 0) {
+					count++;
+					break;
+				}
+		if (count >= RUNNER_PER_DESTINATION)
+			return domains[i];
+	}
+	return NULL;
+}
+
 /* Start workers for due messages; returns seconds until the next is due. */
 static long schedule(const struct conf *c)
 {
@@ -406,6 +463,9 @@ static long schedule(const struct conf *c)
 		time_t due = now;	/* nothing pending: a worker finishes it */
 		int any = 0;
 		pid_t pid;
+		char **domains;
+		size_t ndomains;
+		const char *full;
 
 		if (busy(ids[i]) || queue_env_load(c->state_dir, ids[i], &env) != 0)
 			continue;
@@ -418,19 +478,30 @@ static long schedule(const struct conf *c)
 		}
 		if (env.arrival + c->queue.max_age < due)
 			due = env.arrival + c->queue.max_age;
-		queue_env_free(&env);
 		if (due > now) {
+			queue_env_free(&env);
 			if (due < next)
 				next = due;
 			continue;
 		}
 		if (nworkers == RUNNER_WORKERS_MAX) {
+			queue_env_free(&env);
+			next = now + 1;
+			continue;
+		}
+		due_domains(&env, now, &domains, &ndomains);
+		queue_env_free(&env);
+		if ((full = destination_busy(c, domains, ndomains)) != NULL) {
+			log_debug("queue id=%s result=waiting reason=\"destination busy\" domain=%s",
+			    ids[i], full);
+			domains_free(domains, ndomains);
 			next = now + 1;
 			continue;
 		}
 		pid = fork();
 		if (pid < 0) {
 			log_error("queue fork reason=\"%s\"", strerror(errno));
+			domains_free(domains, ndomains);
 			next = now + 5;
 			break;
 		}
@@ -439,11 +510,14 @@ static long schedule(const struct conf *c)
 			signal(SIGCHLD, SIG_DFL);
 			runner_wake_fd = -1;
 			log_set_id(NULL);
+			domains_free(domains, ndomains);
 			runner_deliver(c, ids[i]);
 			queue_ids_free(ids, n);
 			exit(0);
 		}
 		workers[nworkers].pid = pid;
+		workers[nworkers].domains = domains;
+		workers[nworkers].ndomains = ndomains;
 		str_copy(workers[nworkers].id, sizeof workers[nworkers].id, ids[i]);
 		nworkers++;
 	}

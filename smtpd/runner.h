@@ -11,6 +11,14 @@
 
 /* Outbound deliveries in parallel (one worker per message). */
 #define RUNNER_WORKERS_MAX 4
+/*
+ * Workers one destination (a recipient domain) may hold at once, so that
+ * one slow or hostile domain leaves the other workers to the rest of the
+ * queue (Postfix's default_destination_concurrency_limit, scaled down).
+ * Not applied with relay.smarthost: then every message has the one
+ * destination.
+ */
+#define RUNNER_PER_DESTINATION (RUNNER_WORKERS_MAX / 2)
 /* Received: lines beyond which a message is taken to be looping. */
 #define RUNNER_HOPS_MAX 30
 
