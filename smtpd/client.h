@@ -61,6 +61,14 @@ size_t smtp_client_send(const struct smtp_client_params *p,
     const struct smtp_client_target *t, size_t nt, const char *sender,
     struct smtp_client_rcpt *r, size_t nr, int datafd, size_t size);
 
+/*
+ * Copy remote text (a reply line of len bytes, NULs included) into out as
+ * printable ASCII: every byte outside 0x20-0x7e (CR, LF, NUL, ESC, 8-bit)
+ * becomes \xHH, so it can go into the log, the envelope and a DSN without
+ * breaking a line. Truncated to fit outlen, never inside an escape.
+ */
+void smtp_client_clean_text(const char *in, size_t len, char *out, size_t outlen);
+
 /* A client TLS context for opportunistic STARTTLS; NULL on failure. */
 struct ssl_ctx_st *smtp_client_tls_ctx(void);
 
