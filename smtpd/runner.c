@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -36,6 +37,8 @@
 #include "stats.h"
 
 static volatile sig_atomic_t runner_stop;
+/* <state_dir>/runner.pid, locked while this runner lives; -1 in workers. */
+static int runner_lock_fd = -1;
 /* The wakeup FIFO, written by on_child so that poll() returns at once. */
 static int runner_wake_fd = -1;
 
@@ -252,8 +255,8 @@ int runner_deliver(const struct conf *c, const char *id)
 		return -1;
 	}
 	/*
-	 * One worker per message, even across a runner restart: a worker
-	 * orphaned by a killed runner still holds this lock.
+	 * One worker per message, even across a runner restart: a worker of
+	 * a killed runner holds this lock until its SIGTERM has ended it.
 	 */
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		log_info("queue id=%s result=busy reason=\"another worker has it\"", id);
@@ -453,6 +456,7 @@ static const char *destination_busy(const struct conf *c, char **domains, size_t
 static long schedule(const struct conf *c)
 {
 	time_t now = time(NULL), next = now + 60;
+	pid_t runner_pid = getpid();
 	char **ids;
 	size_t n, i, j;
 
@@ -508,6 +512,11 @@ static long schedule(const struct conf *c)
 		if (pid == 0) {
 			signal(SIGTERM, SIG_DFL);
 			signal(SIGCHLD, SIG_DFL);
+			/* A worker ends with its runner, and never holds its lock. */
+			if (runner_follow_parent(runner_pid) != 0)
+				_exit(0);
+			close(runner_lock_fd);
+			runner_lock_fd = -1;
 			runner_wake_fd = -1;
 			log_set_id(NULL);
 			domains_free(domains, ndomains);
@@ -525,6 +534,101 @@ static long schedule(const struct conf *c)
 	return next > now ? (long)(next - now) : 1;
 }
 
+int runner_follow_parent(pid_t parent)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+		log_warn("prctl reason=\"%s\"", strerror(errno));
+	/* The parent may have died before the request: then no signal comes. */
+	return getppid() == parent ? 0 : -1;
+}
+
+/* The pid a runner wrote into runner.pid; 0 when there is none. */
+static pid_t lock_holder(int fd)
+{
+	char buf[32];
+	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	long pid;
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	pid = strtol(buf, NULL, 10);
+	return pid > 1 && pid <= INT_MAX ? (pid_t)pid : 0;
+}
+
+/*
+ * Stop the stale runner that holds runner.pid locked (one whose master was
+ * killed by an older version, or before PR_SET_PDEATHSIG took effect):
+ * SIGTERM, SIGKILL after 10 s. Returns 0 once we hold the lock.
+ */
+static int lock_take_over(int fd)
+{
+	pid_t pid = lock_holder(fd);
+	int i;
+
+	if (pid == 0 || pid == getpid() || pid == getppid()) {
+		log_error("stale runner pid=%ld result=error reason=\"runner.pid is locked, no pid to stop\"",
+		    (long)pid);
+		return -1;
+	}
+	if (kill(pid, SIGTERM) != 0) {
+		log_error("stale runner pid=%ld result=error reason=\"%s\"", (long)pid,
+		    strerror(errno));
+		return -1;
+	}
+	log_warn("stale runner pid=%ld result=stopping signal=%d", (long)pid, SIGTERM);
+	for (i = 1; !runner_stop; i++) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			log_warn("stale runner pid=%ld result=stopped", (long)pid);
+			return 0;
+		}
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			break;
+		if (i == 100) {
+			log_warn("stale runner pid=%ld result=stopping signal=%d", (long)pid, SIGKILL);
+			(void)kill(pid, SIGKILL);
+		} else if (i == 150) {
+			errno = EWOULDBLOCK;
+			break;
+		}
+		nanosleep(&ts, NULL);
+	}
+	log_error("stale runner pid=%ld result=error reason=\"%s\"", (long)pid,
+	    runner_stop ? "stopped meanwhile" : strerror(errno));
+	return -1;
+}
+
+/*
+ * Take <state_dir>/runner.pid: locked for this runner's life with its pid
+ * in it, so that the next daemon can find and stop a runner that outlived
+ * its master. Returns the fd, or -1 (logged).
+ */
+static int runner_lock(const struct conf *c)
+{
+	char path[PATH_MAX], pid[32];
+	int fd, n;
+
+	if (str_format(path, sizeof path, "%s/runner.pid", c->state_dir) != 0) {
+		log_error("queue lock reason=\"path too long\"");
+		return -1;
+	}
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
+		log_error("queue lock=%s reason=\"%s\"", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0 &&
+	    (errno != EWOULDBLOCK || lock_take_over(fd) != 0)) {
+		close(fd);
+		return -1;
+	}
+	n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		log_warn("queue lock=%s reason=\"%s\"", path, strerror(errno));
+	return fd;
+}
+
 int runner_run(const struct conf *c)
 {
 	char path[PATH_MAX], buf[64];
@@ -532,6 +636,7 @@ int runner_run(const struct conf *c)
 	struct pollfd pfd;
 	int fifo, flush = 0;
 	time_t next_scan = 0;
+	pid_t master = getppid();
 	size_t i;
 
 	memset(&sa, 0, sizeof sa);
@@ -553,6 +658,10 @@ int runner_run(const struct conf *c)
 	/* O_RDWR: the FIFO never reads EOF when the last writer leaves. */
 	if ((fifo = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
 		log_error("queue fifo=%s reason=\"%s\"", path, strerror(errno));
+		return 1;
+	}
+	if ((runner_lock_fd = runner_lock(c)) < 0) {
+		close(fifo);
 		return 1;
 	}
 	runner_wake_fd = fifo;
@@ -588,6 +697,12 @@ int runner_run(const struct conf *c)
 	while (nworkers > 0 && waitpid(-1, NULL, 0) > 0)
 		reap_workers();
 	close(fifo);
-	log_info("runner stopped");
+	close(runner_lock_fd);
+	runner_lock_fd = -1;
+	/* PR_SET_PDEATHSIG's SIGTERM: say so, the admin may wonder. */
+	if (getppid() != master)
+		log_info("runner stopped reason=master-gone");
+	else
+		log_info("runner stopped");
 	return 0;
 }
