@@ -60,6 +60,8 @@ def main(t, fx):
                      % (re.escape(qa), re.escape(BAD_CLEAN))),
          "the log shows the 550 with its CRs as \\x0D")
 
+    # The envelope is saved after the log line: wait for it.
+    O.wait_envelope(srv, qb, lambda st: st.get("wait@remote.test", ("", 0))[1] >= 1, 10)
     rows = O.envelope_rcpts(srv, qb)
     t.eq([r["reply"] for r in rows], [WAIT_CLEAN],
          "the deferred message's envelope holds the reply escaped")

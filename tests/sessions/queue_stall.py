@@ -40,6 +40,8 @@ WORKERS = 4     # smtpd/runner.h RUNNER_WORKERS_MAX
 def deferred_ok(t, srv, qid, rcpt, reason, what):
     """The envelope keeps rcpt pending with a retry time; the deferral and
     its reason are logged."""
+    # The envelope is saved after the log line: wait for it.
+    O.wait_envelope(srv, qid, lambda st: st.get(rcpt, ("", 0))[1] >= 1, 10)
     rows = [r for r in O.envelope_rcpts(srv, qid) if r["address"] == rcpt]
     r = rows[0] if rows else {}
     t.ok(r.get("state") == "pending" and r.get("tries", 0) >= 1 and r.get("next", 0) > 0,
