@@ -441,6 +441,9 @@ class Hostile:
     every `pace` seconds, forever. Each connection's open and close times
     are kept (opened, closed: lists of (number, time)) so a test can see
     how many were open at once; received holds every byte the client sent.
+    At each accept the earlier connections are probed for the client's
+    close, so a close this process has not handled yet still counts as a
+    close (max_open does not depend on how fast the sink's threads run).
     """
 
     def __init__(self, address="127.0.0.1", port=0, behaviour="endless", pace=0.01):
@@ -448,6 +451,8 @@ class Hostile:
         self.behaviour = behaviour
         self.pace = pace
         self.intervals = []         # [opened, closed or None] per connection
+        self._open = []             # (socket, interval) not seen closed yet
+        self._max_open = 0
         self.received = b""
         self.errors = []
         self._lock = threading.Lock()
@@ -464,10 +469,23 @@ class Hostile:
         self._threads.append(t)
 
     def max_open(self):
-        """The most connections that were open at the same time."""
+        """The most connections the client had open at the same time (as
+        counted at each accept)."""
         with self._lock:
-            iv = [(a, b if b is not None else float("inf")) for a, b in self.intervals]
-        return max([sum(1 for a2, b2 in iv if a2 <= a < b2) for a, _ in iv] or [0])
+            return self._max_open
+
+    @staticmethod
+    def _client_closed(s):
+        """Has the client closed s (EOF or reset waiting), without reading?"""
+        try:
+            r, _, _ = select.select([s], [], [], 0)
+            if not r:
+                return False
+            return s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except (OSError, ValueError):
+            return True
 
     def connections(self):
         with self._lock:
@@ -484,6 +502,10 @@ class Hostile:
             with self._lock:
                 iv = [time.time(), None]
                 self.intervals.append(iv)
+                self._open = [(o, oiv) for o, oiv in self._open
+                              if oiv[1] is None and not self._client_closed(o)]
+                self._open.append((s, iv))
+                self._max_open = max(self._max_open, len(self._open))
             t = threading.Thread(target=self._serve, args=(s, iv), daemon=True)
             t.start()
             self._threads.append(t)
