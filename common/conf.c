@@ -825,19 +825,23 @@ static int conf_limits(struct ctx *x, const config_setting_t *root)
 /* The queue block: the retry schedule doubles from retry_min to retry_max. */
 static int conf_queue(struct ctx *x, const config_setting_t *root)
 {
-	static const char *const keys[] = { "retry_min", "retry_max", "max_age", NULL };
+	static const char *const keys[] = { "retry_min", "retry_max", "max_age",
+		"delivery_timeout", NULL };
 	struct queue_conf *q = &x->c->queue;
 	config_setting_t *g, *s;
 
 	q->retry_min = 300;
 	q->retry_max = 3600;
 	q->max_age = 432000;
+	q->delivery_timeout = 1200;
 	if (conf_group(x, root, "queue", &g) < 0)
 		return -1;
 	if (conf_check_keys(x, g, "queue", keys) < 0 ||
 	    conf_long(x, g, "queue", "retry_min", 1, INT_MAX, &q->retry_min) < 0 ||
 	    conf_long(x, g, "queue", "retry_max", 1, INT_MAX, &q->retry_max) < 0 ||
-	    conf_long(x, g, "queue", "max_age", 1, INT_MAX, &q->max_age) < 0)
+	    conf_long(x, g, "queue", "max_age", 1, INT_MAX, &q->max_age) < 0 ||
+	    conf_long(x, g, "queue", "delivery_timeout", 5, CONF_TIMEOUT_MAX,
+	    &q->delivery_timeout) < 0)
 		return -1;
 	if (q->retry_max < q->retry_min) {
 		/* Blame the key that is written; one of them is. */

@@ -63,6 +63,7 @@ struct queue_conf {
 	long retry_min;		/* 300 */
 	long retry_max;		/* 3600 */
 	long max_age;		/* 432000 */
+	long delivery_timeout;	/* 1200: seconds for one attempt at one destination */
 };
 
 struct conf {

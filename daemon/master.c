@@ -473,7 +473,7 @@ static void worker_run(struct session_ctx *first, int sock)
 /* The queue runner: one long-lived child, restarted when it dies. */
 static void runner_start(void)
 {
-	pid_t pid;
+	pid_t pid, master = getpid();
 	size_t i;
 
 	if (M.runner != 0 || time(NULL) - M.runner_started < 1)
@@ -487,6 +487,12 @@ static void runner_start(void)
 	if (pid == 0) {
 		int code;
 
+		/*
+		 * A runner that outlived a killed master would go on with the
+		 * old configuration, beside the next daemon's runner.
+		 */
+		if (runner_follow_parent(master) != 0)
+			_exit(0);
 		child_detach(-1);
 		close(M.donepipe[1]);
 		for (i = 0; i < M.nls; i++) {

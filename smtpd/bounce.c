@@ -38,13 +38,31 @@ static void original_headers(int datafd, struct buf *out)
 			if (chunk[i] == '\n' && at_bol)
 				return;
 			at_bol = chunk[i] == '\n';
-			buf_appendc(out, chunk[i]);
+			/* LF is the only line end here; a CR or NUL would go out bare. */
+			buf_appendc(out, chunk[i] == '\r' || chunk[i] == '\0' ? ' ' : chunk[i]);
 			if (out->len - before >= limit)
 				break;
 		}
 	}
 	if (out->len > before && out->s[out->len - 1] != '\n')
 		buf_appendc(out, '\n');
+}
+
+/*
+ * Append text that came from elsewhere (a remote reply, an address) on one
+ * line: bytes outside printable ASCII become \xHH, so a bare CR or LF can
+ * never reach the DSN (nor <CR>.<CR>, the 2023 smuggling form).
+ */
+static void append_text(struct buf *out, const char *text)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)text; *p != '\0'; p++) {
+		if (*p >= 0x20 && *p <= 0x7e)
+			buf_appendc(out, (char)*p);
+		else
+			buf_printf(out, "\\x%02X", *p);
+	}
 }
 
 void bounce_status(const char *reply, char *out, size_t outlen)
@@ -63,9 +81,10 @@ void bounce_status(const char *reply, char *out, size_t outlen)
 	while (*p == ' ')
 		p++;
 	if ((p[0] == '4' || p[0] == '5') && p[1] == '.' && isdigit((unsigned char)p[2])) {
-		size_t n = strcspn(p, " ");
+		/* Digits and dots only: it becomes a DSN field of its own. */
+		size_t n = strspn(p, "0123456789.");
 
-		if (n < outlen) {
+		if (n < outlen && (p[n] == ' ' || p[n] == '\0')) {
 			memcpy(out, p, n);
 			out[n] = '\0';
 			return;
@@ -94,9 +113,11 @@ void bounce_build(const struct conf *c, const struct queue_env *env,
 	rfc5322_date(env->arrival, arrival, sizeof arrival);
 	snprintf(boundary, sizeof boundary, "%s/%lld/%s", env->id, (long long)now,
 	    c->hostname);
+	buf_printf(out, "From: MAILER-DAEMON@%s (Mail Delivery System)\nTo: <",
+	    c->hostname);
+	append_text(out, env->sender);
 	buf_printf(out,
-	    "From: MAILER-DAEMON@%s (Mail Delivery System)\n"
-	    "To: <%s>\n"
+	    ">\n"
 	    "Subject: Undelivered Mail Returned to Sender\n"
 	    "Date: %s\n"
 	    "Message-ID: <%s.bounce@%s>\n"
@@ -117,12 +138,16 @@ void bounce_build(const struct conf *c, const struct queue_env *env,
 	    "be delivered to one or more recipients. The mail system's\n"
 	    "replies are below.\n"
 	    "\n",
-	    c->hostname, env->sender, date, env->id, c->hostname, boundary,
-	    boundary, c->hostname);
-	for (i = 0; i < env->nrcpt; i++)
-		if (env->rcpt[i].state == QUEUE_RCPT_FAILED)
-			buf_printf(out, "<%s>: %s\n\n", env->rcpt[i].address,
-			    env->rcpt[i].last_reply);
+	    date, env->id, c->hostname, boundary, boundary, c->hostname);
+	for (i = 0; i < env->nrcpt; i++) {
+		if (env->rcpt[i].state != QUEUE_RCPT_FAILED)
+			continue;
+		buf_appendc(out, '<');
+		append_text(out, env->rcpt[i].address);
+		buf_appends(out, ">: ");
+		append_text(out, env->rcpt[i].last_reply);
+		buf_appends(out, "\n\n");
+	}
 	buf_printf(out,
 	    "--%s\n"
 	    "Content-Description: Delivery report\n"
@@ -138,13 +163,12 @@ void bounce_build(const struct conf *c, const struct queue_env *env,
 		if (q->state != QUEUE_RCPT_FAILED)
 			continue;
 		bounce_status(q->last_reply, status, sizeof status);
-		buf_printf(out,
-		    "\n"
-		    "Final-Recipient: rfc822; %s\n"
-		    "Action: failed\n"
-		    "Status: %s\n"
-		    "Diagnostic-Code: smtp; %s\n",
-		    q->address, status[0] == '4' ? "5.4.7" : status, q->last_reply);
+		buf_appends(out, "\nFinal-Recipient: rfc822; ");
+		append_text(out, q->address);
+		buf_printf(out, "\nAction: failed\nStatus: %s\nDiagnostic-Code: smtp; ",
+		    status[0] == '4' ? "5.4.7" : status);
+		append_text(out, q->last_reply);
+		buf_appendc(out, '\n');
 	}
 	buf_printf(out,
 	    "\n"

@@ -1,13 +1,17 @@
 /*
  * client.c: the outbound SMTP client (see client.h). Every reply is
  * logged with the queue id. Replies are read whole, multi-line ones too
- * (RFC 5321 §4.2.1); only the last line's text is kept.
+ * (RFC 5321 §4.2.1); only the last line's text is kept. Every wait is
+ * bounded three ways: the stage's timeout for the whole reply (not per
+ * byte: a server trickling a byte a second gets no longer), a cap on a
+ * reply's lines and bytes, and the attempt's deadline over everything.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -35,7 +39,100 @@ struct conn {
 	int pipelining, size, starttls, esmtp;
 	int code;			/* last reply code, 0 if none */
 	char text[512];			/* last reply line */
+	int reply_timeout;		/* seconds for the next whole reply */
+	long long deadline;		/* the attempt's end, monotonic ms */
 };
+
+void smtp_client_clean_text(const char *in, size_t len, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i, o = 0;
+
+	if (outlen == 0)
+		return;
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)in[i];
+
+		if (ch >= 0x20 && ch <= 0x7e) {
+			if (o + 1 >= outlen)
+				break;
+			out[o++] = (char)ch;
+		} else {
+			if (o + 4 >= outlen)
+				break;
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The attempt's deadline, from its length in seconds (0: none). */
+static long long deadline_from(int seconds)
+{
+	return seconds > 0 ? now_ms() + (long long)seconds * 1000 : LLONG_MAX / 2;
+}
+
+/*
+ * Why the connection ended, for the log and the envelope: a failed read
+ * or write (a stream status), told apart from the attempt's deadline.
+ * Returns 0, the "no reply" code.
+ */
+static int conn_failed(struct conn *c, int r)
+{
+	if (r == STREAM_TIMEOUT && now_ms() >= c->deadline)
+		snprintf(c->text, sizeof c->text,
+		    "delivery deadline (%d s) reached talking to %s",
+		    c->p->deadline, c->where);
+	else
+		snprintf(c->text, sizeof c->text, "connection to %s %s", c->where,
+		    r == STREAM_TIMEOUT ? "timed out" : r == STREAM_TOOLONG ?
+		    "sent an overlong line" : "was lost");
+	c->code = 0;
+	return 0;
+}
+
+/*
+ * Let the stream wait until `until` (monotonic ms) at most, and never past
+ * the attempt's deadline. Returns STREAM_OK, or STREAM_TIMEOUT when that
+ * time has already come.
+ */
+static int conn_arm(struct conn *c, long long until)
+{
+	long long left;
+
+	if (until > c->deadline)
+		until = c->deadline;
+	left = until - now_ms();
+	if (left <= 0)
+		return STREAM_TIMEOUT;
+	c->st.timeout_ms = left > INT_MAX ? INT_MAX : (int)left;
+	return STREAM_OK;
+}
+
+/* Send what is buffered within the command timeout; 0, or -1 (text set). */
+static int conn_flush(struct conn *c)
+{
+	int r = conn_arm(c, now_ms() + (long long)c->p->timeout * 1000);
+
+	if (r == STREAM_OK)
+		r = stream_flush(&c->st);
+	if (r != STREAM_OK) {
+		conn_failed(c, r);
+		return -1;
+	}
+	return 0;
+}
 
 static void target_text(const struct smtp_client_target *t, char *out, size_t outlen)
 {
@@ -56,7 +153,7 @@ static void target_text(const struct smtp_client_target *t, char *out, size_t ou
 	snprintf(out, outlen, "%s[%s]:%d", t->host, a, port);
 }
 
-/* Non-blocking connect bounded by the timeout. */
+/* Non-blocking connect bounded by the timeout (ms, > 0). */
 static int connect_to(const struct smtp_client_target *t, int timeout)
 {
 	struct pollfd pfd;
@@ -74,7 +171,7 @@ static int connect_to(const struct smtp_client_target *t, int timeout)
 	}
 	pfd.fd = fd;
 	pfd.events = POLLOUT;
-	if (poll(&pfd, 1, timeout * 1000) != 1 ||
+	if (poll(&pfd, 1, timeout) != 1 ||
 	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
 		close(fd);
 		errno = err ? err : ETIMEDOUT;
@@ -84,21 +181,32 @@ static int connect_to(const struct smtp_client_target *t, int timeout)
 }
 
 /*
- * Read one whole reply. Returns its code (>= 200), or 0 when the
- * connection failed (text says why). EHLO keywords are noted on the way.
+ * Read one whole reply within reply_timeout, at most
+ * SMTP_CLIENT_REPLY_LINES lines of SMTP_CLIENT_REPLY_BYTES in all. Returns
+ * its code (>= 200), or 0 when the connection failed (text says why).
+ * EHLO keywords are noted on the way.
  */
 static int read_reply(struct conn *c, int ehlo)
 {
 	char line[1024];
-	size_t len;
+	long long until = now_ms() + (long long)c->reply_timeout * 1000;
+	size_t len, lines = 0, bytes = 0;
 	int r, code = 0;
 
 	for (;;) {
-		r = stream_read_line(&c->st, line, sizeof line, &len, NULL);
-		if (r != STREAM_OK) {
-			snprintf(c->text, sizeof c->text, "connection to %s %s", c->where,
-			    r == STREAM_TIMEOUT ? "timed out" : r == STREAM_TOOLONG ?
-			    "sent an overlong line" : "was lost");
+		r = conn_arm(c, until);
+		if (r == STREAM_OK)
+			r = stream_read_line(&c->st, line, sizeof line, &len, NULL);
+		if (r != STREAM_OK)
+			return conn_failed(c, r);
+		bytes += len + 2;
+		if (++lines > SMTP_CLIENT_REPLY_LINES || bytes > SMTP_CLIENT_REPLY_BYTES) {
+			if (lines > SMTP_CLIENT_REPLY_LINES)
+				snprintf(c->text, sizeof c->text, "%s sent more than %d reply lines",
+				    c->where, SMTP_CLIENT_REPLY_LINES);
+			else
+				snprintf(c->text, sizeof c->text, "%s sent a reply of more than %d bytes",
+				    c->where, SMTP_CLIENT_REPLY_BYTES);
 			c->code = 0;
 			return 0;
 		}
@@ -124,7 +232,8 @@ static int read_reply(struct conn *c, int ehlo)
 			break;
 	}
 	c->code = code;
-	str_copy(c->text, sizeof c->text, line);
+	/* The remote text goes to the log, the envelope and DSNs: no CR in it. */
+	smtp_client_clean_text(line, len, c->text, sizeof c->text);
 	log_info("id=%s relay=%s reply=\"%s\"", c->p->id, c->where, c->text);
 	return code;
 }
@@ -140,11 +249,8 @@ static int command(struct conn *c, int ehlo, const char *fmt, ...)
 	buf_vprintf(&c->st.wbuf, fmt, ap);
 	va_end(ap);
 	stream_write(&c->st, "\r\n", 2);
-	if (stream_flush(&c->st) != STREAM_OK) {
-		snprintf(c->text, sizeof c->text, "connection to %s was lost", c->where);
-		c->code = 0;
+	if (conn_flush(c) != 0)
 		return 0;
-	}
 	return read_reply(c, ehlo);
 }
 
@@ -183,13 +289,12 @@ static int send_body(struct conn *c, int datafd)
 			return -1;
 		}
 		maildir_wire_encode(&wire, chunk, (size_t)n, &c->st.wbuf);
-		if (stream_pending_output(&c->st) >= sizeof chunk &&
-		    stream_flush(&c->st) != STREAM_OK)
+		if (stream_pending_output(&c->st) >= sizeof chunk && conn_flush(c) != 0)
 			return -1;
 	}
 	maildir_wire_finish(&wire, &c->st.wbuf);
 	stream_write(&c->st, ".\r\n", 3);
-	return stream_flush(&c->st) == STREAM_OK ? 0 : -1;
+	return conn_flush(c);
 }
 
 static void set_all(struct smtp_client_rcpt *r, size_t nr, int only_pending,
@@ -234,7 +339,7 @@ static int transaction(struct conn *c, const char *sender,
 	for (i = 0; c->pipelining && i < nr; i++)
 		if (r[i].fate == SMTP_CLIENT_DEFERRED)
 			buf_printf(&c->st.wbuf, "RCPT TO:<%s>\r\n", r[i].address);
-	if (stream_flush(&c->st) != STREAM_OK || (code = read_reply(c, 0)) == 0)
+	if (conn_flush(c) != 0 || (code = read_reply(c, 0)) == 0)
 		goto out;
 	if (code != 250) {
 		set_all(r, nr, 1, code >= 500 ? SMTP_CLIENT_FAILED :
@@ -247,7 +352,7 @@ static int transaction(struct conn *c, const char *sender,
 			continue;
 		if (!c->pipelining) {
 			buf_printf(&c->st.wbuf, "RCPT TO:<%s>\r\n", r[i].address);
-			if (stream_flush(&c->st) != STREAM_OK)
+			if (conn_flush(c) != 0)
 				goto out;
 		}
 		if ((code = read_reply(c, 0)) == 0)
@@ -277,12 +382,16 @@ static int transaction(struct conn *c, const char *sender,
 		goto out;
 	}
 	if (send_body(c, datafd) != 0) {
+		if (c->code != 0)	/* a local read error, not the server */
+			snprintf(c->text, sizeof c->text, "reading the queued message: %s",
+			    strerror(errno));
+		c->code = 0;
 		verdict = 0;
 		goto out;
 	}
-	stream_set_timeout(&c->st, c->p->data_timeout);
+	c->reply_timeout = c->p->data_timeout;
 	code = read_reply(c, 0);
-	stream_set_timeout(&c->st, c->p->timeout);
+	c->reply_timeout = c->p->timeout;
 	/*
 	 * Lost after the dot: the server may have the message. Deferring may
 	 * deliver it twice; giving up could lose it. Twice is the lesser harm.
@@ -302,7 +411,7 @@ static void conn_close(struct conn *c, int quit)
 {
 	if (quit) {
 		stream_puts(&c->st, "QUIT\r\n");
-		if (stream_flush(&c->st) == STREAM_OK)
+		if (conn_flush(c) == 0)
 			(void)read_reply(c, 0);
 	}
 	stream_free(&c->st);
@@ -314,6 +423,7 @@ size_t smtp_client_send(const struct smtp_client_params *p,
     struct smtp_client_rcpt *r, size_t nr, int datafd, size_t size)
 {
 	char last[512] = "no mail exchanger could be reached";
+	long long deadline = deadline_from(p->deadline), left;
 	struct conn c;
 	size_t i, tried = 0;
 
@@ -324,9 +434,18 @@ again:
 		memset(&c, 0, sizeof c);
 		c.p = p;
 		c.t = &t[i];
+		c.deadline = deadline;
+		c.reply_timeout = p->timeout;
 		target_text(&t[i], c.where, sizeof c.where);
+		if ((left = deadline - now_ms()) <= 0) {
+			snprintf(last, sizeof last, "delivery deadline (%d s) reached before %s",
+			    p->deadline, c.where);
+			break;
+		}
+		if (left > (long long)p->timeout * 1000)
+			left = (long long)p->timeout * 1000;
 		tried++;
-		if ((fd = connect_to(&t[i], p->timeout)) < 0) {
+		if ((fd = connect_to(&t[i], (int)left)) < 0) {
 			snprintf(last, sizeof last, "connect to %s: %s", c.where,
 			    strerror(errno));
 			log_info("id=%s relay=%s result=unreachable reason=\"%s\"",
@@ -343,7 +462,8 @@ again:
 			int code = command(&c, 0, "STARTTLS");
 
 			if (code == 220) {
-				if (stream_start_tls_client(&c.st, p->tls, t[i].host) != STREAM_OK) {
+				if (conn_arm(&c, now_ms() + (long long)p->timeout * 1000) != STREAM_OK ||
+				    stream_start_tls_client(&c.st, p->tls, t[i].host) != STREAM_OK) {
 					/* Opportunistic: try once more in the clear. */
 					log_info("id=%s relay=%s tls=failed", p->id, c.where);
 					conn_close(&c, 0);

@@ -35,20 +35,39 @@ struct smtp_client_params {
 	const char *helo;		/* our hostname */
 	int timeout;			/* seconds per reply */
 	int data_timeout;		/* seconds for the reply after "." */
+	int deadline;			/* seconds for the whole attempt, all targets */
 	struct ssl_ctx_st *tls;		/* client context, NULL: no STARTTLS */
 	const char *id;			/* queue id, for the log */
 };
 
 /*
+ * A reply longer than this many lines or bytes (all lines together) ends
+ * the connection: a server that never finishes its reply ("220-" forever)
+ * must not hold a queue worker.
+ */
+#define SMTP_CLIENT_REPLY_LINES 100
+#define SMTP_CLIENT_REPLY_BYTES 16384
+
+/*
  * Send the message in datafd (LF line ends, size bytes on disk) from sender
  * to the recipients, trying each target in turn. Every recipient's fate
  * and reply are filled in; a target that cannot be reached or answers 4xx
- * before MAIL is skipped for the next one. Returns the number of targets
- * tried.
+ * before MAIL is skipped for the next one. Each reply must be complete
+ * within timeout (data_timeout after the dot), and the whole attempt
+ * within deadline; past it the pending recipients are deferred. Returns
+ * the number of targets tried.
  */
 size_t smtp_client_send(const struct smtp_client_params *p,
     const struct smtp_client_target *t, size_t nt, const char *sender,
     struct smtp_client_rcpt *r, size_t nr, int datafd, size_t size);
+
+/*
+ * Copy remote text (a reply line of len bytes, NULs included) into out as
+ * printable ASCII: every byte outside 0x20-0x7e (CR, LF, NUL, ESC, 8-bit)
+ * becomes \xHH, so it can go into the log, the envelope and a DSN without
+ * breaking a line. Truncated to fit outlen, never inside an escape.
+ */
+void smtp_client_clean_text(const char *in, size_t len, char *out, size_t outlen);
 
 /* A client TLS context for opportunistic STARTTLS; NULL on failure. */
 struct ssl_ctx_st *smtp_client_tls_ctx(void);

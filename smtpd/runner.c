@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -36,6 +37,8 @@
 #include "stats.h"
 
 static volatile sig_atomic_t runner_stop;
+/* <state_dir>/runner.pid, locked while this runner lives; -1 in workers. */
+static int runner_lock_fd = -1;
 /* The wakeup FIFO, written by on_child so that poll() returns at once. */
 static int runner_wake_fd = -1;
 
@@ -172,6 +175,7 @@ static void deliver_domain(const struct conf *c, struct queue_env *env,
 		p.helo = c->hostname;
 		p.timeout = (int)c->limits.command_timeout;
 		p.data_timeout = (int)c->limits.data_timeout;
+		p.deadline = (int)c->queue.delivery_timeout;
 		p.tls = tls;
 		p.id = env->id;
 		smtp_client_send(&p, ct, nt, env->sender, r, nr, datafd,
@@ -251,8 +255,8 @@ int runner_deliver(const struct conf *c, const char *id)
 		return -1;
 	}
 	/*
-	 * One worker per message, even across a runner restart: a worker
-	 * orphaned by a killed runner still holds this lock.
+	 * One worker per message, even across a runner restart: a worker of
+	 * a killed runner holds this lock until its SIGTERM has ended it.
 	 */
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		log_info("queue id=%s result=busy reason=\"another worker has it\"", id);
@@ -327,6 +331,8 @@ static void on_child(int sig)
 struct worker {
 	pid_t pid;
 	char id[QUEUE_ID_MAX];
+	char **domains;		/* the destinations it is delivering to */
+	size_t ndomains;
 };
 
 static struct worker workers[RUNNER_WORKERS_MAX];
@@ -340,6 +346,15 @@ static int busy(const char *id)
 		if (strcmp(workers[i].id, id) == 0)
 			return 1;
 	return 0;
+}
+
+static void domains_free(char **domains, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(domains[i]);
+	free(domains);
 }
 
 /* Returns how many workers finished. */
@@ -357,6 +372,7 @@ static int reap_workers(void)
 			log_warn("worker pid=%ld signal=%d", (long)pid, WTERMSIG(status));
 		for (i = 0; i < nworkers; i++)
 			if (workers[i].pid == pid) {
+				domains_free(workers[i].domains, workers[i].ndomains);
 				workers[i] = workers[--nworkers];
 				break;
 			}
@@ -392,10 +408,55 @@ static void flush_all(const struct conf *c)
 	log_info("flush messages=%zu", n);
 }
 
+/* The distinct domains of env's recipients due at now, for the worker. */
+static void due_domains(const struct queue_env *env, time_t now, char ***out, size_t *n)
+{
+	size_t i, j;
+
+	*out = xcalloc(env->nrcpt + 1, sizeof **out);
+	*n = 0;
+	for (i = 0; i < env->nrcpt; i++) {
+		const char *d = domain_of(env->rcpt[i].address);
+		int seen = 0;
+
+		if (env->rcpt[i].state != QUEUE_RCPT_PENDING || env->rcpt[i].next_attempt > now)
+			continue;
+		for (j = 0; j < *n && !seen; j++)
+			seen = strcasecmp((*out)[j], d) == 0;
+		if (!seen)
+			(*out)[(*n)++] = xstrdup(d);
+	}
+}
+
+/*
+ * A domain of the message that already has RUNNER_PER_DESTINATION
+ * workers, or NULL when the message may start now.
+ */
+static const char *destination_busy(const struct conf *c, char **domains, size_t n)
+{
+	size_t i, w, k, count;
+
+	if (c->relay.smarthost[0] != '\0')
+		return NULL;
+	for (i = 0; i < n; i++) {
+		count = 0;
+		for (w = 0; w < nworkers; w++)
+			for (k = 0; k < workers[w].ndomains; k++)
+				if (strcasecmp(workers[w].domains[k], domains[i]) == 0) {
+					count++;
+					break;
+				}
+		if (count >= RUNNER_PER_DESTINATION)
+			return domains[i];
+	}
+	return NULL;
+}
+
 /* Start workers for due messages; returns seconds until the next is due. */
 static long schedule(const struct conf *c)
 {
 	time_t now = time(NULL), next = now + 60;
+	pid_t runner_pid = getpid();
 	char **ids;
 	size_t n, i, j;
 
@@ -406,6 +467,9 @@ static long schedule(const struct conf *c)
 		time_t due = now;	/* nothing pending: a worker finishes it */
 		int any = 0;
 		pid_t pid;
+		char **domains;
+		size_t ndomains;
+		const char *full;
 
 		if (busy(ids[i]) || queue_env_load(c->state_dir, ids[i], &env) != 0)
 			continue;
@@ -418,37 +482,151 @@ static long schedule(const struct conf *c)
 		}
 		if (env.arrival + c->queue.max_age < due)
 			due = env.arrival + c->queue.max_age;
-		queue_env_free(&env);
 		if (due > now) {
+			queue_env_free(&env);
 			if (due < next)
 				next = due;
 			continue;
 		}
 		if (nworkers == RUNNER_WORKERS_MAX) {
+			queue_env_free(&env);
+			next = now + 1;
+			continue;
+		}
+		due_domains(&env, now, &domains, &ndomains);
+		queue_env_free(&env);
+		if ((full = destination_busy(c, domains, ndomains)) != NULL) {
+			log_debug("queue id=%s result=waiting reason=\"destination busy\" domain=%s",
+			    ids[i], full);
+			domains_free(domains, ndomains);
 			next = now + 1;
 			continue;
 		}
 		pid = fork();
 		if (pid < 0) {
 			log_error("queue fork reason=\"%s\"", strerror(errno));
+			domains_free(domains, ndomains);
 			next = now + 5;
 			break;
 		}
 		if (pid == 0) {
 			signal(SIGTERM, SIG_DFL);
 			signal(SIGCHLD, SIG_DFL);
+			/* A worker ends with its runner, and never holds its lock. */
+			if (runner_follow_parent(runner_pid) != 0)
+				_exit(0);
+			close(runner_lock_fd);
+			runner_lock_fd = -1;
 			runner_wake_fd = -1;
 			log_set_id(NULL);
+			domains_free(domains, ndomains);
 			runner_deliver(c, ids[i]);
 			queue_ids_free(ids, n);
 			exit(0);
 		}
 		workers[nworkers].pid = pid;
+		workers[nworkers].domains = domains;
+		workers[nworkers].ndomains = ndomains;
 		str_copy(workers[nworkers].id, sizeof workers[nworkers].id, ids[i]);
 		nworkers++;
 	}
 	queue_ids_free(ids, n);
 	return next > now ? (long)(next - now) : 1;
+}
+
+int runner_follow_parent(pid_t parent)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+		log_warn("prctl reason=\"%s\"", strerror(errno));
+	/* The parent may have died before the request: then no signal comes. */
+	return getppid() == parent ? 0 : -1;
+}
+
+/* The pid a runner wrote into runner.pid; 0 when there is none. */
+static pid_t lock_holder(int fd)
+{
+	char buf[32];
+	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	long pid;
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	pid = strtol(buf, NULL, 10);
+	return pid > 1 && pid <= INT_MAX ? (pid_t)pid : 0;
+}
+
+/*
+ * Stop the stale runner that holds runner.pid locked (one whose master was
+ * killed by an older version, or before PR_SET_PDEATHSIG took effect):
+ * SIGTERM, SIGKILL after 10 s. Returns 0 once we hold the lock.
+ */
+static int lock_take_over(int fd)
+{
+	pid_t pid = lock_holder(fd);
+	int i;
+
+	if (pid == 0 || pid == getpid() || pid == getppid()) {
+		log_error("stale runner pid=%ld result=error reason=\"runner.pid is locked, no pid to stop\"",
+		    (long)pid);
+		return -1;
+	}
+	if (kill(pid, SIGTERM) != 0) {
+		log_error("stale runner pid=%ld result=error reason=\"%s\"", (long)pid,
+		    strerror(errno));
+		return -1;
+	}
+	log_warn("stale runner pid=%ld result=stopping signal=%d", (long)pid, SIGTERM);
+	for (i = 1; !runner_stop; i++) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			log_warn("stale runner pid=%ld result=stopped", (long)pid);
+			return 0;
+		}
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			break;
+		if (i == 100) {
+			log_warn("stale runner pid=%ld result=stopping signal=%d", (long)pid, SIGKILL);
+			(void)kill(pid, SIGKILL);
+		} else if (i == 150) {
+			errno = EWOULDBLOCK;
+			break;
+		}
+		nanosleep(&ts, NULL);
+	}
+	log_error("stale runner pid=%ld result=error reason=\"%s\"", (long)pid,
+	    runner_stop ? "stopped meanwhile" : strerror(errno));
+	return -1;
+}
+
+/*
+ * Take <state_dir>/runner.pid: locked for this runner's life with its pid
+ * in it, so that the next daemon can find and stop a runner that outlived
+ * its master. Returns the fd, or -1 (logged).
+ */
+static int runner_lock(const struct conf *c)
+{
+	char path[PATH_MAX], pid[32];
+	int fd, n;
+
+	if (str_format(path, sizeof path, "%s/runner.pid", c->state_dir) != 0) {
+		log_error("queue lock reason=\"path too long\"");
+		return -1;
+	}
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0) {
+		log_error("queue lock=%s reason=\"%s\"", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0 &&
+	    (errno != EWOULDBLOCK || lock_take_over(fd) != 0)) {
+		close(fd);
+		return -1;
+	}
+	n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		log_warn("queue lock=%s reason=\"%s\"", path, strerror(errno));
+	return fd;
 }
 
 int runner_run(const struct conf *c)
@@ -458,6 +636,7 @@ int runner_run(const struct conf *c)
 	struct pollfd pfd;
 	int fifo, flush = 0;
 	time_t next_scan = 0;
+	pid_t master = getppid();
 	size_t i;
 
 	memset(&sa, 0, sizeof sa);
@@ -479,6 +658,10 @@ int runner_run(const struct conf *c)
 	/* O_RDWR: the FIFO never reads EOF when the last writer leaves. */
 	if ((fifo = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
 		log_error("queue fifo=%s reason=\"%s\"", path, strerror(errno));
+		return 1;
+	}
+	if ((runner_lock_fd = runner_lock(c)) < 0) {
+		close(fifo);
 		return 1;
 	}
 	runner_wake_fd = fifo;
@@ -514,6 +697,12 @@ int runner_run(const struct conf *c)
 	while (nworkers > 0 && waitpid(-1, NULL, 0) > 0)
 		reap_workers();
 	close(fifo);
-	log_info("runner stopped");
+	close(runner_lock_fd);
+	runner_lock_fd = -1;
+	/* PR_SET_PDEATHSIG's SIGTERM: say so, the admin may wonder. */
+	if (getppid() != master)
+		log_info("runner stopped reason=master-gone");
+	else
+		log_info("runner stopped");
 	return 0;
 }

@@ -432,6 +432,139 @@ class _LineIO:
             pass
 
 
+class Hostile:
+    """A server that never finishes a reply, for the runner's deadlines.
+
+    behaviour "endless": after connect, "220-" continuation lines, one every
+    `pace` seconds, forever (the reply never ends). "trickle": a normal
+    greeting, then to EHLO (and anything after) "250-" lines sent one byte
+    every `pace` seconds, forever. Each connection's open and close times
+    are kept (opened, closed: lists of (number, time)) so a test can see
+    how many were open at once; received holds every byte the client sent.
+    At each accept the earlier connections are probed for the client's
+    close, so a close this process has not handled yet still counts as a
+    close (max_open does not depend on how fast the sink's threads run).
+    """
+
+    def __init__(self, address="127.0.0.1", port=0, behaviour="endless", pace=0.01):
+        self.address = address
+        self.behaviour = behaviour
+        self.pace = pace
+        self.intervals = []         # [opened, closed or None] per connection
+        self._open = []             # (socket, interval) not seen closed yet
+        self._max_open = 0
+        self.received = b""
+        self.errors = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((address, port))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        t = threading.Thread(target=self._accept_loop, name="hostile-accept", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def max_open(self):
+        """The most connections the client had open at the same time (as
+        counted at each accept)."""
+        with self._lock:
+            return self._max_open
+
+    @staticmethod
+    def _client_closed(s):
+        """Has the client closed s (EOF or reset waiting), without reading?"""
+        try:
+            r, _, _ = select.select([s], [], [], 0)
+            if not r:
+                return False
+            return s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except (OSError, ValueError):
+            return True
+
+    def connections(self):
+        with self._lock:
+            return len(self.intervals)
+
+    def _accept_loop(self):
+        while not self._stop.is_set():
+            try:
+                s, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                iv = [time.time(), None]
+                self.intervals.append(iv)
+                self._open = [(o, oiv) for o, oiv in self._open
+                              if oiv[1] is None and not self._client_closed(o)]
+                self._open.append((s, iv))
+                self._max_open = max(self._max_open, len(self._open))
+            t = threading.Thread(target=self._serve, args=(s, iv), daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def _gone(self, s):
+        """Did the client close (or send something: keep it)?"""
+        r, _, _ = select.select([s], [], [], 0)
+        if not r:
+            return False
+        chunk = s.recv(65536)
+        if not chunk:
+            return True
+        with self._lock:
+            self.received += chunk
+        return False
+
+    def _send_paced(self, s, data, bytewise):
+        for piece in ([data[i:i + 1] for i in range(len(data))] if bytewise else [data]):
+            if self._stop.is_set() or self._gone(s):
+                return False
+            s.sendall(piece)
+            time.sleep(self.pace)
+        return True
+
+    def _serve(self, s, iv):
+        try:
+            s.settimeout(30)
+            if self.behaviour == "endless":
+                n = 0
+                while self._send_paced(s, b"220-still greeting you, line %d\r\n" % n, False):
+                    n += 1
+            else:
+                s.sendall(b"220 trickle.test ESMTP\r\n")
+                while not self._stop.is_set() and not self.received:
+                    if self._gone(s):
+                        return
+                    time.sleep(0.05)
+                while self._send_paced(s, b"250-slowly\r\n", True):
+                    pass
+        except OSError:
+            pass
+        finally:
+            with self._lock:
+                iv[1] = time.time()
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self._stop.set()
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        for t in self._threads:
+            t.join(5)
+
+
 class Refuser:
     """An address:port bound but not listening: connections get RST
     (ECONNREFUSED), and no other test can take the address meanwhile."""

@@ -77,7 +77,7 @@ def kill_runner(t, fx, srv, sink):
         O.check_relayed(t, m, original, O.SENDER, [rcpt], "runner: delivered", qid=qid)
     t.ok(O.wait_gone(srv, qid, 10), "runner: the message left the queue",
          repr(H.queue_files(srv)))
-    # The orphaned worker finishes by itself after the sink's stall.
+    # The orphaned worker ends with its runner (PR_SET_PDEATHSIG).
     H.wait_for(lambda: not any(H.pid_alive(p) for p in orphans), O.scaled(10))
     time.sleep(0.3)
     t.ok(not O.queued(srv, qid), "runner: still gone after the old worker finished",

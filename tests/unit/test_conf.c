@@ -104,6 +104,7 @@ static void check_defaults_except_core(const struct conf *c)
 	CU_ASSERT_EQUAL(c->queue.retry_min, 300);
 	CU_ASSERT_EQUAL(c->queue.retry_max, 3600);
 	CU_ASSERT_EQUAL(c->queue.max_age, 432000);
+	CU_ASSERT_EQUAL(c->queue.delivery_timeout, 1200);
 }
 
 /* ---- the two examples of ispmaild.conf(5) ---- */
@@ -267,7 +268,7 @@ static void test_non_defaults(void)
 		"limits = { max_connections = 1; max_per_ip = 2; message_size = 52428800L;\n"
 		"  max_recipients = 4; command_timeout = 5; data_timeout = 6; auth_failures = 7;\n"
 		"  max_use = 1; max_idle = 2; };\n"
-		"queue = { retry_min = 10; retry_max = 10; max_age = 11; };\n"
+		"queue = { retry_min = 10; retry_max = 10; max_age = 11; delivery_timeout = 12; };\n"
 		"log_level = \"debug\";\n";
 	struct conf c;
 	char path[512], err[512] = "";
@@ -311,6 +312,7 @@ static void test_non_defaults(void)
 	CU_ASSERT_EQUAL(c.queue.retry_min, 10);
 	CU_ASSERT_EQUAL(c.queue.retry_max, 10);
 	CU_ASSERT_EQUAL(c.queue.max_age, 11);
+	CU_ASSERT_EQUAL(c.queue.delivery_timeout, 12);
 	CU_ASSERT_EQUAL(c.log_level, LOG_DEBUG);
 	conf_free(&c);
 }
@@ -592,6 +594,10 @@ static const struct err_case err_cases[] = {
 	{ "retry_min above default max", H "queue = {\n  retry_min = 7200; };\n", 3,
 	  "queue.retry_min: 7200 is above queue.retry_max (3600)" },
 	{ "max_age 0", H "queue = { max_age = 0; };\n", 2, "queue.max_age: must be from 1 to 2147483647, not 0" },
+	{ "delivery_timeout 4", H "queue = { delivery_timeout = 4; };\n", 2,
+	  "queue.delivery_timeout: must be from 5 to 86400, not 4" },
+	{ "delivery_timeout a day and more", H "queue = { delivery_timeout = 86401; };\n", 2,
+	  "queue.delivery_timeout: must be from 5 to 86400, not 86401" },
 	/* Host and port syntax. */
 	{ "smarthost port 0", H "relay = { smarthost = \"[127.0.0.1]:0\"; };\n", 2,
 	  "relay.smarthost: bad smarthost \"[127.0.0.1]:0\": use \"[host]:port\", \"host:port\", \"[host]\" or \"host\"" },

@@ -16,7 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bounce.h"
 #include "buf.h"
+#include "client.h"
+#include "conf.h"
 #include "cutap.h"
 #include "maildir.h"
 #include "queue.h"
@@ -647,6 +650,65 @@ static void test_retry_delay(void)
 	}
 }
 
+/* Remote text is escaped: no CR, LF, NUL or ESC survives, length bounded. */
+static void test_clean_text(void)
+{
+	static const char in[] = "550 5.1.1 bad\r.\rMAIL FROM:<x>\n\0\x1b\xff";
+	char out[64], small[16];
+
+	smtp_client_clean_text(in, sizeof in - 1, out, sizeof out);
+	CU_ASSERT_STRING_EQUAL(out, "550 5.1.1 bad\\x0D.\\x0DMAIL FROM:<x>\\x0A\\x00\\x1B\\xFF");
+	/* Truncated to fit, never inside an escape. */
+	smtp_client_clean_text(in, sizeof in - 1, small, sizeof small);
+	CU_ASSERT_STRING_EQUAL(small, "550 5.1.1 bad");
+	smtp_client_clean_text(in, sizeof in - 1, small, 1);
+	CU_ASSERT_STRING_EQUAL(small, "");
+}
+
+/*
+ * The DSN writer never emits a bare CR (nor an LF inside a field), whatever
+ * the stored reply, address or original headers hold.
+ */
+static void test_bounce_no_bare_cr(void)
+{
+	static const char headers[] = "Subject: a\rb\nX: \0y\n\nbody\r.\r\n";
+	struct conf c;
+	struct queue_env env;
+	struct buf out = BUF_INIT;
+	char path[PATH_MAX];
+	size_t i;
+	int fd;
+
+	memset(&c, 0, sizeof c);
+	c.hostname = "mx.example.test";
+	memset(&env, 0, sizeof env);
+	snprintf(env.id, sizeof env.id, "1.M1P1Q1");
+	env.arrival = 1;
+	env.sender = xstrdup("alice@example.test");
+	queue_env_add_rcpt(&env, "bob@remote.test");
+	env.rcpt[0].state = QUEUE_RCPT_FAILED;
+	free(env.rcpt[0].last_reply);
+	env.rcpt[0].last_reply = xstrdup("550 5.1.1\r.\rMAIL FROM:<x>\n.\n");
+	snprintf(path, sizeof path, "%s/dsn-headers", cutap_tmpdir());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(write(fd, headers, sizeof headers - 1), (ssize_t)(sizeof headers - 1));
+	bounce_build(&c, &env, fd, &out);
+	close(fd);
+	for (i = 0; i < out.len; i++)
+		if (out.s[i] == '\r' || out.s[i] == '\0')
+			break;
+	CU_ASSERT_EQUAL(i, out.len);
+	buf_appendc(&out, '\0');
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.s,
+	    "\nDiagnostic-Code: smtp; 550 5.1.1\\x0D.\\x0DMAIL FROM:<x>\\x0A.\\x0A\n"));
+	/* "5.1.1<CR>..." is no status code: the reply's class stands in. */
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.s, "\nStatus: 5.0.0\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out.s, "\nSubject: a b\n"));
+	buf_free(&out);
+	queue_env_free(&env);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -663,6 +725,8 @@ int main(void)
 	CU_add_test(s, "quoted address with a space round-trips", test_address_with_space);
 	CU_add_test(s, "CR/LF in a field cannot inject a record", test_no_record_injection);
 	CU_add_test(s, "queue_remove", test_remove);
+	CU_add_test(s, "remote text escaped (smtp_client_clean_text)", test_clean_text);
+	CU_add_test(s, "a DSN has no bare CR (bounce_build)", test_bounce_no_bare_cr);
 	CU_add_test(s, "queue_ids oldest first (seconds)", test_ids_order_seconds);
 	CU_add_test(s, "queue_ids oldest first (microseconds)", test_ids_order_usec);
 	CU_add_test(s, "queue_ids without a queue", test_ids_no_queue);
