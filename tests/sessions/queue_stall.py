@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """queue_stall.py: one remote server must not stall all outbound mail
-(SPEC 4 "Outbound"; docs/SECURITY.md "Outbound deadlines").
+(docs/PROTOCOL.md, outbound; docs/SECURITY.md "Outbound deadlines").
 
 Real DNS (a dnsmasq of the test's own) sends three domains to servers on
 127.0.x.y:25:
