@@ -30,7 +30,7 @@ enum stats_reject {
 	STAT_REJECT_DENIED,		/* 550 relaying prohibited */
 	STAT_REJECT_AUTH_REQUIRED,	/* 530 */
 	STAT_REJECT_UNKNOWN_USER,	/* 550 5.1.1 */
-	STAT_REJECT_SYNTAX,		/* 501 and friends */
+	STAT_REJECT_SYNTAX,		/* 501 and friends: bad form, out of sequence */
 	STAT_REJECT_LIMIT,		/* 452/552: too many, too big */
 	STAT_REJECT_DATA,		/* bare LF/CR, NUL, long lines */
 	STAT_REJECT_KINDS

@@ -122,6 +122,19 @@ static void client_error(struct smtp *s, const struct smtp_reply *r, const char 
 	count_error(s);
 }
 
+/*
+ * A MAIL, RCPT or DATA refused for its form ("syntax") or its place in
+ * the dialogue ("sequence"): logged and counted like every other refusal,
+ * so that the metrics and the log never disagree, and a client error.
+ */
+static void refuse(struct smtp *s, const char *verb, const char *reason,
+    const struct smtp_reply *r, const char *arg)
+{
+	log_info("%s result=reject code=%d reason=%s", verb, r->code, reason);
+	stats_reject(STAT_REJECT_SYNTAX);
+	client_error(s, r, arg);
+}
+
 static void transaction_reset(struct smtp *s)
 {
 	memset(&s->sender, 0, sizeof s->sender);
@@ -252,17 +265,20 @@ static int mail_params(struct smtp *s, const char *p, const char *end)
 			size_t i;
 
 			if (prm.value == NULL || prm.valuelen == 0 || prm.valuelen > 18) {
-				client_error(s, &SMTP_BAD_SIZE, NULL);
+				refuse(s, "mail", "syntax", &SMTP_BAD_SIZE, NULL);
 				return -1;
 			}
 			for (i = 0; i < prm.valuelen; i++) {
 				if (!isdigit((unsigned char)prm.value[i])) {
-					client_error(s, &SMTP_BAD_SIZE, NULL);
+					refuse(s, "mail", "syntax", &SMTP_BAD_SIZE, NULL);
 					return -1;
 				}
 				v = v * 10 + (unsigned)(prm.value[i] - '0');
 			}
 			if (v > (unsigned long long)s->conf->limits.message_size) {
+				log_info("mail result=reject code=%d reason=size size=%llu",
+				    SMTP_SIZE_EXCEEDED.code, v);
+				stats_reject(STAT_REJECT_LIMIT);
 				reply(s, &SMTP_SIZE_EXCEEDED, NULL);
 				return -1;
 			}
@@ -270,7 +286,7 @@ static int mail_params(struct smtp *s, const char *p, const char *end)
 			if (prm.value == NULL ||
 			    !((prm.valuelen == 4 && strncasecmp(prm.value, "7BIT", 4) == 0) ||
 			    (prm.valuelen == 8 && strncasecmp(prm.value, "8BITMIME", 8) == 0))) {
-				client_error(s, &SMTP_BAD_BODY, NULL);
+				refuse(s, "mail", "syntax", &SMTP_BAD_BODY, NULL);
 				return -1;
 			}
 		} else if (prm.keylen == 4 && strncasecmp(prm.keyword, "AUTH", 4) == 0) {
@@ -280,12 +296,12 @@ static int mail_params(struct smtp *s, const char *p, const char *end)
 
 			memcpy(word, prm.keyword, n);
 			word[n] = '\0';
-			client_error(s, &SMTP_UNKNOWN_PARAM, word);
+			refuse(s, "mail", "syntax", &SMTP_UNKNOWN_PARAM, word);
 			return -1;
 		}
 	}
 	if (r < 0) {
-		client_error(s, &SMTP_SYNTAX_MAIL, NULL);
+		refuse(s, "mail", "syntax", &SMTP_SYNTAX_MAIL, NULL);
 		return -1;
 	}
 	return 0;
@@ -299,21 +315,22 @@ static void cmd_mail(struct smtp *s, char *arg)
 	int r;
 
 	if (s->state == SMTP_STATE_START) {
-		client_error(s, &SMTP_NEED_HELO, NULL);
+		refuse(s, "mail", "sequence", &SMTP_NEED_HELO, NULL);
 		return;
 	}
 	if (s->state != SMTP_STATE_READY) {
-		client_error(s, &SMTP_NESTED_MAIL, NULL);
+		refuse(s, "mail", "sequence", &SMTP_NESTED_MAIL, NULL);
 		return;
 	}
 	if ((p = after_prefix(arg, "FROM:")) == NULL) {
-		client_error(s, &SMTP_SYNTAX_MAIL, NULL);
+		refuse(s, "mail", "syntax", &SMTP_SYNTAX_MAIL, NULL);
 		return;
 	}
 	r = smtp_parse_path_arg(p, strlen(p), 1, &s->sender, &params);
 	if (r != SMTP_PATH_OK) {
 		smtp_policy_path_error(r, 0, s->esmtp, &d);
 		log_info("mail result=reject code=%d reason=%s", d.code, d.reason);
+		stats_reject(STAT_REJECT_SYNTAX);
 		reply_line(s, d.text);
 		count_error(s);
 		return;
@@ -384,18 +401,19 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 	int r;
 
 	if (s->state < SMTP_STATE_MAIL) {
-		client_error(s, s->state == SMTP_STATE_START ? &SMTP_NEED_HELO :
-		    &SMTP_NEED_MAIL, NULL);
+		refuse(s, "rcpt", "sequence", s->state == SMTP_STATE_START ?
+		    &SMTP_NEED_HELO : &SMTP_NEED_MAIL, NULL);
 		return;
 	}
 	if ((p = after_prefix(arg, "TO:")) == NULL) {
-		client_error(s, &SMTP_SYNTAX_RCPT, NULL);
+		refuse(s, "rcpt", "syntax", &SMTP_SYNTAX_RCPT, NULL);
 		return;
 	}
 	r = smtp_parse_path_arg(p, strlen(p), 0, &path, NULL);
 	if (r != SMTP_PATH_OK) {
 		smtp_policy_path_error(r, 1, s->esmtp, &d);
 		log_info("rcpt result=reject code=%d reason=%s", d.code, d.reason);
+		stats_reject(STAT_REJECT_SYNTAX);
 		reply_line(s, d.text);
 		count_error(s);
 		return;
@@ -644,16 +662,16 @@ static void cmd_data(struct smtp *s, char *arg)
 	int werr = 0, r;
 
 	if (arg != NULL) {
-		client_error(s, &SMTP_SYNTAX_NOARGS, NULL);
+		refuse(s, "data", "syntax", &SMTP_SYNTAX_NOARGS, NULL);
 		return;
 	}
 	if (s->state < SMTP_STATE_MAIL) {
-		client_error(s, s->state == SMTP_STATE_START ? &SMTP_NEED_HELO :
-		    &SMTP_NEED_MAIL, NULL);
+		refuse(s, "data", "sequence", s->state == SMTP_STATE_START ?
+		    &SMTP_NEED_HELO : &SMTP_NEED_MAIL, NULL);
 		return;
 	}
 	if (s->state != SMTP_STATE_RCPT) {
-		client_error(s, &SMTP_NEED_RCPT, NULL);
+		refuse(s, "data", "sequence", &SMTP_NEED_RCPT, NULL);
 		return;
 	}
 	if (local)
@@ -856,6 +874,7 @@ static void cmd_auth(struct smtp *s, char *arg)
 	if (!session_plaintext_ok(s->ctx, s->st.ssl != NULL)) {
 		log_info("login result=refused reason=encryption-required service=%s",
 		    conf_service_name(s->ctx->service));
+		stats_count(STAT_LOGIN_FAILED, s->ctx->service);
 		client_error(s, &SMTP_AUTH_NEED_TLS, NULL);
 		return;
 	}
@@ -906,6 +925,7 @@ static void cmd_auth(struct smtp *s, char *arg)
 		log_info("login user=- result=fail method=%s service=%s client=%s "
 		    "reason=malformed", method, conf_service_name(s->ctx->service),
 		    s->ctx->client_text);
+		stats_count(STAT_LOGIN_FAILED, s->ctx->service);
 	}
 	wipe_secrets(line, sizeof line, raw, sizeof raw, pass, sizeof pass);
 	if (r == 1) {
@@ -1000,6 +1020,7 @@ static void dispatch(struct smtp *s, char *line, size_t len)
 
 	if (memchr(line, '\0', len) != NULL) {
 		log_info("command result=reject reason=nul-byte");
+		stats_reject(STAT_REJECT_SYNTAX);
 		client_error(s, &SMTP_BAD_CHAR, NULL);
 		return;
 	}
