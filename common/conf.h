@@ -56,6 +56,7 @@ struct limits_conf {
 	long auth_failures;	/* 3 */
 	long max_use;		/* 100: sessions one process serves, then exits */
 	long max_idle;		/* 60: seconds an idle session process waits */
+	long junk_command_limit;	/* 100: NOOP and kin per session, then close */
 };
 
 struct queue_conf {

@@ -44,6 +44,14 @@ enum stats_queue {
 	STAT_QUEUE_KINDS
 };
 
+/* Sessions the server ended because a limit was reached. */
+enum stats_close {
+	STAT_CLOSE_TIMEOUT,		/* command_timeout, data_timeout */
+	STAT_CLOSE_ERRORS,		/* too many errors or bad commands */
+	STAT_CLOSE_JUNK,		/* junk_command_limit */
+	STAT_CLOSE_KINDS
+};
+
 #define STATS_AUTH_SLOTS 256
 
 struct stats_auth_slot {
@@ -61,6 +69,7 @@ struct stats_shm {
 	uint64_t counter[STAT_COUNTER_KINDS][SERVICE_COUNT];
 	uint64_t reject[STAT_REJECT_KINDS];
 	uint64_t queue[STAT_QUEUE_KINDS];
+	uint64_t closed[STAT_CLOSE_KINDS];
 	struct stats_auth_slot auth[STATS_AUTH_SLOTS];
 };
 
@@ -75,6 +84,7 @@ struct stats_shm *stats_get(void);
 void stats_count(enum stats_counter what, enum service svc);
 void stats_reject(enum stats_reject why);
 void stats_queue(enum stats_queue what);
+void stats_closed(enum stats_close why);
 void stats_sessions_set(enum service svc, uint32_t n);
 
 /*
@@ -86,5 +96,6 @@ void stats_auth_succeeded(const char *key);
 
 const char *stats_reject_name(enum stats_reject why);
 const char *stats_queue_name(enum stats_queue what);
+const char *stats_close_name(enum stats_close why);
 
 #endif

@@ -25,6 +25,7 @@ R(SMTP_HELP,           214, "2.0.0", "See RFC 5321; commands: HELO EHLO MAIL RCP
 R(SMTP_DATA_GO,        354, NULL,    "End data with <CR><LF>.<CR><LF>");
 R(SMTP_TIMEOUT,        421, "4.4.2", "%s Error: timeout exceeded");
 R(SMTP_TOO_MANY_ERR,   421, "4.7.0", "%s Error: too many errors");
+R(SMTP_TOO_MANY_JUNK,  421, "4.7.0", "%s Error: too many junk commands");
 R(SMTP_SHUTDOWN,       421, "4.3.2", "%s Service shutting down");
 R(SMTP_TLS_READY,      220, "2.0.0", "Ready to start TLS");
 R(SMTP_TLS_NA,         454, "4.7.0", "TLS not available due to temporary reason");

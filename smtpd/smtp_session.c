@@ -53,6 +53,7 @@ struct smtp {
 	char helo[256];			/* sanitised, for Received: */
 	int quit;
 	int errors;
+	long junk;			/* NOOP and kin since the last message */
 	enum auth_source smtp_auth;	/* AUTH_SOURCE_SMTP once AUTH passed */
 	char auth_user[256];
 	int auth_failures;
@@ -112,6 +113,7 @@ static void count_error(struct smtp *s)
 	if (++s->errors >= SMTP_ERRORS_MAX) {
 		reply(s, &SMTP_TOO_MANY_ERR, s->conf->hostname);
 		log_warn("close reason=too-many-errors count=%d", s->errors);
+		stats_closed(STAT_CLOSE_ERRORS);
 		s->quit = 1;
 	}
 }
@@ -133,6 +135,23 @@ static void refuse(struct smtp *s, const char *verb, const char *reason,
 	log_info("%s result=reject code=%d reason=%s", verb, r->code, reason);
 	stats_reject(STAT_REJECT_SYNTAX);
 	client_error(s, r, arg);
+}
+
+/*
+ * NOOP, RSET, HELP, VRFY and a repeated HELO/EHLO move nothing on, yet
+ * each resets the command timeout: past limits.junk_command_limit of them
+ * since the last message the client only holds a process (Postfix's
+ * smtpd_junk_command_limit). 1 when the session ends here.
+ */
+static int junk_command(struct smtp *s)
+{
+	if (++s->junk <= s->conf->limits.junk_command_limit)
+		return 0;
+	log_warn("close reason=junk-commands count=%ld", s->junk);
+	stats_closed(STAT_CLOSE_JUNK);
+	reply(s, &SMTP_TOO_MANY_JUNK, s->conf->hostname);
+	s->quit = 1;
+	return 1;
 }
 
 static void transaction_reset(struct smtp *s)
@@ -165,6 +184,8 @@ static void helo_store(struct smtp *s, const char *arg)
 
 static void cmd_helo(struct smtp *s, char *arg)
 {
+	if (s->state != SMTP_STATE_START && junk_command(s))
+		return;
 	if (arg == NULL) {
 		client_error(s, &SMTP_SYNTAX_HELO, NULL);
 		return;
@@ -182,6 +203,8 @@ static void cmd_ehlo(struct smtp *s, char *arg)
 	char size[40];
 	size_t n = 0, i;
 
+	if (s->state != SMTP_STATE_START && junk_command(s))
+		return;
 	if (arg == NULL) {
 		client_error(s, &SMTP_SYNTAX_EHLO, NULL);
 		return;
@@ -706,8 +729,10 @@ static void cmd_data(struct smtp *s, char *arg)
 		maildir_writer_abort(&w);
 		log_info("data result=abort reason=%s", r == STREAM_TIMEOUT ?
 		    "timeout" : "disconnect");
-		if (r == STREAM_TIMEOUT)
+		if (r == STREAM_TIMEOUT) {
+			stats_closed(STAT_CLOSE_TIMEOUT);
 			reply(s, &SMTP_TIMEOUT, s->conf->hostname);
+		}
 		s->quit = 1;
 		return;
 	}
@@ -743,6 +768,7 @@ static void cmd_data(struct smtp *s, char *arg)
 		return;
 	}
 	s->messages++;
+	s->junk = 0;
 	if (s->rcpts.nlocal > 0)
 		stats_count(STAT_MSG_DELIVERED, s->ctx->service);
 	if (s->rcpts.nremote > 0)
@@ -952,6 +978,8 @@ wipe:
 
 static void cmd_rset(struct smtp *s, char *arg)
 {
+	if (junk_command(s))
+		return;
 	if (arg != NULL) {
 		client_error(s, &SMTP_SYNTAX_NOARGS, NULL);
 		return;
@@ -963,6 +991,8 @@ static void cmd_rset(struct smtp *s, char *arg)
 static void cmd_noop(struct smtp *s, char *arg)
 {
 	(void)arg;
+	if (junk_command(s))
+		return;
 	reply(s, &SMTP_OK, NULL);
 }
 
@@ -975,6 +1005,8 @@ static void cmd_quit(struct smtp *s, char *arg)
 
 static void cmd_vrfy(struct smtp *s, char *arg)
 {
+	if (junk_command(s))
+		return;
 	if (arg == NULL) {
 		client_error(s, &SMTP_SYNTAX_VRFY, NULL);
 		return;
@@ -985,6 +1017,8 @@ static void cmd_vrfy(struct smtp *s, char *arg)
 static void cmd_help(struct smtp *s, char *arg)
 {
 	(void)arg;
+	if (junk_command(s))
+		return;
 	reply(s, &SMTP_HELP, NULL);
 }
 
@@ -1077,6 +1111,7 @@ int smtp_session_run(const struct session_ctx *ctx)
 		}
 		if (r == STREAM_TIMEOUT) {
 			log_info("close reason=timeout state=%s", state_names[s.state]);
+			stats_closed(STAT_CLOSE_TIMEOUT);
 			reply(&s, &SMTP_TIMEOUT, s.conf->hostname);
 			break;
 		}
