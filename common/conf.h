@@ -57,6 +57,7 @@ struct limits_conf {
 	long max_use;		/* 100: sessions one process serves, then exits */
 	long max_idle;		/* 60: seconds an idle session process waits */
 	long junk_command_limit;	/* 100: NOOP and kin per session, then close */
+	long session_timeout;	/* 3600: seconds a whole session may last; 0 off */
 };
 
 struct queue_conf {

@@ -203,7 +203,7 @@ const char *stats_queue_name(enum stats_queue what)
 const char *stats_close_name(enum stats_close why)
 {
 	static const char *const names[STAT_CLOSE_KINDS] = {
-		"timeout", "errors", "junk",
+		"timeout", "errors", "junk", "session-timeout",
 	};
 
 	return why < STAT_CLOSE_KINDS ? names[why] : "other";

@@ -49,6 +49,7 @@ enum stats_close {
 	STAT_CLOSE_TIMEOUT,		/* command_timeout, data_timeout */
 	STAT_CLOSE_ERRORS,		/* too many errors or bad commands */
 	STAT_CLOSE_JUNK,		/* junk_command_limit */
+	STAT_CLOSE_SESSION_TIMEOUT,	/* session_timeout */
 	STAT_CLOSE_KINDS
 };
 

@@ -46,6 +46,7 @@
 #define POP3_ERR_READ		"-ERR [SYS/TEMP] Cannot read the message."
 #define POP3_ERR_UPDATE		"-ERR [SYS/TEMP] Some deleted messages were not removed."
 #define POP3_ERR_TIMEOUT	"-ERR Disconnected for inactivity."
+#define POP3_ERR_SESSION_TIMEOUT "-ERR Session time limit reached, closing."
 #define POP3_ERR_TOO_MANY_CONN	"-ERR [SYS/TEMP] Too many connections, try again later."
 
 #endif

@@ -705,6 +705,7 @@ int pop3_session_run(const struct session_ctx *ctx)
 	p.state = POP3_AUTHORIZATION;
 	p.lock_fd = -1;
 	stream_init(&p.st, ctx->fd, (int)p.conf->limits.command_timeout);
+	stream_set_deadline(&p.st, p.conf->limits.session_timeout);
 	if (ctx->service == SERVICE_POP3S) {
 		/* Implicit TLS (RFC 8314 §3.3): the handshake comes first. */
 		if (ctx->tls == NULL || stream_start_tls(&p.st, ctx->tls) != STREAM_OK) {
@@ -726,6 +727,14 @@ int pop3_session_run(const struct session_ctx *ctx)
 			log_info("command result=too-long");
 			bad_command(&p, POP3_ERR_TOOLONG);
 			continue;
+		}
+		if (r == STREAM_TIMEOUT && stream_expired(&p.st)) {
+			/* limits.session_timeout: however busy the client kept it. */
+			log_info("close reason=session-timeout service=%s",
+			    conf_service_name(ctx->service));
+			stats_closed(STAT_CLOSE_SESSION_TIMEOUT);
+			reply(&p, POP3_ERR_SESSION_TIMEOUT);
+			break;
 		}
 		if (r == STREAM_TIMEOUT) {
 			log_info("close reason=timeout");

@@ -24,6 +24,7 @@ R(SMTP_VRFY,           252, "2.0.0", "Send some mail, I'll try my best");
 R(SMTP_HELP,           214, "2.0.0", "See RFC 5321; commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
 R(SMTP_DATA_GO,        354, NULL,    "End data with <CR><LF>.<CR><LF>");
 R(SMTP_TIMEOUT,        421, "4.4.2", "%s Error: timeout exceeded");
+R(SMTP_SESSION_TIMEOUT, 421, "4.4.2", "%s Error: session timeout exceeded");
 R(SMTP_TOO_MANY_ERR,   421, "4.7.0", "%s Error: too many errors");
 R(SMTP_TOO_MANY_JUNK,  421, "4.7.0", "%s Error: too many junk commands");
 R(SMTP_SHUTDOWN,       421, "4.3.2", "%s Service shutting down");

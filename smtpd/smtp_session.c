@@ -154,6 +154,25 @@ static int junk_command(struct smtp *s)
 	return 1;
 }
 
+/*
+ * A read or write ran out of time: the command timeout, or the session's
+ * own (limits.session_timeout), which no activity postpones.
+ */
+static void timed_out(struct smtp *s)
+{
+	if (stream_expired(&s->st)) {
+		log_info("close reason=session-timeout service=%s state=%s",
+		    conf_service_name(s->ctx->service), state_names[s->state]);
+		stats_closed(STAT_CLOSE_SESSION_TIMEOUT);
+		reply(s, &SMTP_SESSION_TIMEOUT, s->conf->hostname);
+	} else {
+		log_info("close reason=timeout state=%s", state_names[s->state]);
+		stats_closed(STAT_CLOSE_TIMEOUT);
+		reply(s, &SMTP_TIMEOUT, s->conf->hostname);
+	}
+	s->quit = 1;
+}
+
 static void transaction_reset(struct smtp *s)
 {
 	memset(&s->sender, 0, sizeof s->sender);
@@ -727,12 +746,10 @@ static void cmd_data(struct smtp *s, char *arg)
 	r = data_read(s, &w, &werr, &d);
 	if (r != STREAM_OK) {
 		maildir_writer_abort(&w);
-		log_info("data result=abort reason=%s", r == STREAM_TIMEOUT ?
-		    "timeout" : "disconnect");
-		if (r == STREAM_TIMEOUT) {
-			stats_closed(STAT_CLOSE_TIMEOUT);
-			reply(s, &SMTP_TIMEOUT, s->conf->hostname);
-		}
+		log_info("data result=abort reason=%s", r != STREAM_TIMEOUT ?
+		    "disconnect" : stream_expired(&s->st) ? "session-timeout" : "timeout");
+		if (r == STREAM_TIMEOUT)
+			timed_out(s);
 		s->quit = 1;
 		return;
 	}
@@ -838,9 +855,10 @@ static int auth_read(struct smtp *s, const char *prompt, char *line, size_t max)
 		return -1;
 	r = stream_read_line(&s->st, line, max, &len, NULL);
 	if (r != STREAM_OK) {
-		if (r == STREAM_TOOLONG) {
+		if (r == STREAM_TOOLONG)
 			reply(s, &SMTP_LINE_TOO_LONG, NULL);
-		}
+		else if (r == STREAM_TIMEOUT)
+			timed_out(s);
 		s->quit = 1;
 		return -1;
 	}
@@ -1088,6 +1106,7 @@ int smtp_session_run(const struct session_ctx *ctx)
 	s.conf = ctx->conf;
 	s.state = SMTP_STATE_START;
 	stream_init(&s.st, ctx->fd, (int)s.conf->limits.command_timeout);
+	stream_set_deadline(&s.st, s.conf->limits.session_timeout);
 	if (ctx->service == SERVICE_SMTPS) {
 		/* RFC 8314 §3.3: implicit TLS, the handshake comes first. */
 		if (ctx->tls == NULL || stream_start_tls(&s.st, ctx->tls) != STREAM_OK) {
@@ -1110,9 +1129,7 @@ int smtp_session_run(const struct session_ctx *ctx)
 			break;
 		}
 		if (r == STREAM_TIMEOUT) {
-			log_info("close reason=timeout state=%s", state_names[s.state]);
-			stats_closed(STAT_CLOSE_TIMEOUT);
-			reply(&s, &SMTP_TIMEOUT, s.conf->hostname);
+			timed_out(&s);
 			break;
 		}
 		if (r != STREAM_OK) {
