@@ -11,8 +11,6 @@
 
 /* Outbound deliveries in parallel (one worker per message). */
 #define RUNNER_WORKERS_MAX 4
-/* Received: lines beyond which a message is taken to be looping. */
-#define RUNNER_HOPS_MAX 30
 
 /* Run until SIGTERM; returns the exit code. */
 int runner_run(const struct conf *c);

@@ -66,6 +66,7 @@ R(SMTP_SIZE_EXCEEDED,  552, "5.3.4", "Error: message size exceeds fixed limit");
 R(SMTP_BARE_LF,        550, "5.5.2", "Error: bare <LF> or <CR> received, message refused");
 R(SMTP_LONG_LINE,      550, "5.5.2", "Error: message line longer than 1000 octets");
 R(SMTP_NUL_IN_DATA,    550, "5.6.0", "Error: message contains NUL characters");
+R(SMTP_TOO_MANY_HOPS,  554, "5.4.6", "Too many hops");
 
 #undef R
 

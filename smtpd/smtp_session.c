@@ -641,7 +641,7 @@ static long long data_now_ms(void)
  * off instead of holding a process for ever, however it ends its lines.
  */
 static int data_read(struct smtp *s, struct maildir_writer *w, int *werr,
-    struct smtp_data *d)
+    struct smtp_data *d, struct smtp_hops *hops)
 {
 	struct buf out = BUF_INIT;
 	long long start = data_now_ms(), left;
@@ -653,6 +653,8 @@ static int data_read(struct smtp *s, struct maildir_writer *w, int *werr,
 
 	smtp_data_init(d, (size_t)s->conf->limits.message_size);
 	while (!d->done) {
+		size_t before;
+
 		left = start + s->conf->limits.data_timeout * 1000LL +
 		    (long long)(got * 1000 / SMTP_DATA_MIN_RATE) - data_now_ms();
 		if (left <= 0) {
@@ -667,7 +669,9 @@ static int data_read(struct smtp *s, struct maildir_writer *w, int *werr,
 			r = (int)n;
 			break;
 		}
+		before = out.len;
 		used = smtp_data_feed(d, p, (size_t)n, &out);
+		smtp_hops_feed(hops, out.s + before, out.len - before);
 		got += used;
 		stream_consume(&s->st, used);
 		if (d->errors == 0 && *werr == 0 && (out.len >= 65536 || d->done)) {
@@ -698,6 +702,7 @@ static void cmd_data(struct smtp *s, char *arg)
 {
 	struct maildir_writer w;
 	struct smtp_data d;
+	struct smtp_hops hops;
 	struct buf hdr = BUF_INIT;
 	char path[PATH_MAX], id[QUEUE_ID_MAX], qid[QUEUE_ID_MAX] = "";
 	int local = s->rcpts.nlocal > 0;
@@ -743,7 +748,8 @@ static void cmd_data(struct smtp *s, char *arg)
 	if (maildir_writer_write(&w, hdr.s, hdr.len) != 0)
 		werr = errno ? errno : EIO;
 	buf_free(&hdr);
-	r = data_read(s, &w, &werr, &d);
+	smtp_hops_init(&hops);
+	r = data_read(s, &w, &werr, &d, &hops);
 	if (r != STREAM_OK) {
 		maildir_writer_abort(&w);
 		log_info("data result=abort reason=%s", r != STREAM_TIMEOUT ?
@@ -762,6 +768,16 @@ static void cmd_data(struct smtp *s, char *arg)
 		stats_reject(d.errors & SMTP_DATA_TOO_BIG ? STAT_REJECT_LIMIT :
 		    STAT_REJECT_DATA);
 		reply(s, e, NULL);
+		transaction_reset(s);
+		return;
+	}
+	if (hops.hops + 1 > SMTP_HOPS_MAX) {
+		/* A loop: refused now, or the queue would bounce it to anyone. */
+		maildir_writer_abort(&w);
+		log_info("data result=reject code=%d reason=too-many-hops hops=%d",
+		    SMTP_TOO_MANY_HOPS.code, hops.hops + 1);
+		stats_reject(STAT_REJECT_DATA);
+		reply(s, &SMTP_TOO_MANY_HOPS, NULL);
 		transaction_reset(s);
 		return;
 	}

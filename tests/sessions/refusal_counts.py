@@ -43,8 +43,8 @@ def counter_of(verb, code, reason):
         return reason
     if reason in ("max_recipients", "size") or code == 552:
         return "limit"
-    if verb == "data" and code == 550:
-        return "data"
+    if verb == "data" and reason not in ("syntax", "sequence"):
+        return "data"       # bare LF, NUL, long lines, too many hops
     return "syntax"
 
 
