@@ -792,7 +792,8 @@ static int conf_limits(struct ctx *x, const config_setting_t *root)
 	static const char *const keys[] = {
 		"max_connections", "max_per_ip", "message_size", "max_recipients",
 		"command_timeout", "data_timeout", "auth_failures", "max_use",
-		"max_idle", "junk_command_limit", "session_timeout", NULL
+		"max_idle", "junk_command_limit", "session_timeout", "error_limit",
+		NULL
 	};
 	struct limits_conf *l = &x->c->limits;
 	config_setting_t *g;
@@ -808,6 +809,7 @@ static int conf_limits(struct ctx *x, const config_setting_t *root)
 	l->max_idle = 60;
 	l->junk_command_limit = 100;
 	l->session_timeout = 3600;
+	l->error_limit = 10;
 	if (conf_group(x, root, "limits", &g) < 0)
 		return -1;
 	if (conf_check_keys(x, g, "limits", keys) < 0 ||
@@ -823,7 +825,8 @@ static int conf_limits(struct ctx *x, const config_setting_t *root)
 	    conf_long(x, g, "limits", "junk_command_limit", 1, INT_MAX,
 	    &l->junk_command_limit) < 0 ||
 	    conf_long(x, g, "limits", "session_timeout", 0, CONF_TIMEOUT_MAX,
-	    &l->session_timeout) < 0)
+	    &l->session_timeout) < 0 ||
+	    conf_long(x, g, "limits", "error_limit", 1, INT_MAX, &l->error_limit) < 0)
 		return -1;
 	return 0;
 }

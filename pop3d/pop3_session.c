@@ -87,7 +87,7 @@ static void enter_state(struct pop3 *p, enum pop3_state to)
 static void bad_command(struct pop3 *p, const char *text)
 {
 	reply(p, "%s", text);
-	if (++p->bad_commands >= POP3_BAD_COMMANDS_MAX) {
+	if (++p->bad_commands >= p->conf->limits.error_limit) {
 		reply(p, POP3_ERR_TOO_MANY_BAD);
 		log_warn("close reason=too-many-bad-commands count=%d", p->bad_commands);
 		stats_closed(STAT_CLOSE_ERRORS);

@@ -54,6 +54,8 @@ struct smtp {
 	int quit;
 	int errors;
 	long junk;			/* NOOP and kin since the last message */
+	long refusals;			/* RCPTs the relay policy refused */
+	long unlogged[STAT_REJECT_KINDS];	/* of them, not logged one by one */
 	enum auth_source smtp_auth;	/* AUTH_SOURCE_SMTP once AUTH passed */
 	char auth_user[256];
 	int auth_failures;
@@ -107,10 +109,13 @@ static void reply_line(struct smtp *s, const char *line)
 	stream_write(&s->st, "\r\n", 2);
 }
 
-/* Count a client error; too many of them end the session (a scanner, a bot). */
+/*
+ * Count a client error; limits.error_limit of them end the session (a
+ * scanner, a bot, a relay prober: refused relaying counts too).
+ */
 static void count_error(struct smtp *s)
 {
-	if (++s->errors >= SMTP_ERRORS_MAX) {
+	if (++s->errors >= s->conf->limits.error_limit) {
 		reply(s, &SMTP_TOO_MANY_ERR, s->conf->hostname);
 		log_warn("close reason=too-many-errors count=%d", s->errors);
 		stats_closed(STAT_CLOSE_ERRORS);
@@ -433,6 +438,31 @@ static int rcpt_local(struct smtp *s, const struct smtp_path *path)
 	return 0;
 }
 
+/*
+ * The relay refusals that were not logged one by one, in one line at the
+ * session's end: how many in all, and the unlogged ones by the counter
+ * they went to, so that the log still adds up to the metrics.
+ */
+static void refusals_summary(const struct smtp *s)
+{
+	char by[256] = "";
+	size_t o = 0;
+	int k;
+
+	if (s->refusals <= SMTP_REFUSALS_LOGGED)
+		return;
+	for (k = 0; k < STAT_REJECT_KINDS; k++) {
+		if (s->unlogged[k] == 0)
+			continue;
+		if (str_format(by + o, sizeof by - o, " %s=%ld",
+		    stats_reject_name((enum stats_reject)k), s->unlogged[k]) < 0)
+			break;
+		o += strlen(by + o);
+	}
+	log_info("rcpt-refusals count=%ld unlogged=%ld%s", s->refusals,
+	    s->refusals - SMTP_REFUSALS_LOGGED, by);
+}
+
 static void cmd_rcpt(struct smtp *s, char *arg)
 {
 	struct smtp_decision d;
@@ -474,12 +504,20 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 	smtp_policy_decide(s->ctx->service, s->ctx->class, auth, kind,
 	    s->esmtp, path.mailbox, &d);
 	if (!d.accept) {
-		stats_reject(d.code == 553 ? STAT_REJECT_FIRST_POP : d.code == 550 ?
-		    STAT_REJECT_DENIED : d.code == 530 ? STAT_REJECT_AUTH_REQUIRED :
-		    STAT_REJECT_SYNTAX);
-		log_info("rcpt to=<%s> result=reject code=%d %s%s", path.mailbox,
-		    d.code, strncmp(d.reason, "relay=", 6) ? "reason=" : "", d.reason);
+		enum stats_reject why = d.code == 553 ? STAT_REJECT_FIRST_POP :
+		    d.code == 550 ? STAT_REJECT_DENIED : d.code == 530 ?
+		    STAT_REJECT_AUTH_REQUIRED : STAT_REJECT_SYNTAX;
+
+		stats_reject(why);
+		/* Counted every time, logged the first few: see refusals_summary. */
+		if (++s->refusals <= SMTP_REFUSALS_LOGGED)
+			log_info("rcpt to=<%s> result=reject code=%d %s%s", path.mailbox,
+			    d.code, strncmp(d.reason, "relay=", 6) ? "reason=" : "",
+			    d.reason);
+		else
+			s->unlogged[why]++;
 		reply_line(s, d.text);
+		count_error(s);
 		return;
 	}
 	if (kind == SMTP_RCPT_LOCAL) {
@@ -1157,6 +1195,7 @@ int smtp_session_run(const struct session_ctx *ctx)
 		explicit_bzero(line, len);
 	}
 	(void)stream_flush(&s.st);
+	refusals_summary(&s);
 	log_info("disconnect messages=%u errors=%d", s.messages, s.errors);
 	transaction_reset(&s);
 	if (s.db != NULL)

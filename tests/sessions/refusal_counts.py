@@ -10,7 +10,9 @@ submission (530); AUTH in the clear from outside and a malformed AUTH
 PLAIN. Then:
 
 - every 4xx/5xx reply the client got to MAIL, RCPT and DATA has its
-  "result=reject" log line (nothing refused silently);
+  "result=reject" log line, or past the first 5 relay refusals of a
+  session its share of the "rcpt-refusals" summary line (nothing refused
+  silently);
 - the log's refusals, grouped by their reason, are exactly the
   ispmaild_rcpt_rejected_total{reason=...} counters of GET /metrics and
   the "rejected" line of `ispmailctl status`;
@@ -60,6 +62,10 @@ def log_refusals(log):
         verb = m.group(1)
         code = int(code.group(1)) if code else 0
         out.append((verb, code, counter_of(verb, code, reason.group(1) if reason else "")))
+    # Past the first few, relay refusals are summed up at the session's end.
+    for m in re.finditer(r" rcpt-refusals count=\d+ unlogged=\d+((?: [\w-]+=\d+)*)$", log, re.M):
+        for name, n in re.findall(r" ([\w-]+)=(\d+)", m.group(1)):
+            out += [("rcpt", 0, name)] * int(n)
     return out
 
 
@@ -93,6 +99,16 @@ def session_outside(srv):
         got.append(s.last())                                        # 550 data
     s.quit()
     # The 354 is no refusal and the 250s are none either.
+    return got
+
+
+def session_relay_probe(srv):
+    """7 relay attempts: 5 logged one by one, 2 in the summary line."""
+    s = H.Smtp(srv, "smtp", T.OUTSIDER)
+    s.hello(True)
+    got = [s.cmd("MAIL FROM:<s@remote.example>")]
+    got += [s.cmd("RCPT TO:<r%d@remote.example>" % i) for i in range(7)]
+    s.quit()
     return got
 
 
@@ -152,22 +168,23 @@ def main():
     replies = session_outside(srv)
     nul = session_nul(srv)
     replies += session_customer(srv)
+    replies += session_relay_probe(srv)
     sub, auth = session_submission(srv)
     replies += sub
     t.eq(nul[:4], "500 ", "a NUL in a command: 500")
     t.eq([r[:3] for r in refused(replies)],
          ["501", "552", "555", "501", "503", "501", "501", "550", "550", "452",
-          "501", "550", "553", "553", "530"],
+          "501", "550", "553", "553"] + ["550"] * 7 + ["530"],
          "the client saw the refusals it provoked")
     t.eq([r[:3] for r in auth], ["538", "535", "535"], "AUTH refused three times")
 
     # Every session has logged its end before the counters are read.
-    t.ok(H.wait_for(lambda: srv.log().count(" disconnect ") >= 6, 10),
+    t.ok(H.wait_for(lambda: srv.log().count(" disconnect ") >= 7, 10),
          "every session ended")
     log = srv.log()
     logged = log_refusals(log)
     t.ok(len(logged) == len(refused(replies)) + 1,
-         "every MAIL/RCPT/DATA refusal and the NUL one has its result=reject log line",
+         "every MAIL/RCPT/DATA refusal and the NUL one is in the log (its line or a summary)",
          "\n".join(l for l in log.splitlines() if "result=reject" in l))
     by_reason = collections.Counter(c for _, _, c in logged)
     want = {r: by_reason.get(r, 0) for r in REASONS}
