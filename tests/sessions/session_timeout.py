@@ -30,8 +30,10 @@ import harden_helpers as X  # noqa: E402
 
 USER, PASSWORD = "a@example.test", "secret"
 RCPT = "b@example.test"
-SESSION_TIMEOUT = 3
-CEILING = 20 * (4 if os.environ.get("ISPMAILD_WRAPPER") else 1)
+WRAPPED = bool(os.environ.get("ISPMAILD_WRAPPER"))
+# Under valgrind a POP3 login alone takes seconds: a longer session there.
+SESSION_TIMEOUT = 15 if WRAPPED else 3
+CEILING = 80 if WRAPPED else 20
 SMTP_421 = "421 4.4.2 %s Error: session timeout exceeded" % T.HOSTNAME
 POP3_ERR = "-ERR Session time limit reached, closing."
 
