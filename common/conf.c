@@ -786,13 +786,17 @@ static int conf_dns(struct ctx *x, const config_setting_t *root)
 	return 0;
 }
 
-/* The limits block: every limit is at least 1, or it would lock everyone out. */
+/*
+ * The limits block: every limit is at least 1, or it would lock everyone
+ * out; only session_timeout may be 0, which turns it off.
+ */
 static int conf_limits(struct ctx *x, const config_setting_t *root)
 {
 	static const char *const keys[] = {
 		"max_connections", "max_per_ip", "message_size", "max_recipients",
 		"command_timeout", "data_timeout", "auth_failures", "max_use",
-		"max_idle", NULL
+		"max_idle", "junk_command_limit", "session_timeout", "error_limit",
+		NULL
 	};
 	struct limits_conf *l = &x->c->limits;
 	config_setting_t *g;
@@ -806,6 +810,9 @@ static int conf_limits(struct ctx *x, const config_setting_t *root)
 	l->auth_failures = 3;
 	l->max_use = 100;
 	l->max_idle = 60;
+	l->junk_command_limit = 100;
+	l->session_timeout = 3600;
+	l->error_limit = 10;
 	if (conf_group(x, root, "limits", &g) < 0)
 		return -1;
 	if (conf_check_keys(x, g, "limits", keys) < 0 ||
@@ -817,7 +824,12 @@ static int conf_limits(struct ctx *x, const config_setting_t *root)
 	    conf_long(x, g, "limits", "data_timeout", 1, CONF_TIMEOUT_MAX, &l->data_timeout) < 0 ||
 	    conf_long(x, g, "limits", "auth_failures", 1, INT_MAX, &l->auth_failures) < 0 ||
 	    conf_long(x, g, "limits", "max_use", 1, INT_MAX, &l->max_use) < 0 ||
-	    conf_long(x, g, "limits", "max_idle", 1, CONF_TIMEOUT_MAX, &l->max_idle) < 0)
+	    conf_long(x, g, "limits", "max_idle", 1, CONF_TIMEOUT_MAX, &l->max_idle) < 0 ||
+	    conf_long(x, g, "limits", "junk_command_limit", 1, INT_MAX,
+	    &l->junk_command_limit) < 0 ||
+	    conf_long(x, g, "limits", "session_timeout", 0, CONF_TIMEOUT_MAX,
+	    &l->session_timeout) < 0 ||
+	    conf_long(x, g, "limits", "error_limit", 1, INT_MAX, &l->error_limit) < 0)
 		return -1;
 	return 0;
 }

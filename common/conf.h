@@ -57,6 +57,9 @@ struct limits_conf {
 	long auth_failures;	/* 3 */
 	long max_use;		/* 100: sessions one process serves, then exits */
 	long max_idle;		/* 60: seconds an idle session process waits */
+	long junk_command_limit;	/* 100: NOOP and kin per session, then close */
+	long session_timeout;	/* 3600: seconds a whole session may last; 0 off */
+	long error_limit;	/* 10: client errors per session, then 421 and close */
 };
 
 struct queue_conf {

@@ -17,7 +17,7 @@
 #include "stats.h"
 
 #define STATS_MAGIC 0x69737073u		/* "ispsS" */
-#define STATS_VERSION 1
+#define STATS_VERSION 2
 #define STATS_AUTH_WINDOW 900		/* failures are forgotten after 15 min */
 
 static struct stats_shm *shm;
@@ -105,6 +105,12 @@ void stats_queue(enum stats_queue what)
 {
 	if (shm != NULL)
 		__atomic_fetch_add(&shm->queue[what], 1, __ATOMIC_RELAXED);
+}
+
+void stats_closed(enum stats_close why)
+{
+	if (shm != NULL && why < STAT_CLOSE_KINDS)
+		__atomic_fetch_add(&shm->closed[why], 1, __ATOMIC_RELAXED);
 }
 
 void stats_sessions_set(enum service svc, uint32_t n)
@@ -216,4 +222,13 @@ const char *stats_queue_name(enum stats_queue what)
 	};
 
 	return what < STAT_QUEUE_KINDS ? names[what] : "other";
+}
+
+const char *stats_close_name(enum stats_close why)
+{
+	static const char *const names[STAT_CLOSE_KINDS] = {
+		"timeout", "errors", "junk", "session-timeout",
+	};
+
+	return why < STAT_CLOSE_KINDS ? names[why] : "other";
 }

@@ -30,7 +30,7 @@ enum stats_reject {
 	STAT_REJECT_DENIED,		/* 550 relaying prohibited */
 	STAT_REJECT_AUTH_REQUIRED,	/* 530 */
 	STAT_REJECT_UNKNOWN_USER,	/* 550 5.1.1 */
-	STAT_REJECT_SYNTAX,		/* 501 and friends */
+	STAT_REJECT_SYNTAX,		/* 501 and friends: bad form, out of sequence */
 	STAT_REJECT_LIMIT,		/* 452/552: too many, too big */
 	STAT_REJECT_DATA,		/* bare LF/CR, NUL, long lines */
 	STAT_REJECT_KINDS
@@ -42,6 +42,15 @@ enum stats_queue {
 	STAT_QUEUE_BOUNCED,		/* recipients given up on */
 	STAT_QUEUE_DSN,			/* bounce messages sent */
 	STAT_QUEUE_KINDS
+};
+
+/* Sessions the server ended because a limit was reached. */
+enum stats_close {
+	STAT_CLOSE_TIMEOUT,		/* command_timeout, data_timeout */
+	STAT_CLOSE_ERRORS,		/* too many errors or bad commands */
+	STAT_CLOSE_JUNK,		/* junk_command_limit */
+	STAT_CLOSE_SESSION_TIMEOUT,	/* session_timeout */
+	STAT_CLOSE_KINDS
 };
 
 #define STATS_AUTH_SLOTS 256
@@ -61,6 +70,7 @@ struct stats_shm {
 	uint64_t counter[STAT_COUNTER_KINDS][SERVICE_COUNT];
 	uint64_t reject[STAT_REJECT_KINDS];
 	uint64_t queue[STAT_QUEUE_KINDS];
+	uint64_t closed[STAT_CLOSE_KINDS];
 	struct stats_auth_slot auth[STATS_AUTH_SLOTS];
 };
 
@@ -73,6 +83,7 @@ void stats_close_readonly(const struct stats_shm *s);
 void stats_count(enum stats_counter what, enum service svc);
 void stats_reject(enum stats_reject why);
 void stats_queue(enum stats_queue what);
+void stats_closed(enum stats_close why);
 void stats_sessions_set(enum service svc, uint32_t n);
 
 /*
@@ -87,5 +98,6 @@ void stats_auth_succeeded(const char *addr, const char *user);
 
 const char *stats_reject_name(enum stats_reject why);
 const char *stats_queue_name(enum stats_queue what);
+const char *stats_close_name(enum stats_close why);
 
 #endif

@@ -53,6 +53,24 @@ void stream_set_timeout(struct stream *s, int timeout_sec)
 		s->timeout_ms = timeout_sec * 1000;
 }
 
+void stream_set_deadline(struct stream *s, long total_sec)
+{
+	s->deadline = total_sec > 0 ? now_ms() + total_sec * 1000LL : 0;
+}
+
+int stream_expired(const struct stream *s)
+{
+	return s->deadline != 0 && now_ms() >= s->deadline;
+}
+
+/* The end of one wait: the per-read timeout, capped by the session's end. */
+static long long wait_until(const struct stream *s)
+{
+	long long d = now_ms() + s->timeout_ms;
+
+	return s->deadline != 0 && s->deadline < d ? s->deadline : d;
+}
+
 void stream_free(struct stream *s)
 {
 	if (s->ssl != NULL) {
@@ -96,6 +114,9 @@ static ssize_t fill(struct stream *s, long long deadline)
 {
 	ssize_t n;
 
+	/* Past the session's end even a client that never pauses stops here. */
+	if (stream_expired(s))
+		return STREAM_TIMEOUT;
 	if (s->rpos == s->rlen)
 		s->rpos = s->rlen = 0;
 	if (s->rlen == sizeof s->rbuf) {
@@ -155,7 +176,7 @@ static ssize_t fill(struct stream *s, long long deadline)
 
 int stream_read_line(struct stream *s, char *line, size_t max, size_t *len, int *crlf)
 {
-	long long deadline = now_ms() + s->timeout_ms;
+	long long deadline = wait_until(s);
 	size_t used = 0;
 	int toolong = 0;
 
@@ -200,7 +221,7 @@ int stream_read_line(struct stream *s, char *line, size_t max, size_t *len, int 
 ssize_t stream_peek(struct stream *s, const char **p)
 {
 	if (s->rpos == s->rlen) {
-		ssize_t r = fill(s, now_ms() + s->timeout_ms);
+		ssize_t r = fill(s, wait_until(s));
 		if (r < 0)
 			return r;
 	}
@@ -253,7 +274,7 @@ size_t stream_pending_output(const struct stream *s)
 
 int stream_flush(struct stream *s)
 {
-	long long deadline = now_ms() + s->timeout_ms;
+	long long deadline = wait_until(s);
 	size_t off = 0;
 	int status = STREAM_OK;
 
@@ -310,7 +331,7 @@ int stream_flush(struct stream *s)
 static int handshake(struct stream *s, struct ssl_ctx_st *ctx, int client,
     const char *sni)
 {
-	long long deadline = now_ms() + s->timeout_ms;
+	long long deadline = wait_until(s);
 
 	stream_discard_input(s);
 	s->ssl = SSL_new(ctx);

@@ -31,6 +31,7 @@ struct stream {
 	int fd;
 	struct ssl_st *ssl;	/* non-NULL once TLS is up */
 	int timeout_ms;		/* per read or write wait */
+	long long deadline;	/* monotonic ms the session ends; 0: none */
 	char rbuf[STREAM_RBUF];
 	size_t rpos, rlen;
 	struct buf wbuf;
@@ -41,6 +42,14 @@ void stream_init(struct stream *s, int fd, int timeout_sec);
 /* Frees buffers and TLS state; does not close fd. */
 void stream_free(struct stream *s);
 void stream_set_timeout(struct stream *s, int timeout_sec);
+/*
+ * The whole session must end within total_sec from now (0: no limit): every
+ * later wait, read or write, is cut short at that point and ends in
+ * STREAM_TIMEOUT, and no more input is read once it has passed.
+ */
+void stream_set_deadline(struct stream *s, long total_sec);
+/* Has the session's deadline passed (so a STREAM_TIMEOUT was that one)? */
+int stream_expired(const struct stream *s);
 
 /*
  * Read one line ending in LF (a preceding CR is removed too) into line,

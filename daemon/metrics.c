@@ -13,6 +13,7 @@
 #include "log.h"
 #include "master.h"
 #include "session.h"
+#include "stats.h"
 #include "status.h"
 #include "stream.h"
 
@@ -28,6 +29,24 @@ static void respond(struct stream *st, const char *status, const char *type,
 	stream_write(st, body->s ? body->s : "", body->len);
 }
 
+/*
+ * The request did not arrive in time: per line (command_timeout) or in
+ * all (session_timeout, which a client sending a header a second would
+ * otherwise never meet). 408, logged and counted like the mail services.
+ */
+static void timed_out(struct stream *st, const struct session_ctx *ctx)
+{
+	struct buf body = BUF_INIT;
+	int whole = stream_expired(st);
+
+	log_info("close reason=%s service=%s", whole ? "session-timeout" : "timeout",
+	    conf_service_name(ctx->service));
+	stats_closed(whole ? STAT_CLOSE_SESSION_TIMEOUT : STAT_CLOSE_TIMEOUT);
+	buf_appends(&body, "request timeout\n");
+	respond(st, "408 Request Timeout", "text/plain", &body);
+	buf_free(&body);
+}
+
 int metrics_session_run(const struct session_ctx *ctx)
 {
 	char line[METRICS_LINE_MAX], method[16], path[256];
@@ -39,8 +58,13 @@ int metrics_session_run(const struct session_ctx *ctx)
 	int i, r;
 
 	stream_init(&st, ctx->fd, (int)ctx->conf->limits.command_timeout);
+	stream_set_deadline(&st, ctx->conf->limits.session_timeout);
 	r = stream_read_line(&st, line, sizeof line, &len, NULL);
 	if (r != STREAM_OK || sscanf(line, "%15s %255s", method, path) != 2) {
+		if (r == STREAM_TIMEOUT) {
+			timed_out(&st, ctx);
+			(void)stream_flush(&st);
+		}
 		stream_free(&st);
 		return 0;
 	}
@@ -50,7 +74,10 @@ int metrics_session_run(const struct session_ctx *ctx)
 		if (r != STREAM_OK || len == 0)
 			break;
 	}
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+	if (r == STREAM_TIMEOUT) {
+		timed_out(&st, ctx);
+		code = "408";
+	} else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		buf_appends(&body, "method not allowed\n");
 		respond(&st, "405 Method Not Allowed", "text/plain", &body);
 		code = "405";

@@ -10,7 +10,6 @@
 /* RFC 2449 §4: a command line is at most 255 octets with its CRLF. */
 #define POP3_LINE_MAX 255
 /* Bad or unknown commands tolerated before the session is closed. */
-#define POP3_BAD_COMMANDS_MAX 10
 
 /* Run the session on ctx->fd to the end; returns the child's exit code. */
 int pop3_session_run(const struct session_ctx *ctx);

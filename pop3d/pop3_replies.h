@@ -34,6 +34,7 @@
 #define POP3_ERR_TOOLONG	"-ERR Line too long."
 #define POP3_ERR_NUL		"-ERR Invalid character in command."
 #define POP3_ERR_TOO_MANY_BAD	"-ERR Too many invalid commands, closing."
+#define POP3_ERR_TOO_MANY_JUNK	"-ERR Too many commands without retrieval, closing."
 #define POP3_ERR_NO_USER	"-ERR No username given, use USER first."
 #define POP3_ERR_AUTH_FAILED	"-ERR [AUTH] Authentication failed."
 #define POP3_ERR_AUTH_CLOSE	"-ERR [AUTH] Authentication failed, closing."
@@ -45,5 +46,6 @@
 #define POP3_ERR_READ		"-ERR [SYS/TEMP] Cannot read the message."
 #define POP3_ERR_UPDATE		"-ERR [SYS/TEMP] Some deleted messages were not removed."
 #define POP3_ERR_TIMEOUT	"-ERR Disconnected for inactivity."
+#define POP3_ERR_SESSION_TIMEOUT "-ERR Session time limit reached, closing."
 
 #endif

@@ -25,6 +25,7 @@
 #include "pop3_replies.h"
 #include "relaydb.h"
 #include "sasl.h"
+#include "stats.h"
 #include "stream.h"
 #include "users.h"
 
@@ -40,6 +41,7 @@ struct pop3 {
 	enum pop3_state state;
 	int quit;			/* end the session after this reply */
 	int bad_commands;
+	long junk;			/* NOOP, STAT, LIST, UIDL so far */
 	struct session_auth auth;	/* failed logins, the last pause */
 	char login[POP3_LINE_MAX];	/* the name USER gave */
 	char user[USERS_ADDRESS_MAX];	/* the logged-in address */
@@ -86,11 +88,29 @@ static void enter_state(struct pop3 *p, enum pop3_state to)
 static void bad_command(struct pop3 *p, const char *text)
 {
 	reply(p, "%s", text);
-	if (++p->bad_commands >= POP3_BAD_COMMANDS_MAX) {
+	if (++p->bad_commands >= p->conf->limits.error_limit) {
 		reply(p, POP3_ERR_TOO_MANY_BAD);
 		log_warn("close reason=too-many-bad-commands count=%d", p->bad_commands);
+		stats_closed(STAT_CLOSE_ERRORS);
 		p->quit = 1;
 	}
+}
+
+/*
+ * NOOP, STAT, LIST and UIDL fetch nothing, yet each resets the command
+ * timeout: past limits.junk_command_limit of them in a session the client
+ * only holds a process. RETR, TOP and DELE are not counted (and clear
+ * nothing). 1 when the session ends here.
+ */
+static int junk_command(struct pop3 *p)
+{
+	if (++p->junk <= p->conf->limits.junk_command_limit)
+		return 0;
+	log_warn("close reason=junk-commands count=%ld", p->junk);
+	stats_closed(STAT_CLOSE_JUNK);
+	reply(p, POP3_ERR_TOO_MANY_JUNK);
+	p->quit = 1;
+	return 1;
 }
 
 /* Parse a message number of the current listing; NULL when invalid. */
@@ -433,6 +453,8 @@ static void cmd_quit(struct pop3 *p, char *arg)
 static void cmd_noop(struct pop3 *p, char *arg)
 {
 	(void)arg;
+	if (junk_command(p))
+		return;
 	reply(p, POP3_OK);
 }
 
@@ -456,6 +478,8 @@ static void cmd_stat(struct pop3 *p, char *arg)
 	unsigned long long size;
 
 	(void)arg;
+	if (junk_command(p))
+		return;
 	totals(p, &count, &size);
 	reply(p, POP3_STAT, count, size);
 }
@@ -466,6 +490,8 @@ static void cmd_list(struct pop3 *p, char *arg)
 	size_t i, n, count;
 	unsigned long long size;
 
+	if (junk_command(p))
+		return;
 	if (arg != NULL) {
 		if ((m = msg_arg(p, arg, &n)) != NULL)
 			reply(p, POP3_LIST_ONE, n, m->size);
@@ -485,6 +511,8 @@ static void cmd_uidl(struct pop3 *p, char *arg)
 	struct maildir_msg *m;
 	size_t i, n;
 
+	if (junk_command(p))
+		return;
 	if (arg != NULL) {
 		if ((m = msg_arg(p, arg, &n)) != NULL &&
 		    maildir_msg_uidl(m, uid, sizeof uid) == 0)
@@ -675,6 +703,7 @@ int pop3_session_run(const struct session_ctx *ctx)
 	p.state = POP3_AUTHORIZATION;
 	p.lock_fd = -1;
 	stream_init(&p.st, ctx->fd, (int)p.conf->limits.command_timeout);
+	stream_set_deadline(&p.st, p.conf->limits.session_timeout);
 	if (ctx->service == SERVICE_POP3S) {
 		/* Implicit TLS (RFC 8314 §3.3): the handshake comes first. */
 		if (ctx->tls == NULL || stream_start_tls(&p.st, ctx->tls) != STREAM_OK) {
@@ -697,8 +726,17 @@ int pop3_session_run(const struct session_ctx *ctx)
 			bad_command(&p, POP3_ERR_TOOLONG);
 			continue;
 		}
+		if (r == STREAM_TIMEOUT && stream_expired(&p.st)) {
+			/* limits.session_timeout: however busy the client kept it. */
+			log_info("close reason=session-timeout service=%s",
+			    conf_service_name(ctx->service));
+			stats_closed(STAT_CLOSE_SESSION_TIMEOUT);
+			reply(&p, POP3_ERR_SESSION_TIMEOUT);
+			break;
+		}
 		if (r == STREAM_TIMEOUT) {
 			log_info("close reason=timeout");
+			stats_closed(STAT_CLOSE_TIMEOUT);
 			reply(&p, POP3_ERR_TIMEOUT);
 			break;
 		}

@@ -30,6 +30,7 @@
 
 #include "bounce.h"
 #include "client.h"
+#include "data.h"
 #include "dns.h"
 #include "log.h"
 #include "queue.h"
@@ -48,40 +49,23 @@ static void on_term(int sig)
 	runner_stop = 1;
 }
 
-/* Count Received: header lines; a mail loop shows up as too many. */
+/*
+ * Count Received: header lines; a mail loop shows up as too many. DATA
+ * refuses such a message already; this catches one that came in some
+ * other way (an older version's queue).
+ */
 static int count_hops(int fd)
 {
 	char chunk[8192];
-	int hops = 0, at_bol = 1;
-	size_t matched = 0;
-	ssize_t n, i;
-	static const char key[] = "received:";
+	struct smtp_hops h;
+	ssize_t n;
 
 	if (lseek(fd, 0, SEEK_SET) != 0)
 		return 0;
-	while ((n = read(fd, chunk, sizeof chunk)) > 0) {
-		for (i = 0; i < n; i++) {
-			char ch = (char)tolower((unsigned char)chunk[i]);
-
-			if (ch == '\n') {
-				if (at_bol)
-					return hops;	/* end of the headers */
-				at_bol = 1;
-				matched = 0;
-				continue;
-			}
-			if (at_bol || matched > 0) {
-				if (matched < sizeof key - 1 && ch == key[matched]) {
-					if (++matched == sizeof key - 1)
-						hops++;
-				} else {
-					matched = 0;
-				}
-			}
-			at_bol = 0;
-		}
-	}
-	return hops;
+	smtp_hops_init(&h);
+	while (!h.done && (n = read(fd, chunk, sizeof chunk)) > 0)
+		smtp_hops_feed(&h, chunk, (size_t)n);
+	return h.hops;
 }
 
 static const char *domain_of(const char *address)
@@ -272,7 +256,7 @@ int runner_deliver(const struct conf *c, const char *id)
 	}
 	if (now - env.arrival >= c->queue.max_age) {
 		fail_pending(&env, "expired");
-	} else if (count_hops(fd) > RUNNER_HOPS_MAX) {
+	} else if (count_hops(fd) > SMTP_HOPS_MAX) {
 		fail_pending(&env, "554 5.4.6 Too many hops: mail loop");
 	} else if ((res = dns_resolver_new(c->dns_nameserver, err, sizeof err)) == NULL) {
 		log_error("queue id=%s result=error reason=\"resolver: %s\"", id, err);

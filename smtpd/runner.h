@@ -21,8 +21,6 @@
  * destination.
  */
 #define RUNNER_PER_DESTINATION (RUNNER_WORKERS_MAX / 2)
-/* Received: lines beyond which a message is taken to be looping. */
-#define RUNNER_HOPS_MAX 30
 
 /*
  * Run until SIGTERM (or the master's death, which PR_SET_PDEATHSIG turns

@@ -10,8 +10,11 @@
 
 /* RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with CRLF. */
 #define SMTP_LINE_MAX 512
-/* Syntax errors and unknown commands tolerated before 421 and close. */
-#define SMTP_ERRORS_MAX 10
+/*
+ * Refusals by the relay policy logged one by one in a session; the rest
+ * are summed up in one line at its end (a flood must not fill the disk).
+ */
+#define SMTP_REFUSALS_LOGGED 5
 /*
  * DATA must keep moving: data_timeout, plus one second per this many bytes
  * received, for the whole message (Postfix's smtpd_min_data_rate), so a

@@ -24,7 +24,9 @@ R(SMTP_VRFY,           252, "2.0.0", "Send some mail, I'll try my best");
 R(SMTP_HELP,           214, "2.0.0", "See RFC 5321; commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
 R(SMTP_DATA_GO,        354, NULL,    "End data with <CR><LF>.<CR><LF>");
 R(SMTP_TIMEOUT,        421, "4.4.2", "%s Error: timeout exceeded");
+R(SMTP_SESSION_TIMEOUT, 421, "4.4.2", "%s Error: session timeout exceeded");
 R(SMTP_TOO_MANY_ERR,   421, "4.7.0", "%s Error: too many errors");
+R(SMTP_TOO_MANY_JUNK,  421, "4.7.0", "%s Error: too many junk commands");
 R(SMTP_TLS_READY,      220, "2.0.0", "Ready to start TLS");
 R(SMTP_TLS_ALREADY,    503, "5.5.1", "Error: TLS already active");
 R(SMTP_AUTH_OK,        235, "2.7.0", "Authentication successful");
@@ -61,6 +63,7 @@ R(SMTP_SIZE_EXCEEDED,  552, "5.3.4", "Error: message size exceeds fixed limit");
 R(SMTP_BARE_LF,        550, "5.5.2", "Error: bare <LF> or <CR> received, message refused");
 R(SMTP_LONG_LINE,      550, "5.5.2", "Error: message line longer than 1000 octets");
 R(SMTP_NUL_IN_DATA,    550, "5.6.0", "Error: message contains NUL characters");
+R(SMTP_TOO_MANY_HOPS,  554, "5.4.6", "Too many hops");
 
 #undef R
 

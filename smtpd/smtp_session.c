@@ -53,6 +53,9 @@ struct smtp {
 	char helo[256];			/* sanitised, for Received: */
 	int quit;
 	int errors;
+	long junk;			/* NOOP and kin since the last message */
+	long refusals;			/* RCPTs the relay policy refused */
+	long unlogged[STAT_REJECT_KINDS];	/* of them, not logged one by one */
 	enum auth_source smtp_auth;	/* AUTH_SOURCE_SMTP once AUTH passed */
 	char auth_user[256];
 	struct session_auth auth;	/* failed logins, the last pause */
@@ -106,12 +109,16 @@ static void reply_line(struct smtp *s, const char *line)
 	stream_write(&s->st, "\r\n", 2);
 }
 
-/* Count a client error; too many of them end the session (a scanner, a bot). */
+/*
+ * Count a client error; limits.error_limit of them end the session (a
+ * scanner, a bot, a relay prober: refused relaying counts too).
+ */
 static void count_error(struct smtp *s)
 {
-	if (++s->errors >= SMTP_ERRORS_MAX) {
+	if (++s->errors >= s->conf->limits.error_limit) {
 		reply(s, &SMTP_TOO_MANY_ERR, s->conf->hostname);
 		log_warn("close reason=too-many-errors count=%d", s->errors);
+		stats_closed(STAT_CLOSE_ERRORS);
 		s->quit = 1;
 	}
 }
@@ -120,6 +127,55 @@ static void client_error(struct smtp *s, const struct smtp_reply *r, const char 
 {
 	reply(s, r, arg);
 	count_error(s);
+}
+
+/*
+ * A MAIL, RCPT or DATA refused for its form ("syntax") or its place in
+ * the dialogue ("sequence"): logged and counted like every other refusal,
+ * so that the metrics and the log never disagree, and a client error.
+ */
+static void refuse(struct smtp *s, const char *verb, const char *reason,
+    const struct smtp_reply *r, const char *arg)
+{
+	log_info("%s result=reject code=%d reason=%s", verb, r->code, reason);
+	stats_reject(STAT_REJECT_SYNTAX);
+	client_error(s, r, arg);
+}
+
+/*
+ * NOOP, RSET, HELP, VRFY and a repeated HELO/EHLO move nothing on, yet
+ * each resets the command timeout: past limits.junk_command_limit of them
+ * since the last message the client only holds a process (Postfix's
+ * smtpd_junk_command_limit). 1 when the session ends here.
+ */
+static int junk_command(struct smtp *s)
+{
+	if (++s->junk <= s->conf->limits.junk_command_limit)
+		return 0;
+	log_warn("close reason=junk-commands count=%ld", s->junk);
+	stats_closed(STAT_CLOSE_JUNK);
+	reply(s, &SMTP_TOO_MANY_JUNK, s->conf->hostname);
+	s->quit = 1;
+	return 1;
+}
+
+/*
+ * A read or write ran out of time: the command timeout, or the session's
+ * own (limits.session_timeout), which no activity postpones.
+ */
+static void timed_out(struct smtp *s)
+{
+	if (stream_expired(&s->st)) {
+		log_info("close reason=session-timeout service=%s state=%s",
+		    conf_service_name(s->ctx->service), state_names[s->state]);
+		stats_closed(STAT_CLOSE_SESSION_TIMEOUT);
+		reply(s, &SMTP_SESSION_TIMEOUT, s->conf->hostname);
+	} else {
+		log_info("close reason=timeout state=%s", state_names[s->state]);
+		stats_closed(STAT_CLOSE_TIMEOUT);
+		reply(s, &SMTP_TIMEOUT, s->conf->hostname);
+	}
+	s->quit = 1;
 }
 
 static void transaction_reset(struct smtp *s)
@@ -152,6 +208,8 @@ static void helo_store(struct smtp *s, const char *arg)
 
 static void cmd_helo(struct smtp *s, char *arg)
 {
+	if (s->state != SMTP_STATE_START && junk_command(s))
+		return;
 	if (arg == NULL) {
 		client_error(s, &SMTP_SYNTAX_HELO, NULL);
 		return;
@@ -169,6 +227,8 @@ static void cmd_ehlo(struct smtp *s, char *arg)
 	char size[40];
 	size_t n = 0, i;
 
+	if (s->state != SMTP_STATE_START && junk_command(s))
+		return;
 	if (arg == NULL) {
 		client_error(s, &SMTP_SYNTAX_EHLO, NULL);
 		return;
@@ -255,17 +315,20 @@ static int mail_params(struct smtp *s, const char *p, const char *end)
 			size_t i;
 
 			if (prm.value == NULL || prm.valuelen == 0 || prm.valuelen > 18) {
-				client_error(s, &SMTP_BAD_SIZE, NULL);
+				refuse(s, "mail", "syntax", &SMTP_BAD_SIZE, NULL);
 				return -1;
 			}
 			for (i = 0; i < prm.valuelen; i++) {
 				if (!isdigit((unsigned char)prm.value[i])) {
-					client_error(s, &SMTP_BAD_SIZE, NULL);
+					refuse(s, "mail", "syntax", &SMTP_BAD_SIZE, NULL);
 					return -1;
 				}
 				v = v * 10 + (unsigned)(prm.value[i] - '0');
 			}
 			if (v > (unsigned long long)s->conf->limits.message_size) {
+				log_info("mail result=reject code=%d reason=size size=%llu",
+				    SMTP_SIZE_EXCEEDED.code, v);
+				stats_reject(STAT_REJECT_LIMIT);
 				reply(s, &SMTP_SIZE_EXCEEDED, NULL);
 				return -1;
 			}
@@ -273,7 +336,7 @@ static int mail_params(struct smtp *s, const char *p, const char *end)
 			if (prm.value == NULL ||
 			    !((prm.valuelen == 4 && strncasecmp(prm.value, "7BIT", 4) == 0) ||
 			    (prm.valuelen == 8 && strncasecmp(prm.value, "8BITMIME", 8) == 0))) {
-				client_error(s, &SMTP_BAD_BODY, NULL);
+				refuse(s, "mail", "syntax", &SMTP_BAD_BODY, NULL);
 				return -1;
 			}
 		} else if (prm.keylen == 4 && strncasecmp(prm.keyword, "AUTH", 4) == 0) {
@@ -283,12 +346,12 @@ static int mail_params(struct smtp *s, const char *p, const char *end)
 
 			memcpy(word, prm.keyword, n);
 			word[n] = '\0';
-			client_error(s, &SMTP_UNKNOWN_PARAM, word);
+			refuse(s, "mail", "syntax", &SMTP_UNKNOWN_PARAM, word);
 			return -1;
 		}
 	}
 	if (r < 0) {
-		client_error(s, &SMTP_SYNTAX_MAIL, NULL);
+		refuse(s, "mail", "syntax", &SMTP_SYNTAX_MAIL, NULL);
 		return -1;
 	}
 	return 0;
@@ -302,21 +365,22 @@ static void cmd_mail(struct smtp *s, char *arg)
 	int r;
 
 	if (s->state == SMTP_STATE_START) {
-		client_error(s, &SMTP_NEED_HELO, NULL);
+		refuse(s, "mail", "sequence", &SMTP_NEED_HELO, NULL);
 		return;
 	}
 	if (s->state != SMTP_STATE_READY) {
-		client_error(s, &SMTP_NESTED_MAIL, NULL);
+		refuse(s, "mail", "sequence", &SMTP_NESTED_MAIL, NULL);
 		return;
 	}
 	if ((p = after_prefix(arg, "FROM:")) == NULL) {
-		client_error(s, &SMTP_SYNTAX_MAIL, NULL);
+		refuse(s, "mail", "syntax", &SMTP_SYNTAX_MAIL, NULL);
 		return;
 	}
 	r = smtp_parse_path_arg(p, strlen(p), 1, &s->sender, &params);
 	if (r != SMTP_PATH_OK) {
 		smtp_policy_path_error(r, 0, s->esmtp, &d);
 		log_info("mail result=reject code=%d reason=%s", d.code, d.reason);
+		stats_reject(STAT_REJECT_SYNTAX);
 		reply_line(s, d.text);
 		count_error(s);
 		return;
@@ -377,6 +441,31 @@ static int rcpt_local(struct smtp *s, const struct smtp_path *path)
 	return 0;
 }
 
+/*
+ * The relay refusals that were not logged one by one, in one line at the
+ * session's end: how many in all, and the unlogged ones by the counter
+ * they went to, so that the log still adds up to the metrics.
+ */
+static void refusals_summary(const struct smtp *s)
+{
+	char by[256] = "";
+	size_t o = 0;
+	int k;
+
+	if (s->refusals <= SMTP_REFUSALS_LOGGED)
+		return;
+	for (k = 0; k < STAT_REJECT_KINDS; k++) {
+		if (s->unlogged[k] == 0)
+			continue;
+		if (str_format(by + o, sizeof by - o, " %s=%ld",
+		    stats_reject_name((enum stats_reject)k), s->unlogged[k]) < 0)
+			break;
+		o += strlen(by + o);
+	}
+	log_info("rcpt-refusals count=%ld unlogged=%ld%s", s->refusals,
+	    s->refusals - SMTP_REFUSALS_LOGGED, by);
+}
+
 static void cmd_rcpt(struct smtp *s, char *arg)
 {
 	struct smtp_decision d;
@@ -387,18 +476,19 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 	int r;
 
 	if (s->state < SMTP_STATE_MAIL) {
-		client_error(s, s->state == SMTP_STATE_START ? &SMTP_NEED_HELO :
-		    &SMTP_NEED_MAIL, NULL);
+		refuse(s, "rcpt", "sequence", s->state == SMTP_STATE_START ?
+		    &SMTP_NEED_HELO : &SMTP_NEED_MAIL, NULL);
 		return;
 	}
 	if ((p = after_prefix(arg, "TO:")) == NULL) {
-		client_error(s, &SMTP_SYNTAX_RCPT, NULL);
+		refuse(s, "rcpt", "syntax", &SMTP_SYNTAX_RCPT, NULL);
 		return;
 	}
 	r = smtp_parse_path_arg(p, strlen(p), 0, &path, NULL);
 	if (r != SMTP_PATH_OK) {
 		smtp_policy_path_error(r, 1, s->esmtp, &d);
 		log_info("rcpt result=reject code=%d reason=%s", d.code, d.reason);
+		stats_reject(STAT_REJECT_SYNTAX);
 		reply_line(s, d.text);
 		count_error(s);
 		return;
@@ -417,12 +507,20 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 	smtp_policy_decide(s->ctx->service, s->ctx->class, auth, kind,
 	    s->esmtp, path.mailbox, &d);
 	if (!d.accept) {
-		stats_reject(d.code == 553 ? STAT_REJECT_FIRST_POP : d.code == 550 ?
-		    STAT_REJECT_DENIED : d.code == 530 ? STAT_REJECT_AUTH_REQUIRED :
-		    STAT_REJECT_SYNTAX);
-		log_info("rcpt to=<%s> result=reject code=%d %s%s", path.mailbox,
-		    d.code, strncmp(d.reason, "relay=", 6) ? "reason=" : "", d.reason);
+		enum stats_reject why = d.code == 553 ? STAT_REJECT_FIRST_POP :
+		    d.code == 550 ? STAT_REJECT_DENIED : d.code == 530 ?
+		    STAT_REJECT_AUTH_REQUIRED : STAT_REJECT_SYNTAX;
+
+		stats_reject(why);
+		/* Counted every time, logged the first few: see refusals_summary. */
+		if (++s->refusals <= SMTP_REFUSALS_LOGGED)
+			log_info("rcpt to=<%s> result=reject code=%d %s%s", path.mailbox,
+			    d.code, strncmp(d.reason, "relay=", 6) ? "reason=" : "",
+			    d.reason);
+		else
+			s->unlogged[why]++;
 		reply_line(s, d.text);
+		count_error(s);
 		return;
 	}
 	if (kind == SMTP_RCPT_LOCAL) {
@@ -587,7 +685,7 @@ static long long data_now_ms(void)
  * off instead of holding a process for ever, however it ends its lines.
  */
 static int data_read(struct smtp *s, struct maildir_writer *w, int *werr,
-    struct smtp_data *d)
+    struct smtp_data *d, struct smtp_hops *hops)
 {
 	struct buf out = BUF_INIT;
 	long long start = data_now_ms(), left;
@@ -599,6 +697,8 @@ static int data_read(struct smtp *s, struct maildir_writer *w, int *werr,
 
 	smtp_data_init(d, (size_t)s->conf->limits.message_size);
 	while (!d->done) {
+		size_t before;
+
 		left = start + s->conf->limits.data_timeout * 1000LL +
 		    (long long)(got * 1000 / SMTP_DATA_MIN_RATE) - data_now_ms();
 		if (left <= 0) {
@@ -613,7 +713,9 @@ static int data_read(struct smtp *s, struct maildir_writer *w, int *werr,
 			r = (int)n;
 			break;
 		}
+		before = out.len;
 		used = smtp_data_feed(d, p, (size_t)n, &out);
+		smtp_hops_feed(hops, out.s + before, out.len - before);
 		got += used;
 		stream_consume(&s->st, used);
 		if (d->errors == 0 && *werr == 0 && (out.len >= 65536 || d->done)) {
@@ -644,22 +746,23 @@ static void cmd_data(struct smtp *s, char *arg)
 {
 	struct maildir_writer w;
 	struct smtp_data d;
+	struct smtp_hops hops;
 	struct buf hdr = BUF_INIT;
 	char path[PATH_MAX], id[QUEUE_ID_MAX], qid[QUEUE_ID_MAX] = "";
 	int local = s->rcpts.nlocal > 0;
 	int werr = 0, r;
 
 	if (arg != NULL) {
-		client_error(s, &SMTP_SYNTAX_NOARGS, NULL);
+		refuse(s, "data", "syntax", &SMTP_SYNTAX_NOARGS, NULL);
 		return;
 	}
 	if (s->state < SMTP_STATE_MAIL) {
-		client_error(s, s->state == SMTP_STATE_START ? &SMTP_NEED_HELO :
-		    &SMTP_NEED_MAIL, NULL);
+		refuse(s, "data", "sequence", s->state == SMTP_STATE_START ?
+		    &SMTP_NEED_HELO : &SMTP_NEED_MAIL, NULL);
 		return;
 	}
 	if (s->state != SMTP_STATE_RCPT) {
-		client_error(s, &SMTP_NEED_RCPT, NULL);
+		refuse(s, "data", "sequence", &SMTP_NEED_RCPT, NULL);
 		return;
 	}
 	if (local)
@@ -689,13 +792,14 @@ static void cmd_data(struct smtp *s, char *arg)
 	if (maildir_writer_write(&w, hdr.s, hdr.len) != 0)
 		werr = errno ? errno : EIO;
 	buf_free(&hdr);
-	r = data_read(s, &w, &werr, &d);
+	smtp_hops_init(&hops);
+	r = data_read(s, &w, &werr, &d, &hops);
 	if (r != STREAM_OK) {
 		maildir_writer_abort(&w);
-		log_info("data result=abort reason=%s", r == STREAM_TIMEOUT ?
-		    "timeout" : "disconnect");
+		log_info("data result=abort reason=%s", r != STREAM_TIMEOUT ?
+		    "disconnect" : stream_expired(&s->st) ? "session-timeout" : "timeout");
 		if (r == STREAM_TIMEOUT)
-			reply(s, &SMTP_TIMEOUT, s->conf->hostname);
+			timed_out(s);
 		s->quit = 1;
 		return;
 	}
@@ -708,6 +812,16 @@ static void cmd_data(struct smtp *s, char *arg)
 		stats_reject(d.errors & SMTP_DATA_TOO_BIG ? STAT_REJECT_LIMIT :
 		    STAT_REJECT_DATA);
 		reply(s, e, NULL);
+		transaction_reset(s);
+		return;
+	}
+	if (hops.hops + 1 > SMTP_HOPS_MAX) {
+		/* A loop: refused now, or the queue would bounce it to anyone. */
+		maildir_writer_abort(&w);
+		log_info("data result=reject code=%d reason=too-many-hops hops=%d",
+		    SMTP_TOO_MANY_HOPS.code, hops.hops + 1);
+		stats_reject(STAT_REJECT_DATA);
+		reply(s, &SMTP_TOO_MANY_HOPS, NULL);
 		transaction_reset(s);
 		return;
 	}
@@ -731,6 +845,7 @@ static void cmd_data(struct smtp *s, char *arg)
 		return;
 	}
 	s->messages++;
+	s->junk = 0;
 	if (s->rcpts.nlocal > 0)
 		stats_count(STAT_MSG_DELIVERED, s->ctx->service);
 	if (s->rcpts.nremote > 0)
@@ -816,9 +931,10 @@ static int auth_read(void *session, const char *prompt, char *line)
 		return -1;
 	r = stream_read_line(&s->st, line, SASL_LINE_MAX, &len, NULL);
 	if (r != STREAM_OK) {
-		if (r == STREAM_TOOLONG) {
+		if (r == STREAM_TOOLONG)
 			reply(s, &SMTP_LINE_TOO_LONG, NULL);
-		}
+		else if (r == STREAM_TIMEOUT)
+			timed_out(s);
 		s->quit = 1;
 		return -1;
 	}
@@ -857,6 +973,7 @@ static void cmd_auth(struct smtp *s, char *arg)
 	if (!session_plaintext_ok(s->ctx, s->st.ssl != NULL)) {
 		log_info("login result=refused reason=encryption-required service=%s",
 		    conf_service_name(s->ctx->service));
+		stats_count(STAT_LOGIN_FAILED, s->ctx->service);
 		client_error(s, &SMTP_AUTH_NEED_TLS, NULL);
 		return;
 	}
@@ -910,6 +1027,8 @@ static void cmd_auth(struct smtp *s, char *arg)
 
 static void cmd_rset(struct smtp *s, char *arg)
 {
+	if (junk_command(s))
+		return;
 	if (arg != NULL) {
 		client_error(s, &SMTP_SYNTAX_NOARGS, NULL);
 		return;
@@ -921,6 +1040,8 @@ static void cmd_rset(struct smtp *s, char *arg)
 static void cmd_noop(struct smtp *s, char *arg)
 {
 	(void)arg;
+	if (junk_command(s))
+		return;
 	reply(s, &SMTP_OK, NULL);
 }
 
@@ -933,6 +1054,8 @@ static void cmd_quit(struct smtp *s, char *arg)
 
 static void cmd_vrfy(struct smtp *s, char *arg)
 {
+	if (junk_command(s))
+		return;
 	if (arg == NULL) {
 		client_error(s, &SMTP_SYNTAX_VRFY, NULL);
 		return;
@@ -943,6 +1066,8 @@ static void cmd_vrfy(struct smtp *s, char *arg)
 static void cmd_help(struct smtp *s, char *arg)
 {
 	(void)arg;
+	if (junk_command(s))
+		return;
 	reply(s, &SMTP_HELP, NULL);
 }
 
@@ -978,6 +1103,7 @@ static void dispatch(struct smtp *s, char *line, size_t len)
 
 	if (memchr(line, '\0', len) != NULL) {
 		log_info("command result=reject reason=nul-byte");
+		stats_reject(STAT_REJECT_SYNTAX);
 		client_error(s, &SMTP_BAD_CHAR, NULL);
 		return;
 	}
@@ -1011,6 +1137,7 @@ int smtp_session_run(const struct session_ctx *ctx)
 	s.conf = ctx->conf;
 	s.state = SMTP_STATE_START;
 	stream_init(&s.st, ctx->fd, (int)s.conf->limits.command_timeout);
+	stream_set_deadline(&s.st, s.conf->limits.session_timeout);
 	if (ctx->service == SERVICE_SMTPS) {
 		/* RFC 8314 §3.3: implicit TLS, the handshake comes first. */
 		if (ctx->tls == NULL || stream_start_tls(&s.st, ctx->tls) != STREAM_OK) {
@@ -1033,8 +1160,7 @@ int smtp_session_run(const struct session_ctx *ctx)
 			break;
 		}
 		if (r == STREAM_TIMEOUT) {
-			log_info("close reason=timeout state=%s", state_names[s.state]);
-			reply(&s, &SMTP_TIMEOUT, s.conf->hostname);
+			timed_out(&s);
 			break;
 		}
 		if (r != STREAM_OK) {
@@ -1046,6 +1172,7 @@ int smtp_session_run(const struct session_ctx *ctx)
 		explicit_bzero(line, len);
 	}
 	(void)stream_flush(&s.st);
+	refusals_summary(&s);
 	log_info("disconnect messages=%u errors=%d", s.messages, s.errors);
 	transaction_reset(&s);
 	if (s.db != NULL)

@@ -111,6 +111,10 @@ void status_text(const struct status *st, struct buf *out)
 	for (k = 0; k < STAT_QUEUE_KINDS; k++)
 		buf_printf(out, " %s=%llu", stats_queue_name((enum stats_queue)k),
 		    (unsigned long long)s->queue[k]);
+	buf_appends(out, "\n  closed        ");
+	for (k = 0; k < STAT_CLOSE_KINDS; k++)
+		buf_printf(out, " %s=%llu", stats_close_name((enum stats_close)k),
+		    (unsigned long long)s->closed[k]);
 	buf_appendc(out, '\n');
 }
 
@@ -167,6 +171,12 @@ void status_prometheus(const struct status *st, struct buf *out)
 			buf_printf(out, "ispmaild_outbound_total{result=\"%s\"} %llu\n",
 			    stats_queue_name((enum stats_queue)k),
 			    (unsigned long long)s->queue[k]);
+		metric_head(out, "ispmaild_sessions_closed_total", "counter",
+		    "Sessions the server ended at a limit, by reason.");
+		for (k = 0; k < STAT_CLOSE_KINDS; k++)
+			buf_printf(out, "ispmaild_sessions_closed_total{reason=\"%s\"} %llu\n",
+			    stats_close_name((enum stats_close)k),
+			    (unsigned long long)s->closed[k]);
 	}
 	metric_head(out, "ispmaild_queue_messages", "gauge", "Messages in the outbound queue.");
 	buf_printf(out, "ispmaild_queue_messages %zu\n", st->queue_messages);

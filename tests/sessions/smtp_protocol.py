@@ -101,7 +101,7 @@ def syntax(t, srv):
             ("DATA now", "501 5.5.4 Syntax error, no parameters allowed")):
         t.eq(s.cmd(cmd), want, "%r: %s" % (cmd, want[:3]))
     s.quit()
-    # A new session: the errors above count towards SMTP_ERRORS_MAX.
+    # A new session: the errors above count towards limits.error_limit.
     s = H.Smtp(srv, "smtp", T.OUTSIDER)
     s.hello(True)
     t.eq(s.cmd("FOO"), "500 5.5.2 Error: command not recognized", "unknown command: 500")
@@ -155,7 +155,7 @@ def errors_limit(t, srv):
     except T.ProtocolError:
         pass
     t.ok("421 4.7.0 %s Error: too many errors" % HOST in got,
-         "twelve bad RCPT paths end the session with 421 (SMTP_ERRORS_MAX)", repr(got))
+         "twelve bad RCPT paths end the session with 421 (limits.error_limit)", repr(got))
     s.close()
 
 

@@ -101,6 +101,9 @@ static void check_defaults_except_core(const struct conf *c)
 	CU_ASSERT_EQUAL(c->limits.auth_failures, 3);
 	CU_ASSERT_EQUAL(c->limits.max_use, 100);
 	CU_ASSERT_EQUAL(c->limits.max_idle, 60);
+	CU_ASSERT_EQUAL(c->limits.junk_command_limit, 100);
+	CU_ASSERT_EQUAL(c->limits.session_timeout, 3600);
+	CU_ASSERT_EQUAL(c->limits.error_limit, 10);
 	CU_ASSERT_EQUAL(c->queue.retry_min, 300);
 	CU_ASSERT_EQUAL(c->queue.retry_max, 3600);
 	CU_ASSERT_EQUAL(c->queue.max_age, 432000);
@@ -267,7 +270,8 @@ static void test_non_defaults(void)
 		"dns = { nameserver = \"[::1]:5353\"; };\n"
 		"limits = { max_connections = 1; max_per_ip = 2; message_size = 52428800L;\n"
 		"  max_recipients = 4; command_timeout = 5; data_timeout = 6; auth_failures = 7;\n"
-		"  max_use = 1; max_idle = 2; };\n"
+		"  max_use = 1; max_idle = 2; junk_command_limit = 3;\n"
+		"  session_timeout = 0; error_limit = 20; };\n"
 		"queue = { retry_min = 10; retry_max = 10; max_age = 11; delivery_timeout = 12; };\n"
 		"log_level = \"debug\";\n";
 	struct conf c;
@@ -309,6 +313,9 @@ static void test_non_defaults(void)
 	CU_ASSERT_EQUAL(c.limits.auth_failures, 7);
 	CU_ASSERT_EQUAL(c.limits.max_use, 1);
 	CU_ASSERT_EQUAL(c.limits.max_idle, 2);
+	CU_ASSERT_EQUAL(c.limits.junk_command_limit, 3);
+	CU_ASSERT_EQUAL(c.limits.session_timeout, 0);
+	CU_ASSERT_EQUAL(c.limits.error_limit, 20);
 	CU_ASSERT_EQUAL(c.queue.retry_min, 10);
 	CU_ASSERT_EQUAL(c.queue.retry_max, 10);
 	CU_ASSERT_EQUAL(c.queue.max_age, 11);
@@ -581,6 +588,14 @@ static const struct err_case err_cases[] = {
 	  "limits.auth_failures: must be from 1 to 2147483647, not 0" },
 	{ "max_use 0", H "limits = { max_use = 0; };\n", 2,
 	  "limits.max_use: must be from 1 to 2147483647, not 0" },
+	{ "junk_command_limit 0", H "limits = { junk_command_limit = 0; };\n", 2,
+	  "limits.junk_command_limit: must be from 1 to 2147483647, not 0" },
+	{ "negative session_timeout", H "limits = { session_timeout = -1; };\n", 2,
+	  "limits.session_timeout: must be from 0 to 86400, not -1" },
+	{ "session_timeout above a day", H "limits = { session_timeout = 86401; };\n", 2,
+	  "limits.session_timeout: must be from 0 to 86400, not 86401" },
+	{ "error_limit 0", H "limits = { error_limit = 0; };\n", 2,
+	  "limits.error_limit: must be from 1 to 2147483647, not 0" },
 	{ "max_connections 0", H "limits = { max_connections = 0; };\n", 2,
 	  "limits.max_connections: must be from 1 to 2147483647, not 0" },
 	{ "ipv6_prefix 0", H "relay = { ipv6_prefix = 0; };\n", 2,

@@ -422,6 +422,40 @@ static void test_big_message(void)
 	buf_free(&out);
 }
 
+/* Received: fields of the header, counted fed whole and split anywhere. */
+static void test_hops(void)
+{
+	static const struct {
+		const char *in;
+		int hops, done;
+	} cases[] = {
+		{ "Received: a\nReceived: b\n\nReceived: body\n", 2, 1 },
+		{ "RECEIVED: a\nreceived:b\nSubject: x\n\n", 2, 1 },
+		{ "X-Received: a\n\tReceived: folded\n Received: x\n\n", 0, 1 },
+		{ "Received : space\nReceive: short\nRReceived: x\n\n", 0, 1 },
+		{ "Subject: x\nReceived: after\n", 1, 0 },
+		{ "\nReceived: body only\n", 0, 1 },
+		{ "", 0, 0 },
+	};
+
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		size_t n = strlen(cases[k].in);
+
+		for (size_t split = 0; split <= n; split++) {
+			struct smtp_hops h;
+
+			smtp_hops_init(&h);
+			smtp_hops_feed(&h, cases[k].in, split);
+			smtp_hops_feed(&h, cases[k].in + split, n - split);
+			if (!CHECK(h.hops == cases[k].hops && h.done == cases[k].done,
+			    "hops case %zu split at %zu: hops %d done %d, want %d %d",
+			    k, split, h.hops, h.done, cases[k].hops, cases[k].done))
+				break;
+		}
+	}
+	CU_ASSERT_EQUAL(SMTP_HOPS_MAX, 30);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -439,5 +473,6 @@ int main(void)
 	CU_add_test(s, "feeding after done changes nothing", test_feed_after_done);
 	CU_add_test(s, "feeding nothing changes nothing", test_feed_nothing);
 	CU_add_test(s, "a 1 MB message in 64 KB reads", test_big_message);
+	CU_add_test(s, "Received: fields counted in the header only", test_hops);
 	return cutap_run();
 }

@@ -1,8 +1,8 @@
 /*
  * test_stream.c: the session stream over a real socketpair: line limits,
  * CRLF and LF, NUL bytes, timeouts (also a slow-drip client), pipelining
- * detection, discarding input after STARTTLS, byte-at-a-time input, and
- * flushing of batched replies.
+ * detection, discarding input after STARTTLS, byte-at-a-time input,
+ * flushing of batched replies, and the session's deadline.
  */
 #include "config.h"
 
@@ -166,6 +166,67 @@ static void test_slow_drip(void)
 	close_pair();
 }
 
+/*
+ * limits.session_timeout: whole lines every 300 ms each beat the 10 s
+ * read timeout, but not the 1 s deadline of the session.
+ */
+static void test_deadline_caps_reads(void)
+{
+	char line[64];
+	size_t len;
+	int r, lines = 0;
+	pid_t pid;
+	time_t t0 = time(NULL);
+
+	open_pair(10);
+	stream_set_deadline(&st, 1);
+	CU_ASSERT_EQUAL(stream_expired(&st), 0);
+	pid = fork();
+	if (pid == 0) {
+		for (int i = 0; i < 30; i++) {
+			if (write(sv[1], "NOOP\r\n", 6) != 6)
+				_exit(0);
+			usleep(300000);
+		}
+		_exit(0);
+	}
+	while ((r = stream_read_line(&st, line, sizeof line, &len, NULL)) == STREAM_OK)
+		lines++;
+	CU_ASSERT_EQUAL(r, STREAM_TIMEOUT);
+	CU_ASSERT_EQUAL(stream_expired(&st), 1);
+	CU_ASSERT(lines >= 1 && lines <= 8);
+	CU_ASSERT(time(NULL) - t0 <= 4);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close_pair();
+}
+
+/* Past the deadline input waiting in the socket is left unread. */
+static void test_deadline_stops_input(void)
+{
+	struct timespec ts = { 1, 100000000 };
+	char line[64];
+	size_t len;
+	const char *p;
+
+	open_pair(10);
+	stream_set_deadline(&st, 1);
+	put("NOOP\r\n", 6);
+	while (nanosleep(&ts, &ts) != 0)
+		;
+	CU_ASSERT_EQUAL(stream_read_line(&st, line, sizeof line, &len, NULL), STREAM_TIMEOUT);
+	CU_ASSERT_EQUAL(stream_peek(&st, &p), STREAM_TIMEOUT);
+	CU_ASSERT_EQUAL(stream_expired(&st), 1);
+	close_pair();
+	/* 0 is no deadline at all. */
+	open_pair(1);
+	stream_set_deadline(&st, 0);
+	put("NOOP\r\n", 6);
+	CU_ASSERT_EQUAL(stream_read_line(&st, line, sizeof line, &len, NULL), STREAM_OK);
+	CU_ASSERT_EQUAL(stream_expired(&st), 0);
+	close_pair();
+}
+
 static void test_eof(void)
 {
 	char line[64];
@@ -276,6 +337,8 @@ int main(void)
 	CU_add_test(s, "NUL bytes are kept and counted", test_nul_kept);
 	CU_add_test(s, "idle client times out", test_timeout);
 	CU_add_test(s, "slow drip times out", test_slow_drip);
+	CU_add_test(s, "session deadline caps the read timeout", test_deadline_caps_reads);
+	CU_add_test(s, "nothing read past the session deadline", test_deadline_stops_input);
 	CU_add_test(s, "partial line then EOF", test_eof);
 	CU_add_test(s, "pipelining detected, input discarded", test_pipelining_and_discard);
 	CU_add_test(s, "byte at a time", test_byte_at_a_time);
