@@ -223,6 +223,7 @@ static struct user *user_entry(struct users *u, const char *addr)
 static int user_add(const struct conf *c, const char *arg)
 {
 	char addr[USERS_ADDRESS_MAX], maildir[PATH_MAX], hash[USERS_HASH_MAX], err[512];
+	char bad[PATH_MAX];
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
 	struct users u;
@@ -254,8 +255,14 @@ static int user_add(const struct conf *c, const char *arg)
 		goto out;
 	}
 	/* The Maildir first: a user must never exist without one. */
-	if (maildir_make(maildir, uid, gid) == -1) {
-		fail("%s: %s", maildir, strerror(errno));
+	/* "<domain>/<local>" is as long as "<local>@<domain>". */
+	if (maildir_make_at(c->maildir_root, maildir + strlen(maildir) - strlen(addr),
+	    uid, gid, bad, sizeof bad) == -1) {
+		if (errno == ELOOP)
+			fail("%s: refused: %s in maildir_root is a symbolic link "
+			    "(nothing below maildir_root may be one)", maildir, q(bad));
+		else
+			fail("%s: %s", maildir, strerror(errno));
 		goto out;
 	}
 	users_add(&u, addr, hash, NULL);

@@ -170,6 +170,7 @@ static int make_dirs(const char *path, mode_t mode, uid_t uid, gid_t gid)
 {
 	char tmp[PATH_MAX];
 	size_t i;
+	int fd, r, saved;
 
 	if (str_copy(tmp, sizeof tmp, path) != 0) {
 		errno = ENAMETOOLONG;
@@ -188,9 +189,16 @@ static int make_dirs(const char *path, mode_t mode, uid_t uid, gid_t gid)
 			return -1;
 		return 0;
 	}
-	if (uid != (uid_t)-1 && chown(tmp, uid, gid) != 0)
+	if (uid == (uid_t)-1)
+		return 0;
+	/* Chowned through a descriptor: a link swapped in is not followed. */
+	if ((fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return -1;
-	return 0;
+	r = fchown(fd, uid, gid);
+	saved = errno;
+	(void)close(fd);
+	errno = saved;
+	return r;
 }
 
 /* Root start: bind first (done), then become user/group for good. */
@@ -222,11 +230,13 @@ static void pidfile_write(const struct conf *c)
 {
 	char tmp[PATH_MAX + 8];
 	FILE *f;
+	int fd;
 
 	if (str_format(M.pidfile, sizeof M.pidfile, "%s/ispmaild.pid", c->state_dir) != 0 ||
 	    str_format(tmp, sizeof tmp, "%s.tmp", M.pidfile) != 0)
 		log_fatal("pidfile reason=\"path too long\"");
-	if ((f = fopen(tmp, "w")) == NULL)
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 || (f = fdopen(fd, "w")) == NULL)
 		log_fatal("pidfile=%s reason=\"%s\"", tmp, strerror(errno));
 	fprintf(f, "%ld\n", (long)getpid());
 	if (fclose(f) != 0 || rename(tmp, M.pidfile) != 0)

@@ -477,7 +477,7 @@ int runner_run(const struct conf *c)
 		return 1;
 	}
 	/* O_RDWR: the FIFO never reads EOF when the last writer leaves. */
-	if ((fifo = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
+	if ((fifo = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)) < 0) {
 		log_error("queue fifo=%s reason=\"%s\"", path, strerror(errno));
 		return 1;
 	}
