@@ -1053,6 +1053,21 @@ static int check_readable(const char *what, const char *path, char *err, size_t 
 	return 0;
 }
 
+/*
+ * A file holding secrets (password hashes, a private key) that others may
+ * read: worth a warning, not a refusal (the start still works). One check
+ * for every such file, one line on stderr each.
+ */
+static void check_private(const char *what, const char *path, const char *holds)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) == 0 && (sb.st_mode & S_IROTH))
+		fprintf(stderr, "ispmaild: warning: %s %s is readable by others "
+		    "(mode %04o): it holds %s; chmod o-r it\n", what, path,
+		    (unsigned)(sb.st_mode & 07777), holds);
+}
+
 /* A directory that exists and is writable, or can be made under a parent. */
 static int check_dir(const char *what, const char *path, char *err, size_t errlen)
 {
@@ -1138,6 +1153,7 @@ int master_check(const struct conf *c, char *err, size_t errlen)
 		if (check_readable("tls.certificate", c->tls.certificate, err, errlen) ||
 		    check_readable("tls.private_key", c->tls.private_key, err, errlen))
 			return 1;
+		check_private("tls.private_key", c->tls.private_key, "the TLS private key");
 		for (i = 0; i < c->nlisten; i++) {
 			struct ssl_ctx_st *ctx = tls_server_ctx(&c->tls, &c->listen[i],
 			    err, errlen);
@@ -1150,6 +1166,7 @@ int master_check(const struct conf *c, char *err, size_t errlen)
 	if (users_load(c->users_file, &users, err, errlen) != 0)
 		return 1;
 	users_free(&users);
+	check_private("users_file", c->users_file, "password hashes");
 	if (aliases_load(c->aliases_file, &aliases, err, errlen) != 0)
 		return 1;
 	aliases_free(&aliases);
