@@ -986,8 +986,9 @@ int master_run(const struct master_options *opt, struct conf *conf)
 		free(ctxs);
 	}
 	drop_privileges(M.conf);
+	/* A mapping that cannot be backed on disk would SIGBUS a session later. */
 	if (stats_create(M.conf->state_dir) != 0)
-		log_warn("stats file=%s/stats reason=\"%s\"", M.conf->state_dir,
+		log_fatal("stats file=%s/stats reason=\"%s\"", M.conf->state_dir,
 		    strerror(errno));
 	if (!opt->foreground && daemon(0, 0) != 0)
 		log_fatal("daemon reason=\"%s\"", strerror(errno));
