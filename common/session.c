@@ -47,7 +47,7 @@ int session_password_check(const struct session_ctx *ctx, const char *login,
 		(void)users_check_hash(users_dummy_hash(), password);
 		str_copy(user, userlen, "-");
 		log_info("login user=%s result=fail method=%s service=%s reason=bad-name",
-		    log_quote(login, strlen(login), q, sizeof q), method,
+		    log_quote(login, strlen(login), q, sizeof q), log_q(method),
 		    conf_service_name(ctx->service));
 		session_login_counted(ctx, 0);
 		return 0;
@@ -57,11 +57,11 @@ int session_password_check(const struct session_ctx *ctx, const char *login,
 		session_login_counted(ctx, r == 1);
 	if (r < 0) {
 		log_error("login user=%s result=error reason=\"users file: %s\"",
-		    user, strerror(errno));
+		    log_q(user), strerror(errno));
 		return -1;
 	}
-	log_info("login user=%s result=%s method=%s service=%s client=%s", user,
-	    r == 1 ? "ok" : "fail", method, conf_service_name(ctx->service),
+	log_info("login user=%s result=%s method=%s service=%s client=%s", log_q(user),
+	    r == 1 ? "ok" : "fail", log_q(method), conf_service_name(ctx->service),
 	    ctx->client_text);
 	return r;
 }
