@@ -206,6 +206,7 @@ static int dir_sync(int dirfd)
 	return fsync(dirfd);
 }
 
+/* Close once (the writer's fds are closed on several paths), keeping errno. */
 static void fd_close(int *fd)
 {
 	if (*fd >= 0) {
