@@ -112,29 +112,51 @@ void log_fatal(const char *fmt, ...)
 	exit(1);
 }
 
-const char *log_quote(const char *s, size_t len, char *out, size_t outlen)
+/* A byte that cannot stand bare in a key=value token. */
+static int needs_quote(unsigned char c)
+{
+	return c <= 0x20 || c >= 0x7f || c == '"' || c == '=' || c == '\\';
+}
+
+/*
+ * The one escaper behind log_quote and log_escape: '"' as \", '\' as
+ * \\, bytes below 0x20 and from 0x7f as \xNN. quote: the result is a
+ * value of its own, bare when it is a plain token, else in quotes; not
+ * quote: text for inside quotes the format already has. What does not fit
+ * in out ends in "...".
+ */
+static const char *escape_into(const char *s, size_t len, char *out,
+    size_t outlen, int quote)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t i, o = 0;
-	size_t limit = len > 200 ? 200 : len;
+	int q = 0;
 
-	if (outlen < 8) {
+	if (outlen < 16) {
 		if (outlen)
 			out[0] = '\0';
 		return out;
 	}
-	for (i = 0; i < limit; i++) {
+	for (i = 0; quote && i < len && !q; i++)
+		q = needs_quote((unsigned char)s[i]);
+	if (q)
+		out[o++] = '"';
+	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
+		size_t need = (c < 0x20 || c >= 0x7f) ? 4 :
+		    (c == '\\' || c == '"') ? 2 : 1;
 
-		if (o + 8 >= outlen)
+		if (o + need + 5 > outlen)	/* room for ..." and NUL */
 			break;
-		if (c > 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '=') {
-			out[o++] = (char)c;
-		} else {
+		if (need == 4) {
 			out[o++] = '\\';
 			out[o++] = 'x';
 			out[o++] = hex[c >> 4];
 			out[o++] = hex[c & 15];
+		} else {
+			if (need == 2)
+				out[o++] = '\\';
+			out[o++] = (char)c;
 		}
 	}
 	if (i < len) {
@@ -142,6 +164,53 @@ const char *log_quote(const char *s, size_t len, char *out, size_t outlen)
 		out[o++] = '.';
 		out[o++] = '.';
 	}
+	if (q)
+		out[o++] = '"';
 	out[o] = '\0';
 	return out;
+}
+
+const char *log_quote(const char *s, size_t len, char *out, size_t outlen)
+{
+	return escape_into(s, len, out, outlen, 1);
+}
+
+const char *log_escape(const char *s, size_t len, char *out, size_t outlen)
+{
+	return escape_into(s, len, out, outlen, 0);
+}
+
+/* Four buffers in turn: enough for the values of one log line. */
+static char *ring_next(void)
+{
+	static char ring[LOG_QUOTE_RING][LOG_QUOTE_MAX];
+	static unsigned k;
+
+	return ring[k++ % LOG_QUOTE_RING];
+}
+
+const char *log_q(const char *s)
+{
+	if (s == NULL)
+		s = "";
+	return log_quote(s, strlen(s), ring_next(), LOG_QUOTE_MAX);
+}
+
+const char *log_qtext(const char *s)
+{
+	if (s == NULL)
+		s = "";
+	return log_escape(s, strlen(s), ring_next(), LOG_QUOTE_MAX);
+}
+
+const char *log_qaddr(const char *addr)
+{
+	char tmp[LOG_QUOTE_MAX];
+	int n = snprintf(tmp, sizeof tmp, "<%s>", addr != NULL ? addr : "");
+
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof tmp)
+		n = (int)sizeof tmp - 1;
+	return log_quote(tmp, (size_t)n, ring_next(), LOG_QUOTE_MAX);
 }

@@ -26,11 +26,30 @@ void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /*
- * Copy at most 200 bytes of s into out as a printable token: bytes outside
- * 0x21..0x7e (and '"', '\\', '=') become \xNN, a longer input ends in "...".
- * out should hold LOG_QUOTE_MAX bytes.
+ * Text from outside (addresses, HELO names, user names, remote replies,
+ * file names) in a log line or on the admin's terminal. log_quote copies a
+ * value that is a plain token (bytes 0x21..0x7e but '"', '=' and '\\')
+ * unchanged; any other is written "..." with \" \\ and \xNN (bytes below
+ * 0x20 and from 0x7f) inside, so that it cannot end its field, plant a
+ * key=value or send a control byte. Longer than fits: cut, ending in
+ * "...". out should hold LOG_QUOTE_MAX bytes.
  */
 #define LOG_QUOTE_MAX 820
 const char *log_quote(const char *s, size_t len, char *out, size_t outlen);
+/*
+ * The same escapes, never adding quotes: for text inside the quotes of a
+ * format (reason="%s") and free text ending a line of ispmailctl.
+ */
+const char *log_escape(const char *s, size_t len, char *out, size_t outlen);
+/*
+ * log_quote (log_q) or log_escape (log_qtext) of a string (NULL: "") into
+ * one of LOG_QUOTE_RING static buffers used in turn: at most that many per
+ * log call. log_qaddr quotes "<addr>" as one value, so that from=<a@b>
+ * reads as before.
+ */
+#define LOG_QUOTE_RING 4
+const char *log_q(const char *s);
+const char *log_qtext(const char *s);
+const char *log_qaddr(const char *addr);
 
 #endif

@@ -71,26 +71,26 @@ int session_password_check(const struct session_ctx *ctx, const char *login,
 		str_copy(user, userlen, "-");
 		log_info("login user=%s result=fail method=%s service=%s client=%s "
 		    "reason=bad-name pause_ms=%ld",
-		    log_quote(login, strlen(login), q, sizeof q), method,
+		    log_quote(login, strlen(login), q, sizeof q), log_q(method),
 		    conf_service_name(ctx->service), ctx->client_text, auth->pause_ms);
 		return 0;
 	}
 	r = users_authenticate(ctx->conf->users_file, user, password);
 	if (r < 0) {
 		log_error("login user=%s result=error reason=\"users file: %s\"",
-		    user, strerror(errno));
+		    log_q(user), strerror(errno));
 		return -1;
 	}
 	if (r == 1) {
 		session_auth_succeeded(ctx, user);
 		log_info("login user=%s result=ok method=%s service=%s client=%s",
-		    user, method, conf_service_name(ctx->service), ctx->client_text);
+		    log_q(user), log_q(method), conf_service_name(ctx->service), ctx->client_text);
 		return 1;
 	}
 	session_auth_failed(ctx, user, auth);
 	log_info("login user=%s result=fail method=%s service=%s client=%s pause_ms=%ld",
-	    user, method, conf_service_name(ctx->service), ctx->client_text,
-	    auth->pause_ms);
+	    log_q(user), log_q(method), conf_service_name(ctx->service),
+	    ctx->client_text, auth->pause_ms);
 	return 0;
 }
 

@@ -32,7 +32,7 @@ int stats_create(const char *state_dir)
 {
 	char path[PATH_MAX];
 	void *p;
-	int fd;
+	int fd, r = 0, saved;
 
 	if (stats_path(state_dir, path, sizeof path) != 0) {
 		errno = ENAMETOOLONG;
@@ -41,8 +41,19 @@ int stats_create(const char *state_dir)
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd < 0)
 		return -1;
-	if (ftruncate(fd, 0) != 0 || ftruncate(fd, sizeof(struct stats_shm)) != 0) {
+	/*
+	 * Every block allocated now, not when a page is first touched: a
+	 * sparse page written on a full disk is a SIGBUS in whichever process
+	 * touches it (a session on a failed login). posix_fallocate returns
+	 * the error number instead of setting errno.
+	 */
+	if (ftruncate(fd, 0) != 0 ||
+	    (r = posix_fallocate(fd, 0, sizeof(struct stats_shm))) != 0) {
+		if (r != 0)
+			errno = r;
+		saved = errno;
 		close(fd);
+		errno = saved;
 		return -1;
 	}
 	p = mmap(NULL, sizeof(struct stats_shm), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

@@ -46,14 +46,14 @@ static int fail(const char *fmt, ...)
 	return 1;
 }
 
-/* Command-line text echoed in a message, made printable. */
+/*
+ * Text from outside (command line, users file, queue envelopes, remote
+ * replies) on the admin's terminal: quoted when it is not a plain token,
+ * never a raw control byte (log_quote, as in the log).
+ */
 static const char *q(const char *s)
 {
-	static char out[2][LOG_QUOTE_MAX];
-	static unsigned k;
-	char *o = out[k++ % 2];
-
-	return log_quote(s, strlen(s), o, LOG_QUOTE_MAX);
+	return log_q(s);
 }
 
 /* ---- privileges ---- */
@@ -223,6 +223,7 @@ static struct user *user_entry(struct users *u, const char *addr)
 static int user_add(const struct conf *c, const char *arg)
 {
 	char addr[USERS_ADDRESS_MAX], maildir[PATH_MAX], hash[USERS_HASH_MAX], err[512];
+	char bad[PATH_MAX];
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
 	struct users u;
@@ -254,8 +255,14 @@ static int user_add(const struct conf *c, const char *arg)
 		goto out;
 	}
 	/* The Maildir first: a user must never exist without one. */
-	if (maildir_make(maildir, uid, gid) == -1) {
-		fail("%s: %s", maildir, strerror(errno));
+	/* "<domain>/<local>" is as long as "<local>@<domain>". */
+	if (maildir_make_at(c->maildir_root, maildir + strlen(maildir) - strlen(addr),
+	    uid, gid, bad, sizeof bad) == -1) {
+		if (errno == ELOOP)
+			fail("%s: refused: %s in maildir_root is a symbolic link "
+			    "(nothing below maildir_root may be one)", maildir, q(bad));
+		else
+			fail("%s: %s", maildir, strerror(errno));
 		goto out;
 	}
 	users_add(&u, addr, hash, NULL);
@@ -346,7 +353,7 @@ static int user_list(const struct conf *c, const char *arg)
 	if (usersfile_read(c, &u) == -1)
 		return 1;
 	for (size_t i = 0; i < u.n; i++)
-		printf("%s\n", u.v[i].address);
+		printf("%s\n", q(u.v[i].address));
 	users_free(&u);
 	return 0;
 }
@@ -391,8 +398,8 @@ static int relay_list_one(const char *key, time_t when, const char *user, void *
 
 	if (gmtime_r(&when, &tm) == NULL || strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		(void)str_copy(at, sizeof at, "?");
-	printf("%s %s %lld %s\n", key, at, left > 0 ? left : 0,
-	    user != NULL && *user ? user : "-");
+	printf("%s %s %lld %s\n", q(key), at, left > 0 ? left : 0,
+	    user != NULL && *user ? q(user) : "-");
 	return 0;
 }
 
@@ -495,15 +502,15 @@ static int queue_list(const struct conf *c, const char *arg)
 
 		if (queue_env_load(c->state_dir, ids[i], &env) != 0)
 			continue;	/* removed meanwhile, or not ours */
-		printf("%s %llds %zu <%s>", env.id, (long long)(now - env.arrival),
-		    env.size, env.sender);
+		printf("%s %llds %zu %s", q(env.id), (long long)(now - env.arrival),
+		    env.size, log_qaddr(env.sender));
 		for (j = 0; j < env.nrcpt; j++)
-			printf(" %s=%s", env.rcpt[j].address, states[env.rcpt[j].state]);
+			printf(" %s=%s", q(env.rcpt[j].address), states[env.rcpt[j].state]);
 		printf("\n");
 		for (j = 0; j < env.nrcpt; j++)
 			if (env.rcpt[j].last_reply[0])
-				printf("    %s: %s\n", env.rcpt[j].address,
-				    env.rcpt[j].last_reply);
+				printf("    %s: %s\n", q(env.rcpt[j].address),
+				    log_qtext(env.rcpt[j].last_reply));
 		queue_env_free(&env);
 	}
 	queue_ids_free(ids, n);

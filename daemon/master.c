@@ -170,6 +170,7 @@ static int make_dirs(const char *path, mode_t mode, uid_t uid, gid_t gid)
 {
 	char tmp[PATH_MAX];
 	size_t i;
+	int fd, r, saved;
 
 	if (str_copy(tmp, sizeof tmp, path) != 0) {
 		errno = ENAMETOOLONG;
@@ -188,9 +189,16 @@ static int make_dirs(const char *path, mode_t mode, uid_t uid, gid_t gid)
 			return -1;
 		return 0;
 	}
-	if (uid != (uid_t)-1 && chown(tmp, uid, gid) != 0)
+	if (uid == (uid_t)-1)
+		return 0;
+	/* Chowned through a descriptor: a link swapped in is not followed. */
+	if ((fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return -1;
-	return 0;
+	r = fchown(fd, uid, gid);
+	saved = errno;
+	(void)close(fd);
+	errno = saved;
+	return r;
 }
 
 /* Root start: bind first (done), then become user/group for good. */
@@ -222,11 +230,13 @@ static void pidfile_write(const struct conf *c)
 {
 	char tmp[PATH_MAX + 8];
 	FILE *f;
+	int fd;
 
 	if (str_format(M.pidfile, sizeof M.pidfile, "%s/ispmaild.pid", c->state_dir) != 0 ||
 	    str_format(tmp, sizeof tmp, "%s.tmp", M.pidfile) != 0)
 		log_fatal("pidfile reason=\"path too long\"");
-	if ((f = fopen(tmp, "w")) == NULL)
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 || (f = fdopen(fd, "w")) == NULL)
 		log_fatal("pidfile=%s reason=\"%s\"", tmp, strerror(errno));
 	fprintf(f, "%ld\n", (long)getpid());
 	if (fclose(f) != 0 || rename(tmp, M.pidfile) != 0)
@@ -985,8 +995,9 @@ int master_run(const struct master_options *opt, struct conf *conf)
 		free(ctxs);
 	}
 	drop_privileges(M.conf);
+	/* A mapping that cannot be backed on disk would SIGBUS a session later. */
 	if (stats_create(M.conf->state_dir) != 0)
-		log_warn("stats file=%s/stats reason=\"%s\"", M.conf->state_dir,
+		log_fatal("stats file=%s/stats reason=\"%s\"", M.conf->state_dir,
 		    strerror(errno));
 	if (!opt->foreground && daemon(0, 0) != 0)
 		log_fatal("daemon reason=\"%s\"", strerror(errno));
@@ -1050,6 +1061,21 @@ static int check_readable(const char *what, const char *path, char *err, size_t 
 		return 1;
 	}
 	return 0;
+}
+
+/*
+ * A file holding secrets (password hashes, a private key) that others may
+ * read: worth a warning, not a refusal (the start still works). One check
+ * for every such file, one line on stderr each.
+ */
+static void check_private(const char *what, const char *path, const char *holds)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) == 0 && (sb.st_mode & S_IROTH))
+		fprintf(stderr, "ispmaild: warning: %s %s is readable by others "
+		    "(mode %04o): it holds %s; chmod o-r it\n", what, path,
+		    (unsigned)(sb.st_mode & 07777), holds);
 }
 
 /* A directory that exists and is writable, or can be made under a parent. */
@@ -1137,6 +1163,7 @@ int master_check(const struct conf *c, char *err, size_t errlen)
 		if (check_readable("tls.certificate", c->tls.certificate, err, errlen) ||
 		    check_readable("tls.private_key", c->tls.private_key, err, errlen))
 			return 1;
+		check_private("tls.private_key", c->tls.private_key, "the TLS private key");
 		for (i = 0; i < c->nlisten; i++) {
 			struct ssl_ctx_st *ctx = tls_server_ctx(&c->tls, &c->listen[i],
 			    err, errlen);
@@ -1149,6 +1176,7 @@ int master_check(const struct conf *c, char *err, size_t errlen)
 	if (users_load(c->users_file, &users, err, errlen) != 0)
 		return 1;
 	users_free(&users);
+	check_private("users_file", c->users_file, "password hashes");
 	if (aliases_load(c->aliases_file, &aliases, err, errlen) != 0)
 		return 1;
 	aliases_free(&aliases);

@@ -30,34 +30,193 @@ static int path_make(char *out, size_t outlen, const char *maildir,
 }
 
 /* The name in new/: the unique part plus the sizes a reader needs. */
-static int final_make(char *out, size_t outlen, const char *maildir,
-    const char *base, size_t disk, size_t crlf)
+static int name_make(char *out, size_t outlen, const char *base, size_t disk,
+    size_t crlf)
 {
-	if (str_format(out, outlen, "%s/new/%s,S=%zu,W=%zu", maildir, base,
-	    disk, crlf) != 0) {
+	if (str_format(out, outlen, "%s,S=%zu,W=%zu", base, disk, crlf) != 0) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	return 0;
 }
 
-/* The link into new/ is durable only once the directory is (fsync(2) man page). */
-static int dir_sync(const char *maildir, const char *sub)
+/*
+ * openat(2) of a directory that refuses a symbolic link: O_NOFOLLOW alone
+ * says ENOTDIR or ELOOP depending on O_DIRECTORY, so a link is told apart
+ * and always reported as ELOOP.
+ */
+static int dir_open_at(int dirfd, const char *name)
 {
-	char path[PATH_MAX];
-	int fd, r, saved;
+	struct stat st;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-	if (path_make(path, sizeof path, maildir, sub, ".") != 0)
+	if (fd < 0 && (errno == ENOTDIR || errno == ELOOP) &&
+	    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+		errno = ELOOP;
+	return fd;
+}
+
+/*
+ * mkdirat(2) name, then own it through a descriptor opened without following
+ * links: chown(2) by path would follow a link swapped in after the mkdir
+ * (the race of a root `ispmailctl user add`). Only a directory this process
+ * owns is handed over: one swapped in by someone else is not ours to chown.
+ * The new directory's fd, 0 in *made when it was there already, or -1.
+ */
+static int dir_make_at(int dirfd, const char *name, uid_t uid, gid_t gid, int *made)
+{
+	struct stat st;
+	int fd;
+
+	*made = 0;
+	if (mkdirat(dirfd, name, 0700) == 0)
+		*made = 1;
+	else if (errno != EEXIST)
 		return -1;
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if ((fd = dir_open_at(dirfd, name)) < 0)
+		return -1;
+	if (*made && (uid != (uid_t)-1 || gid != (gid_t)-1)) {
+		if (fstat(fd, &st) != 0 ||
+		    (st.st_uid == geteuid() && fchown(fd, uid, gid) != 0)) {
+			int saved = errno;
+
+			(void)close(fd);
+			errno = saved;
+			return -1;
+		}
+	}
+	return fd;
+}
+
+int maildir_dir_walk(int dirfd, const char *rel, int create, uid_t uid,
+    gid_t gid, char *bad, size_t badlen)
+{
+	char part[NAME_MAX + 1];
+	const char *p = rel;
+	int fd = -1, at = dirfd;
+
+	if (badlen > 0)
+		bad[0] = '\0';
+	for (;;) {
+		size_t n;
+		int next, made;
+
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		n = strcspn(p, "/");
+		if (n > NAME_MAX || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.')) {
+			errno = n > NAME_MAX ? ENAMETOOLONG : EINVAL;
+			goto fail;
+		}
+		memcpy(part, p, n);
+		part[n] = '\0';
+		if (create)
+			next = dir_make_at(at, part, uid, gid, &made);
+		else
+			next = dir_open_at(at, part);
+		if (next < 0) {
+			if (badlen > 0)
+				(void)str_format(bad, badlen, "%.*s", (int)(p - rel + n), rel);
+			goto fail;
+		}
+		if (fd >= 0)
+			(void)close(fd);
+		fd = at = next;
+		p += n;
+	}
 	if (fd < 0)
+		fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	return fd;
+fail:
+	if (fd >= 0) {
+		int saved = errno;
+
+		(void)close(fd);
+		errno = saved;
+	}
+	return -1;
+}
+
+/*
+ * Split "<root>/<a>/<b>" into the root (the admin's: followed as
+ * configured) and "<a>/<b>" (walked without following links). Fewer
+ * components: root is ".".
+ */
+static int path_split(const char *path, size_t keep, char *root, size_t rootlen,
+    const char **rel)
+{
+	size_t cut = strlen(path), end;
+
+	while (cut > 0 && path[cut - 1] == '/')
+		cut--;
+	for (size_t k = 0; k < keep && cut > 0; k++) {
+		if (k > 0)
+			while (cut > 0 && path[cut - 1] == '/')
+				cut--;
+		while (cut > 0 && path[cut - 1] != '/')
+			cut--;
+	}
+	*rel = path + cut;
+	end = cut;
+	while (end > 0 && path[end - 1] == '/')
+		end--;
+	if (cut == 0)
+		return str_copy(root, rootlen, ".") == 0 ? 0 : -1;
+	if (end == 0)
+		return str_copy(root, rootlen, "/") == 0 ? 0 : -1;
+	if (end >= rootlen) {
+		errno = ENAMETOOLONG;
 		return -1;
-	r = fsync(fd);
+	}
+	memcpy(root, path, end);
+	root[end] = '\0';
+	return 0;
+}
+
+/*
+ * The directory sub of a Maildir (or the queue: a Maildir too), opened
+ * without following a link at the Maildir's own name or at sub: delivery
+ * writes through these descriptors only.
+ */
+static int sub_open(const char *maildir, const char *sub)
+{
+	char parent[PATH_MAX], rel[PATH_MAX];
+	const char *base;
+	int pfd, fd, saved;
+
+	if (path_split(maildir, 1, parent, sizeof parent, &base) != 0 ||
+	    str_format(rel, sizeof rel, "%s/%s", base, sub) != 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	fd = maildir_dir_walk(pfd, rel, 0, (uid_t)-1, (gid_t)-1, NULL, 0);
 	saved = errno;
-	if (close(fd) != 0 && r == 0)
-		return -1;
+	(void)close(pfd);
 	errno = saved;
-	return r;
+	return fd;
+}
+
+/* The link into new/ is durable only once the directory is (fsync(2) man page). */
+static int dir_sync(int dirfd)
+{
+	return fsync(dirfd);
+}
+
+/* Close once (the writer's fds are closed on several paths), keeping errno. */
+static void fd_close(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+
+		(void)close(*fd);
+		errno = saved;
+		*fd = -1;
+	}
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -79,24 +238,28 @@ static int write_all(int fd, const char *p, size_t n)
 /* O_EXCL: never write into a file another delivery owns. */
 int maildir_writer_open(struct maildir_writer *w, const char *maildir)
 {
-	char tmp[PATH_MAX];
-
 	memset(w, 0, sizeof *w);
-	w->fd = -1;
+	w->fd = w->tmpfd = w->newfd = -1;
 	if (str_copy(w->maildir, sizeof w->maildir, maildir) != 0) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	if ((w->tmpfd = sub_open(maildir, "tmp")) < 0 ||
+	    (w->newfd = sub_open(maildir, "new")) < 0)
+		goto fail;
 	for (int i = 0; i < NAME_TRIES; i++) {
-		if (maildir_unique_name(w->base, sizeof w->base) != 0 ||
-		    path_make(tmp, sizeof tmp, maildir, "tmp", w->base) != 0)
+		if (maildir_unique_name(w->base, sizeof w->base) != 0)
 			break;
-		w->fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+		w->fd = openat(w->tmpfd, w->base, O_CREAT | O_EXCL | O_WRONLY |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (w->fd >= 0)
 			return 0;
 		if (errno != EEXIST)
 			break;
 	}
+fail:
+	fd_close(&w->tmpfd);
+	fd_close(&w->newfd);
 	w->base[0] = '\0';
 	return -1;
 }
@@ -126,35 +289,34 @@ int maildir_writer_write(struct maildir_writer *w, const void *p, size_t n)
 /* Close (if open) and remove tmp/, keeping the errno of the first failure. */
 static void writer_discard(struct maildir_writer *w)
 {
-	char tmp[PATH_MAX];
-	int saved = errno;
+	fd_close(&w->fd);
+	if (w->base[0] != '\0' && w->final[0] == '\0' && w->tmpfd >= 0) {
+		int saved = errno;
 
-	if (w->fd >= 0) {
-		(void)close(w->fd);
-		w->fd = -1;
+		(void)unlinkat(w->tmpfd, w->base, 0);
+		errno = saved;
 	}
-	if (w->base[0] != '\0' && w->final[0] == '\0' &&
-	    path_make(tmp, sizeof tmp, w->maildir, "tmp", w->base) == 0)
-		(void)unlink(tmp);
+	fd_close(&w->tmpfd);
+	fd_close(&w->newfd);
 	w->base[0] = '\0';
-	errno = saved;
 }
 
 /*
- * link(2) src to a fresh unique name in maildir's new/, retrying on a
- * (freak) name clash. out gets the path, base (when not NULL) the unique part.
+ * linkat(2) (srcdir, src) to a fresh unique name in the directory newfd,
+ * retrying on a (freak) name clash. name gets the new name, base (when not
+ * NULL) its unique part.
  */
-static int link_fresh(const char *src, const char *maildir, size_t disk,
-    size_t crlf, char *base, size_t baselen, char *out, size_t outlen)
+static int link_fresh(int srcdir, const char *src, int newfd, size_t disk,
+    size_t crlf, char *base, size_t baselen, char *name, size_t namelen)
 {
-	char name[MAILDIR_NAME_MAX];
+	char unique[MAILDIR_NAME_MAX];
 
 	for (int i = 0; i < NAME_TRIES; i++) {
-		if (maildir_unique_name(name, sizeof name) != 0 ||
-		    final_make(out, outlen, maildir, name, disk, crlf) != 0)
+		if (maildir_unique_name(unique, sizeof unique) != 0 ||
+		    name_make(name, namelen, unique, disk, crlf) != 0)
 			return -1;
-		if (link(src, out) == 0) {
-			if (base != NULL && str_copy(base, baselen, name) != 0)
+		if (linkat(srcdir, src, newfd, name, 0) == 0) {
+			if (base != NULL && str_copy(base, baselen, unique) != 0)
 				return -1;	/* cannot happen: same size */
 			return 0;
 		}
@@ -166,11 +328,13 @@ static int link_fresh(const char *src, const char *maildir, size_t disk,
 
 /*
  * The order is what makes a Maildir crash-safe: the data is on disk before
- * the name in new/ exists, and new/ is on disk before we say yes.
+ * the name in new/ exists, and new/ is on disk before we say yes. Every
+ * step goes through the descriptors of tmp/ and new/ opened at
+ * maildir_writer_open: a link swapped in since is never followed.
  */
 int maildir_writer_commit(struct maildir_writer *w)
 {
-	char tmp[PATH_MAX], final[PATH_MAX];
+	char name[MAILDIR_NAME_MAX + 64];
 	int r;
 
 	if (w->fd < 0 || w->final[0] != '\0') {
@@ -183,34 +347,36 @@ int maildir_writer_commit(struct maildir_writer *w)
 		goto fail;
 	r = close(w->fd);
 	w->fd = -1;
-	if (r != 0)
+	if (r != 0 || name_make(name, sizeof name, w->base, w->disk, w->crlf) != 0)
 		goto fail;
-	if (path_make(tmp, sizeof tmp, w->maildir, "tmp", w->base) != 0 ||
-	    final_make(final, sizeof final, w->maildir, w->base, w->disk, w->crlf) != 0)
-		goto fail;
-	if (link(tmp, final) != 0) {
-		if (errno != EEXIST)
+	if (linkat(w->tmpfd, w->base, w->newfd, name, 0) != 0) {
+		char tmpname[MAILDIR_NAME_MAX];
+
+		if (errno != EEXIST || str_copy(tmpname, sizeof tmpname, w->base) != 0)
 			goto fail;
 		/* Only a reused pid in the same microsecond gets here. */
-		if (link_fresh(tmp, w->maildir, w->disk, w->crlf, w->base,
-		    sizeof w->base, final, sizeof final) != 0)
+		if (link_fresh(w->tmpfd, tmpname, w->newfd, w->disk, w->crlf,
+		    w->base, sizeof w->base, name, sizeof name) != 0) {
+			(void)str_copy(w->base, sizeof w->base, tmpname);
 			goto fail;
+		}
+		(void)unlinkat(w->tmpfd, tmpname, 0);
 	}
 	/* Past the link the message is there; a stale tmp/ name is harmless. */
-	(void)unlink(tmp);
-	if (dir_sync(w->maildir, "new") != 0) {
+	(void)unlinkat(w->tmpfd, w->base, 0);
+	if (dir_sync(w->newfd) != 0 ||
+	    path_make(w->final, sizeof w->final, w->maildir, "new", name) != 0) {
+		/* Not durable: take it back, so that a retry does not duplicate. */
 		int saved = errno;
 
-		/* Not durable: take it back, so that a retry does not duplicate. */
-		(void)unlink(final);
+		(void)unlinkat(w->newfd, name, 0);
+		w->final[0] = '\0';
 		w->base[0] = '\0';
 		errno = saved;
-		return -1;
+		goto fail;
 	}
-	if (str_copy(w->final, sizeof w->final, final) != 0) {
-		errno = ENAMETOOLONG;	/* cannot happen: same size */
-		return -1;
-	}
+	fd_close(&w->tmpfd);
+	fd_close(&w->newfd);
 	return 0;
 fail:
 	writer_discard(w);
@@ -263,96 +429,118 @@ fail_in:
 /* One message, many recipients: one file, many names (qmail-local style). */
 int maildir_writer_link(const struct maildir_writer *w, const char *maildir)
 {
-	char final[PATH_MAX];
+	char name[MAILDIR_NAME_MAX + 64];
+	int newfd, r;
 
 	if (w->final[0] == '\0') {
 		errno = EINVAL;
 		return -1;
 	}
-	if (link_fresh(w->final, maildir, w->disk, w->crlf, NULL, 0,
-	    final, sizeof final) != 0) {
+	if ((newfd = sub_open(maildir, "new")) < 0)
+		return -1;
+	r = link_fresh(AT_FDCWD, w->final, newfd, w->disk, w->crlf, NULL, 0,
+	    name, sizeof name);
+	if (r != 0) {
+		fd_close(&newfd);
 		if (errno == ENAMETOOLONG)
 			return -1;
 		return writer_copy(w, maildir);
 	}
-	if (dir_sync(maildir, "new") != 0) {
+	if (dir_sync(newfd) != 0) {
 		int saved = errno;
 
-		(void)unlink(final);
+		(void)unlinkat(newfd, name, 0);
+		fd_close(&newfd);
 		errno = saved;
 		return -1;
 	}
-	return 0;
+	return close(newfd);
 }
 
 /*
- * mkdir(2) that tells whether it made the directory (1) or found it (0).
- * stat(2) first: mkdir of an existing directory in a parent we may not
- * write to can fail with EACCES rather than EEXIST.
+ * mkdir -p for the root part of a Maildir path: the admin's, so links in
+ * it are followed as configured; a component made here is still chowned
+ * through a descriptor, never by path. The root's fd, or -1.
  */
-static int dir_make(const char *path, uid_t uid, gid_t gid)
+static int root_open(const char *root, uid_t uid, gid_t gid)
 {
-	struct stat st;
-
-	if (stat(path, &st) != 0) {
-		if (errno != ENOENT)
-			return -1;
-		if (mkdir(path, 0700) == 0) {
-			if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
-			    chown(path, uid, gid) != 0)
-				return -1;
-			return 1;
-		}
-		/* Made by someone else in the meantime: fine. */
-		if (errno != EEXIST || stat(path, &st) != 0)
-			return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Created as root by ispmailctl, a Maildir must still belong to the mail
- * user: every directory made here is chowned, the ones found are not touched.
- */
-int maildir_make(const char *path, uid_t uid, gid_t gid)
-{
-	static const char *const subs[] = { "tmp", "new", "cur" };
 	char p[PATH_MAX];
 	size_t len;
+	int fd;
 
-	if (str_copy(p, sizeof p, path) != 0) {
+	if ((fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0 || errno != ENOENT)
+		return fd;
+	if (str_copy(p, sizeof p, root) != 0) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	len = strlen(p);
-	if (len == 0) {
+	for (size_t i = 1; i <= len; i++) {
+		int made, d;
+
+		if (i < len && (p[i] != '/' || p[i - 1] == '/'))
+			continue;
+		p[i] = '\0';
+		d = dir_make_at(AT_FDCWD, p, uid, gid, &made);
+		if (d < 0 && errno == ELOOP)
+			d = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (d < 0)
+			return -1;
+		(void)close(d);
+		if (i < len)
+			p[i] = '/';
+	}
+	return open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+int maildir_make_at(const char *root, const char *rel, uid_t uid, gid_t gid,
+    char *bad, size_t badlen)
+{
+	static const char *const subs[] = { "tmp", "new", "cur" };
+	int rootfd, fd, saved;
+
+	if (badlen > 0)
+		bad[0] = '\0';
+	if (rel[strspn(rel, "/")] == '\0') {
 		errno = ENOENT;
 		return -1;
 	}
-	for (size_t i = 1; i < len; i++) {
-		if (p[i] != '/' || p[i - 1] == '/')
-			continue;
-		p[i] = '\0';
-		if (dir_make(p, uid, gid) < 0)
-			return -1;
-		p[i] = '/';
-	}
-	if (dir_make(p, uid, gid) < 0)
+	if ((rootfd = root_open(root, uid, gid)) < 0)
+		return -1;
+	fd = maildir_dir_walk(rootfd, rel, 1, uid, gid, bad, badlen);
+	saved = errno;
+	(void)close(rootfd);
+	errno = saved;
+	if (fd < 0)
 		return -1;
 	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
-		char sub[PATH_MAX];
+		int sub = maildir_dir_walk(fd, subs[i], 1, uid, gid, NULL, 0);
 
-		if (path_make(sub, sizeof sub, path, subs[i], "") != 0)
+		if (sub < 0) {
+			saved = errno;
+			if (badlen > 0)
+				(void)str_format(bad, badlen, "%s/%s", rel, subs[i]);
+			(void)close(fd);
+			errno = saved;
 			return -1;
-		sub[strlen(sub) - 1] = '\0';	/* drop the trailing '/' */
-		if (dir_make(sub, uid, gid) < 0)
-			return -1;
+		}
+		(void)close(sub);
 	}
-	return 0;
+	return close(fd);
+}
+
+int maildir_make(const char *path, uid_t uid, gid_t gid)
+{
+	char root[PATH_MAX];
+	const char *rel;
+
+	if (path[0] == '\0') {
+		errno = ENOENT;
+		return -1;
+	}
+	if (path_split(path, 2, root, sizeof root, &rel) != 0)
+		return -1;
+	return maildir_make_at(root, rel, uid, gid, NULL, 0);
 }
 
 int maildir_deliver(const char *maildir, const void *p, size_t n)

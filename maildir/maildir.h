@@ -45,9 +45,37 @@ struct maildir_list {
 int maildir_path_for(const char *root, const char *address, char *out, size_t outlen);
 
 /*
- * mkdir -p path, then tmp/ new/ cur/ (mode 0700). Every directory this call
- * creates is chowned to uid/gid unless both are -1 (one of them may be -1:
- * chown(2) leaves that one alone); existing directories are left as they are.
+ * No symbolic link below maildir_root is ever followed (docs/SECURITY.md):
+ * a mail user who plants one must not make root (ispmailctl) or the daemon
+ * create, chown or write anything where it points.
+ *
+ * maildir_dir_walk: walk rel ("a/b/c") down from the directory dirfd one
+ * component at a time, each opened O_DIRECTORY|O_NOFOLLOW. With create, a
+ * missing component is made with mkdirat(2) (0700) and, when uid or gid is
+ * not -1 and the new directory is this process's own, chowned with
+ * fchown(2) on a descriptor opened without following links (never chown by
+ * path: a folder swapped for a link after the mkdir is not followed). The
+ * last directory's fd (a dup of dirfd when rel is empty), or -1 with errno:
+ * ELOOP when a component is a symbolic link, EINVAL for "." or "..". bad
+ * (when badlen > 0) gets rel up to the component that failed.
+ */
+int maildir_dir_walk(int dirfd, const char *rel, int create, uid_t uid,
+    gid_t gid, char *bad, size_t badlen);
+
+/*
+ * Make the Maildir root/rel and its tmp/ new/ cur/ (mode 0700). root is the
+ * admin's (maildir_root): links in it are followed and missing parts made;
+ * rel ("<domain>/<localpart>") and the three folders are walked with
+ * maildir_dir_walk, never through a link (ELOOP, bad names the part).
+ * Directories made are chowned to uid/gid unless both are -1; existing ones
+ * are left as they are.
+ */
+int maildir_make_at(const char *root, const char *rel, uid_t uid, gid_t gid,
+    char *bad, size_t badlen);
+
+/*
+ * maildir_make_at for a path made by maildir_path_for: its last two
+ * components ("<domain>/<localpart>") are rel, the rest the root.
  */
 int maildir_make(const char *path, uid_t uid, gid_t gid);
 
@@ -73,6 +101,7 @@ int maildir_name_time(const char *name, unsigned long long *sec, unsigned long *
 
 struct maildir_writer {
 	int fd;
+	int tmpfd, newfd;		/* tmp/ and new/, opened without following links */
 	char maildir[PATH_MAX];
 	char base[MAILDIR_NAME_MAX];	/* unique part */
 	char final[PATH_MAX];		/* path in new/ after commit */
@@ -91,7 +120,11 @@ struct maildir_writer {
  * not end in LF counts 2 more (the wire encoder finishes its last line).
  */
 
-/* Create tmp/<unique> in maildir for writing. */
+/*
+ * Create tmp/<unique> in maildir for writing. maildir's own name, tmp/ and
+ * new/ are opened without following a link (ELOOP); every later step goes
+ * through those descriptors.
+ */
 int maildir_writer_open(struct maildir_writer *w, const char *maildir);
 /* Append bytes (LF line ends expected; CRLF is stored as given). */
 int maildir_writer_write(struct maildir_writer *w, const void *p, size_t n);

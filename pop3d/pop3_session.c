@@ -161,7 +161,7 @@ static void relay_authorize(struct pop3 *p)
 		log_error("relay-authorize key=%s result=error reason=\"%s\"",
 		    key, relaydb_strerror(db));
 	else
-		log_info("relay-authorize key=%s user=%s", key, p->user);
+		log_info("relay-authorize key=%s user=%s", key, log_q(p->user));
 	relaydb_close(db);
 }
 
@@ -180,25 +180,25 @@ static void login_finish(struct pop3 *p, const char *method)
 	    sizeof p->maildir) != 0 || maildir_make(p->maildir, (uid_t)-1,
 	    (gid_t)-1) != 0) {
 		log_error("login user=%s result=error reason=\"maildir: %s\"",
-		    p->user, strerror(errno));
+		    log_q(p->user), strerror(errno));
 		reply(p, POP3_ERR_MAILBOX);
 		return;
 	}
 	p->lock_fd = maildir_lock(p->maildir);
 	if (p->lock_fd < 0) {
 		if (errno == EWOULDBLOCK || errno == EAGAIN) {
-			log_info("login user=%s result=in-use", p->user);
+			log_info("login user=%s result=in-use", log_q(p->user));
 			reply(p, POP3_ERR_IN_USE);
 		} else {
 			log_error("login user=%s result=error reason=\"lock: %s\"",
-			    p->user, strerror(errno));
+			    log_q(p->user), strerror(errno));
 			reply(p, POP3_ERR_MAILBOX);
 		}
 		return;
 	}
 	if (maildir_scan(p->maildir, &p->msgs) != 0) {
 		log_error("login user=%s result=error reason=\"scan: %s\"",
-		    p->user, strerror(errno));
+		    log_q(p->user), strerror(errno));
 		maildir_unlock(p->lock_fd);
 		p->lock_fd = -1;
 		reply(p, POP3_ERR_MAILBOX);
@@ -206,8 +206,8 @@ static void login_finish(struct pop3 *p, const char *method)
 	}
 	for (i = 0; i < p->msgs.n; i++)
 		p->msgs.v[i].deleted = 0;
-	log_info("login user=%s result=ok method=%s messages=%zu", p->user,
-	    method, p->msgs.n);
+	log_info("login user=%s result=ok method=%s messages=%zu", log_q(p->user),
+	    log_q(method), p->msgs.n);
 	enter_state(p, POP3_TRANSACTION);
 	reply(p, POP3_LOGIN_OK, p->msgs.n);
 }
@@ -436,7 +436,7 @@ static void cmd_quit(struct pop3 *p, char *arg)
 			continue;
 		if (maildir_msg_delete(p->maildir, &p->msgs.v[i]) != 0) {
 			log_error("delete msg=%s result=error reason=\"%s\"",
-			    p->msgs.v[i].name, strerror(errno));
+			    log_q(p->msgs.v[i].name), strerror(errno));
 			failed = 1;
 		} else {
 			p->deleted++;
@@ -445,7 +445,7 @@ static void cmd_quit(struct pop3 *p, char *arg)
 	/* Release the lock before the reply, so the client may log in at once. */
 	maildir_unlock(p->lock_fd);
 	p->lock_fd = -1;
-	log_info("logout user=%s retrieved=%u deleted=%u bytes=%llu", p->user,
+	log_info("logout user=%s retrieved=%u deleted=%u bytes=%llu", log_q(p->user),
 	    p->retrieved, p->deleted, p->bytes_sent);
 	reply(p, failed ? POP3_ERR_UPDATE : POP3_BYE);
 }
@@ -541,7 +541,7 @@ static void send_message(struct pop3 *p, struct maildir_msg *m, long top)
 	int fd = maildir_msg_open(p->maildir, m);
 
 	if (fd < 0) {
-		log_error("retr msg=%s result=error reason=\"%s\"", m->name,
+		log_error("retr msg=%s result=error reason=\"%s\"", log_q(m->name),
 		    strerror(errno));
 		reply(p, POP3_ERR_READ);
 		return;
@@ -557,7 +557,7 @@ static void send_message(struct pop3 *p, struct maildir_msg *m, long top)
 				continue;
 			/* Mid-message: the only honest thing left is to hang up. */
 			log_error("retr msg=%s result=error reason=\"%s\"",
-			    m->name, strerror(errno));
+			    log_q(m->name), strerror(errno));
 			p->quit = 1;
 			close(fd);
 			return;
@@ -752,7 +752,7 @@ int pop3_session_run(const struct session_ctx *ctx)
 	if (p.lock_fd >= 0) {
 		/* Dropped without QUIT: nothing is deleted (RFC 1939 §6). */
 		log_info("logout user=%s retrieved=%u deleted=0 reason=no-quit",
-		    p.user, p.retrieved);
+		    log_q(p.user), p.retrieved);
 		maildir_unlock(p.lock_fd);
 	}
 	maildir_list_free(&p.msgs);

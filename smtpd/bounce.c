@@ -205,7 +205,7 @@ static int deliver_set(const struct conf *c, const struct rcpt_set *set,
 			maildir_writer_abort(&w);
 			return -1;
 		}
-		log_info("bounce id=%s to=%s result=delivered", id, set->local[i]);
+		log_info("bounce id=%s to=%s result=delivered", id, log_q(set->local[i]));
 	}
 	if (set->nremote == 0)
 		return 0;
@@ -254,14 +254,14 @@ int bounce_send(const struct conf *c, const struct queue_env *env, int datafd)
 			lower[i] = (char)tolower((unsigned char)env->sender[i]);
 		lower[i] = '\0';
 		if (aliases_load(c->aliases_file, &al, err, sizeof err) != 0) {
-			log_error("bounce id=%s result=error reason=\"%s\"", env->id, err);
+			log_error("bounce id=%s result=error reason=\"%s\"", env->id, log_qtext(err));
 			return -1;
 		}
 		r = rcpt_resolve_local(c, &al, lower, &set);
 		aliases_free(&al);
 		if (r <= 0) {
 			log_warn("bounce id=%s to=%s result=dropped reason=unknown-sender",
-			    env->id, env->sender);
+			    env->id, log_q(env->sender));
 			rcpt_set_free(&set);
 			return r < 0 ? -1 : 0;
 		}

@@ -234,7 +234,7 @@ static int read_reply(struct conn *c, int ehlo)
 	c->code = code;
 	/* The remote text goes to the log, the envelope and DSNs: no CR in it. */
 	smtp_client_clean_text(line, len, c->text, sizeof c->text);
-	log_info("id=%s relay=%s reply=\"%s\"", c->p->id, c->where, c->text);
+	log_info("id=%s relay=%s reply=\"%s\"", c->p->id, log_q(c->where), log_qtext(c->text));
 	return code;
 }
 
@@ -449,7 +449,7 @@ again:
 			snprintf(last, sizeof last, "connect to %s: %s", c.where,
 			    strerror(errno));
 			log_info("id=%s relay=%s result=unreachable reason=\"%s\"",
-			    p->id, c.where, strerror(errno));
+			    p->id, log_q(c.where), strerror(errno));
 			continue;
 		}
 		stream_init(&c.st, fd, p->timeout);
@@ -465,12 +465,12 @@ again:
 				if (conn_arm(&c, now_ms() + (long long)p->timeout * 1000) != STREAM_OK ||
 				    stream_start_tls_client(&c.st, p->tls, t[i].host) != STREAM_OK) {
 					/* Opportunistic: try once more in the clear. */
-					log_info("id=%s relay=%s tls=failed", p->id, c.where);
+					log_info("id=%s relay=%s tls=failed", p->id, log_q(c.where));
 					conn_close(&c, 0);
 					no_tls = 1;
 					goto again;
 				}
-				log_info("id=%s relay=%s tls=%s cipher=%s", p->id, c.where,
+				log_info("id=%s relay=%s tls=%s cipher=%s", p->id, log_q(c.where),
 				    stream_tls_version(&c.st), stream_tls_cipher(&c.st));
 				if (hello(&c) != 250) {
 					str_copy(last, sizeof last, c.text);

@@ -41,27 +41,30 @@ static int fsync_dir(const char *path)
 	return r;
 }
 
+/*
+ * queue/ and its folders, walked from state_dir by descriptor: a symbolic
+ * link anywhere below state_dir is refused (ELOOP), never followed.
+ */
 int queue_dirs_make(const char *state_dir)
 {
-	static const char *const subs[] = { "tmp", "new", "env" };
-	char p[PATH_MAX];
+	static const char *const subs[] = { "queue/tmp", "queue/new", "queue/env" };
+	int sfd, fd;
 	size_t i;
 
-	if (qpath(p, sizeof p, state_dir, "", NULL) != 0) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if (mkdir(p, 0700) != 0 && errno != EEXIST)
+	if ((sfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return -1;
 	for (i = 0; i < sizeof subs / sizeof subs[0]; i++) {
-		if (qpath(p, sizeof p, state_dir, subs[i], NULL) != 0) {
-			errno = ENAMETOOLONG;
+		fd = maildir_dir_walk(sfd, subs[i], 1, (uid_t)-1, (gid_t)-1, NULL, 0);
+		if (fd < 0) {
+			int saved = errno;
+
+			(void)close(sfd);
+			errno = saved;
 			return -1;
 		}
-		if (mkdir(p, 0700) != 0 && errno != EEXIST)
-			return -1;
+		(void)close(fd);
 	}
-	return 0;
+	return close(sfd);
 }
 
 int queue_data_open(struct maildir_writer *w, const char *state_dir)
@@ -144,7 +147,7 @@ int queue_env_save(const char *state_dir, const struct queue_env *env)
 		put_field(&b, q->last_reply ? q->last_reply : "");
 		buf_appendc(&b, '\n');
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		goto out;
 	while (off < b.len) {
@@ -402,7 +405,7 @@ int queue_wakeup(const char *state_dir, char what)
 
 	if (qpath(path, sizeof path, state_dir, "wakeup", NULL) != 0)
 		return -1;
-	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -1;	/* ENXIO: no runner reading; it scans on start */
 	n = write(fd, &what, 1);

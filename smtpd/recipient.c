@@ -74,7 +74,7 @@ static int expand(const struct conf *c, const struct aliases *al,
 			return -1;
 		if (r == 0)
 			log_warn("alias name=%s dest=%s reason=\"no such user\"",
-			    a->name, d);
+			    log_q(a->name), log_q(d));
 		found |= r;
 	}
 	return found;
@@ -89,7 +89,7 @@ static int resolve(const struct conf *c, const struct aliases *al,
 	int r;
 
 	if (depth > RECIPIENT_DEPTH_MAX) {
-		log_warn("alias name=%s reason=\"nested too deep\"", address);
+		log_warn("alias name=%s reason=\"nested too deep\"", log_q(address));
 		return 0;
 	}
 	if ((a = aliases_find(al, address)) != NULL)

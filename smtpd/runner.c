@@ -184,8 +184,9 @@ static void deliver_domain(const struct conf *c, struct queue_env *env,
 		record(c, &env->rcpt[idx[i]], r[i].fate, r[i].reply, now);
 		result = r[i].fate == SMTP_CLIENT_DELIVERED ? "sent" :
 		    r[i].fate == SMTP_CLIENT_FAILED ? "bounced" : "deferred";
-		log_info("delivery id=%s to=<%s> result=%s tries=%d reply=\"%s\"",
-		    env->id, r[i].address, result, env->rcpt[idx[i]].tries, r[i].reply);
+		log_info("delivery id=%s to=%s result=%s tries=%d reply=\"%s\"",
+		    env->id, log_qaddr(r[i].address), result, env->rcpt[idx[i]].tries,
+		    log_qtext(r[i].reply));
 	}
 	free(r);
 	free(idx);
@@ -213,8 +214,8 @@ static void fail_pending(struct queue_env *env, const char *reply)
 			free(q->last_reply);
 			q->last_reply = r;
 		}
-		log_info("delivery id=%s to=<%s> result=bounced reply=\"%s\"",
-		    env->id, q->address, q->last_reply);
+		log_info("delivery id=%s to=%s result=bounced reply=\"%s\"",
+		    env->id, log_qaddr(q->address), log_qtext(q->last_reply));
 	}
 }
 
@@ -259,7 +260,7 @@ int runner_deliver(const struct conf *c, const char *id)
 	} else if (count_hops(fd) > SMTP_HOPS_MAX) {
 		fail_pending(&env, "554 5.4.6 Too many hops: mail loop");
 	} else if ((res = dns_resolver_new(c->dns_nameserver, err, sizeof err)) == NULL) {
-		log_error("queue id=%s result=error reason=\"resolver: %s\"", id, err);
+		log_error("queue id=%s result=error reason=\"resolver: %s\"", id, log_qtext(err));
 	} else {
 		tls = smtp_client_tls_ctx();
 		for (i = 0; i < env.nrcpt; i++) {
@@ -640,7 +641,7 @@ int runner_run(const struct conf *c)
 		return 1;
 	}
 	/* O_RDWR: the FIFO never reads EOF when the last writer leaves. */
-	if ((fifo = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0) {
+	if ((fifo = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)) < 0) {
 		log_error("queue fifo=%s reason=\"%s\"", path, strerror(errno));
 		return 1;
 	}

@@ -394,13 +394,13 @@ static void cmd_mail(struct smtp *s, char *arg)
 	if (!smtp_policy_mail(s->ctx->service, s->ctx->class,
 	    s->ctx->service == SERVICE_SMTP ? s->smtp_auth : auth_source(s),
 	    s->esmtp, &d)) {
-		log_info("mail from=<%s> result=reject code=%d reason=%s",
-		    s->sender.mailbox, d.code, d.reason);
+		log_info("mail from=%s result=reject code=%d reason=%s",
+		    log_qaddr(s->sender.mailbox), d.code, d.reason);
 		stats_reject(STAT_REJECT_AUTH_REQUIRED);
 		reply_line(s, d.text);
 		return;
 	}
-	log_info("mail from=<%s> result=ok reason=%s", s->sender.mailbox, d.reason);
+	log_info("mail from=%s result=ok reason=%s", log_qaddr(s->sender.mailbox), d.reason);
 	enter_state(s, SMTP_STATE_MAIL);
 	reply(s, &SMTP_MAIL_OK, NULL);
 }
@@ -426,14 +426,14 @@ static int rcpt_local(struct smtp *s, const struct smtp_path *path)
 		r = rcpt_resolve_local(s->conf, &s->aliases, address, &s->rcpts);
 	}
 	if (r < 0) {
-		log_error("rcpt to=<%s> result=error reason=\"users file: %s\"",
-		    path->mailbox, strerror(errno));
+		log_error("rcpt to=%s result=error reason=\"users file: %s\"",
+		    log_qaddr(path->mailbox), strerror(errno));
 		reply(s, &SMTP_LOCAL_ERROR, NULL);
 		return -1;
 	}
 	if (r == 0) {
-		log_info("rcpt to=<%s> result=reject code=550 reason=unknown-user",
-		    path->mailbox);
+		log_info("rcpt to=%s result=reject code=550 reason=unknown-user",
+		    log_qaddr(path->mailbox));
 		stats_reject(STAT_REJECT_UNKNOWN_USER);
 		client_error(s, &SMTP_USER_UNKNOWN, path->mailbox);
 		return -1;
@@ -494,8 +494,8 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 		return;
 	}
 	if (s->naccepted >= s->conf->limits.max_recipients) {
-		log_info("rcpt to=<%s> result=reject code=452 reason=max_recipients",
-		    path.mailbox);
+		log_info("rcpt to=%s result=reject code=452 reason=max_recipients",
+		    log_qaddr(path.mailbox));
 		stats_reject(STAT_REJECT_LIMIT);
 		reply(s, &SMTP_TOO_MANY_RCPT, NULL);
 		return;
@@ -514,7 +514,7 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 		stats_reject(why);
 		/* Counted every time, logged the first few: see refusals_summary. */
 		if (++s->refusals <= SMTP_REFUSALS_LOGGED)
-			log_info("rcpt to=<%s> result=reject code=%d %s%s", path.mailbox,
+			log_info("rcpt to=%s result=reject code=%d %s%s", log_qaddr(path.mailbox),
 			    d.code, strncmp(d.reason, "relay=", 6) ? "reason=" : "",
 			    d.reason);
 		else
@@ -529,7 +529,7 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 	} else {
 		rcpt_add_remote(&s->rcpts, path.mailbox);
 	}
-	log_info("rcpt to=<%s> result=ok %s%s", path.mailbox,
+	log_info("rcpt to=%s result=ok %s%s", log_qaddr(path.mailbox),
 	    strncmp(d.reason, "relay=", 6) ? "reason=" : "", d.reason);
 	if (s->naccepted++ == 0)
 		str_copy(s->first_rcpt, sizeof s->first_rcpt, path.mailbox);
@@ -631,10 +631,10 @@ static int deliver_rest(struct smtp *s, struct maildir_writer *w, int local,
 		    maildir_make(path, (uid_t)-1, (gid_t)-1) != 0 ||
 		    maildir_writer_link(w, path) != 0) {
 			log_error("deliver to=%s result=error reason=\"%s\"",
-			    s->rcpts.local[i], strerror(errno));
+			    log_q(s->rcpts.local[i]), strerror(errno));
 			return -1;
 		}
-		log_info("deliver to=%s result=ok", s->rcpts.local[i]);
+		log_info("deliver to=%s result=ok", log_q(s->rcpts.local[i]));
 	}
 	if (s->rcpts.nremote == 0)
 		return 0;
@@ -663,8 +663,8 @@ static int deliver_rest(struct smtp *s, struct maildir_writer *w, int local,
 	}
 	str_copy(qid, qidlen, env.id);
 	(void)queue_wakeup(s->conf->state_dir, 'n');
-	log_info("queued id=%s from=<%s> rcpts=%zu size=%zu", env.id,
-	    env.sender, env.nrcpt, w->disk);
+	log_info("queued id=%s from=%s rcpts=%zu size=%zu", env.id,
+	    log_qaddr(env.sender), env.nrcpt, w->disk);
 	queue_env_free(&env);
 	return 0;
 }
@@ -836,7 +836,7 @@ static void cmd_data(struct smtp *s, char *arg)
 		return;
 	}
 	if (local)
-		log_info("deliver to=%s result=ok", s->rcpts.local[0]);
+		log_info("deliver to=%s result=ok", log_q(s->rcpts.local[0]));
 	if (deliver_rest(s, &w, local, qid, sizeof qid) != 0) {
 		/* Some copies may exist: a retry may duplicate, never lose. */
 		reply(s, errno == ENOSPC || errno == EDQUOT ? &SMTP_NO_STORAGE :
@@ -850,8 +850,8 @@ static void cmd_data(struct smtp *s, char *arg)
 		stats_count(STAT_MSG_DELIVERED, s->ctx->service);
 	if (s->rcpts.nremote > 0)
 		stats_count(STAT_MSG_QUEUED, s->ctx->service);
-	log_info("message id=%s from=<%s> size=%zu local=%zu remote=%zu%s%s", id,
-	    s->sender.mailbox, w.disk, s->rcpts.nlocal, s->rcpts.nremote,
+	log_info("message id=%s from=%s size=%zu local=%zu remote=%zu%s%s", id,
+	    log_qaddr(s->sender.mailbox), w.disk, s->rcpts.nlocal, s->rcpts.nremote,
 	    qid[0] ? " queue=" : "", qid);
 	reply(s, &SMTP_QUEUED, qid[0] ? qid : id);
 	transaction_reset(s);

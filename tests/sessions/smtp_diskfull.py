@@ -19,31 +19,10 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import ispmaild_test as T  # noqa: E402
 import smtp_helpers as H  # noqa: E402
+from diskfull import fill, mount_tmpfs  # noqa: E402
 
 USER = "demo@example.test"
 QUEUED = r"250 2\.0\.0 Ok: queued as \S+$"
-
-
-def mount_tmpfs(path, uid, gid):
-    opts = "size=512k,mode=0700"
-    if uid >= 0:
-        opts += ",uid=%d,gid=%d" % (uid, gid)
-    p = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", path],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    return p.returncode == 0, p.stdout.decode("latin-1", "replace")
-
-
-def fill(path):
-    """Write a file until the file system is full; returns its path."""
-    name = os.path.join(path, "filler")
-    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        while os.write(fd, b"\0" * 4096) > 0:
-            pass
-    except OSError:
-        pass
-    os.close(fd)
-    return name
 
 
 def main():

@@ -448,6 +448,130 @@ static void test_make_chown(void)
 	CU_ASSERT_EQUAL((st.st_mode & 07777), 0700);
 }
 
+/* Walking down by descriptor: made, found, refused at a link, bad names. */
+static void test_dir_walk(void)
+{
+	char base[PATH_MAX], path[PATH_MAX], target[PATH_MAX], bad[PATH_MAX];
+	uid_t uid = geteuid() == 0 ? 4242 : (uid_t)-1;
+	gid_t gid = geteuid() == 0 ? 4343 : (gid_t)-1;
+	struct stat st;
+	DIR *d;
+	int root, fd, n = 0;
+
+	fmt(base, sizeof base, "%s/walk", cutap_tmpdir());
+	fmt(target, sizeof target, "%s/walk-target", cutap_tmpdir());
+	CU_ASSERT_EQUAL_FATAL(mkdir(base, 0755), 0);
+	CU_ASSERT_EQUAL_FATAL(mkdir(target, 0755), 0);
+	root = open(base, O_RDONLY | O_DIRECTORY);
+	CU_ASSERT_FATAL(root >= 0);
+
+	/* Made component by component, each chowned (as root) through its fd. */
+	fd = maildir_dir_walk(root, "a/b//c/", 1, uid, gid, bad, sizeof bad);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(fstat(fd, &st), 0);
+	CU_ASSERT(S_ISDIR(st.st_mode));
+	CU_ASSERT_EQUAL(st.st_mode & 07777, 0700);
+	if (uid != (uid_t)-1) {
+		CU_ASSERT_EQUAL(st.st_uid, uid);
+		CU_ASSERT_EQUAL(st.st_gid, gid);
+	}
+	CU_ASSERT_EQUAL(close(fd), 0);
+	/* Found: opened, an existing directory keeps its owner. */
+	CU_ASSERT_EQUAL(chown(base, geteuid(), getegid()), 0);
+	fd = maildir_dir_walk(root, "a/b", 0, (uid_t)-1, (gid_t)-1, bad, sizeof bad);
+	CU_ASSERT(fd >= 0);
+	CU_ASSERT_EQUAL(close(fd), 0);
+	/* Empty rel: the start itself. */
+	fd = maildir_dir_walk(root, "", 0, (uid_t)-1, (gid_t)-1, bad, sizeof bad);
+	CU_ASSERT(fd >= 0 && fd != root);
+	CU_ASSERT_EQUAL(close(fd), 0);
+
+	/* A link in the middle, at the end, to a file: refused, named, nothing made. */
+	fmt(path, sizeof path, "%s/a/link", base);
+	CU_ASSERT_EQUAL_FATAL(symlink(target, path), 0);
+	errno = 0;
+	CU_ASSERT_EQUAL(maildir_dir_walk(root, "a/link/x", 1, uid, gid, bad, sizeof bad), -1);
+	CU_ASSERT_EQUAL(errno, ELOOP);
+	CU_ASSERT_STRING_EQUAL(bad, "a/link");
+	CU_ASSERT_EQUAL(maildir_dir_walk(root, "a/link", 0, uid, gid, bad, sizeof bad), -1);
+	CU_ASSERT_EQUAL(errno, ELOOP);
+	fmt(path, sizeof path, "%s/a/flink", base);
+	CU_ASSERT_EQUAL_FATAL(symlink("/etc/passwd", path), 0);
+	CU_ASSERT_EQUAL(maildir_dir_walk(root, "a/flink", 1, uid, gid, bad, sizeof bad), -1);
+	CU_ASSERT_EQUAL(errno, ELOOP);
+	CU_ASSERT_EQUAL(lstat("/etc/passwd", &st), 0);
+	CU_ASSERT_EQUAL(st.st_uid, 0);
+	d = opendir(target);
+	CU_ASSERT_FATAL(d != NULL);
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	CU_ASSERT_EQUAL(n, 2);	/* . and .. only */
+	CU_ASSERT_EQUAL(stat(target, &st), 0);
+	CU_ASSERT_EQUAL(st.st_uid, geteuid());
+
+	/* Missing without create; names that climb. */
+	CU_ASSERT_EQUAL(maildir_dir_walk(root, "a/none", 0, uid, gid, bad, sizeof bad), -1);
+	CU_ASSERT_EQUAL(errno, ENOENT);
+	CU_ASSERT_STRING_EQUAL(bad, "a/none");
+	CU_ASSERT_EQUAL(maildir_dir_walk(root, "a/../..", 1, uid, gid, bad, sizeof bad), -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_EQUAL(maildir_dir_walk(root, "./a", 1, uid, gid, NULL, 0), -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_EQUAL(close(root), 0);
+
+	/* maildir_make refuses the same links; the root's own are followed. */
+	fmt(path, sizeof path, "%s/a/link/u", base);
+	CU_ASSERT_EQUAL(maildir_make(path, uid, gid), -1);
+	CU_ASSERT_EQUAL(errno, ELOOP);
+	fmt(path, sizeof path, "%s/a/b/link", base);
+	CU_ASSERT_EQUAL_FATAL(symlink(target, path), 0);
+	fmt(path, sizeof path, "%s/a/b/link/dom/u", base);
+	CU_ASSERT_EQUAL(maildir_make(path, (uid_t)-1, (gid_t)-1), 0);
+	CU_ASSERT_EQUAL(maildir_make_at(base, "a/link", uid, gid, bad, sizeof bad), -1);
+	CU_ASSERT_EQUAL(errno, ELOOP);
+	CU_ASSERT_STRING_EQUAL(bad, "a/link");
+}
+
+/* A Maildir whose new/ or tmp/ is a link: no delivery through it. */
+static void test_writer_link_dirs(void)
+{
+	char md[PATH_MAX], md2[PATH_MAX], path[PATH_MAX], target[PATH_MAX];
+	struct maildir_writer w;
+	DIR *d;
+	int n = 0;
+
+	new_maildir(md, sizeof md);
+	new_maildir(md2, sizeof md2);
+	fmt(target, sizeof target, "%s/writer-target", cutap_tmpdir());
+	CU_ASSERT_EQUAL_FATAL(mkdir(target, 0700), 0);
+	fmt(path, sizeof path, "%s/new", md);
+	CU_ASSERT_EQUAL_FATAL(rmdir(path), 0);
+	CU_ASSERT_EQUAL_FATAL(symlink(target, path), 0);
+	errno = 0;
+	CU_ASSERT_EQUAL(maildir_writer_open(&w, md), -1);
+	CU_ASSERT_EQUAL(errno, ELOOP);
+	CU_ASSERT_EQUAL(maildir_deliver(md, "x\n", 2), -1);
+	CU_ASSERT_EQUAL(errno, ELOOP);
+	/* Linking a second recipient's copy into it: refused too. */
+	CU_ASSERT_EQUAL_FATAL(maildir_writer_open(&w, md2), 0);
+	CU_ASSERT_EQUAL(maildir_writer_write(&w, "x\n", 2), 0);
+	CU_ASSERT_EQUAL_FATAL(maildir_writer_commit(&w), 0);
+	CU_ASSERT_EQUAL(maildir_writer_link(&w, md), -1);
+	CU_ASSERT_EQUAL(errno, ELOOP);
+	/* The Maildir itself a link. */
+	fmt(path, sizeof path, "%s-link", md);
+	CU_ASSERT_EQUAL_FATAL(symlink(md2, path), 0);
+	CU_ASSERT_EQUAL(maildir_deliver(path, "x\n", 2), -1);
+	CU_ASSERT_EQUAL(errno, ELOOP);
+	d = opendir(target);
+	CU_ASSERT_FATAL(d != NULL);
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	CU_ASSERT_EQUAL(n, 2);
+}
+
 /* ---- delivery ---- */
 
 /* The reference counts, straight from docs/PROTOCOL.md, files. */
@@ -1103,6 +1227,8 @@ int main(void)
 		{ "path_for overlong", test_path_for_overlong },
 		{ "make dirs and modes", test_make },
 		{ "make chowns what it made", test_make_chown },
+		{ "dir walk by descriptor, links refused", test_dir_walk },
+		{ "no delivery through a linked new/", test_writer_link_dirs },
 		{ "S= and W= on tricky content", test_sizes },
 		{ "deliver then scan", test_deliver_scan },
 		{ "scan foreign names and junk", test_scan_foreign },
