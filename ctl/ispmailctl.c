@@ -56,6 +56,21 @@ static const char *q(const char *s)
 	return log_q(s);
 }
 
+/*
+ * A remote reply from an envelope: the daemon stored it escaped already
+ * (smtp_client_clean_text), so it prints as it is; a byte that is not
+ * printable (an envelope edited by hand) prints as '?', in place.
+ */
+static const char *printable(char *s)
+{
+	char *p;
+
+	for (p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
+	return s;
+}
+
 /* ---- privileges ---- */
 
 /* The configuration's user and group as ids; a missing one is an error. */
@@ -510,7 +525,7 @@ static int queue_list(const struct conf *c, const char *arg)
 		for (j = 0; j < env.nrcpt; j++)
 			if (env.rcpt[j].last_reply[0])
 				printf("    %s: %s\n", q(env.rcpt[j].address),
-				    log_qtext(env.rcpt[j].last_reply));
+				    printable(env.rcpt[j].last_reply));
 		queue_env_free(&env);
 	}
 	queue_ids_free(ids, n);

@@ -50,7 +50,7 @@ static void original_headers(int datafd, struct buf *out)
 
 /*
  * Append text that came from elsewhere (a remote reply, an address) on one
- * line: bytes outside printable ASCII become \xHH, so a bare CR or LF can
+ * line: bytes outside printable ASCII become \xhh, so a bare CR or LF can
  * never reach the DSN (nor <CR>.<CR>, the 2023 smuggling form).
  */
 static void append_text(struct buf *out, const char *text)
@@ -61,7 +61,7 @@ static void append_text(struct buf *out, const char *text)
 		if (*p >= 0x20 && *p <= 0x7e)
 			buf_appendc(out, (char)*p);
 		else
-			buf_printf(out, "\\x%02X", *p);
+			buf_printf(out, "\\x%02x", *p);
 	}
 }
 

@@ -45,28 +45,8 @@ struct conn {
 
 void smtp_client_clean_text(const char *in, size_t len, char *out, size_t outlen)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t i, o = 0;
-
-	if (outlen == 0)
-		return;
-	for (i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)in[i];
-
-		if (ch >= 0x20 && ch <= 0x7e) {
-			if (o + 1 >= outlen)
-				break;
-			out[o++] = (char)ch;
-		} else {
-			if (o + 4 >= outlen)
-				break;
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[ch >> 4];
-			out[o++] = hex[ch & 15];
-		}
-	}
-	out[o] = '\0';
+	/* The log's own escaping: the stored text is then printed as it is. */
+	(void)log_escape(in, len, out, outlen);
 }
 
 static long long now_ms(void)
@@ -234,7 +214,7 @@ static int read_reply(struct conn *c, int ehlo)
 	c->code = code;
 	/* The remote text goes to the log, the envelope and DSNs: no CR in it. */
 	smtp_client_clean_text(line, len, c->text, sizeof c->text);
-	log_info("id=%s relay=%s reply=\"%s\"", c->p->id, log_q(c->where), log_qtext(c->text));
+	log_info("id=%s relay=%s reply=\"%s\"", c->p->id, log_q(c->where), c->text);
 	return code;
 }
 

@@ -63,9 +63,11 @@ size_t smtp_client_send(const struct smtp_client_params *p,
 
 /*
  * Copy remote text (a reply line of len bytes, NULs included) into out as
- * printable ASCII: every byte outside 0x20-0x7e (CR, LF, NUL, ESC, 8-bit)
- * becomes \xHH, so it can go into the log, the envelope and a DSN without
- * breaking a line. Truncated to fit outlen, never inside an escape.
+ * printable ASCII, escaped as the log escapes a quoted value (log_escape):
+ * every byte outside 0x20-0x7e (CR, LF, NUL, ESC, 8-bit) becomes \xhh, and
+ * '"' and '\' get a backslash. The result goes into the log, the envelope,
+ * ispmailctl's output and a DSN as it is, never escaped twice. Truncated to
+ * fit outlen, never inside an escape.
  */
 void smtp_client_clean_text(const char *in, size_t len, char *out, size_t outlen);
 

@@ -186,7 +186,7 @@ static void deliver_domain(const struct conf *c, struct queue_env *env,
 		    r[i].fate == SMTP_CLIENT_FAILED ? "bounced" : "deferred";
 		log_info("delivery id=%s to=%s result=%s tries=%d reply=\"%s\"",
 		    env->id, log_qaddr(r[i].address), result, env->rcpt[idx[i]].tries,
-		    log_qtext(r[i].reply));
+		    r[i].reply);
 	}
 	free(r);
 	free(idx);
@@ -215,7 +215,7 @@ static void fail_pending(struct queue_env *env, const char *reply)
 			q->last_reply = r;
 		}
 		log_info("delivery id=%s to=%s result=bounced reply=\"%s\"",
-		    env->id, log_qaddr(q->address), log_qtext(q->last_reply));
+		    env->id, log_qaddr(q->address), q->last_reply);
 	}
 }
 

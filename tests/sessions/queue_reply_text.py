@@ -24,9 +24,9 @@ from sink import Sink  # noqa: E402
 
 FAR = "zed@far.test"
 BAD = "550 5.1.1 bad\r.\rMAIL FROM:<x>"
-BAD_CLEAN = r"550 5.1.1 bad\x0D.\x0DMAIL FROM:<x>"
+BAD_CLEAN = r"550 5.1.1 bad\x0d.\x0dMAIL FROM:<x>"
 WAIT = "451 4.3.0 later\r.\rRSET\x00\x1b[31m"
-WAIT_CLEAN = r"451 4.3.0 later\x0D.\x0DRSET\x00\x1B[31m"
+WAIT_CLEAN = r"451 4.3.0 later\x0d.\x0dRSET\x00\x1b[31m"
 
 
 def crlf_only(data):
@@ -58,7 +58,7 @@ def main(t, fx):
          repr([l for l in log.split("\n") if not re.fullmatch(r"[\x20-\x7e]*", l)][:3]))
     t.ok(O.log_lines(srv, r"delivery id=%s to=<bad@remote\.test> result=bounced tries=1 reply=\"%s\""
                      % (re.escape(qa), re.escape(BAD_CLEAN))),
-         "the log shows the 550 with its CRs as \\x0D")
+         "the log shows the 550 with its CRs as \\x0d")
 
     # The envelope is saved after the log line: wait for it.
     O.wait_envelope(srv, qb, lambda st: st.get("wait@remote.test", ("", 0))[1] >= 1, 10)
