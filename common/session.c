@@ -72,6 +72,7 @@ void session_auth_delay(const struct session_ctx *ctx, int failures)
 	long ms = 200;
 	struct timespec ts;
 	uint32_t by_address;
+	int n;
 
 	/* The longer of this session's and this address's recent record. */
 	net_relay_key(&ctx->client, ctx->conf->relay.ipv6_prefix, key, sizeof key);
@@ -79,10 +80,14 @@ void session_auth_delay(const struct session_ctx *ctx, int failures)
 	if (by_address > (uint32_t)failures)
 		failures = by_address > 64 ? 64 : (int)by_address;
 
-	while (--failures > 0 && ms < 3000)
+	n = failures;
+	while (--n > 0 && ms < 3000)
 		ms *= 2;
 	if (ms > 3000)
 		ms = 3000;
+	/* The decision, logged: tests read it instead of timing the reply. */
+	log_info("login pause client=%s failures=%d pause_ms=%ld",
+	    ctx->client_text, failures, ms);
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (ms % 1000) * 1000000L;
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)

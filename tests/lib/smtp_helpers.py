@@ -251,6 +251,31 @@ def kill_session(pid, timeout=5.0):
     return not pid_alive(pid)
 
 
+PAUSE_RE = re.compile(r"\blogin pause client=(\S+) failures=(\d+) pause_ms=(\d+)$", re.M)
+
+
+def log_mark(srv):
+    """Where the daemon's log ends now: pass it as since= below."""
+    return len(srv.log())
+
+
+def auth_pauses(srv, client=None, since=0):
+    """The pauses after failed logins that the daemon decided, from its
+    "login pause" lines (common/session.c) after log offset since:
+    [(failures, milliseconds)], of one client address when given. The line
+    is written before the pause, so before the failure's reply."""
+    return [(int(f), int(ms)) for c, f, ms in PAUSE_RE.findall(srv.log()[since:])
+            if client is None or c == client]
+
+
+def retirements(srv, pid=None):
+    """Idle session processes the master retired for limits.max_idle
+    (daemon/master.c logs each): [(pid, idle_ms, max_idle seconds)]."""
+    got = [(int(p), int(ms), int(mx)) for p, ms, mx in re.findall(
+        r"\bretire pid=(\d+) reason=max-idle idle_ms=(\d+) max_idle=(\d+)$", srv.log(), re.M)]
+    return [r for r in got if pid is None or r[0] == pid]
+
+
 def wait_for(cond, timeout=5.0, step=0.05):
     """Poll cond() until it is true or timeout passes; its last value."""
     deadline = time.time() + timeout
