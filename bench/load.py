@@ -237,19 +237,21 @@ STALL_S = 20                    # seconds the queue may go without a delivery
 
 
 def drain(srv, limit, stall):
-    """Wait until the queue is empty: False when it stops shrinking for
-    stall seconds or is still not empty after limit seconds."""
+    """Wait until the queue is empty: (True, "") then, else (False, why):
+    it stopped shrinking for stall seconds, or limit seconds passed."""
     start = moved = time.time()
     last = None
     while True:
         n = len(H.queue_files(srv)["env"])
         now = time.time()
         if n == 0:
-            return True
+            return True, ""
         if last is None or n < last:
             last, moved = n, now
-        if now - moved > stall or now - start > limit:
-            return False
+        if now - moved > stall:
+            return False, "no message out for %.0fs" % (now - moved)
+        if now - start > limit:
+            return False, "still moving, but not empty after %.0fs" % (now - start)
         time.sleep(0.2)
 
 
@@ -328,23 +330,26 @@ def run(clients, seconds, keep=False, drain_max=None, t=None):
         left0 = len(H.queue_files(srv)["env"])
         # In make check (drain_max given) this is about nothing being lost,
         # not speed: the queue must keep moving (a message out every
-        # STALL_S at least) and empty within four times drain_max; a
-        # sanitizer build's outbound rate is a sixth of a plain build's.
-        # The benchmark run checks the rate.
+        # STALL_S at least) until it is empty. A total time would be a
+        # constant tuned on a quiet machine: on two loaded cores a
+        # sanitizer build's workers (a fork, a leak check at each exit)
+        # send 0.5 messages/s, a thirtieth of the plain build's rate, with
+        # no gap over 9 s. drain_max is only a guard against a queue that
+        # trickles for ever. The benchmark run checks the rate.
         if drain_max is not None:
-            limit, stall = 4 * drain_max, STALL_S
+            limit, stall = drain_max, STALL_S
         else:
             limit = max(10.0, len(res.relay) / MIN_OUTBOUND_RATE)
             stall = limit
-        drained = drain(srv, limit * SCALE, stall * SCALE)
+        drained, why = drain(srv, limit * SCALE, stall * SCALE)
         took = time.time() - stopped
         left = len(H.queue_files(srv)["env"])
         t.diag("load: queue: %d relayed, %d queued when the clients stopped, %d left %.1fs "
                "later (%.1f messages/s outbound meanwhile)"
                % (len(res.relay), left0, left, took, (left0 - left) / max(took, 0.1)))
-        X.check(t, drained, "the queue drains (no stall of %.0fs, at most %.0fs)"
-                % (stall * SCALE, limit * SCALE), KNOWN_BUGS.get("queue-drain"),
-                "%d messages still queued" % left)
+        X.check(t, drained, "the queue drains (a message out every %.0fs at least, "
+                "until empty)" % (stall * SCALE), KNOWN_BUGS.get("queue-drain"),
+                "%d messages still queued: %s" % (left, why))
         time.sleep(1.0)             # a duplicate would come now
         relay_checks(t, srv, sink, res)
         t.ok(srv.running(), "the daemon is running")

@@ -208,7 +208,7 @@ def session_pid(srv, port, timeout=5.0):
     """The pid of the child serving the connection from local port port,
     read from its "connect ... port=N" log line: the last one, as an
     earlier connection may have had the same port."""
-    deadline = time.time() + timeout
+    deadline = time.time() + timeout * T.PATIENCE
     pat = re.compile(r"ispmaild\[(\d+)\]: \w+: .*\bconnect service=\w+ client=\S+ port=%d\b" % port)
     while time.time() < deadline:
         found = pat.findall(srv.log())
@@ -223,7 +223,7 @@ def session_ended(srv, port, timeout=10.0):
     logged its last line ("disconnect"): its process may live on to serve
     the next client (limits.max_use), so its pid says nothing."""
     pat = re.compile(r": \w+: (s=[0-9a-f]+) connect service=\w+ client=\S+ port=%d\b" % port)
-    deadline = time.time() + timeout
+    deadline = time.time() + timeout * T.PATIENCE
     while time.time() < deadline:
         log = srv.log()
         ids = pat.findall(log)     # the last: a port may have been used before
@@ -277,8 +277,9 @@ def retirements(srv, pid=None):
 
 
 def wait_for(cond, timeout=5.0, step=0.05):
-    """Poll cond() until it is true or timeout passes; its last value."""
-    deadline = time.time() + timeout
+    """Poll cond() until it is true or timeout (times T.PATIENCE) passes;
+    its last value. For events that must come, never to time a duration."""
+    deadline = time.time() + timeout * T.PATIENCE
     while True:
         v = cond()
         if v or time.time() >= deadline:

@@ -146,9 +146,12 @@ def main(t, fx):
     # arrival is whole seconds: expired once time(NULL) - arrival >= 3.
     t.ok(t1 >= int(t0) + 3, "max_age: not before 3 s (%.1f s)" % (t1 - t0))
     tries = sink.rcpt_tries("slow@remote.test")
-    # Under valgrind a worker alone may take the whole max_age.
-    t.ok((2 if O.SCALE == 1 else 1) <= tries <= 5,
-         "max_age: retried meanwhile (%d attempts)" % tries)
+    # How many attempts fit in max_age depends on the machine: on a loaded
+    # one (or under valgrind) a worker alone may take the whole 3 s. The
+    # retry itself is queue_retry.py's subject; here: tried, and no more
+    # often than retry_min allows.
+    t.ok(1 <= tries <= 5, "max_age: tried before it expired, at most 5 times in 3 s "
+         "(%d attempts)" % tries)
     if len(dsns) == 2:
         O.check_dsn(t, dsns[1][1], ["slow@remote.test"], "max_age",
                     status={"slow@remote.test": "5.4.7"},
