@@ -137,6 +137,9 @@ def worker(i, srv, users, end, res):
                 with res.lock:
                     res.local[token] = rcpt
             else:
+                with res.lock:
+                    if res.max_relay is not None and len(res.relay) >= res.max_relay:
+                        break
                 smtp_session(srv, T.TRUSTED, "webmail@example.test",
                              "r%d@remote.example" % i, token)
                 with res.lock:
@@ -266,10 +269,12 @@ def own_fds(srv):
     return X.fd_count(srv.proc.pid) - max(workers, 0)
 
 
-def run(clients, seconds, keep=False, drain_max=None, t=None):
+def run(clients, seconds, keep=False, drain_max=None, t=None, max_relay=None):
     """The whole load test; returns the exit status. drain_max: seconds
     the queue may take to drain at most (default: what MIN_OUTBOUND_RATE
-    allows, at least 10). t: a Tap to add to."""
+    allows, at least 10). t: a Tap to add to. max_relay: relay clients
+    stop after that many messages in all (the queue's drain afterwards
+    takes as long as the outbound rate says, not as the intake allowed)."""
     t = t or T.Tap()
     sink = Sink()
     srv = T.Server(services=("pop3", "smtp"), config={
@@ -280,6 +285,7 @@ def run(clients, seconds, keep=False, drain_max=None, t=None):
         "dns.nameserver": "127.0.0.1:9",
         "queue.retry_min": 1, "queue.retry_max": 2, "queue.max_age": 600})
     res = Results()
+    res.max_relay = max_relay
     try:
         users = make_users(srv, max(1, (clients + len(KINDS) - 1) // len(KINDS)))
         res.users = len(users)
