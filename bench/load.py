@@ -128,6 +128,10 @@ def worker(i, srv, users, end, res):
         n += 1
         token = "w%d.%d" % (i, n)
         t0 = time.monotonic()
+        if kind == "relay" and res.max_relay is not None:
+            with res.lock:
+                if len(res.relay) >= res.max_relay:
+                    kind = "local"      # the same load, nothing more to drain
         try:
             if kind == "pop3":
                 pop3_session(srv, users[i // len(KINDS) % len(users)])
@@ -137,9 +141,6 @@ def worker(i, srv, users, end, res):
                 with res.lock:
                     res.local[token] = rcpt
             else:
-                with res.lock:
-                    if res.max_relay is not None and len(res.relay) >= res.max_relay:
-                        break
                 smtp_session(srv, T.TRUSTED, "webmail@example.test",
                              "r%d@remote.example" % i, token)
                 with res.lock:
@@ -272,9 +273,10 @@ def own_fds(srv):
 def run(clients, seconds, keep=False, drain_max=None, t=None, max_relay=None):
     """The whole load test; returns the exit status. drain_max: seconds
     the queue may take to drain at most (default: what MIN_OUTBOUND_RATE
-    allows, at least 10). t: a Tap to add to. max_relay: relay clients
-    stop after that many messages in all (the queue's drain afterwards
-    takes as long as the outbound rate says, not as the intake allowed)."""
+    allows, at least 10). t: a Tap to add to. max_relay: after that many
+    relayed messages in all the relay clients deliver locally instead (the
+    queue's drain afterwards takes as long as the outbound rate says, not
+    as long as the intake allowed)."""
     t = t or T.Tap()
     sink = Sink()
     srv = T.Server(services=("pop3", "smtp"), config={
