@@ -128,6 +128,10 @@ def worker(i, srv, users, end, res):
         n += 1
         token = "w%d.%d" % (i, n)
         t0 = time.monotonic()
+        if kind == "relay" and res.max_relay is not None:
+            with res.lock:
+                if len(res.relay) >= res.max_relay:
+                    kind = "local"      # the same load, nothing more to drain
         try:
             if kind == "pop3":
                 pop3_session(srv, users[i // len(KINDS) % len(users)])
@@ -233,23 +237,28 @@ def settle(srv, timeout):
     return H.wait_for(idle, timeout, 0.1)
 
 
-STALL_S = 20                    # seconds the queue may go without a delivery
+# Seconds the queue may go without a delivery before the check calls it
+# stuck: a sanitizer build on two cores at a load of 17 went up to 15 s
+# between two deliveries; a stuck queue never moves again.
+STALL_S = 60
 
 
 def drain(srv, limit, stall):
-    """Wait until the queue is empty: False when it stops shrinking for
-    stall seconds or is still not empty after limit seconds."""
+    """Wait until the queue is empty: (True, "") then, else (False, why):
+    it stopped shrinking for stall seconds, or limit seconds passed."""
     start = moved = time.time()
     last = None
     while True:
         n = len(H.queue_files(srv)["env"])
         now = time.time()
         if n == 0:
-            return True
+            return True, ""
         if last is None or n < last:
             last, moved = n, now
-        if now - moved > stall or now - start > limit:
-            return False
+        if now - moved > stall:
+            return False, "no message out for %.0fs" % (now - moved)
+        if now - start > limit:
+            return False, "still moving, but not empty after %.0fs" % (now - start)
         time.sleep(0.2)
 
 
@@ -261,10 +270,13 @@ def own_fds(srv):
     return X.fd_count(srv.proc.pid) - max(workers, 0)
 
 
-def run(clients, seconds, keep=False, drain_max=None, t=None):
+def run(clients, seconds, keep=False, drain_max=None, t=None, max_relay=None):
     """The whole load test; returns the exit status. drain_max: seconds
     the queue may take to drain at most (default: what MIN_OUTBOUND_RATE
-    allows, at least 10). t: a Tap to add to."""
+    allows, at least 10). t: a Tap to add to. max_relay: after that many
+    relayed messages in all the relay clients deliver locally instead (the
+    queue's drain afterwards takes as long as the outbound rate says, not
+    as long as the intake allowed)."""
     t = t or T.Tap()
     sink = Sink()
     srv = T.Server(services=("pop3", "smtp"), config={
@@ -275,6 +287,7 @@ def run(clients, seconds, keep=False, drain_max=None, t=None):
         "dns.nameserver": "127.0.0.1:9",
         "queue.retry_min": 1, "queue.retry_max": 2, "queue.max_age": 600})
     res = Results()
+    res.max_relay = max_relay
     try:
         users = make_users(srv, max(1, (clients + len(KINDS) - 1) // len(KINDS)))
         res.users = len(users)
@@ -328,23 +341,26 @@ def run(clients, seconds, keep=False, drain_max=None, t=None):
         left0 = len(H.queue_files(srv)["env"])
         # In make check (drain_max given) this is about nothing being lost,
         # not speed: the queue must keep moving (a message out every
-        # STALL_S at least) and empty within four times drain_max; a
-        # sanitizer build's outbound rate is a sixth of a plain build's.
-        # The benchmark run checks the rate.
+        # STALL_S at least) until it is empty. A total time would be a
+        # constant tuned on a quiet machine: on two loaded cores a
+        # sanitizer build's workers (a fork, a leak check at each exit)
+        # sent 0.5 messages/s, a thirtieth of the plain build's rate, with
+        # gaps up to 15 s. drain_max is only a guard against a queue that
+        # trickles for ever. The benchmark run checks the rate.
         if drain_max is not None:
-            limit, stall = 4 * drain_max, STALL_S
+            limit, stall = drain_max, STALL_S
         else:
             limit = max(10.0, len(res.relay) / MIN_OUTBOUND_RATE)
             stall = limit
-        drained = drain(srv, limit * SCALE, stall * SCALE)
+        drained, why = drain(srv, limit * SCALE, stall * SCALE)
         took = time.time() - stopped
         left = len(H.queue_files(srv)["env"])
         t.diag("load: queue: %d relayed, %d queued when the clients stopped, %d left %.1fs "
                "later (%.1f messages/s outbound meanwhile)"
                % (len(res.relay), left0, left, took, (left0 - left) / max(took, 0.1)))
-        X.check(t, drained, "the queue drains (no stall of %.0fs, at most %.0fs)"
-                % (stall * SCALE, limit * SCALE), KNOWN_BUGS.get("queue-drain"),
-                "%d messages still queued" % left)
+        X.check(t, drained, "the queue drains (a message out every %.0fs at least, "
+                "until empty)" % (stall * SCALE), KNOWN_BUGS.get("queue-drain"),
+                "%d messages still queued: %s" % (left, why))
         time.sleep(1.0)             # a duplicate would come now
         relay_checks(t, srv, sink, res)
         t.ok(srv.running(), "the daemon is running")

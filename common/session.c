@@ -42,6 +42,7 @@ static void session_auth_failed(const struct session_ctx *ctx, const char *who,
 	by_address = stats_auth_failed(key, who, time(NULL));
 	if (by_address > (uint32_t)n)
 		n = by_address > 64 ? 64 : (int)by_address;
+	auth->counted = n;
 	while (--n > 0 && ms < 3000)
 		ms *= 2;
 	auth->pause_ms = ms > 3000 ? 3000 : ms;
@@ -70,9 +71,10 @@ int session_password_check(const struct session_ctx *ctx, const char *login,
 		session_auth_failed(ctx, login, auth);
 		str_copy(user, userlen, "-");
 		log_info("login user=%s result=fail method=%s service=%s client=%s "
-		    "reason=bad-name pause_ms=%ld",
+		    "reason=bad-name failures=%d pause_ms=%ld",
 		    log_quote(login, strlen(login), q, sizeof q), log_q(method),
-		    conf_service_name(ctx->service), ctx->client_text, auth->pause_ms);
+		    conf_service_name(ctx->service), ctx->client_text, auth->counted,
+		    auth->pause_ms);
 		return 0;
 	}
 	r = users_authenticate(ctx->conf->users_file, user, password);
@@ -88,9 +90,10 @@ int session_password_check(const struct session_ctx *ctx, const char *login,
 		return 1;
 	}
 	session_auth_failed(ctx, user, auth);
-	log_info("login user=%s result=fail method=%s service=%s client=%s pause_ms=%ld",
-	    log_q(user), log_q(method), conf_service_name(ctx->service),
-	    ctx->client_text, auth->pause_ms);
+	log_info("login user=%s result=fail method=%s service=%s client=%s "
+	    "failures=%d pause_ms=%ld", log_q(user), log_q(method),
+	    conf_service_name(ctx->service), ctx->client_text, auth->counted,
+	    auth->pause_ms);
 	return 0;
 }
 
@@ -103,9 +106,15 @@ void session_auth_refused(const struct session_ctx *ctx, const char *method,
 		stats_count(STAT_LOGIN_FAILED, ctx->service);
 		auth->pause_ms = 0;
 	}
-	log_info("login user=- result=fail method=%s service=%s client=%s reason=%s "
-	    "pause_ms=%ld", method, conf_service_name(ctx->service),
-	    ctx->client_text, sasl_result_name(sasl_result), auth->pause_ms);
+	if (sasl_result == SASL_MALFORMED)
+		log_info("login user=- result=fail method=%s service=%s client=%s "
+		    "reason=%s failures=%d pause_ms=%ld", method,
+		    conf_service_name(ctx->service), ctx->client_text,
+		    sasl_result_name(sasl_result), auth->counted, auth->pause_ms);
+	else
+		log_info("login user=- result=fail method=%s service=%s client=%s "
+		    "reason=%s pause_ms=0", method, conf_service_name(ctx->service),
+		    ctx->client_text, sasl_result_name(sasl_result));
 }
 
 void session_auth_delay(long pause_ms)

@@ -37,8 +37,9 @@ int session_plaintext_ok(const struct session_ctx *ctx, int tls_active);
  * before it answers).
  */
 struct session_auth {
-	int failures;
-	long pause_ms;
+	int failures;		/* this session's failed logins */
+	int counted;		/* the count the last pause was chosen by */
+	long pause_ms;		/* the last pause */
 };
 
 /*

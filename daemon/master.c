@@ -688,9 +688,13 @@ static int workers_expire(void)
 		if (M.kids[i].busy || M.kids[i].sock == -1)
 			continue;
 		due = M.kids[i].idle_since + M.conf->limits.max_idle * 1000LL;
-		if (due <= now)
+		if (due <= now) {
+			/* Logged with its idle time: tests assert on it, not a clock. */
+			log_info("retire pid=%ld reason=max-idle idle_ms=%lld max_idle=%ld",
+			    (long)M.kids[i].pid, now - M.kids[i].idle_since,
+			    (long)M.conf->limits.max_idle);
 			worker_retire(&M.kids[i]);
-		else if (next == -1 || due - now < next)
+		} else if (next == -1 || due - now < next)
 			next = due - now;
 	}
 	return (int)next;

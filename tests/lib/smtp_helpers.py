@@ -209,7 +209,7 @@ def session_pid(srv, port, timeout=5.0):
     """The pid of the child serving the connection from local port port,
     read from its "connect ... port=N" log line: the last one, as an
     earlier connection may have had the same port."""
-    deadline = time.time() + timeout
+    deadline = time.time() + timeout * T.PATIENCE
     pat = re.compile(r"ispmaild\[(\d+)\]: \w+: .*\bconnect service=\w+ client=\S+ port=%d\b" % port)
     while time.time() < deadline:
         found = pat.findall(srv.log())
@@ -224,7 +224,7 @@ def session_ended(srv, port, timeout=10.0):
     logged its last line ("disconnect"): its process may live on to serve
     the next client (limits.max_use), so its pid says nothing."""
     pat = re.compile(r": \w+: (s=[0-9a-f]+) connect service=\w+ client=\S+ port=%d\b" % port)
-    deadline = time.time() + timeout
+    deadline = time.time() + timeout * T.PATIENCE
     while time.time() < deadline:
         log = srv.log()
         ids = pat.findall(log)     # the last: a port may have been used before
@@ -252,9 +252,36 @@ def kill_session(pid, timeout=5.0):
     return not pid_alive(pid)
 
 
+PAUSE_RE = re.compile(r"\blogin user=.* result=fail .*\bclient=(\S+) .*"
+                      r"\bfailures=(\d+) pause_ms=(\d+)$", re.M)
+
+
+def log_mark(srv):
+    """Where the daemon's log ends now: pass it as since= below."""
+    return len(srv.log())
+
+
+def auth_pauses(srv, client=None, since=0):
+    """The pauses after failed logins that the daemon decided, from its
+    failed-login lines (common/session.c) after log offset since:
+    [(failures, milliseconds)], of one client address when given. The line
+    is written before the pause, so before the failure's reply."""
+    return [(int(f), int(ms)) for c, f, ms in PAUSE_RE.findall(srv.log()[since:])
+            if client is None or c == client]
+
+
+def retirements(srv, pid=None):
+    """Idle session processes the master retired for limits.max_idle
+    (daemon/master.c logs each): [(pid, idle_ms, max_idle seconds)]."""
+    got = [(int(p), int(ms), int(mx)) for p, ms, mx in re.findall(
+        r"\bretire pid=(\d+) reason=max-idle idle_ms=(\d+) max_idle=(\d+)$", srv.log(), re.M)]
+    return [r for r in got if pid is None or r[0] == pid]
+
+
 def wait_for(cond, timeout=5.0, step=0.05):
-    """Poll cond() until it is true or timeout passes; its last value."""
-    deadline = time.time() + timeout
+    """Poll cond() until it is true or timeout (times T.PATIENCE) passes;
+    its last value. For events that must come, never to time a duration."""
+    deadline = time.time() + timeout * T.PATIENCE
     while True:
         v = cond()
         if v or time.time() >= deadline:

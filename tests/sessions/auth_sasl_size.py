@@ -156,7 +156,7 @@ def refusals(t, srv):
     for svc in ("smtp", "pop3"):
         for reason, count, pause in (("malformed", n, "200"), ("bad-base64", 2, "0")):
             want = (r" s=\w+ login user=- result=fail method=PLAIN service=%s "
-                    r"client=127\.0\.0\.\d+ reason=%s pause_ms=%s$" % (svc, reason, pause))
+                    r"client=127\.0\.0\.\d+ reason=%s (?:failures=\d+ )?pause_ms=%s$" % (svc, reason, pause))
             hits = [l for l in log.splitlines() if re.search(want, l)]
             t.eq(len(hits), count, "%s: %d lines 'login user=- result=fail "
                  "method=PLAIN service=%s client=... reason=%s pause_ms=%s'"

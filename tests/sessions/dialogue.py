@@ -32,7 +32,12 @@ Sessions (the first C/S line opens connection "main" if none is open):
               S& lines share one block: CAPA)
   @expect-close [SECONDS] [REGEX]   the server closes (lines matching REGEX
                             may come first, e.g. a goodbye)
-  @sleep SECONDS
+  @sleep SECONDS            (only where time passing is the point: a TTL)
+  @wait-sessions N [SECONDS]   wait until `ispmailctl status` counts N
+                            sessions open, every service together (the
+                            master has seen the others end: their slots
+                            and locks are free); never a fixed @sleep for
+                            that, which a loaded machine outlasts
 Checks:
   @check-relay ADDRESS USER|none   relay.db (db_dump -p) row for ADDRESS
   @check-files ADDR [new=N] [cur=N] [total=N]   files in the Maildir
@@ -48,6 +53,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import ispmaild_test as T  # noqa: E402
+import harden_helpers as X  # noqa: E402
 
 SETUP = ("service", "config", "tls")
 
@@ -158,6 +164,11 @@ class Dialogue:
             c.dead = str(e)
             raise
 
+    def sessions_open(self):
+        """Sessions open now, all services, from `ispmailctl status`."""
+        return sum(v for (k, _), v in X.status_counters(self.server).items()
+                   if k == "sessions")
+
     def where(self, no, kind, arg):
         text = arg.strip() if isinstance(arg, str) else " ".join(arg[:2]) + " <<"
         return "%s:%d %s %s" % (self.name, no, kind, text)
@@ -238,6 +249,17 @@ class Dialogue:
             self.cur = None
         elif kind == "@sleep":
             time.sleep(float(arg))
+        elif kind == "@wait-sessions":
+            f = arg.split()
+            want = int(f[0])
+            timeout = float(f[1]) if len(f) > 1 else 3 * T.READ_TIMEOUT
+            deadline = time.time() + timeout
+            while True:
+                now = self.sessions_open()
+                if now == want or time.time() >= deadline:
+                    break
+                time.sleep(0.05)
+            ok(now == want, where, "%r sessions open after %gs" % (now, timeout))
         elif kind == "@check-relay":
             addr, user = arg.split()
             rows = self.server.relay_rows()
@@ -272,7 +294,8 @@ class Dialogue:
                 if kind[1:] in SETUP and started:
                     raise SyntaxError("%s:%d: %s after the session began" % (self.name, no, kind))
                 started = started or kind[0] in "CS" or kind in (
-                    "@connect", "@check-relay", "@check-log", "@check-nolog")
+                    "@connect", "@check-relay", "@check-log", "@check-nolog",
+                    "@wait-sessions")
                 try:
                     self.step(no, kind, arg)
                 except (T.ProtocolError, ConnectionError) as e:

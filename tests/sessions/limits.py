@@ -11,7 +11,9 @@ hold against hostile clients (issue 6):
 - slow drip: a client sending one byte every 0.5 s is cut off at
   command_timeout (2 s) with "421 4.4.2 ... timeout" (POP3: "-ERR
   Disconnected for inactivity."); inside DATA (data_timeout 2 s) a client
-  dripping one byte a second must be gone within 3 x data_timeout;
+  dripping one byte a second is cut off too; each not before 1.5 s, and
+  within 3 x the timeout + 2 s (room for a loaded machine), the log says
+  close reason=timeout;
 - 10 unknown SMTP commands end the session with "421 4.7.0 ... too many
   errors" (the 11th is never answered), 10 bad POP3 commands with "-ERR Too
   many invalid commands, closing.";
@@ -20,8 +22,8 @@ hold against hostile clients (issue 6):
   POP3 goes on, docs/PROTOCOL.md, bad input);
 - auth failures slow down per address across sessions (common/session.c:
   200 ms doubling to 3 s): 5 wrong passwords in 5 POP3 sessions from
-  127.0.0.1 take longer each time, the 4th >= 1.5 s; 127.0.0.2 is not
-  slowed by them.
+  127.0.0.1 pause 200, 400, 800, 1600, 3000 ms as the daemon logs it, and
+  each -ERR comes no sooner; 127.0.0.2 is not slowed by them (200 ms).
 
 Known daemon bugs are TAP TODO lines (see KNOWN_BUGS)."""
 
@@ -42,6 +44,8 @@ WRAPPED = bool(os.environ.get("ISPMAILD_WRAPPER"))
 # Timers run at wall-clock speed under valgrind too; only the work around
 # them is slower: a little slack, not SCALE times the wait.
 SLACK = 2.0 if WRAPPED else 0.0
+CEILING = 3 * 2 + 2 + SLACK     # the drips' timeouts are 2 s: see timeouts()
+WATCH = 12 + SLACK              # how long a drip goes on at most
 TOO_MANY_SMTP = "421 4.7.0 %s Too many connections, try again later" % T.HOSTNAME
 TOO_MANY_POP3 = "-ERR [SYS/TEMP] Too many connections, try again later."
 
@@ -125,17 +129,23 @@ def timeouts(t, fx):
     srv.add_user(USER, PASSWORD)
     srv.start()
     results = {}
+    # The server's timers are its decision (it logs "close reason=timeout"
+    # and replies 421); the client's clock only bounds them. From below
+    # that is exact (a timer never fires early); from above a loaded
+    # machine may wake the daemon late, so the ceiling is generous: 3 x
+    # the timeout + 2 s. A timer re-armed by each byte would never fire:
+    # the client drips on for WATCH seconds to tell that apart.
 
     def smtp_command():
         s = H.Smtp(srv, "smtp", T.OUTSIDER)
         s.hello(True)
         results["smtp command"] = X.drip(s.c, b"MAIL FROM:<drip@remote.example>\r\n",
-                                         0.5, 8 + SLACK)
+                                         0.5, WATCH)
         s.close()
 
     def pop3_command():
         c = greeted(srv, "pop3", T.CUSTOMER)
-        results["pop3 command"] = X.drip(c, b"USER a@example.test\r\n", 0.5, 8 + SLACK)
+        results["pop3 command"] = X.drip(c, b"USER a@example.test\r\n", 0.5, WATCH)
         c.close()
 
     def smtp_data(name, pattern):
@@ -147,9 +157,7 @@ def timeouts(t, fx):
         if not go.startswith("354"):
             results[name] = (None, ("DATA: " + go).encode(), 0)
         else:
-            # 3 x data_timeout is the most the test tolerates; watch a
-            # little longer to have a figure to report.
-            results[name] = X.drip(s.c, pattern, 1.0, 8 + SLACK)
+            results[name] = X.drip(s.c, pattern, 1.0, WATCH)
         s.close()
 
     jobs = [threading.Thread(target=smtp_command), threading.Thread(target=pop3_command),
@@ -163,21 +171,23 @@ def timeouts(t, fx):
 
     def shown(r):
         if r[0] is None:
-            return "still open after %.0fs" % (8 + SLACK)
+            return "still open after %.0fs" % WATCH
         return "closed after %.1fs" % r[0]
 
     when, got, sent = results.get("smtp command", (None, b"", 0))
     t.eq(got, b"421 4.4.2 %s Error: timeout exceeded\r\n" % T.HOSTNAME.encode(),
          "SMTP, 1 byte / 0.5 s, command_timeout 2: 421 4.4.2 timeout")
-    t.ok(when is not None and 1.5 <= when <= 3.5 + SLACK,
-         "SMTP command drip: cut off within 1.5-3.5 s", "closed after %r s" % when)
+    t.ok(when is not None and 1.5 <= when <= CEILING,
+         "SMTP command drip: cut off after 2 s (1.5 s <= t <= %g s)" % CEILING,
+         "closed after %r s" % when)
     t.diag("smtp command drip (1 byte/0.5 s, command_timeout 2): %s, %d bytes sent"
            % (shown((when,)), sent))
     when, got, sent = results.get("pop3 command", (None, b"", 0))
     t.eq(got, b"-ERR Disconnected for inactivity.\r\n",
          "POP3, 1 byte / 0.5 s, command_timeout 2: -ERR Disconnected for inactivity.")
-    t.ok(when is not None and 1.5 <= when <= 3.5 + SLACK,
-         "POP3 command drip: cut off within 1.5-3.5 s", "closed after %r s" % when)
+    t.ok(when is not None and 1.5 <= when <= CEILING,
+         "POP3 command drip: cut off after 2 s (1.5 s <= t <= %g s)" % CEILING,
+         "closed after %r s" % when)
     t.diag("pop3 command drip (1 byte/0.5 s, command_timeout 2): %s, %d bytes sent"
            % (shown((when,)), sent))
     timeout_421 = b"421 4.4.2 %s Error: timeout exceeded\r\n" % T.HOSTNAME.encode()
@@ -186,9 +196,16 @@ def timeouts(t, fx):
         when, got, sent = results.get(name, (None, b"", 0))
         t.diag("%s (1 byte/s, data_timeout 2): %s, %d bytes sent, reply %r"
                % (name, shown((when,)), sent, got))
-        X.check(t, when is not None and when <= 6 + SLACK and got == timeout_421,
-                "DATA drip, %s, 1 byte/s: 421 4.4.2 and close within 3 x data_timeout" % name,
+        X.check(t, when is not None and 1.5 <= when <= CEILING and got == timeout_421,
+                "DATA drip, %s, 1 byte/s: 421 4.4.2 and close after data_timeout "
+                "(1.5 s <= t <= %g s)" % (name, CEILING),
                 KNOWN_BUGS.get(bug), "%s, reply %r" % (shown((when,)), got))
+    log = srv.log()
+    t.eq((len(re.findall(r"s=\w+ close reason=timeout state=", log)),
+          len(re.findall(r"s=\w+ close reason=timeout$", log, re.M)),
+          len(re.findall(r"s=\w+ data result=abort reason=timeout$", log, re.M))), (4, 1, 3),
+         "log: the timeouts: SMTP (close reason=timeout: the command and the 3 DATA "
+         "drips), POP3 (the same), the 3 DATA drips (data result=abort reason=timeout)")
     # The sessions still open when the client gave up end now: give them
     # a moment to see the close and remove their tmp/ files.
     left = H.wait_for(lambda: not (srv.files(USER)["new"] + srv.files(USER)["tmp"]),
@@ -313,9 +330,9 @@ def pass_time(srv, source):
 
 
 def auth_slowdown(t, fx):
-    if WRAPPED:
-        # One crypt takes 1 to 70 s under valgrind: no timing to measure.
-        raise T.SkipTest("timings mean nothing under $ISPMAILD_WRAPPER")
+    """The pauses are what the daemon logs it decided (the failed-login lines: failures=, pause_ms=
+    pause_ms="); the client's waits are only floors: a loaded machine (or
+    crypt under valgrind) makes them longer, never shorter."""
     srv = fx.server(services=("pop3",), config={"relay.plaintext_auth": True,
                                                  "limits.command_timeout": 30})
     srv.add_user(USER, PASSWORD)
@@ -323,15 +340,18 @@ def auth_slowdown(t, fx):
     times = [pass_time(srv, T.CUSTOMER) for _ in range(5)]
     t.diag("wrong password in 5 sessions from 127.0.0.1: " +
            ", ".join("%.2fs" % x for x in times))
-    t.ok(all(b > a + 0.05 for a, b in zip(times, times[1:])),
-         "each failure from the same address waits longer than the one before",
-         repr(times))
-    t.ok(times[3] >= 1.5, "the 4th failure takes >= 1.5 s", "%.2f s" % times[3])
-    t.ok(2.9 <= times[4] <= 3.0 + 1.5 * SCALE, "the 5th: about 3 s (the cap)", "%.2f s" % times[4])
+    pauses = H.auth_pauses(srv, T.CUSTOMER)
+    t.eq(pauses, [(1, 200), (2, 400), (3, 800), (4, 1600), (5, 3000)],
+         "log: each failure from the same address, in a new session, pauses longer: "
+         "200 ms doubling, 3 s the cap")
+    t.ok(len(pauses) == 5 and all(d >= ms / 1000.0 - 0.01 for d, (_, ms) in zip(times, pauses)),
+         "each -ERR came no sooner than its logged pause", "%r, %r" % (times, pauses))
     other = pass_time(srv, T.OUTSIDER)
     t.diag("wrong password from 127.0.0.2 after that: %.2fs" % other)
-    t.ok(other < 1.0, "another address (127.0.0.2) is not slowed by them: its first "
-         "failure waits about 200 ms, not 3 s", "%.2f s" % other)
+    t.eq(H.auth_pauses(srv, T.OUTSIDER), [(1, 200)],
+         "log: another address (127.0.0.2) is not slowed by them: its first failure "
+         "pauses 200 ms, not 3 s")
+    t.ok(other >= 0.19, "... and its -ERR came no sooner", "%.2f s" % other)
     counters = X.status_counters(srv)
     t.eq(counters.get(("logins failed", "pop3")), 6, "status: logins failed pop3=6")
 

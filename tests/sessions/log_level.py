@@ -20,13 +20,19 @@ def one_session(srv):
     c.command("MAIL FROM:<a@remote.example>", r"250 ")
     c.command("QUIT", r"221 ")
     c.close()
-    deadline = time.time() + 10
+    deadline = time.time() + 10 * T.PATIENCE
     while time.time() < deadline:
         lines = srv.log().splitlines()[before:]
         if any("disconnect " in l for l in lines):
             return lines
         time.sleep(0.05)
     return srv.log().splitlines()[before:]
+
+
+def wait(cond, timeout=10):
+    deadline = time.time() + timeout * T.PATIENCE
+    while not cond() and time.time() < deadline:
+        time.sleep(0.05)
 
 
 def levels(lines):
@@ -45,15 +51,21 @@ def main():
            "default: no debug lines")
 
     srv.set("log_level", "debug")
+    n = srv.log().count("reload result=ok")
     srv.reload()
-    time.sleep(0.3)
+    # The master has acted on the SIGHUP once it logs so (a fixed sleep is
+    # not enough on a loaded machine).
+    wait(lambda: srv.log().count("reload result=ok") > n)
     lines = one_session(srv)
     tap.ok(any("debug: " in l and "state from=ready to=mail" in l for l in lines),
            "log_level = debug after SIGHUP: state lines", "\n".join(lines))
 
     srv.set("log_level", "warning")
     srv.reload()
-    time.sleep(0.3)
+    # At "warning" the reload itself is not logged: it has been acted on
+    # once the idle session process of the session above is retired (the
+    # queue runner is then the master's only child).
+    wait(lambda: len(srv.children()) == 1)
     # At "warning" nothing of a clean session is logged: wait on the reply
     # instead of on a log line.
     before = len(srv.log().splitlines())
@@ -71,7 +83,7 @@ def main():
     mark = len(srv.log().splitlines())
     srv.reload()
     refused = False
-    deadline = time.time() + 10
+    deadline = time.time() + 10 * T.PATIENCE
     while time.time() < deadline and not refused:
         refused = any("reload result=refused" in l and "log_level: unknown level" in l
                       for l in srv.log().splitlines()[mark:])

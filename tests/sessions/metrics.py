@@ -97,7 +97,7 @@ def main():
            float(BAD), "logins_failed_total pop3 = %d" % BAD)
     tap.eq(metric(text, "ispmaild_messages_delivered_total", '{service="smtp"}'),
            float(MAILS), "messages_delivered_total smtp = %d" % MAILS)
-    for _ in range(50):     # the master counts a session until it reaps it
+    for _ in range(int(50 * T.PATIENCE)):  # the master counts a session until it reaps it
         if metric(text, "ispmaild_sessions", '{service="pop3"}') == 0.0:
             break
         time.sleep(0.2)

@@ -7,6 +7,7 @@ running; SIGTERM stops accepting, lets an open session finish, and ends
 everything within 10 seconds even when a session does not."""
 
 import os
+import re
 import signal
 import threading
 import sys
@@ -72,12 +73,12 @@ def reload_part(t):
             c.command("QUIT")
             c.close()
             return True
-        t.ok(until(outsider_ok, 10), "after SIGHUP: the new setting applies")
+        t.ok(until(outsider_ok, 30), "after SIGHUP: the new setting applies")
 
         before = len(srv.log())
         srv.set("limits.max_per_ip", T.Raw('"many"'))
         srv.reload()
-        time.sleep(1.5)
+        until(lambda: "reload result=refused" in srv.log()[before:], 30)
         new = srv.log()[before:]
         t.ok(srv.running(), "a bad file on SIGHUP does not stop the daemon")
         t.ok("ispmaild.conf" in new or "max_per_ip" in new,
@@ -103,14 +104,14 @@ def kill_part(t):
         t.ok(pid and pid != srv.proc.pid, "the session's own process found", repr(pid))
         os.kill(pid, signal.SIGKILL)
         try:
-            c.wait_close(5)
+            c.wait_close(30)
             t.ok(True, "client sees the connection close")
         except T.ProtocolError as e:
             t.ok(False, "client sees the connection close", str(e))
         c.close()
-        t.ok(until(lambda: gone(pid), 5), "the killed child is reaped")
+        t.ok(until(lambda: gone(pid), 30), "the killed child is reaped")
         t.ok(srv.running(), "the master goes on")
-        c = until(lambda: (lambda x: x if not isinstance(x, str) else None)(login(srv)), 3)
+        c = until(lambda: (lambda x: x if not isinstance(x, str) else None)(login(srv)), 30)
         t.ok(c is not None, "the mailbox lock died with the session")
         if c is not None:
             r = c.command("STAT")
@@ -123,6 +124,19 @@ def kill_part(t):
     return srv.finish(t, plan=False)
 
 
+def _stamp(log, text):
+    """Seconds (the daemon's clock) of the first log line holding text."""
+    import datetime
+    for line in log.splitlines():
+        if text in line:
+            try:
+                return datetime.datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%S.%fZ") \
+                    .timestamp()
+            except (ValueError, IndexError):
+                return None
+    return None
+
+
 def term_part(t):
     srv = T.Server(config={"limits.command_timeout": 60})
     try:
@@ -132,7 +146,9 @@ def term_part(t):
         c = login(srv)
         t.ok(not isinstance(c, str), "login before SIGTERM", repr(c))
         srv.proc.send_signal(signal.SIGTERM)
-        time.sleep(1)
+        # The master has acted on it once it logs "stopping" (a fixed
+        # sleep is not enough on a loaded machine).
+        until(lambda: "stopping sessions=" in srv.log(), 30)
         greeted = None
         try:
             n = srv.connect("pop3")
@@ -152,7 +168,7 @@ def term_part(t):
         t.eq(srv.files(USER)["new"] + srv.files(USER)["cur"], [], "its DELE was applied")
         start = time.time()
         try:
-            code = srv.proc.wait(5)
+            code = srv.proc.wait(30)
         except Exception:
             code = None
         t.ok(code == 0, "the daemon exits 0 once the last session ended",
@@ -171,20 +187,29 @@ def term_part(t):
         start = time.time()
         srv.proc.send_signal(signal.SIGTERM)
         try:
-            code = srv.proc.wait(14)
+            code = srv.proc.wait(40)
         except Exception:
             code = None
         took = time.time() - start
-        t.ok(code is not None and took < 13,
-             "an idle session does not hold SIGTERM past 10 s",
-             "exit %s after %.1fs" % (code, took))
+        # What the master decided, by its own clock: from "stopping" to
+        # "stopped" no longer than the 10 s grace (a second for its poll,
+        # one for the kill). The test's clock only guards against a hang:
+        # a sanitizer's leak check at each exit is slow on a loaded machine.
+        log = srv.log()
+        stamps = [_stamp(log, "stopping sessions="), _stamp(log, "stopped")]
+        gap = stamps[1] - stamps[0] if None not in stamps else None
+        t.ok(code is not None and gap is not None and gap <= 12.0,
+             "an idle session does not hold SIGTERM past 10 s (log: stopping to stopped)",
+             "exit %s after %.1fs, log gap %r" % (code, took, gap))
+        t.ok(re.search(r"child pid=%d killed reason=stop-timeout" % pid, log),
+             "log: the master killed it at the end of the grace")
         try:
-            c.wait_close(3)
+            c.wait_close(30)
             t.ok(True, "the idle session is closed")
         except T.ProtocolError as e:
             t.ok(False, "the idle session is closed", str(e))
         c.close()
-        t.ok(pid and all(until(lambda: gone(k), 3) for k in kids + [pid]),
+        t.ok(pid and all(until(lambda: gone(k), 30) for k in kids + [pid]),
              "no child left behind", "session %s, children %s" % (pid, kids))
     except (T.HarnessError, T.ProtocolError, OSError) as e:
         t.ok(False, "second term part ran to the end", "%s: %s" % (type(e).__name__, e))

@@ -41,6 +41,12 @@ def all_mail(srv):
     return sorted(out)
 
 
+def dsns_of(srv, qid):
+    """The DSNs (bytes) in the sender's Maildir about queue id qid."""
+    tag = b"X-Ispmaild-Queue-ID: " + qid.encode()
+    return [d for _, d in O.bounces(srv) if tag in d]
+
+
 def main(t, fx):
     sink = fx.add(Sink(rcpt={"slow@remote.test": [LATER] * 30,
                              "hard@remote.test": [HARD],
@@ -63,10 +69,12 @@ def main(t, fx):
     q_hard = O.relay(srv, O.SENDER, ["hard@remote.test"],
                      H.to_wire(O.message("hard fail", b"no one home\n")))
     t.ok(O.wait_gone(srv, q_hard, 5), "550: the message left the queue")
-    dsns = O.wait_bounces(srv, 1, timeout=3)
+    # Each DSN is told by the queue id it names, not by its order: on a
+    # loaded machine (or under valgrind) the max_age one may come first.
+    dsns = H.wait_for(lambda: dsns_of(srv, q_hard), O.scaled(3), 0.1) or []
     t.eq(len(dsns), 1, "550: one DSN in the sender's Maildir")
     if dsns:
-        d = O.check_dsn(t, dsns[0][1], ["hard@remote.test"], "550",
+        d = O.check_dsn(t, dsns[0], ["hard@remote.test"], "550",
                         status={"hard@remote.test": "5.1.1"},
                         reply={"hard@remote.test": HARD}, subject="hard fail")
         t.eq(d.per_message.get("X-Ispmaild-Queue-ID"), q_hard, "550: the DSN names the queue id")
@@ -142,15 +150,22 @@ def main(t, fx):
     dsns = O.wait_bounces(srv, 2, timeout=max(1, t0 + 12 - time.time()))
     t1 = time.time()
     t.eq(len(dsns), 2, "max_age: a second DSN in the sender's Maildir")
-    t.ok(not O.queued(srv, q_slow), "max_age: the message left the queue")
+    # The DSN is written before the envelope is removed (a crash between
+    # the two bounces twice rather than never): wait for the removal.
+    t.ok(O.wait_gone(srv, q_slow, 5), "max_age: the message left the queue")
     # arrival is whole seconds: expired once time(NULL) - arrival >= 3.
     t.ok(t1 >= int(t0) + 3, "max_age: not before 3 s (%.1f s)" % (t1 - t0))
     tries = sink.rcpt_tries("slow@remote.test")
-    # Under valgrind a worker alone may take the whole max_age.
-    t.ok((2 if O.SCALE == 1 else 1) <= tries <= 5,
-         "max_age: retried meanwhile (%d attempts)" % tries)
-    if len(dsns) == 2:
-        O.check_dsn(t, dsns[1][1], ["slow@remote.test"], "max_age",
+    # How many attempts fit in max_age depends on the machine: on a loaded
+    # one (or under valgrind) a worker alone may take the whole 3 s. The
+    # retry itself is queue_retry.py's subject; here: tried, and no more
+    # often than retry_min allows.
+    t.ok(1 <= tries <= 5, "max_age: tried before it expired, at most 5 times in 3 s "
+         "(%d attempts)" % tries)
+    mine = dsns_of(srv, q_slow)
+    t.eq(len(mine), 1, "max_age: one DSN for it")
+    if mine:
+        O.check_dsn(t, mine[0], ["slow@remote.test"], "max_age",
                     status={"slow@remote.test": "5.4.7"},
                     reply={"slow@remote.test": LATER}, subject="too slow")
     t.ok(O.log_lines(srv, r"delivery id=%s to=<slow@remote\.test> result=bounced "

@@ -8,7 +8,7 @@ DELE, SMTP with a delivery); nothing of one client reaches the next (SMTP
 AUTH, the relay decision); concurrent sessions get separate processes that
 are reused afterwards; a killed idle process costs no client anything; a
 reload retires idle processes and the next client sees the new file;
-max_idle retires an idle process; max_use = 1 forks per connection."""
+max_idle retires an idle process (its log line says after how long); max_use = 1 forks per connection."""
 
 import os
 import sys
@@ -131,7 +131,7 @@ def reuse_and_max_use(t, srv):
     t.eq(len(set(pids[:4])), 1, "max_use = 4: one process serves sessions 1 to 4")
     t.ok(pids[4] != pids[0] and pids[4] == pids[5],
          "session 5 gets a new process, session 6 reuses it", repr(pids))
-    t.ok(S.wait_for(lambda: not S.pid_alive(pids[0]), 5 * SLOW),
+    t.ok(S.wait_for(lambda: not S.pid_alive(pids[0]), 20 * SLOW),
          "the process exits after its 4th session")
 
 
@@ -193,7 +193,7 @@ def concurrency(t, srv):
 
 def killed_idle(t, srv, pid):
     os.kill(pid, 9)
-    S.wait_for(lambda: not S.pid_alive(pid), 5 * SLOW)
+    S.wait_for(lambda: not S.pid_alive(pid), 20 * SLOW)
     s = S.Smtp(srv, "smtp", T.OUTSIDER)
     t.ok(s.greeting[-1].startswith("220 "), "after an idle process was killed: 220",
          repr(s.greeting))
@@ -206,21 +206,38 @@ def reload_and_idle(t, srv):
     srv.set("hostname", "renamed.example.test")
     srv.set("limits.max_idle", IDLE)
     reload(srv)
-    t.ok(S.wait_for(lambda: not S.pid_alive(pid), 5 * SLOW),
+    t.ok(S.wait_for(lambda: not S.pid_alive(pid), 20 * SLOW),
          "a reload retires the idle process")
     s = S.Smtp(srv, "smtp", T.OUTSIDER)
     t.ok(s.greeting[-1].startswith("220 renamed.example.test "),
          "the next client sees the new file", repr(s.greeting))
-    pid = finish(srv, s)
-    idle = time.time()
-    time.sleep(IDLE / 2)
-    t.ok(pid is not None and S.pid_alive(pid),
-         "idle for half of max_idle, its process still waits for the next client")
-    gone = pid is not None and S.wait_for(lambda: not S.pid_alive(pid), 3 * IDLE)
-    took = time.time() - idle
-    t.ok(gone and took >= IDLE * 0.75,
-         "max_idle = %d: the idle process exits after about that long (%.1f s)"
-         % (IDLE, took))
+    # max_idle: the master logs each retirement with the idle time it saw
+    # ("retire ... idle_ms="): that is what is asserted, not the test's
+    # clock, which a loaded machine may stop for a while. From the
+    # client's side only a floor holds: the process cannot be gone before
+    # max_idle has passed since the QUIT.
+    port = s.local_port()
+    quit_at = time.monotonic()
+    s.quit()
+    S.session_ended(srv, port, 10 * SLOW)
+    all_idle(srv)
+    pid = S.session_pid(srv, port)
+    gone = pid is not None and S.wait_for(lambda: not S.pid_alive(pid), IDLE + 30 * SLOW)
+    took = time.monotonic() - quit_at
+    retired = S.retirements(srv, pid) if pid is not None else []
+    t.ok(gone and len(retired) == 1, "max_idle = %d: the idle process is retired and exits"
+         % IDLE, "pid %r, gone %r, retirements %r" % (pid, gone, retired))
+    idle_ms = retired[0][1] if retired else None
+    t.ok(idle_ms is not None and IDLE * 1000 <= idle_ms and retired[0][2] == IDLE,
+         "log: retired only once idle for max_idle (idle_ms >= %d)" % (IDLE * 1000),
+         repr(retired))
+    # A timer that fires late by seconds on a loaded machine passes; one
+    # that waits for some other event (the next client, a reload) does not.
+    t.ok(idle_ms is not None and idle_ms <= IDLE * 1000 + 5000 * SLOW,
+         "log: and not much later (idle_ms <= %d)" % (IDLE * 1000 + 5000 * SLOW),
+         repr(retired))
+    t.ok(gone and took >= IDLE - 0.01,
+         "the process outlived max_idle after the QUIT (%.1f s >= %d s)" % (took, IDLE))
     srv.set("limits.max_use", 1)
     reload(srv)
     time.sleep(0.2)

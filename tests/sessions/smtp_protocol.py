@@ -220,16 +220,22 @@ def timeouts(t, srv):
     s = H.Smtp(srv, "smtp", T.OUTSIDER)
     s.hello(True)
     start = time.time()
-    line = s.c.readline(TIMEOUT + 5)
+    line = s.c.readline(3 * TIMEOUT + 5)
     took = time.time() - start
     t.eq(line, "421 4.4.2 %s Error: timeout exceeded" % HOST, "idle client: 421 4.4.2")
-    t.ok(TIMEOUT - 0.5 <= took <= TIMEOUT + 3, "after about command_timeout seconds",
+    # A timer never fires early: the floor is exact. A loaded machine may
+    # wake the daemon late: the ceiling only tells command_timeout from a
+    # longer timer (or none), and the log says why the session ended.
+    t.ok(TIMEOUT - 0.05 <= took <= 3 * TIMEOUT + 2,
+         "after command_timeout seconds (%d s <= t <= %d s)" % (TIMEOUT, 3 * TIMEOUT + 2),
          "%.1fs" % took)
+    t.ok(H.wait_for(lambda: "close reason=timeout state=" in srv.log(), 5),
+         "log: close reason=timeout")
     ok, rest = closed(s)
     t.ok(ok and rest == b"", "... and the close", repr(rest))
 
     s = H.Smtp(srv, "smtp", T.OUTSIDER)
-    t.eq(s.c.readline(TIMEOUT + 5), "421 %s Error: timeout exceeded" % HOST,
+    t.eq(s.c.readline(3 * TIMEOUT + 5), "421 %s Error: timeout exceeded" % HOST,
          "idle before HELO: 421 without enhanced code")
     closed(s)
     s.close()
@@ -242,7 +248,7 @@ def timeouts(t, srv):
     s.cmd("RCPT TO:<%s>" % USER)
     t.eq(s.cmd("DATA"), "354 End data with <CR><LF>.<CR><LF>", "DATA: 354")
     s.send(b"Subject: half\r\n\r\nhalf a mess")
-    t.eq(s.c.readline(TIMEOUT + 5), "421 4.4.2 %s Error: timeout exceeded" % HOST,
+    t.eq(s.c.readline(3 * TIMEOUT + 5), "421 4.4.2 %s Error: timeout exceeded" % HOST,
          "silence inside DATA: 421 4.4.2")
     ok, rest = closed(s)
     t.ok(ok, "... and the close", repr(rest))
