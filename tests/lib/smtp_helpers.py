@@ -244,9 +244,11 @@ def pid_alive(pid):
 
 
 def kill_session(pid, timeout=5.0):
-    """SIGKILL a session child and wait until it is gone (or a zombie)."""
+    """SIGKILL a session child and wait until it is gone (or a zombie). A
+    process in an fsync on a busy disk dies only when the fsync returns:
+    the wait stretches by T.PATIENCE like every wait for an event."""
     os.kill(pid, signal.SIGKILL)
-    deadline = time.time() + timeout
+    deadline = time.time() + timeout * T.PATIENCE
     while time.time() < deadline and pid_alive(pid):
         time.sleep(0.02)
     return not pid_alive(pid)
