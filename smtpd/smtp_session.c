@@ -715,7 +715,8 @@ static int data_read(struct smtp *s, struct maildir_writer *w, int *werr,
 		}
 		before = out.len;
 		used = smtp_data_feed(d, p, (size_t)n, &out);
-		smtp_hops_feed(hops, out.s + before, out.len - before);
+		if (out.len > before)	/* out.s is NULL until the first byte */
+			smtp_hops_feed(hops, out.s + before, out.len - before);
 		got += used;
 		stream_consume(&s->st, used);
 		if (d->errors == 0 && *werr == 0 && (out.len >= 65536 || d->done)) {
