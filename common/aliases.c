@@ -15,23 +15,9 @@
 #include "aliases.h"
 #include "buf.h"
 #include "users.h"
+#include "sys.h"
 
 #define ALIASES_SEP " \t,"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Error text is best effort: a truncated reason is still a reason. */
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void lower(char *s)
 {

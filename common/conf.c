@@ -1209,17 +1209,33 @@ int conf_service_parse(const char *name)
 	return -1;
 }
 
-int conf_is_local_domain(const struct conf *c, const char *domain, size_t len)
+/*
+ * Domains compare without regard to case and one trailing dot on either
+ * side (docs/PROTOCOL.md, relay policy); the one copy of that rule.
+ */
+int domain_in_list(char *const *domains, size_t n, const char *domain, size_t len)
 {
-	if (c == NULL || domain == NULL)
+	if (domain == NULL)
 		return 0;
 	if (len > 0 && domain[len - 1] == '.')
 		len--;
 	if (len == 0)
 		return 0;
-	for (size_t i = 0; i < c->ndomains; i++)
-		if (strlen(c->domains[i]) == len &&
-		    strncasecmp(c->domains[i], domain, len) == 0)
+	for (size_t i = 0; i < n; i++) {
+		size_t dl;
+
+		if (domains[i] == NULL)
+			continue;
+		dl = strlen(domains[i]);
+		if (dl > 0 && domains[i][dl - 1] == '.')
+			dl--;
+		if (dl == len && strncasecmp(domains[i], domain, len) == 0)
 			return 1;
+	}
 	return 0;
+}
+
+int conf_is_local_domain(const struct conf *c, const char *domain, size_t len)
+{
+	return c != NULL && domain_in_list(c->domains, c->ndomains, domain, len);
 }

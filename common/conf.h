@@ -128,5 +128,7 @@ int conf_nameserver_parse(const char *text, char *addr, size_t addrlen, int *por
  * NUL-terminated.
  */
 int conf_is_local_domain(const struct conf *c, const char *domain, size_t len);
+/* The same test against any list of domains (n entries, NULLs skipped). */
+int domain_in_list(char *const *domains, size_t n, const char *domain, size_t len);
 
 #endif

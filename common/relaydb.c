@@ -54,6 +54,7 @@
 
 #include "buf.h"
 #include "relaydb.h"
+#include "sys.h"
 
 #define RELAYDB_FILE "relay.db"
 #define RELAYDB_LOCKFILE "relay.db.lock"
@@ -111,26 +112,13 @@ struct entries {
 /* The process that holds the one open handle, if any. */
 static pid_t relaydb_owner;
 
-static void relaydb_seterr(struct relaydb *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* Format an error message; a truncated message is still a message. */
-static void relaydb_seterr(struct relaydb *r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(r->err, sizeof r->err, fmt, ap);
-	va_end(ap);
-}
-
 /* A library error, with the library's own message when it gave one. */
 static void relaydb_dberr(struct relaydb *r, const char *what, int ret)
 {
 	if (r->bdbmsg[0] != '\0')
-		relaydb_seterr(r, "%s: %s (%s)", what, db_strerror(ret), r->bdbmsg);
+		seterr(r->err, sizeof r->err, "%s: %s (%s)", what, db_strerror(ret), r->bdbmsg);
 	else
-		relaydb_seterr(r, "%s: %s", what, db_strerror(ret));
+		seterr(r->err, sizeof r->err, "%s: %s", what, db_strerror(ret));
 }
 
 /* The library reports details here instead of on stderr. */
@@ -199,12 +187,12 @@ static int relaydb_lock_op(struct relaydb *r)
 		if (lock_byte(r->lockfd, F_SETLK, F_WRLCK, LOCK_OP) == 0)
 			return 0;
 		if (errno != EAGAIN && errno != EACCES && errno != EINTR) {
-			relaydb_seterr(r, "lock %s/%s: %s", r->dir,
+			seterr(r->err, sizeof r->err, "lock %s/%s: %s", r->dir,
 			    RELAYDB_LOCKFILE, strerror(errno));
 			return -1;
 		}
 		if (now_mono() > deadline) {
-			relaydb_seterr(r, "relay DB busy: another process has held "
+			seterr(r->err, sizeof r->err, "relay DB busy: another process has held "
 			    "%s/%s for %d seconds", r->dir, RELAYDB_LOCKFILE,
 			    RELAYDB_WAIT_SECONDS);
 			return -1;
@@ -243,7 +231,7 @@ static int relaydb_hdr_read(struct relaydb *r, struct lockhdr *h)
 	ssize_t n = pread(r->lockfd, h, sizeof *h, 0);
 
 	if (n == -1) {
-		relaydb_seterr(r, "read %s/%s: %s", r->dir, RELAYDB_LOCKFILE,
+		seterr(r->err, sizeof r->err, "read %s/%s: %s", r->dir, RELAYDB_LOCKFILE,
 		    strerror(errno));
 		return -1;
 	}
@@ -265,7 +253,7 @@ static int relaydb_hdr_write(struct relaydb *r, uint64_t gen, int64_t busy)
 	h.gen = gen;
 	h.busy = busy;
 	if (pwrite(r->lockfd, &h, sizeof h, 0) != (ssize_t)sizeof h) {
-		relaydb_seterr(r, "write %s/%s: %s", r->dir, RELAYDB_LOCKFILE,
+		seterr(r->err, sizeof r->err, "write %s/%s: %s", r->dir, RELAYDB_LOCKFILE,
 		    errno ? strerror(errno) : "short write");
 		return -1;
 	}
@@ -424,7 +412,7 @@ static int relaydb_move_aside(struct relaydb *r, char *to, size_t tolen)
 			break;
 	}
 	if (rename(from, to) == -1) {
-		relaydb_seterr(r, "rename %s to %s: %s", from, to, strerror(errno));
+		seterr(r->err, sizeof r->err, "rename %s to %s: %s", from, to, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -507,7 +495,7 @@ static int relaydb_attach(struct relaydb *r, const struct lockhdr *h, int force)
 		ret = relaydb_db_open(r);
 	if (ret == 0 && missing) {
 		r->recreated = 1;
-		relaydb_seterr(r, "%s/%s was missing; recreated empty", r->dir,
+		seterr(r->err, sizeof r->err, "%s/%s was missing; recreated empty", r->dir,
 		    RELAYDB_FILE);
 	}
 	if (ret != 0 && relaydb_is_corrupt(ret)) {
@@ -524,7 +512,7 @@ static int relaydb_attach(struct relaydb *r, const struct lockhdr *h, int force)
 		    relaydb_db_open(r) != 0)
 			return -1;
 		r->recreated = 1;
-		relaydb_seterr(r, "%s/%s could not be opened (%s); moved to %s "
+		seterr(r->err, sizeof r->err, "%s/%s could not be opened (%s); moved to %s "
 		    "and recreated empty", r->dir, RELAYDB_FILE, why, aside);
 	} else if (ret != 0)
 		return -1;
@@ -542,7 +530,7 @@ static int relaydb_enter(struct relaydb *r)
 	struct lockhdr h;
 
 	if (r->pid != getpid()) {
-		relaydb_seterr(r, "relay DB handle used by a process that "
+		seterr(r->err, sizeof r->err, "relay DB handle used by a process that "
 		    "did not open it");
 		return -1;
 	}
@@ -623,12 +611,12 @@ static int relaydb_check_key(struct relaydb *r, const char *key)
 	size_t i, n = key ? strlen(key) : 0;
 
 	if (n == 0 || n > RELAYDB_KEY_MAX) {
-		relaydb_seterr(r, "relay key must be 1 to %d bytes", RELAYDB_KEY_MAX);
+		seterr(r->err, sizeof r->err, "relay key must be 1 to %d bytes", RELAYDB_KEY_MAX);
 		return -1;
 	}
 	for (i = 0; i < n; i++)
 		if ((unsigned char)key[i] <= 0x20 || (unsigned char)key[i] >= 0x7f) {
-			relaydb_seterr(r, "relay key has a space or control byte");
+			seterr(r->err, sizeof r->err, "relay key has a space or control byte");
 			return -1;
 		}
 	return 0;
@@ -639,12 +627,12 @@ static int relaydb_check_user(struct relaydb *r, const char *user)
 	size_t i, n = strlen(user);
 
 	if (n > RELAYDB_USER_MAX) {
-		relaydb_seterr(r, "user longer than %d bytes", RELAYDB_USER_MAX);
+		seterr(r->err, sizeof r->err, "user longer than %d bytes", RELAYDB_USER_MAX);
 		return -1;
 	}
 	for (i = 0; i < n; i++)
 		if ((unsigned char)user[i] < 0x20 || user[i] == 0x7f) {
-			relaydb_seterr(r, "user has a control byte");
+			seterr(r->err, sizeof r->err, "user has a control byte");
 			return -1;
 		}
 	return 0;
@@ -932,13 +920,13 @@ struct relaydb *relaydb_open(const char *state_dir, char *err, size_t errlen)
 	r->pid = getpid();
 	r->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (r->lockfd == -1) {
-		relaydb_seterr(r, "open %s: %s", path, strerror(errno));
+		seterr(r->err, sizeof r->err, "open %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	if (relaydb_enter(r) != 0)
 		goto fail;
 	if (lock_byte(r->lockfd, F_SETLK, F_RDLCK, LOCK_PRESENCE) == -1) {
-		relaydb_seterr(r, "lock %s: %s", path, strerror(errno));
+		seterr(r->err, sizeof r->err, "lock %s: %s", path, strerror(errno));
 		relaydb_detach(r, 0);
 		relaydb_leave(r);
 		goto fail;
@@ -1007,12 +995,12 @@ int relaydb_authorize(struct relaydb *r, const char *key, const char *user, time
 	if (relaydb_check_key(r, key) != 0 || relaydb_check_user(r, user) != 0)
 		return -1;
 	if (now < 0) {
-		relaydb_seterr(r, "negative time");
+		seterr(r->err, sizeof r->err, "negative time");
 		return -1;
 	}
 	a.key = key;
 	if (str_format(a.val, sizeof a.val, "%lld %s", (long long)now, user) == -1) {
-		relaydb_seterr(r, "value too long");
+		seterr(r->err, sizeof r->err, "value too long");
 		return -1;
 	}
 	return relaydb_run(r, "authorize", op_put, &a);
@@ -1034,12 +1022,12 @@ int relaydb_lookup(struct relaydb *r, const char *key, time_t *when,
 	if (a.found == 0)
 		return 0;
 	if (a.found < 0 || relaydb_parse(a.val, a.len, &t, &u, &ulen) != 0) {
-		relaydb_seterr(r, "malformed relay entry for %s", key);
+		seterr(r->err, sizeof r->err, "malformed relay entry for %s", key);
 		return -1;
 	}
 	if (user != NULL) {
 		if (ulen >= userlen) {
-			relaydb_seterr(r, "user buffer too small");
+			seterr(r->err, sizeof r->err, "user buffer too small");
 			return -1;
 		}
 		memcpy(user, u, ulen);

@@ -20,14 +20,7 @@
 #include <openssl/ssl.h>
 
 #include "stream.h"
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "sys.h"
 
 void stream_init(struct stream *s, int fd, int timeout_sec)
 {

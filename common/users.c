@@ -20,6 +20,7 @@
 
 #include "buf.h"
 #include "users.h"
+#include "sys.h"
 
 /*
  * A yescrypt hash of a random password nobody knows, with the library's
@@ -33,21 +34,6 @@ struct fields {
 	char *hash;
 	char *options;
 };
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Error text is best effort: a truncated reason is still a reason. */
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ASCII only: the locale must not change what an address is. */
 static int ascii_lower(int c)
@@ -464,51 +450,6 @@ static int users_format(const struct users *u, struct buf *b, char *err, size_t 
 		return -1;
 	}
 	return 0;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* After the rename, the directory entry itself must reach the disk. */
-static int fsync_dir_of(const char *path)
-{
-	char dir[PATH_MAX];
-	char *slash;
-	int fd, r, e;
-
-	if (str_copy(dir, sizeof dir, path) == -1) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	slash = strrchr(dir, '/');
-	if (slash == NULL)
-		(void)str_copy(dir, sizeof dir, ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd == -1)
-		return -1;
-	r = fsync(fd);
-	e = errno;
-	if (close(fd) == -1 && r == 0)
-		return -1;
-	errno = e;
-	return r;
 }
 
 int users_save(const char *path, const struct users *u, char *err, size_t errlen)

@@ -51,6 +51,7 @@
 #include "stats.h"
 #include "tls.h"
 #include "users.h"
+#include "sys.h"
 
 /* ispmaild(8): sessions get this long to finish after SIGTERM. */
 #define MASTER_STOP_GRACE_MS 10000
@@ -241,14 +242,6 @@ static void pidfile_write(const struct conf *c)
 	fprintf(f, "%ld\n", (long)getpid());
 	if (fclose(f) != 0 || rename(tmp, M.pidfile) != 0)
 		log_fatal("pidfile=%s reason=\"%s\"", M.pidfile, strerror(errno));
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The sessions gauge of the shared statistics, by service. */
@@ -1006,7 +999,6 @@ int master_run(const struct master_options *opt, struct conf *conf)
 	if (!opt->foreground && daemon(0, 0) != 0)
 		log_fatal("daemon reason=\"%s\"", strerror(errno));
 	pidfile_write(M.conf);
-
 
 	log_info("started version=%s pid=%ld", PACKAGE_VERSION, (long)getpid());
 	pfds = M.pfds = xcalloc(M.nls + 2, sizeof *pfds);

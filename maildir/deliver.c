@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "maildir.h"
+#include "sys.h"
 
 /* Tries at a fresh name when one is taken; a clash needs a reused pid. */
 #define NAME_TRIES 5
@@ -217,22 +218,6 @@ static void fd_close(int *fd)
 		errno = saved;
 		*fd = -1;
 	}
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t r = write(fd, p, n);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
 }
 
 /* O_EXCL: never write into a file another delivery owns. */

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "address.h"
+#include "conf.h"
 
 /* RFC 5321 §4.1.2 atext (RFC 5322 §3.2.3). */
 static int is_atext(unsigned char c)
@@ -364,29 +365,6 @@ int smtp_parse_path_arg(const char *arg, size_t len, int allow_null,
 	return rc;
 }
 
-/*
- * Domains compare without regard to case and one trailing dot
- * (docs/PROTOCOL.md, relay policy).
- */
-static int domain_equal(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-
-	if (la > 0 && a[la - 1] == '.')
-		la--;
-	if (lb > 0 && b[lb - 1] == '.')
-		lb--;
-	return la > 0 && la == lb && strncasecmp(a, b, la) == 0;
-}
-
-static int domain_is_local(const char *domain, char *const *domains, size_t n)
-{
-	for (size_t k = 0; k < n; k++)
-		if (domains[k] != NULL && domain_equal(domain, domains[k]))
-			return 1;
-	return 0;
-}
-
 enum smtp_rcpt_kind smtp_classify_rcpt(const struct smtp_path *p,
     char *const *domains, size_t n)
 {
@@ -397,7 +375,7 @@ enum smtp_rcpt_kind smtp_classify_rcpt(const struct smtp_path *p,
 		    SMTP_RCPT_LOCAL : SMTP_RCPT_INVALID;
 	if (p->domain[0] == '\0' || p->local[0] == '\0')
 		return SMTP_RCPT_INVALID;
-	if (p->is_literal || !domain_is_local(p->domain, domains, n))
+	if (p->is_literal || !domain_in_list(domains, n, p->domain, strlen(p->domain)))
 		return SMTP_RCPT_REMOTE;
 	/* Checked on the text itself, not on is_routed, so that a path
 	 * built by hand cannot get past: '%', '!' and '@', quoted or not. */

@@ -5,8 +5,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
-
 #include "data.h"
 
 enum {
@@ -118,39 +116,4 @@ size_t smtp_data_feed(struct smtp_data *d, const char *in, size_t n, struct buf 
 	if (d->done && !was_done)
 		d->size -= 3;	/* the terminator is not part of the message */
 	return i;
-}
-
-void smtp_hops_init(struct smtp_hops *h)
-{
-	h->hops = 0;
-	h->done = 0;
-	h->at_bol = 1;
-	h->matched = 0;
-}
-
-void smtp_hops_feed(struct smtp_hops *h, const char *p, size_t n)
-{
-	static const char key[] = "received:";
-	size_t i;
-
-	for (i = 0; i < n && !h->done; i++) {
-		char ch = (char)tolower((unsigned char)p[i]);
-
-		if (ch == '\n') {
-			if (h->at_bol)
-				h->done = 1;	/* the empty line: the body follows */
-			h->at_bol = 1;
-			h->matched = 0;
-			continue;
-		}
-		if (h->at_bol || h->matched > 0) {
-			if (h->matched < sizeof key - 1 && ch == key[h->matched]) {
-				if (++h->matched == sizeof key - 1)
-					h->hops++;
-			} else {
-				h->matched = 0;
-			}
-		}
-		h->at_bol = 0;
-	}
 }

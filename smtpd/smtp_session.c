@@ -34,6 +34,7 @@
 #include "smtp_replies.h"
 #include "stats.h"
 #include "stream.h"
+#include "sys.h"
 
 enum smtp_state {
 	SMTP_STATE_START,	/* greeted, no HELO/EHLO yet */
@@ -669,15 +670,6 @@ static int deliver_rest(struct smtp *s, struct maildir_writer *w, int local,
 	return 0;
 }
 
-/* Milliseconds on the monotonic clock. */
-static long long data_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Read the message to its terminator, writing it as it comes. The whole
  * of it must arrive within data_timeout plus a second per
@@ -688,7 +680,7 @@ static int data_read(struct smtp *s, struct maildir_writer *w, int *werr,
     struct smtp_data *d, struct smtp_hops *hops)
 {
 	struct buf out = BUF_INIT;
-	long long start = data_now_ms(), left;
+	long long start = now_ms(), left;
 	unsigned long long got = 0;
 	const char *p;
 	ssize_t n;
@@ -700,7 +692,7 @@ static int data_read(struct smtp *s, struct maildir_writer *w, int *werr,
 		size_t before;
 
 		left = start + s->conf->limits.data_timeout * 1000LL +
-		    (long long)(got * 1000 / SMTP_DATA_MIN_RATE) - data_now_ms();
+		    (long long)(got * 1000 / SMTP_DATA_MIN_RATE) - now_ms();
 		if (left <= 0) {
 			r = STREAM_TIMEOUT;
 			break;

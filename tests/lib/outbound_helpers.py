@@ -134,7 +134,7 @@ def wait_queue_empty(srv, timeout=15.0):
 
 
 def envelope_rcpts(srv, qid):
-    """The envelope's recipients (smtpd/queue.h), each {"state", "tries",
+    """The envelope's recipients (queue/queue.h), each {"state", "tries",
     "next", "address", "reply"}; [] when the message is gone. Read here,
     not through smtp_helpers, so both record forms parse: "... <address>
     <TAB><last reply>" and the older "... <address> <last reply>"."""

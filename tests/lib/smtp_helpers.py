@@ -2,7 +2,7 @@
 ispmaild_test: an SMTP client that reads whole (multi-line) replies, a POP3
 login that authorizes an address for relaying (docs/PROTOCOL.md, relay policy),
 and readers for the Maildirs and the queue (<state_dir>/queue/{env,new,tmp},
-smtpd/queue.h).
+queue/queue.h).
 
 Python 3 standard library only.
 """
@@ -159,7 +159,7 @@ def queue_empty(srv):
 
 
 def envelope(srv, qid):
-    """A queued envelope parsed (smtpd/queue.h): {"arrival", "sender",
+    """A queued envelope parsed (queue/queue.h): {"arrival", "sender",
     "data", "client", "rcpt": [(state, tries, next, address)], "replies":
     [last reply per recipient]}; also "text", the raw file."""
     with open(os.path.join(srv.state_dir, "queue", "env", qid), "rb") as f:

@@ -34,7 +34,7 @@ import outbound_helpers as O  # noqa: E402
 import dnsfix  # noqa: E402
 from sink import Sink, Hostile, can_bind, free_loopback  # noqa: E402
 
-WORKERS = 4     # smtpd/runner.h RUNNER_WORKERS_MAX
+WORKERS = 4     # queue/runner.h RUNNER_WORKERS_MAX
 
 
 def deferred_ok(t, srv, qid, rcpt, reason, what):

@@ -1,5 +1,5 @@
 /*
- * test_dns.c: MX resolution (smtpd/dns.h) against a real DNS server: a
+ * test_dns.c: MX resolution (common/dns.h) against a real DNS server: a
  * dnsmasq started here on a free loopback port, serving a small .test zone.
  * Literals and dead servers need no dnsmasq.
  */

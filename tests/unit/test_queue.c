@@ -1,5 +1,5 @@
 /*
- * test_queue.c: the queue's files (smtpd/queue.h, docs/PROTOCOL.md):
+ * test_queue.c: the queue's files (queue/queue.h, docs/PROTOCOL.md):
  * directories, a message committed the Maildir way, envelopes that round-trip
  * every field (null sender, replies with spaces) and cannot be forged by a CR
  * or LF in client text, removal, id validation and oldest-first order.

@@ -30,7 +30,7 @@
 
 #include "bounce.h"
 #include "client.h"
-#include "data.h"
+#include "hops.h"
 #include "dns.h"
 #include "log.h"
 #include "queue.h"

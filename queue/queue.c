@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "queue.h"
+#include "sys.h"
 
 static int qpath(char *out, size_t outlen, const char *state_dir,
     const char *sub, const char *name)
@@ -26,19 +27,6 @@ static int qpath(char *out, size_t outlen, const char *state_dir,
 	if (name == NULL)
 		return str_format(out, outlen, "%s/queue/%s", state_dir, sub);
 	return str_format(out, outlen, "%s/queue/%s/%s", state_dir, sub, name);
-}
-
-static int fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int r;
-
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	if (close(fd) != 0)
-		r = -1;
-	return r;
 }
 
 /*

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "maildir.h"
 #include "stream.h"
+#include "sys.h"
 
 struct conn {
 	struct stream st;
@@ -47,14 +48,6 @@ void smtp_client_clean_text(const char *in, size_t len, char *out, size_t outlen
 {
 	/* The log's own escaping: the stored text is then printed as it is. */
 	(void)log_escape(in, len, out, outlen);
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The attempt's deadline, from its length in seconds (0: none). */
