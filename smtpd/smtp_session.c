@@ -31,46 +31,18 @@
 #include "relaydb.h"
 #include "sasl.h"
 #include "smtp.h"
+#include "smtpd.h"
 #include "smtp_replies.h"
 #include "stats.h"
 #include "stream.h"
 #include "sys.h"
 
-enum smtp_state {
-	SMTP_STATE_START,	/* greeted, no HELO/EHLO yet */
-	SMTP_STATE_READY,	/* HELO/EHLO done, no transaction */
-	SMTP_STATE_MAIL,	/* MAIL accepted */
-	SMTP_STATE_RCPT,	/* at least one RCPT accepted */
-};
-
 static const char *const state_names[] = { "start", "ready", "mail", "rcpt" };
 
-struct smtp {
-	const struct session_ctx *ctx;
-	const struct conf *conf;
-	struct stream st;
-	enum smtp_state state;
-	int esmtp;			/* EHLO, not HELO */
-	char helo[256];			/* sanitised, for Received: */
-	int quit;
-	int errors;
-	long junk;			/* NOOP and kin since the last message */
-	long refusals;			/* RCPTs the relay policy refused */
-	long unlogged[STAT_REJECT_KINDS];	/* of them, not logged one by one */
-	enum auth_source smtp_auth;	/* AUTH_SOURCE_SMTP once AUTH passed */
-	char auth_user[256];
-	struct session_auth auth;	/* failed logins, the last pause */
-	struct relaydb *db;
-	int db_failed;
-	struct aliases aliases;
-	int aliases_loaded;
-	/* the transaction */
-	struct smtp_path sender;
-	char first_rcpt[SMTP_PATH_MAX + 1];
-	struct rcpt_set rcpts;
-	long naccepted;
-	unsigned messages;
-};
+const char *smtp_state_name(enum smtp_state st)
+{
+	return state_names[st];
+}
 
 struct smtp_command {
 	const char *name;
@@ -78,15 +50,15 @@ struct smtp_command {
 };
 
 /* One state change, one log line (OpenSMTPD's enter_state habit). */
-static void enter_state(struct smtp *s, enum smtp_state to)
+void smtp_enter_state(struct smtp *s, enum smtp_state to)
 {
 	if (s->state != to)
-		log_debug("state from=%s to=%s", state_names[s->state], state_names[to]);
+		log_debug("state from=%s to=%s", smtp_state_name(s->state), smtp_state_name(to));
 	s->state = to;
 }
 
 /* Queue a reply; the enhanced code only after EHLO; arg fills one "%s". */
-static void reply(struct smtp *s, const struct smtp_reply *r, const char *arg)
+void smtp_reply(struct smtp *s, const struct smtp_reply *r, const char *arg)
 {
 	const char *pct = strstr(r->text, "%s");
 
@@ -104,7 +76,7 @@ static void reply(struct smtp *s, const struct smtp_reply *r, const char *arg)
 	stream_write(&s->st, "\r\n", 2);
 }
 
-static void reply_line(struct smtp *s, const char *line)
+void smtp_reply_line(struct smtp *s, const char *line)
 {
 	stream_puts(&s->st, line);
 	stream_write(&s->st, "\r\n", 2);
@@ -114,20 +86,20 @@ static void reply_line(struct smtp *s, const char *line)
  * Count a client error; limits.error_limit of them end the session (a
  * scanner, a bot, a relay prober: refused relaying counts too).
  */
-static void count_error(struct smtp *s)
+void smtp_count_error(struct smtp *s)
 {
 	if (++s->errors >= s->conf->limits.error_limit) {
-		reply(s, &SMTP_TOO_MANY_ERR, s->conf->hostname);
+		smtp_reply(s, &SMTP_TOO_MANY_ERR, s->conf->hostname);
 		log_warn("close reason=too-many-errors count=%d", s->errors);
 		stats_closed(STAT_CLOSE_ERRORS);
 		s->quit = 1;
 	}
 }
 
-static void client_error(struct smtp *s, const struct smtp_reply *r, const char *arg)
+void smtp_client_error(struct smtp *s, const struct smtp_reply *r, const char *arg)
 {
-	reply(s, r, arg);
-	count_error(s);
+	smtp_reply(s, r, arg);
+	smtp_count_error(s);
 }
 
 /*
@@ -135,12 +107,12 @@ static void client_error(struct smtp *s, const struct smtp_reply *r, const char 
  * the dialogue ("sequence"): logged and counted like every other refusal,
  * so that the metrics and the log never disagree, and a client error.
  */
-static void refuse(struct smtp *s, const char *verb, const char *reason,
+void smtp_refuse(struct smtp *s, const char *verb, const char *reason,
     const struct smtp_reply *r, const char *arg)
 {
 	log_info("%s result=reject code=%d reason=%s", verb, r->code, reason);
 	stats_reject(STAT_REJECT_SYNTAX);
-	client_error(s, r, arg);
+	smtp_client_error(s, r, arg);
 }
 
 /*
@@ -149,13 +121,13 @@ static void refuse(struct smtp *s, const char *verb, const char *reason,
  * since the last message the client only holds a process (Postfix's
  * smtpd_junk_command_limit). 1 when the session ends here.
  */
-static int junk_command(struct smtp *s)
+int smtp_junk_command(struct smtp *s)
 {
 	if (++s->junk <= s->conf->limits.junk_command_limit)
 		return 0;
 	log_warn("close reason=junk-commands count=%ld", s->junk);
 	stats_closed(STAT_CLOSE_JUNK);
-	reply(s, &SMTP_TOO_MANY_JUNK, s->conf->hostname);
+	smtp_reply(s, &SMTP_TOO_MANY_JUNK, s->conf->hostname);
 	s->quit = 1;
 	return 1;
 }
@@ -164,29 +136,29 @@ static int junk_command(struct smtp *s)
  * A read or write ran out of time: the command timeout, or the session's
  * own (limits.session_timeout), which no activity postpones.
  */
-static void timed_out(struct smtp *s)
+void smtp_timed_out(struct smtp *s)
 {
 	if (stream_expired(&s->st)) {
 		log_info("close reason=session-timeout service=%s state=%s",
-		    conf_service_name(s->ctx->service), state_names[s->state]);
+		    conf_service_name(s->ctx->service), smtp_state_name(s->state));
 		stats_closed(STAT_CLOSE_SESSION_TIMEOUT);
-		reply(s, &SMTP_SESSION_TIMEOUT, s->conf->hostname);
+		smtp_reply(s, &SMTP_SESSION_TIMEOUT, s->conf->hostname);
 	} else {
-		log_info("close reason=timeout state=%s", state_names[s->state]);
+		log_info("close reason=timeout state=%s", smtp_state_name(s->state));
 		stats_closed(STAT_CLOSE_TIMEOUT);
-		reply(s, &SMTP_TIMEOUT, s->conf->hostname);
+		smtp_reply(s, &SMTP_TIMEOUT, s->conf->hostname);
 	}
 	s->quit = 1;
 }
 
-static void transaction_reset(struct smtp *s)
+void smtp_transaction_reset(struct smtp *s)
 {
 	memset(&s->sender, 0, sizeof s->sender);
 	s->first_rcpt[0] = '\0';
 	rcpt_set_free(&s->rcpts);
 	s->naccepted = 0;
 	if (s->state > SMTP_STATE_READY)
-		enter_state(s, SMTP_STATE_READY);
+		smtp_enter_state(s, SMTP_STATE_READY);
 }
 
 /* Keep only what is safe in a Received: line and a log. */
@@ -209,16 +181,16 @@ static void helo_store(struct smtp *s, const char *arg)
 
 static void cmd_helo(struct smtp *s, char *arg)
 {
-	if (s->state != SMTP_STATE_START && junk_command(s))
+	if (s->state != SMTP_STATE_START && smtp_junk_command(s))
 		return;
 	if (arg == NULL) {
-		client_error(s, &SMTP_SYNTAX_HELO, NULL);
+		smtp_client_error(s, &SMTP_SYNTAX_HELO, NULL);
 		return;
 	}
-	transaction_reset(s);
+	smtp_transaction_reset(s);
 	s->esmtp = 0;
 	helo_store(s, arg);
-	enter_state(s, SMTP_STATE_READY);
+	smtp_enter_state(s, SMTP_STATE_READY);
 	stream_printf(&s->st, "250 %s\r\n", s->conf->hostname);
 }
 
@@ -228,16 +200,16 @@ static void cmd_ehlo(struct smtp *s, char *arg)
 	char size[40];
 	size_t n = 0, i;
 
-	if (s->state != SMTP_STATE_START && junk_command(s))
+	if (s->state != SMTP_STATE_START && smtp_junk_command(s))
 		return;
 	if (arg == NULL) {
-		client_error(s, &SMTP_SYNTAX_EHLO, NULL);
+		smtp_client_error(s, &SMTP_SYNTAX_EHLO, NULL);
 		return;
 	}
-	transaction_reset(s);
+	smtp_transaction_reset(s);
 	s->esmtp = 1;
 	helo_store(s, arg);
-	enter_state(s, SMTP_STATE_READY);
+	smtp_enter_state(s, SMTP_STATE_READY);
 	snprintf(size, sizeof size, "SIZE %ld", s->conf->limits.message_size);
 	ext[n++] = "PIPELINING";
 	ext[n++] = size;
@@ -316,12 +288,12 @@ static int mail_params(struct smtp *s, const char *p, const char *end)
 			size_t i;
 
 			if (prm.value == NULL || prm.valuelen == 0 || prm.valuelen > 18) {
-				refuse(s, "mail", "syntax", &SMTP_BAD_SIZE, NULL);
+				smtp_refuse(s, "mail", "syntax", &SMTP_BAD_SIZE, NULL);
 				return -1;
 			}
 			for (i = 0; i < prm.valuelen; i++) {
 				if (!isdigit((unsigned char)prm.value[i])) {
-					refuse(s, "mail", "syntax", &SMTP_BAD_SIZE, NULL);
+					smtp_refuse(s, "mail", "syntax", &SMTP_BAD_SIZE, NULL);
 					return -1;
 				}
 				v = v * 10 + (unsigned)(prm.value[i] - '0');
@@ -330,14 +302,14 @@ static int mail_params(struct smtp *s, const char *p, const char *end)
 				log_info("mail result=reject code=%d reason=size size=%llu",
 				    SMTP_SIZE_EXCEEDED.code, v);
 				stats_reject(STAT_REJECT_LIMIT);
-				reply(s, &SMTP_SIZE_EXCEEDED, NULL);
+				smtp_reply(s, &SMTP_SIZE_EXCEEDED, NULL);
 				return -1;
 			}
 		} else if (prm.keylen == 4 && strncasecmp(prm.keyword, "BODY", 4) == 0) {
 			if (prm.value == NULL ||
 			    !((prm.valuelen == 4 && strncasecmp(prm.value, "7BIT", 4) == 0) ||
 			    (prm.valuelen == 8 && strncasecmp(prm.value, "8BITMIME", 8) == 0))) {
-				refuse(s, "mail", "syntax", &SMTP_BAD_BODY, NULL);
+				smtp_refuse(s, "mail", "syntax", &SMTP_BAD_BODY, NULL);
 				return -1;
 			}
 		} else if (prm.keylen == 4 && strncasecmp(prm.keyword, "AUTH", 4) == 0) {
@@ -347,12 +319,12 @@ static int mail_params(struct smtp *s, const char *p, const char *end)
 
 			memcpy(word, prm.keyword, n);
 			word[n] = '\0';
-			refuse(s, "mail", "syntax", &SMTP_UNKNOWN_PARAM, word);
+			smtp_refuse(s, "mail", "syntax", &SMTP_UNKNOWN_PARAM, word);
 			return -1;
 		}
 	}
 	if (r < 0) {
-		refuse(s, "mail", "syntax", &SMTP_SYNTAX_MAIL, NULL);
+		smtp_refuse(s, "mail", "syntax", &SMTP_SYNTAX_MAIL, NULL);
 		return -1;
 	}
 	return 0;
@@ -366,15 +338,15 @@ static void cmd_mail(struct smtp *s, char *arg)
 	int r;
 
 	if (s->state == SMTP_STATE_START) {
-		refuse(s, "mail", "sequence", &SMTP_NEED_HELO, NULL);
+		smtp_refuse(s, "mail", "sequence", &SMTP_NEED_HELO, NULL);
 		return;
 	}
 	if (s->state != SMTP_STATE_READY) {
-		refuse(s, "mail", "sequence", &SMTP_NESTED_MAIL, NULL);
+		smtp_refuse(s, "mail", "sequence", &SMTP_NESTED_MAIL, NULL);
 		return;
 	}
 	if ((p = after_prefix(arg, "FROM:")) == NULL) {
-		refuse(s, "mail", "syntax", &SMTP_SYNTAX_MAIL, NULL);
+		smtp_refuse(s, "mail", "syntax", &SMTP_SYNTAX_MAIL, NULL);
 		return;
 	}
 	r = smtp_parse_path_arg(p, strlen(p), 1, &s->sender, &params);
@@ -382,8 +354,8 @@ static void cmd_mail(struct smtp *s, char *arg)
 		smtp_policy_path_error(r, 0, s->esmtp, &d);
 		log_info("mail result=reject code=%d reason=%s", d.code, d.reason);
 		stats_reject(STAT_REJECT_SYNTAX);
-		reply_line(s, d.text);
-		count_error(s);
+		smtp_reply_line(s, d.text);
+		smtp_count_error(s);
 		return;
 	}
 	if (params != NULL && mail_params(s, params, p + strlen(p)) != 0)
@@ -398,12 +370,12 @@ static void cmd_mail(struct smtp *s, char *arg)
 		log_info("mail from=%s result=reject code=%d reason=%s",
 		    log_qaddr(s->sender.mailbox), d.code, d.reason);
 		stats_reject(STAT_REJECT_AUTH_REQUIRED);
-		reply_line(s, d.text);
+		smtp_reply_line(s, d.text);
 		return;
 	}
 	log_info("mail from=%s result=ok reason=%s", log_qaddr(s->sender.mailbox), d.reason);
-	enter_state(s, SMTP_STATE_MAIL);
-	reply(s, &SMTP_MAIL_OK, NULL);
+	smtp_enter_state(s, SMTP_STATE_MAIL);
+	smtp_reply(s, &SMTP_MAIL_OK, NULL);
 }
 
 /* Look up and remember a local recipient; 0 when it was accepted. */
@@ -415,7 +387,7 @@ static int rcpt_local(struct smtp *s, const struct smtp_path *path)
 	if (!s->aliases_loaded) {
 		if (aliases_load(s->conf->aliases_file, &s->aliases, err, sizeof err) != 0) {
 			log_error("aliases result=error reason=\"%s\"", err);
-			reply(s, &SMTP_LOCAL_ERROR, NULL);
+			smtp_reply(s, &SMTP_LOCAL_ERROR, NULL);
 			return -1;
 		}
 		s->aliases_loaded = 1;
@@ -429,14 +401,14 @@ static int rcpt_local(struct smtp *s, const struct smtp_path *path)
 	if (r < 0) {
 		log_error("rcpt to=%s result=error reason=\"users file: %s\"",
 		    log_qaddr(path->mailbox), strerror(errno));
-		reply(s, &SMTP_LOCAL_ERROR, NULL);
+		smtp_reply(s, &SMTP_LOCAL_ERROR, NULL);
 		return -1;
 	}
 	if (r == 0) {
 		log_info("rcpt to=%s result=reject code=550 reason=unknown-user",
 		    log_qaddr(path->mailbox));
 		stats_reject(STAT_REJECT_UNKNOWN_USER);
-		client_error(s, &SMTP_USER_UNKNOWN, path->mailbox);
+		smtp_client_error(s, &SMTP_USER_UNKNOWN, path->mailbox);
 		return -1;
 	}
 	return 0;
@@ -477,12 +449,12 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 	int r;
 
 	if (s->state < SMTP_STATE_MAIL) {
-		refuse(s, "rcpt", "sequence", s->state == SMTP_STATE_START ?
+		smtp_refuse(s, "rcpt", "sequence", s->state == SMTP_STATE_START ?
 		    &SMTP_NEED_HELO : &SMTP_NEED_MAIL, NULL);
 		return;
 	}
 	if ((p = after_prefix(arg, "TO:")) == NULL) {
-		refuse(s, "rcpt", "syntax", &SMTP_SYNTAX_RCPT, NULL);
+		smtp_refuse(s, "rcpt", "syntax", &SMTP_SYNTAX_RCPT, NULL);
 		return;
 	}
 	r = smtp_parse_path_arg(p, strlen(p), 0, &path, NULL);
@@ -490,15 +462,15 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 		smtp_policy_path_error(r, 1, s->esmtp, &d);
 		log_info("rcpt result=reject code=%d reason=%s", d.code, d.reason);
 		stats_reject(STAT_REJECT_SYNTAX);
-		reply_line(s, d.text);
-		count_error(s);
+		smtp_reply_line(s, d.text);
+		smtp_count_error(s);
 		return;
 	}
 	if (s->naccepted >= s->conf->limits.max_recipients) {
 		log_info("rcpt to=%s result=reject code=452 reason=max_recipients",
 		    log_qaddr(path.mailbox));
 		stats_reject(STAT_REJECT_LIMIT);
-		reply(s, &SMTP_TOO_MANY_RCPT, NULL);
+		smtp_reply(s, &SMTP_TOO_MANY_RCPT, NULL);
 		return;
 	}
 	kind = smtp_classify_rcpt(&path, s->conf->domains, s->conf->ndomains);
@@ -520,8 +492,8 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 			    d.reason);
 		else
 			s->unlogged[why]++;
-		reply_line(s, d.text);
-		count_error(s);
+		smtp_reply_line(s, d.text);
+		smtp_count_error(s);
 		return;
 	}
 	if (kind == SMTP_RCPT_LOCAL) {
@@ -534,8 +506,8 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 	    strncmp(d.reason, "relay=", 6) ? "reason=" : "", d.reason);
 	if (s->naccepted++ == 0)
 		str_copy(s->first_rcpt, sizeof s->first_rcpt, path.mailbox);
-	enter_state(s, SMTP_STATE_RCPT);
-	reply_line(s, d.text);
+	smtp_enter_state(s, SMTP_STATE_RCPT);
+	smtp_reply_line(s, d.text);
 }
 
 /* RFC 5322 date for Received:. */
@@ -746,16 +718,16 @@ static void cmd_data(struct smtp *s, char *arg)
 	int werr = 0, r;
 
 	if (arg != NULL) {
-		refuse(s, "data", "syntax", &SMTP_SYNTAX_NOARGS, NULL);
+		smtp_refuse(s, "data", "syntax", &SMTP_SYNTAX_NOARGS, NULL);
 		return;
 	}
 	if (s->state < SMTP_STATE_MAIL) {
-		refuse(s, "data", "sequence", s->state == SMTP_STATE_START ?
+		smtp_refuse(s, "data", "sequence", s->state == SMTP_STATE_START ?
 		    &SMTP_NEED_HELO : &SMTP_NEED_MAIL, NULL);
 		return;
 	}
 	if (s->state != SMTP_STATE_RCPT) {
-		refuse(s, "data", "sequence", &SMTP_NEED_RCPT, NULL);
+		smtp_refuse(s, "data", "sequence", &SMTP_NEED_RCPT, NULL);
 		return;
 	}
 	if (local)
@@ -769,13 +741,13 @@ static void cmd_data(struct smtp *s, char *arg)
 		int e = errno;
 
 		log_error("data result=error reason=\"open: %s\"", strerror(e));
-		reply(s, e == ENOSPC || e == EDQUOT ? &SMTP_NO_STORAGE :
+		smtp_reply(s, e == ENOSPC || e == EDQUOT ? &SMTP_NO_STORAGE :
 		    &SMTP_LOCAL_ERROR, NULL);
-		transaction_reset(s);
+		smtp_transaction_reset(s);
 		return;
 	}
 	queue_id_from_base(w.base, id, sizeof id);
-	reply(s, &SMTP_DATA_GO, NULL);
+	smtp_reply(s, &SMTP_DATA_GO, NULL);
 	if (stream_flush(&s->st) != STREAM_OK) {
 		maildir_writer_abort(&w);
 		s->quit = 1;
@@ -792,7 +764,7 @@ static void cmd_data(struct smtp *s, char *arg)
 		log_info("data result=abort reason=%s", r != STREAM_TIMEOUT ?
 		    "disconnect" : stream_expired(&s->st) ? "session-timeout" : "timeout");
 		if (r == STREAM_TIMEOUT)
-			timed_out(s);
+			smtp_timed_out(s);
 		s->quit = 1;
 		return;
 	}
@@ -804,8 +776,8 @@ static void cmd_data(struct smtp *s, char *arg)
 		    (unsigned)d.errors, d.size);
 		stats_reject(d.errors & SMTP_DATA_TOO_BIG ? STAT_REJECT_LIMIT :
 		    STAT_REJECT_DATA);
-		reply(s, e, NULL);
-		transaction_reset(s);
+		smtp_reply(s, e, NULL);
+		smtp_transaction_reset(s);
 		return;
 	}
 	if (hops.hops + 1 > SMTP_HOPS_MAX) {
@@ -814,8 +786,8 @@ static void cmd_data(struct smtp *s, char *arg)
 		log_info("data result=reject code=%d reason=too-many-hops hops=%d",
 		    SMTP_TOO_MANY_HOPS.code, hops.hops + 1);
 		stats_reject(STAT_REJECT_DATA);
-		reply(s, &SMTP_TOO_MANY_HOPS, NULL);
-		transaction_reset(s);
+		smtp_reply(s, &SMTP_TOO_MANY_HOPS, NULL);
+		smtp_transaction_reset(s);
 		return;
 	}
 	if (werr == 0 && maildir_writer_commit(&w) != 0)
@@ -823,18 +795,18 @@ static void cmd_data(struct smtp *s, char *arg)
 	if (werr != 0) {
 		maildir_writer_abort(&w);
 		log_error("data result=error reason=\"%s\"", strerror(werr));
-		reply(s, werr == ENOSPC || werr == EDQUOT ? &SMTP_NO_STORAGE :
+		smtp_reply(s, werr == ENOSPC || werr == EDQUOT ? &SMTP_NO_STORAGE :
 		    &SMTP_LOCAL_ERROR, NULL);
-		transaction_reset(s);
+		smtp_transaction_reset(s);
 		return;
 	}
 	if (local)
 		log_info("deliver to=%s result=ok", log_q(s->rcpts.local[0]));
 	if (deliver_rest(s, &w, local, qid, sizeof qid) != 0) {
 		/* Some copies may exist: a retry may duplicate, never lose. */
-		reply(s, errno == ENOSPC || errno == EDQUOT ? &SMTP_NO_STORAGE :
+		smtp_reply(s, errno == ENOSPC || errno == EDQUOT ? &SMTP_NO_STORAGE :
 		    &SMTP_LOCAL_ERROR, NULL);
-		transaction_reset(s);
+		smtp_transaction_reset(s);
 		return;
 	}
 	s->messages++;
@@ -846,8 +818,8 @@ static void cmd_data(struct smtp *s, char *arg)
 	log_info("message id=%s from=%s size=%zu local=%zu remote=%zu%s%s", id,
 	    log_qaddr(s->sender.mailbox), w.disk, s->rcpts.nlocal, s->rcpts.nremote,
 	    qid[0] ? " queue=" : "", qid);
-	reply(s, &SMTP_QUEUED, qid[0] ? qid : id);
-	transaction_reset(s);
+	smtp_reply(s, &SMTP_QUEUED, qid[0] ? qid : id);
+	smtp_transaction_reset(s);
 }
 
 /*
@@ -860,18 +832,18 @@ static void cmd_starttls(struct smtp *s, char *arg)
 	int r;
 
 	if (arg != NULL) {
-		client_error(s, &SMTP_SYNTAX_NOARGS, NULL);
+		smtp_client_error(s, &SMTP_SYNTAX_NOARGS, NULL);
 		return;
 	}
 	if (s->st.ssl != NULL) {
-		client_error(s, &SMTP_TLS_ALREADY, NULL);
+		smtp_client_error(s, &SMTP_TLS_ALREADY, NULL);
 		return;
 	}
 	if (s->ctx->tls == NULL) {
-		client_error(s, &SMTP_UNKNOWN, NULL);
+		smtp_client_error(s, &SMTP_UNKNOWN, NULL);
 		return;
 	}
-	reply(s, &SMTP_TLS_READY, NULL);
+	smtp_reply(s, &SMTP_TLS_READY, NULL);
 	if (stream_input_pending(&s->st))
 		log_warn("starttls result=discarded reason=pipelined-input");
 	stream_discard_input(&s->st);
@@ -888,20 +860,20 @@ static void cmd_starttls(struct smtp *s, char *arg)
 	}
 	log_info("starttls result=ok version=%s cipher=%s",
 	    stream_tls_version(&s->st), stream_tls_cipher(&s->st));
-	transaction_reset(s);
+	smtp_transaction_reset(s);
 	s->helo[0] = '\0';
 	s->esmtp = 0;
 	/* What AUTH proved in the clear is knowledge to discard too. */
 	s->smtp_auth = AUTH_SOURCE_NONE;
 	explicit_bzero(s->auth_user, sizeof s->auth_user);
-	enter_state(s, SMTP_STATE_START);
+	smtp_enter_state(s, SMTP_STATE_START);
 }
 
 /* A refused login: the pause, then 535; the last one allowed ends it. */
 static void auth_failed(struct smtp *s)
 {
 	session_auth_delay(s->auth.pause_ms);
-	reply(s, &SMTP_AUTH_FAILED, NULL);
+	smtp_reply(s, &SMTP_AUTH_FAILED, NULL);
 	if (s->auth.failures >= s->conf->limits.auth_failures) {
 		log_warn("close reason=auth-failures count=%d", s->auth.failures);
 		s->quit = 1;
@@ -925,14 +897,14 @@ static int auth_read(void *session, const char *prompt, char *line)
 	r = stream_read_line(&s->st, line, SASL_LINE_MAX, &len, NULL);
 	if (r != STREAM_OK) {
 		if (r == STREAM_TOOLONG)
-			reply(s, &SMTP_LINE_TOO_LONG, NULL);
+			smtp_reply(s, &SMTP_LINE_TOO_LONG, NULL);
 		else if (r == STREAM_TIMEOUT)
-			timed_out(s);
+			smtp_timed_out(s);
 		s->quit = 1;
 		return -1;
 	}
 	if (strcmp(line, "*") == 0) {
-		reply(s, &SMTP_AUTH_CANCELLED, NULL);
+		smtp_reply(s, &SMTP_AUTH_CANCELLED, NULL);
 		return -1;
 	}
 	return (int)len;
@@ -952,26 +924,26 @@ static void cmd_auth(struct smtp *s, char *arg)
 	int r, ok;
 
 	if (s->state == SMTP_STATE_START || !s->esmtp) {
-		client_error(s, &SMTP_NEED_HELO, NULL);
+		smtp_client_error(s, &SMTP_NEED_HELO, NULL);
 		return;
 	}
 	if (s->smtp_auth != AUTH_SOURCE_NONE) {
-		client_error(s, &SMTP_AUTH_ALREADY, NULL);
+		smtp_client_error(s, &SMTP_AUTH_ALREADY, NULL);
 		return;
 	}
 	if (s->state != SMTP_STATE_READY) {
-		client_error(s, &SMTP_AUTH_IN_MAIL, NULL);
+		smtp_client_error(s, &SMTP_AUTH_IN_MAIL, NULL);
 		return;
 	}
 	if (!session_plaintext_ok(s->ctx, s->st.ssl != NULL)) {
 		log_info("login result=refused reason=encryption-required service=%s",
 		    conf_service_name(s->ctx->service));
 		stats_count(STAT_LOGIN_FAILED, s->ctx->service);
-		client_error(s, &SMTP_AUTH_NEED_TLS, NULL);
+		smtp_client_error(s, &SMTP_AUTH_NEED_TLS, NULL);
 		return;
 	}
 	if (arg == NULL) {
-		client_error(s, &SMTP_AUTH_SYNTAX, NULL);
+		smtp_client_error(s, &SMTP_AUTH_SYNTAX, NULL);
 		return;
 	}
 	if ((initial = strchr(arg, ' ')) != NULL) {
@@ -986,7 +958,7 @@ static void cmd_auth(struct smtp *s, char *arg)
 	} else if (strcasecmp(arg, "LOGIN") == 0) {
 		method = "LOGIN";
 	} else {
-		client_error(s, &SMTP_AUTH_MECH, NULL);
+		smtp_client_error(s, &SMTP_AUTH_MECH, NULL);
 		return;
 	}
 	user[0] = pass[0] = '\0';
@@ -1000,9 +972,9 @@ static void cmd_auth(struct smtp *s, char *arg)
 		explicit_bzero(pass, sizeof pass);
 		if (ok == 1) {
 			s->smtp_auth = AUTH_SOURCE_SMTP;
-			reply(s, &SMTP_AUTH_OK, NULL);
+			smtp_reply(s, &SMTP_AUTH_OK, NULL);
 		} else if (ok < 0) {
-			reply(s, &SMTP_LOCAL_ERROR, NULL);
+			smtp_reply(s, &SMTP_LOCAL_ERROR, NULL);
 		} else {
 			auth_failed(s);
 		}
@@ -1011,7 +983,7 @@ static void cmd_auth(struct smtp *s, char *arg)
 	explicit_bzero(pass, sizeof pass);
 	if (r == SASL_BAD_BASE64) {
 		session_auth_refused(s->ctx, method, r, &s->auth);
-		client_error(s, &SMTP_AUTH_BASE64, NULL);
+		smtp_client_error(s, &SMTP_AUTH_BASE64, NULL);
 	} else if (r == SASL_MALFORMED) {
 		session_auth_refused(s->ctx, method, r, &s->auth);
 		auth_failed(s);
@@ -1020,54 +992,54 @@ static void cmd_auth(struct smtp *s, char *arg)
 
 static void cmd_rset(struct smtp *s, char *arg)
 {
-	if (junk_command(s))
+	if (smtp_junk_command(s))
 		return;
 	if (arg != NULL) {
-		client_error(s, &SMTP_SYNTAX_NOARGS, NULL);
+		smtp_client_error(s, &SMTP_SYNTAX_NOARGS, NULL);
 		return;
 	}
-	transaction_reset(s);
-	reply(s, &SMTP_OK, NULL);
+	smtp_transaction_reset(s);
+	smtp_reply(s, &SMTP_OK, NULL);
 }
 
 static void cmd_noop(struct smtp *s, char *arg)
 {
 	(void)arg;
-	if (junk_command(s))
+	if (smtp_junk_command(s))
 		return;
-	reply(s, &SMTP_OK, NULL);
+	smtp_reply(s, &SMTP_OK, NULL);
 }
 
 static void cmd_quit(struct smtp *s, char *arg)
 {
 	(void)arg;
-	reply(s, &SMTP_BYE, NULL);
+	smtp_reply(s, &SMTP_BYE, NULL);
 	s->quit = 1;
 }
 
 static void cmd_vrfy(struct smtp *s, char *arg)
 {
-	if (junk_command(s))
+	if (smtp_junk_command(s))
 		return;
 	if (arg == NULL) {
-		client_error(s, &SMTP_SYNTAX_VRFY, NULL);
+		smtp_client_error(s, &SMTP_SYNTAX_VRFY, NULL);
 		return;
 	}
-	reply(s, &SMTP_VRFY, NULL);
+	smtp_reply(s, &SMTP_VRFY, NULL);
 }
 
 static void cmd_help(struct smtp *s, char *arg)
 {
 	(void)arg;
-	if (junk_command(s))
+	if (smtp_junk_command(s))
 		return;
-	reply(s, &SMTP_HELP, NULL);
+	smtp_reply(s, &SMTP_HELP, NULL);
 }
 
 static void cmd_not_implemented(struct smtp *s, char *arg)
 {
 	(void)arg;
-	client_error(s, &SMTP_NOT_IMPL, NULL);
+	smtp_client_error(s, &SMTP_NOT_IMPL, NULL);
 }
 
 static const struct smtp_command smtp_commands[] = {
@@ -1097,7 +1069,7 @@ static void dispatch(struct smtp *s, char *line, size_t len)
 	if (memchr(line, '\0', len) != NULL) {
 		log_info("command result=reject reason=nul-byte");
 		stats_reject(STAT_REJECT_SYNTAX);
-		client_error(s, &SMTP_BAD_CHAR, NULL);
+		smtp_client_error(s, &SMTP_BAD_CHAR, NULL);
 		return;
 	}
 	arg = strchr(line, ' ');
@@ -1115,7 +1087,7 @@ static void dispatch(struct smtp *s, char *line, size_t len)
 		}
 	}
 	log_info("command result=unknown verb=%s", log_quote(line, strlen(line), q, sizeof q));
-	client_error(s, &SMTP_UNKNOWN, NULL);
+	smtp_client_error(s, &SMTP_UNKNOWN, NULL);
 }
 
 int smtp_session_run(const struct session_ctx *ctx)
@@ -1142,22 +1114,22 @@ int smtp_session_run(const struct session_ctx *ctx)
 		log_info("tls version=%s cipher=%s", stream_tls_version(&s.st),
 		    stream_tls_cipher(&s.st));
 	}
-	reply(&s, &SMTP_GREETING, s.conf->hostname);
+	smtp_reply(&s, &SMTP_GREETING, s.conf->hostname);
 	while (!s.quit) {
 		if (!stream_input_pending(&s.st) && stream_flush(&s.st) != STREAM_OK)
 			break;
 		r = stream_read_line(&s.st, line, sizeof line, &len, NULL);
 		if (r == STREAM_TOOLONG) {
 			log_info("close reason=line-too-long");
-			reply(&s, &SMTP_LINE_TOO_LONG, NULL);
+			smtp_reply(&s, &SMTP_LINE_TOO_LONG, NULL);
 			break;
 		}
 		if (r == STREAM_TIMEOUT) {
-			timed_out(&s);
+			smtp_timed_out(&s);
 			break;
 		}
 		if (r != STREAM_OK) {
-			log_info("close reason=disconnect state=%s", state_names[s.state]);
+			log_info("close reason=disconnect state=%s", smtp_state_name(s.state));
 			break;
 		}
 		dispatch(&s, line, len);
@@ -1167,7 +1139,7 @@ int smtp_session_run(const struct session_ctx *ctx)
 	(void)stream_flush(&s.st);
 	refusals_summary(&s);
 	log_info("disconnect messages=%u errors=%d", s.messages, s.errors);
-	transaction_reset(&s);
+	smtp_transaction_reset(&s);
 	if (s.db != NULL)
 		relaydb_close(s.db);
 	if (s.aliases_loaded)

@@ -1,0 +1,73 @@
+/*
+ * smtpd.h: the SMTP session's state, shared by the files that serve it:
+ * smtp_session.c (the command table and its handlers), and the files that
+ * take parts of the dialogue (AUTH, DATA). Not for use outside smtpd/.
+ */
+#ifndef ISPMAILD_SMTPD_H
+#define ISPMAILD_SMTPD_H
+
+#include "address.h"
+#include "aliases.h"
+#include "conf.h"
+#include "recipient.h"
+#include "relaydb.h"
+#include "session.h"
+#include "smtp_replies.h"
+#include "stats.h"
+#include "stream.h"
+
+enum smtp_state {
+	SMTP_STATE_START,	/* greeted, no HELO/EHLO yet */
+	SMTP_STATE_READY,	/* HELO/EHLO done, no transaction */
+	SMTP_STATE_MAIL,	/* MAIL accepted */
+	SMTP_STATE_RCPT,	/* at least one RCPT accepted */
+};
+
+struct smtp {
+	const struct session_ctx *ctx;
+	const struct conf *conf;
+	struct stream st;
+	enum smtp_state state;
+	int esmtp;			/* EHLO, not HELO */
+	char helo[256];			/* sanitised, for Received: */
+	int quit;
+	int errors;
+	long junk;			/* NOOP and kin since the last message */
+	long refusals;			/* RCPTs the relay policy refused */
+	long unlogged[STAT_REJECT_KINDS];	/* of them, not logged one by one */
+	enum auth_source smtp_auth;	/* AUTH_SOURCE_SMTP once AUTH passed */
+	char auth_user[256];
+	struct session_auth auth;	/* failed logins, the last pause */
+	struct relaydb *db;
+	int db_failed;
+	struct aliases aliases;
+	int aliases_loaded;
+	/* the transaction */
+	struct smtp_path sender;
+	char first_rcpt[SMTP_PATH_MAX + 1];
+	struct rcpt_set rcpts;
+	long naccepted;
+	unsigned messages;
+};
+
+/* One state change, one log line (OpenSMTPD's enter_state habit). */
+void smtp_enter_state(struct smtp *s, enum smtp_state to);
+/* Queue a reply; the enhanced code only after EHLO; arg fills one "%s". */
+void smtp_reply(struct smtp *s, const struct smtp_reply *r, const char *arg);
+void smtp_reply_line(struct smtp *s, const char *line);
+/* Count a client error; limits.error_limit of them end the session. */
+void smtp_count_error(struct smtp *s);
+void smtp_client_error(struct smtp *s, const struct smtp_reply *r, const char *arg);
+/* A command refused for its form or its place: logged, counted, a client error. */
+void smtp_refuse(struct smtp *s, const char *verb, const char *reason,
+    const struct smtp_reply *r, const char *arg);
+/* A command that moves nothing on; 1 when there were too many (session ends). */
+int smtp_junk_command(struct smtp *s);
+/* A read or write ran out of time: say so and end the session. */
+void smtp_timed_out(struct smtp *s);
+/* Forget the transaction (sender, recipients); back to READY. */
+void smtp_transaction_reset(struct smtp *s);
+/* The name of a state, for logs. */
+const char *smtp_state_name(enum smtp_state st);
+
+#endif
