@@ -118,6 +118,7 @@ struct conf_strlist {
 	const char *empty;			/* non-NULL: [ ] is an error, with this hint */
 };
 
+/* The field a row names, in the struct its block fills (offsetof arithmetic in one place). */
 static void *conf_field(void *base, size_t off)
 {
 	return (char *)base + off;
