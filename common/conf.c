@@ -3,6 +3,14 @@
  * type and range, fill in the defaults, and hand back a plain struct conf.
  * Anything written wrong is an error naming file, line and key; nothing is
  * silently replaced by a default.
+ *
+ * Every key is one row of a table, one table per block, as Postfix keeps
+ * its parameters in mail_params tables: the name, the type, the field it
+ * fills (offsetof), its default and bounds. The type reads, defaults,
+ * prints and frees the value, so the allowed keys, the defaults, the
+ * parsing, ispmaild -n / -d and conf_free all walk the same rows. What
+ * spans keys (a tls block needs both files, retry_max >= retry_min, two
+ * listeners on one port) is code, run when its block has been read.
  */
 #include "config.h"
 
@@ -21,9 +29,6 @@
 
 #include "buf.h"
 #include "conf.h"
-
-/* A day: longer timeouts are a typo, and seconds * 1000 must fit an int. */
-#define CONF_TIMEOUT_MAX 86400
 #include "net.h"
 
 #ifndef SYSCONFDIR
@@ -33,21 +38,10 @@
 #define LOCALSTATEDIR "/var"
 #endif
 
+/* A day: longer timeouts are a typo, and seconds * 1000 must fit an int. */
+#define CONF_TIMEOUT_MAX 86400
 #define CONF_KEY_MAX 128	/* "listen[12].min_version" and the like */
 #define CONF_VALUE_SHOW 80	/* how much of a bad value an error quotes */
-
-static const char *const service_names[SERVICE_COUNT] = {
-	[SERVICE_SMTP] = "smtp",
-	[SERVICE_SUBMISSION] = "submission",
-	[SERVICE_SMTPS] = "smtps",
-	[SERVICE_POP3] = "pop3",
-	[SERVICE_POP3S] = "pop3s",
-	[SERVICE_METRICS] = "metrics",
-};
-
-static const char *const tls_versions[] = {
-	"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3", NULL
-};
 
 /* What a conf_load call carries around: where we are and the first error. */
 struct ctx {
@@ -56,7 +50,84 @@ struct ctx {
 	char *err;
 	size_t errlen;
 	struct conf *c;
+	/*
+	 * The settings a derived default follows (domains: the hostname;
+	 * listen: whether there is a tls block): c itself while loading,
+	 * the loaded file's when ispmaild -n builds the defaults to compare.
+	 */
+	const struct conf *ref;
+	int lenient;		/* building defaults: go on past an error */
 };
+
+struct conf_row;
+
+/* A kind of value: how to read, default, print and free it. */
+struct conf_type {
+	/* s is present; key is "block.name" for messages. */
+	int (*parse)(struct ctx *x, const struct conf_row *r, config_setting_t *s,
+	    const char *key, void *base);
+	/* The key is absent. */
+	int (*dflt)(struct ctx *x, const struct conf_row *r, const char *key, void *base);
+	/* The value as libconfig would write it; nothing when unset. */
+	void (*print)(struct buf *b, const struct conf_row *r, const void *base);
+	void (*free)(const struct conf_row *r, void *base);	/* NULL: nothing to free */
+};
+
+#define CONF_REQUIRED	1u	/* no default: absent is "missing" */
+#define CONF_EMPTY_OK	2u	/* strings: "" is a value */
+
+/* One key of a block. */
+struct conf_row {
+	const char *name;
+	const struct conf_type *type;
+	size_t off;			/* the field, from the block's base */
+	size_t off_n;			/* lists: the count beside it */
+	unsigned flags;
+	long long num, min, max;	/* numbers, booleans, enums: default, bounds */
+	const char *str;		/* strings, paths, choices: default (NULL: unset) */
+	const char *const *list;	/* networks: default, NULL-terminated */
+	const void *arg;		/* what the type needs: names, a check, a block */
+};
+
+/* A block's keys and the check that spans them, run once they are read. */
+struct conf_block {
+	const struct conf_row *rows;
+	size_t n;
+	int (*check)(struct ctx *x, const config_setting_t *g, const char *prefix, void *base);
+};
+
+/* Named values: a string in the file, an int (enum) or the name (choice) in the struct. */
+struct conf_enum {
+	const char *const *names;
+	const int *values;		/* NULL: the index */
+	size_t n;
+	const char *what;		/* "unknown level" */
+};
+
+/* A string with a syntax of its own, checked when not empty. */
+struct conf_check {
+	int (*valid)(const char *v);	/* 0 when good */
+	const char *what;		/* "bad smarthost" */
+	const char *hint;
+};
+
+/* A list of strings, each normalised; duplicates are an error. */
+struct conf_strlist {
+	char *(*normalise)(const char *v);	/* malloc'd, NULL when bad */
+	const char *what;			/* "domain": "bad domain ..." */
+	const char *empty;			/* non-NULL: [ ] is an error, with this hint */
+};
+
+/* The field a row names, in the struct its block fills (offsetof arithmetic in one place). */
+static void *conf_field(void *base, size_t off)
+{
+	return (char *)base + off;
+}
+
+static const void *conf_cfield(const void *base, size_t off)
+{
+	return (const char *)base + off;
+}
 
 /* ---- errors ---- */
 
@@ -150,211 +221,28 @@ static const char *conf_key(char *out, size_t outlen, const char *prefix, const 
 	return out;
 }
 
-/* ---- generic getters ---- */
+/* ---- printing ---- */
 
-/*
- * Every member of g must be one of names; the first one that is not is the
- * error (a misspelt key silently ignored is a default the admin did not ask for).
- */
-static int conf_check_keys(struct ctx *x, const config_setting_t *g,
-    const char *prefix, const char *const *names)
+/* A string as libconfig reads it back: quoted, with \" \\ and \xNN escapes. */
+static void conf_print_quoted(struct buf *b, const char *s)
 {
-	char key[CONF_KEY_MAX];
+	buf_appendc(b, '"');
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
 
-	if (g == NULL)
-		return 0;
-	for (int i = 0; i < config_setting_length(g); i++) {
-		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
-		const char *name = config_setting_name(m);
-		size_t j;
-
-		if (name == NULL)
-			continue;
-		for (j = 0; names[j] != NULL; j++)
-			if (strcmp(names[j], name) == 0)
-				break;
-		if (names[j] == NULL)
-			return conf_fail(x, m, conf_key(key, sizeof key, prefix, name),
-			    "unknown key");
+		if (ch == '"' || ch == '\\')
+			buf_printf(b, "\\%c", ch);
+		else if (ch == '\n')
+			buf_appends(b, "\\n");
+		else if (ch == '\t')
+			buf_appends(b, "\\t");
+		else if (ch < 0x20 || ch == 0x7f)
+			buf_printf(b, "\\x%02x", ch);
+		else
+			buf_appendc(b, (char)ch);
 	}
-	return 0;
+	buf_appendc(b, '"');
 }
-
-/* A nested group: NULL when absent, an error when it is not { ... }. */
-static int conf_group(struct ctx *x, const config_setting_t *parent, const char *name,
-    config_setting_t **out)
-{
-	config_setting_t *g = config_setting_get_member(parent, name);
-
-	*out = NULL;
-	if (g == NULL)
-		return 0;
-	if (!config_setting_is_group(g))
-		return conf_fail(x, g, name, "expected a group { ... }");
-	*out = g;
-	return 0;
-}
-
-/* The member's string, or NULL when absent; empty strings only with allow_empty. */
-static int conf_string(struct ctx *x, const config_setting_t *g, const char *prefix,
-    const char *name, int allow_empty, config_setting_t **sp, const char **out)
-{
-	char key[CONF_KEY_MAX];
-	config_setting_t *s = g != NULL ? config_setting_get_member(g, name) : NULL;
-
-	*out = NULL;
-	if (sp != NULL)
-		*sp = s;
-	if (s == NULL)
-		return 0;
-	conf_key(key, sizeof key, prefix, name);
-	if (config_setting_type(s) != CONFIG_TYPE_STRING)
-		return conf_fail(x, s, key, "expected a string");
-	*out = config_setting_get_string(s);
-	if (!allow_empty && **out == '\0')
-		return conf_fail(x, s, key, "must not be empty");
-	return 0;
-}
-
-/* Replace *dst with a copy of the member's string when it is present. */
-static int conf_string_set(struct ctx *x, const config_setting_t *g, const char *prefix,
-    const char *name, int allow_empty, char **dst)
-{
-	const char *v;
-
-	if (conf_string(x, g, prefix, name, allow_empty, NULL, &v) < 0)
-		return -1;
-	if (v != NULL) {
-		free(*dst);
-		*dst = xstrdup(v);
-	}
-	return 0;
-}
-
-/* Is c part of a libconfig setting name? */
-static int conf_name_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '*';
-}
-
-/*
- * libconfig 1.5 keeps an integer literal without an L suffix in an int and
- * silently wraps what does not fit: "message_size = 4294967396;" reads as
- * 100. Read the literals written for name on the setting's line again and
- * hand back the first one that does not fit an int, so that a wrapped value
- * is an error and never used. 0 when all fit (or the line cannot be read).
- */
-static int conf_int_overflow(const struct ctx *x, const config_setting_t *s,
-    const char *name, char *lit, size_t litlen)
-{
-	struct buf path = BUF_INIT;
-	FILE *fp;
-	char *line = NULL;
-	size_t cap = 0, nlen = strlen(name);
-	unsigned want = config_setting_source_line(s), n = 0;
-	int found = 0;
-
-	conf_source_file(x, s, &path);
-	fp = fopen(path.s, "r");
-	buf_free(&path);
-	if (fp == NULL)
-		return 0;
-	while (n < want && getline(&line, &cap, fp) >= 0)
-		n++;
-	(void)fclose(fp);	/* read-only */
-	for (const char *p = n == want && line != NULL ? line : "";
-	    !found && (p = strstr(p, name)) != NULL; p += nlen) {
-		const char *v = p + nlen, *digits;
-		long long val;
-		char *end;
-		int base = 10;
-
-		if ((p > line && conf_name_char(p[-1])) || conf_name_char(*v))
-			continue;
-		v += strspn(v, " \t");
-		if (*v != '=' && *v != ':')
-			continue;
-		v += 1 + strspn(v + 1, " \t");
-		digits = v + (*v == '-' || *v == '+');
-		if (digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X'))
-			base = 16;
-		errno = 0;
-		val = strtoll(v, &end, base);
-		if (end == v || *end == 'L' || *end == 'l')
-			continue;
-		if (errno == ERANGE || val < INT_MIN || val > INT_MAX) {
-			(void)str_format(lit, litlen, "%.*s", (int)(end - v), v);
-			found = 1;
-		}
-	}
-	free(line);
-	return found;
-}
-
-/* An integer in min..max (int or int64 in the file); *dst untouched when absent. */
-static int conf_long(struct ctx *x, const config_setting_t *g, const char *prefix,
-    const char *name, long long min, long long max, long *dst)
-{
-	char key[CONF_KEY_MAX], lit[64];
-	config_setting_t *s = g != NULL ? config_setting_get_member(g, name) : NULL;
-	long long v;
-
-	if (s == NULL)
-		return 0;
-	conf_key(key, sizeof key, prefix, name);
-	if (config_setting_type(s) != CONFIG_TYPE_INT &&
-	    config_setting_type(s) != CONFIG_TYPE_INT64)
-		return conf_fail(x, s, key, "expected an integer");
-	if (config_setting_type(s) == CONFIG_TYPE_INT &&
-	    conf_int_overflow(x, s, name, lit, sizeof lit))
-		return conf_fail(x, s, key, "must be from %lld to %lld, not %s", min, max, lit);
-	v = config_setting_get_int64(s);
-	if (v < min || v > max)
-		return conf_fail(x, s, key, "must be from %lld to %lld, not %lld", min, max, v);
-	*dst = (long)v;
-	return 0;
-}
-
-/* true or false, nothing else (not 1, not "yes"). */
-static int conf_bool(struct ctx *x, const config_setting_t *g, const char *prefix,
-    const char *name, int *dst)
-{
-	char key[CONF_KEY_MAX];
-	config_setting_t *s = g != NULL ? config_setting_get_member(g, name) : NULL;
-
-	if (s == NULL)
-		return 0;
-	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-		return conf_fail(x, s, conf_key(key, sizeof key, prefix, name),
-		    "expected true or false");
-	*dst = config_setting_get_bool(s) ? 1 : 0;
-	return 0;
-}
-
-/* [ "a", "b" ] or ( "a", "b" ); NULL when absent. */
-static int conf_list(struct ctx *x, const config_setting_t *g, const char *prefix,
-    const char *name, config_setting_t **out)
-{
-	char key[CONF_KEY_MAX];
-	config_setting_t *s = g != NULL ? config_setting_get_member(g, name) : NULL;
-
-	*out = NULL;
-	if (s == NULL)
-		return 0;
-	conf_key(key, sizeof key, prefix, name);
-	if (!config_setting_is_array(s) && !config_setting_is_list(s))
-		return conf_fail(x, s, key, "expected a list [ ... ]");
-	for (int i = 0; i < config_setting_length(s); i++) {
-		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-
-		if (config_setting_type(e) != CONFIG_TYPE_STRING)
-			return conf_fail(x, e, key, "element %d is not a string", i + 1);
-	}
-	*out = s;
-	return 0;
-}
-
 /* ---- paths ---- */
 
 /* dir + "/" + rel, without a leading "./" in rel. */
@@ -401,21 +289,6 @@ static char *conf_file_dir(const char *path, char **abs_out)
 	dir = slash == abs ? xstrdup("/") : xstrndup(abs, (size_t)(slash - abs));
 	*abs_out = abs;
 	return dir;
-}
-
-/* A path key: non-empty; a relative one is made absolute against the file's directory. */
-static int conf_path(struct ctx *x, const config_setting_t *g, const char *prefix,
-    const char *name, char **dst)
-{
-	const char *v;
-
-	if (conf_string(x, g, prefix, name, 0, NULL, &v) < 0)
-		return -1;
-	if (v == NULL)
-		return 0;
-	free(*dst);
-	*dst = v[0] == '/' ? xstrdup(v) : conf_path_join(x->dir, v);
-	return 0;
 }
 
 /* ---- domains and host names ---- */
@@ -466,71 +339,6 @@ static char *conf_domain_normalise(const char *s)
 		if (d[i] >= 'A' && d[i] <= 'Z')
 			d[i] = (char)(d[i] - 'A' + 'a');
 	return d;
-}
-
-/* The EHLO name; it lands in greetings and Received lines, so it must be clean. */
-static int conf_hostname(struct ctx *x, const config_setting_t *root)
-{
-	config_setting_t *s;
-	const char *v;
-	char name[256];
-	size_t len;
-
-	if (conf_string(x, root, "", "hostname", 0, &s, &v) < 0)
-		return -1;
-	if (v == NULL) {
-		if (gethostname(name, sizeof name) < 0)
-			return conf_fail(x, NULL, "hostname",
-			    "not set, and gethostname() failed: %s", strerror(errno));
-		name[sizeof name - 1] = '\0';
-		v = name;
-	}
-	len = strlen(v);
-	if (len > 0 && v[len - 1] == '.')
-		len--;
-	if (!conf_hostname_valid(v, len))
-		return conf_fail_value(x, s, "hostname", "bad host name", v,
-		    s != NULL ? NULL : "from gethostname(); set hostname");
-	x->c->hostname = xstrndup(v, len);
-	return 0;
-}
-
-/* The local domains, normalised once so that lookups compare plain strings. */
-static int conf_domains(struct ctx *x, const config_setting_t *root)
-{
-	struct conf *c = x->c;
-	config_setting_t *s;
-	int n;
-
-	if (conf_list(x, root, "", "domains", &s) < 0)
-		return -1;
-	if (s == NULL) {
-		/* The host name is a valid domain already: conf_hostname checked it. */
-		c->domains = xcalloc(1, sizeof *c->domains);
-		c->domains[0] = conf_domain_normalise(c->hostname);
-		c->ndomains = 1;
-		return 0;
-	}
-	n = config_setting_length(s);
-	if (n == 0)
-		return conf_fail(x, s, "domains", "empty list; name at least one local domain");
-	c->domains = xcalloc((size_t)n, sizeof *c->domains);
-	for (int i = 0; i < n; i++) {
-		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-		const char *v = config_setting_get_string(e);
-		char *d = conf_domain_normalise(v);
-
-		if (d == NULL)
-			return conf_fail_value(x, e, "domains", "bad domain", v, NULL);
-		for (size_t j = 0; j < c->ndomains; j++) {
-			if (strcmp(c->domains[j], d) == 0) {
-				free(d);
-				return conf_fail_value(x, e, "domains", "duplicate domain", v, NULL);
-			}
-		}
-		c->domains[c->ndomains++] = d;
-	}
-	return 0;
 }
 
 /* ---- host:port syntax ---- */
@@ -625,73 +433,382 @@ int conf_nameserver_parse(const char *text, char *addr, size_t addrlen, int *por
 	return addr[0] != '\0' ? 0 : -1;
 }
 
-/* ---- sections ---- */
-
-/* min_version: one of the names OpenSSL's protocol setting knows. */
-static int conf_tls_version(struct ctx *x, const config_setting_t *g, const char *prefix,
-    char **dst)
+/* Is c part of a libconfig setting name? */
+static int conf_name_char(char c)
 {
-	char key[CONF_KEY_MAX];
-	config_setting_t *s;
-	const char *v;
-
-	if (conf_string(x, g, prefix, "min_version", 0, &s, &v) < 0)
-		return -1;
-	if (v == NULL)
-		return 0;
-	for (size_t i = 0; tls_versions[i] != NULL; i++) {
-		if (strcmp(v, tls_versions[i]) == 0) {
-			free(*dst);
-			*dst = xstrdup(v);
-			return 0;
-		}
-	}
-	return conf_fail_value(x, s, conf_key(key, sizeof key, prefix, "min_version"),
-	    "unknown TLS version", v, "use TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3");
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '*';
 }
 
-/* The optional tls block; present means TLS is offered, so it must be complete. */
-static int conf_tls(struct ctx *x, const config_setting_t *root)
+/*
+ * libconfig 1.5 keeps an integer literal without an L suffix in an int and
+ * silently wraps what does not fit: "message_size = 4294967396;" reads as
+ * 100. Read the literals written for name on the setting's line again and
+ * hand back the first one that does not fit an int, so that a wrapped value
+ * is an error and never used. 0 when all fit (or the line cannot be read).
+ */
+static int conf_int_overflow(const struct ctx *x, const config_setting_t *s,
+    const char *name, char *lit, size_t litlen)
 {
-	static const char *const keys[] = {
-		"certificate", "private_key", "min_version", "ciphers", NULL
-	};
-	struct tls_conf *t = &x->c->tls;
-	config_setting_t *g;
+	struct buf path = BUF_INIT;
+	FILE *fp;
+	char *line = NULL;
+	size_t cap = 0, nlen = strlen(name);
+	unsigned want = config_setting_source_line(s), n = 0;
+	int found = 0;
 
-	t->min_version = xstrdup("TLSv1.2");
-	if (conf_group(x, root, "tls", &g) < 0)
-		return -1;
-	if (g == NULL)
-		return 0;	/* no TLS offered anywhere */
-	if (conf_check_keys(x, g, "tls", keys) < 0 ||
-	    conf_path(x, g, "tls", "certificate", &t->certificate) < 0 ||
-	    conf_path(x, g, "tls", "private_key", &t->private_key) < 0 ||
-	    conf_tls_version(x, g, "tls", &t->min_version) < 0 ||
-	    conf_string_set(x, g, "tls", "ciphers", 0, &t->ciphers) < 0)
-		return -1;
-	if (t->certificate == NULL)
-		return conf_fail(x, g, "tls.certificate", "missing; the tls block needs it");
-	if (t->private_key == NULL)
-		return conf_fail(x, g, "tls.private_key", "missing; the tls block needs it");
-	t->enabled = 1;
+	conf_source_file(x, s, &path);
+	fp = fopen(path.s, "r");
+	buf_free(&path);
+	if (fp == NULL)
+		return 0;
+	while (n < want && getline(&line, &cap, fp) >= 0)
+		n++;
+	(void)fclose(fp);	/* read-only */
+	for (const char *p = n == want && line != NULL ? line : "";
+	    !found && (p = strstr(p, name)) != NULL; p += nlen) {
+		const char *v = p + nlen, *digits;
+		long long val;
+		char *end;
+		int base = 10;
+
+		if ((p > line && conf_name_char(p[-1])) || conf_name_char(*v))
+			continue;
+		v += strspn(v, " \t");
+		if (*v != '=' && *v != ':')
+			continue;
+		v += 1 + strspn(v + 1, " \t");
+		digits = v + (*v == '-' || *v == '+');
+		if (digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X'))
+			base = 16;
+		errno = 0;
+		val = strtoll(v, &end, base);
+		if (end == v || *end == 'L' || *end == 'l')
+			continue;
+		if (errno == ERANGE || val < INT_MIN || val > INT_MAX) {
+			(void)str_format(lit, litlen, "%.*s", (int)(end - v), v);
+			found = 1;
+		}
+	}
+	free(line);
+	return found;
+}
+
+/* ---- reading one setting ---- */
+
+/* The setting's string; "" only with empty_ok. */
+static int conf_get_string(struct ctx *x, const config_setting_t *s, const char *key,
+    int empty_ok, const char **out)
+{
+	*out = NULL;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return conf_fail(x, s, key, "expected a string");
+	*out = config_setting_get_string(s);
+	if (!empty_ok && **out == '\0')
+		return conf_fail(x, s, key, "must not be empty");
 	return 0;
 }
 
-/* A list of networks replacing *dst when present. */
-static int conf_netlist(struct ctx *x, const config_setting_t *g, const char *name,
-    struct netlist *dst)
+/* An integer (int or int64 in the file) in the row's min..max. */
+static int conf_get_int(struct ctx *x, const struct conf_row *r, const config_setting_t *s,
+    const char *key, long long *out)
 {
-	char key[CONF_KEY_MAX];
-	config_setting_t *s;
+	char lit[64];
+	long long v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64)
+		return conf_fail(x, s, key, "expected an integer");
+	if (config_setting_type(s) == CONFIG_TYPE_INT &&
+	    conf_int_overflow(x, s, r->name, lit, sizeof lit))
+		return conf_fail(x, s, key, "must be from %lld to %lld, not %s",
+		    r->min, r->max, lit);
+	v = config_setting_get_int64(s);
+	if (v < r->min || v > r->max)
+		return conf_fail(x, s, key, "must be from %lld to %lld, not %lld",
+		    r->min, r->max, v);
+	*out = v;
+	return 0;
+}
+
+/* [ "a", "b" ] or ( "a", "b" ): strings only. */
+static int conf_get_list(struct ctx *x, const config_setting_t *s, const char *key)
+{
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return conf_fail(x, s, key, "expected a list [ ... ]");
+	for (int i = 0; i < config_setting_length(s); i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			return conf_fail(x, e, key, "element %d is not a string", i + 1);
+	}
+	return 0;
+}
+
+/* ---- the types ---- */
+
+/* Strings, paths and choices share a char * field. */
+static void conf_string_free(const struct conf_row *r, void *base)
+{
+	char **p = conf_field(base, r->off);
+
+	free(*p);
+	*p = NULL;
+}
+
+static int conf_string_default(struct ctx *x, const struct conf_row *r, const char *key,
+    void *base)
+{
+	(void)x;
+	(void)key;
+	conf_string_free(r, base);
+	if (r->str != NULL)
+		*(char **)conf_field(base, r->off) = xstrdup(r->str);
+	return 0;
+}
+
+static void conf_string_print(struct buf *b, const struct conf_row *r, const void *base)
+{
+	const char *v = *(char *const *)conf_cfield(base, r->off);
+
+	if (v != NULL)
+		conf_print_quoted(b, v);
+}
+
+/* A string; a conf_check in arg judges a non-empty one. */
+static int conf_string_parse(struct ctx *x, const struct conf_row *r, config_setting_t *s,
+    const char *key, void *base)
+{
+	const struct conf_check *chk = r->arg;
+	const char *v;
+
+	if (conf_get_string(x, s, key, (r->flags & CONF_EMPTY_OK) != 0, &v) < 0)
+		return -1;
+	if (chk != NULL && *v != '\0' && chk->valid(v) < 0)
+		return conf_fail_value(x, s, key, chk->what, v, chk->hint);
+	conf_string_free(r, base);
+	*(char **)conf_field(base, r->off) = xstrdup(v);
+	return 0;
+}
+
+static const struct conf_type conf_type_string = {
+	conf_string_parse, conf_string_default, conf_string_print, conf_string_free
+};
+
+/* A path: non-empty; a relative one is made absolute against the file's directory. */
+static int conf_path_parse(struct ctx *x, const struct conf_row *r, config_setting_t *s,
+    const char *key, void *base)
+{
+	const char *v;
+
+	if (conf_get_string(x, s, key, 0, &v) < 0)
+		return -1;
+	conf_string_free(r, base);
+	*(char **)conf_field(base, r->off) = v[0] == '/' ? xstrdup(v) :
+	    conf_path_join(x->dir, v);
+	return 0;
+}
+
+static const struct conf_type conf_type_path = {
+	conf_path_parse, conf_string_default, conf_string_print, conf_string_free
+};
+
+/* true or false, nothing else (not 1, not "yes"), into an int. */
+static int conf_bool_parse(struct ctx *x, const struct conf_row *r, config_setting_t *s,
+    const char *key, void *base)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return conf_fail(x, s, key, "expected true or false");
+	*(int *)conf_field(base, r->off) = config_setting_get_bool(s) ? 1 : 0;
+	return 0;
+}
+
+static int conf_bool_default(struct ctx *x, const struct conf_row *r, const char *key,
+    void *base)
+{
+	(void)x;
+	(void)key;
+	*(int *)conf_field(base, r->off) = r->num != 0;
+	return 0;
+}
+
+static void conf_bool_print(struct buf *b, const struct conf_row *r, const void *base)
+{
+	buf_appends(b, *(const int *)conf_cfield(base, r->off) ? "true" : "false");
+}
+
+static const struct conf_type conf_type_bool = {
+	conf_bool_parse, conf_bool_default, conf_bool_print, NULL
+};
+
+/*
+ * Integers in min..max into a long, an unsigned or an int field: one type
+ * each, as the field's C type decides how it is stored and printed.
+ */
+static const struct conf_type conf_type_long, conf_type_uint, conf_type_int;
+
+static void conf_num_set(const struct conf_row *r, void *base, long long v)
+{
+	void *p = conf_field(base, r->off);
+
+	if (r->type == &conf_type_int)
+		*(int *)p = (int)v;
+	else if (r->type == &conf_type_uint)
+		*(unsigned *)p = (unsigned)v;
+	else
+		*(long *)p = (long)v;
+}
+
+static int conf_num_parse(struct ctx *x, const struct conf_row *r, config_setting_t *s,
+    const char *key, void *base)
+{
+	long long v = 0;
+
+	if (conf_get_int(x, r, s, key, &v) < 0)
+		return -1;
+	conf_num_set(r, base, v);
+	return 0;
+}
+
+static int conf_num_default(struct ctx *x, const struct conf_row *r, const char *key,
+    void *base)
+{
+	(void)x;
+	(void)key;
+	conf_num_set(r, base, r->num);
+	return 0;
+}
+
+static void conf_num_print(struct buf *b, const struct conf_row *r, const void *base)
+{
+	const void *p = conf_cfield(base, r->off);
+
+	if (r->type == &conf_type_int)
+		buf_printf(b, "%d", *(const int *)p);
+	else if (r->type == &conf_type_uint)
+		buf_printf(b, "%u", *(const unsigned *)p);
+	else
+		buf_printf(b, "%ld", *(const long *)p);
+}
+
+static const struct conf_type conf_type_long = {
+	conf_num_parse, conf_num_default, conf_num_print, NULL
+};
+static const struct conf_type conf_type_uint = {
+	conf_num_parse, conf_num_default, conf_num_print, NULL
+};
+static const struct conf_type conf_type_int = {
+	conf_num_parse, conf_num_default, conf_num_print, NULL
+};
+
+/* ---- named values ---- */
+
+/* The index of v among e's names; -1 when it is none of them. */
+static int conf_enum_find(const struct conf_enum *e, const char *v)
+{
+	for (size_t i = 0; i < e->n; i++)
+		if (v != NULL && strcmp(v, e->names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int conf_enum_value(const struct conf_enum *e, int i)
+{
+	return e->values != NULL ? e->values[i] : i;
+}
+
+/*
+ * The setting's string must be one of e's names: "unknown level \"loud\":
+ * use debug, info, warning or error" otherwise. The index, or -1.
+ */
+static int conf_enum_get(struct ctx *x, const struct conf_enum *e, const config_setting_t *s,
+    const char *key, const char **out)
+{
+	struct buf hint = BUF_INIT;
+	int i;
+
+	if (conf_get_string(x, s, key, 0, out) < 0)
+		return -1;
+	if ((i = conf_enum_find(e, *out)) >= 0)
+		return i;
+	buf_appends(&hint, "use ");
+	for (size_t j = 0; j < e->n; j++)
+		buf_printf(&hint, "%s%s", j == 0 ? "" : j + 1 == e->n ? " or " : ", ",
+		    e->names[j]);
+	conf_fail_value(x, s, key, e->what, *out, hint.s);
+	buf_free(&hint);
+	return -1;
+}
+
+/* An enum: the value of the name into an int field. */
+static int conf_enum_parse(struct ctx *x, const struct conf_row *r, config_setting_t *s,
+    const char *key, void *base)
+{
+	const char *v;
+	int i = conf_enum_get(x, r->arg, s, key, &v);
+
+	if (i < 0)
+		return -1;
+	*(int *)conf_field(base, r->off) = conf_enum_value(r->arg, i);
+	return 0;
+}
+
+static int conf_enum_default(struct ctx *x, const struct conf_row *r, const char *key,
+    void *base)
+{
+	(void)x;
+	(void)key;
+	*(int *)conf_field(base, r->off) = (int)r->num;
+	return 0;
+}
+
+static void conf_enum_print(struct buf *b, const struct conf_row *r, const void *base)
+{
+	const struct conf_enum *e = r->arg;
+	int v = *(const int *)conf_cfield(base, r->off);
+
+	for (size_t i = 0; i < e->n; i++) {
+		if (conf_enum_value(e, (int)i) == v) {
+			conf_print_quoted(b, e->names[i]);
+			return;
+		}
+	}
+	buf_printf(b, "%d", v);
+}
+
+static const struct conf_type conf_type_enum = {
+	conf_enum_parse, conf_enum_default, conf_enum_print, NULL
+};
+
+/* A choice: one of the names, kept as a string (what OpenSSL is handed). */
+static int conf_choice_parse(struct ctx *x, const struct conf_row *r, config_setting_t *s,
+    const char *key, void *base)
+{
+	const char *v;
+
+	if (conf_enum_get(x, r->arg, s, key, &v) < 0)
+		return -1;
+	conf_string_free(r, base);
+	*(char **)conf_field(base, r->off) = xstrdup(v);
+	return 0;
+}
+
+static const struct conf_type conf_type_choice = {
+	conf_choice_parse, conf_string_default, conf_string_print, conf_string_free
+};
+
+/* ---- lists ---- */
+
+/* Networks in CIDR notation into a struct netlist. */
+static int conf_nets_parse(struct ctx *x, const struct conf_row *r, config_setting_t *s,
+    const char *key, void *base)
+{
+	struct netlist *dst = conf_field(base, r->off);
 	struct netlist l = { NULL, 0 };
 	int n;
 
-	if (conf_list(x, g, "relay", name, &s) < 0)
+	if (conf_get_list(x, s, key) < 0)
 		return -1;
-	if (s == NULL)
-		return 0;
-	conf_key(key, sizeof key, "relay", name);
 	n = config_setting_length(s);
 	l.v = xcalloc(n > 0 ? (size_t)n : 1, sizeof *l.v);
 	for (int i = 0; i < n; i++) {
@@ -710,306 +827,797 @@ static int conf_netlist(struct ctx *x, const config_setting_t *g, const char *na
 	return 0;
 }
 
-/*
- * The relay block: who may relay, how long a POP3 login counts
- * (docs/PROTOCOL.md, relay policy).
- */
-static int conf_relay(struct ctx *x, const config_setting_t *root)
+static void conf_nets_free(const struct conf_row *r, void *base)
 {
-	static const char *const keys[] = {
-		"customer_networks", "trusted_networks", "authorization_ttl",
-		"ipv6_prefix", "never_authorize", "plaintext_auth", "smarthost", NULL
-	};
-	static const char *const trusted_default[] = { "127.0.0.1/32", "::1/128" };
-	struct relay_conf *r = &x->c->relay;
-	config_setting_t *g, *s;
+	net_list_free(conf_field(base, r->off));
+}
+
+static int conf_nets_default(struct ctx *x, const struct conf_row *r, const char *key,
+    void *base)
+{
+	struct netlist *dst = conf_field(base, r->off);
+	size_t n = 0;
+
+	(void)x;
+	(void)key;
+	conf_nets_free(r, base);
+	while (r->list != NULL && r->list[n] != NULL)
+		n++;
+	if (n == 0)
+		return 0;
+	dst->v = xcalloc(n, sizeof *dst->v);
+	for (size_t i = 0; i < n; i++)
+		if (net_cidr_parse(r->list[i], &dst->v[dst->n], NULL, 0) == 0)
+			dst->n++;
+	return 0;
+}
+
+static void conf_nets_print(struct buf *b, const struct conf_row *r, const void *base)
+{
+	const struct netlist *l = conf_cfield(base, r->off);
+	char text[NET_ADDR_MAX];
+
+	buf_appends(b, "[");
+	for (size_t i = 0; i < l->n; i++) {
+		net_cidr_text(&l->v[i], text, sizeof text);
+		buf_appends(b, i == 0 ? " " : ", ");
+		conf_print_quoted(b, text);
+	}
+	buf_appends(b, " ]");
+}
+
+static const struct conf_type conf_type_nets = {
+	conf_nets_parse, conf_nets_default, conf_nets_print, conf_nets_free
+};
+
+/* A list of strings (char ** at off, its count at off_n), by a conf_strlist. */
+static void conf_strlist_free(const struct conf_row *r, void *base)
+{
+	char ***v = conf_field(base, r->off);
+	size_t *n = conf_field(base, r->off_n);
+
+	for (size_t i = 0; i < *n; i++)
+		free((*v)[i]);
+	free(*v);
+	*v = NULL;
+	*n = 0;
+}
+
+/* "bad domain \"x\"", "duplicate domain \"x\"". */
+static int conf_strlist_fail(struct ctx *x, const config_setting_t *e, const char *key,
+    const char *how, const struct conf_strlist *rule, const char *text)
+{
+	char what[64];
+
+	(void)str_format(what, sizeof what, "%s %s", how, rule->what);
+	return conf_fail_value(x, e, key, what, text, NULL);
+}
+
+static int conf_strlist_parse(struct ctx *x, const struct conf_row *r, config_setting_t *s,
+    const char *key, void *base)
+{
+	const struct conf_strlist *rule = r->arg;
+	char ***v = conf_field(base, r->off);
+	size_t *nv = conf_field(base, r->off_n);
+	int n;
+
+	if (conf_get_list(x, s, key) < 0)
+		return -1;
+	n = config_setting_length(s);
+	if (n == 0 && rule->empty != NULL)
+		return conf_fail(x, s, key, "empty list; %s", rule->empty);
+	conf_strlist_free(r, base);
+	*v = xcalloc(n > 0 ? (size_t)n : 1, sizeof **v);
+	for (int i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *text = config_setting_get_string(e);
+		char *d = rule->normalise != NULL ? rule->normalise(text) : xstrdup(text);
+
+		if (d == NULL)
+			return conf_strlist_fail(x, e, key, "bad", rule, text);
+		for (size_t j = 0; j < *nv; j++) {
+			if (strcmp((*v)[j], d) == 0) {
+				free(d);
+				return conf_strlist_fail(x, e, key, "duplicate", rule, text);
+			}
+		}
+		(*v)[(*nv)++] = d;
+	}
+	return 0;
+}
+
+static void conf_strlist_print(struct buf *b, const struct conf_row *r, const void *base)
+{
+	char *const *v = *(char **const *)conf_cfield(base, r->off);
+	size_t n = *(const size_t *)conf_cfield(base, r->off_n);
+
+	buf_appends(b, "[");
+	for (size_t i = 0; i < n; i++) {
+		buf_appends(b, i == 0 ? " " : ", ");
+		conf_print_quoted(b, v[i]);
+	}
+	buf_appends(b, " ]");
+}
+/* ---- groups ---- */
+
+static int conf_block_read(struct ctx *x, const struct conf_block *b,
+    const config_setting_t *g, const char *prefix, void *base);
+static void conf_block_free(const struct conf_block *b, void *base);
+
+/* A nested block { ... } (arg), its struct at off from the parent's base. */
+static int conf_group_parse(struct ctx *x, const struct conf_row *r, config_setting_t *s,
+    const char *key, void *base)
+{
+	if (!config_setting_is_group(s))
+		return conf_fail(x, s, key, "expected a group { ... }");
+	return conf_block_read(x, r->arg, s, key, conf_field(base, r->off));
+}
+
+static int conf_group_default(struct ctx *x, const struct conf_row *r, const char *key,
+    void *base)
+{
+	return conf_block_read(x, r->arg, NULL, key, conf_field(base, r->off));
+}
+
+static void conf_group_free(const struct conf_row *r, void *base)
+{
+	conf_block_free(r->arg, conf_field(base, r->off));
+}
+
+static const struct conf_type conf_type_group = {
+	conf_group_parse, conf_group_default, NULL, conf_group_free
+};
+
+/* ---- keys with a rule of their own ---- */
+
+/* The EHLO name; it lands in greetings and Received lines, so it must be clean. */
+static int conf_hostname_set(struct ctx *x, const struct conf_row *r, const config_setting_t *s,
+    const char *key, const char *v, void *base)
+{
+	size_t len = strlen(v);
+
+	if (len > 0 && v[len - 1] == '.')
+		len--;
+	if (!conf_hostname_valid(v, len))
+		return conf_fail_value(x, s, key, "bad host name", v,
+		    s != NULL ? NULL : "from gethostname(); set hostname");
+	conf_string_free(r, base);
+	*(char **)conf_field(base, r->off) = xstrndup(v, len);
+	return 0;
+}
+
+static int conf_hostname_parse(struct ctx *x, const struct conf_row *r, config_setting_t *s,
+    const char *key, void *base)
+{
 	const char *v;
-	long prefix = 64;
+
+	if (conf_get_string(x, s, key, 0, &v) < 0)
+		return -1;
+	return conf_hostname_set(x, r, s, key, v, base);
+}
+
+/* Unset: the machine's name, which must be a clean host name too. */
+static int conf_hostname_default(struct ctx *x, const struct conf_row *r, const char *key,
+    void *base)
+{
+	char name[256];
+
+	if (gethostname(name, sizeof name) < 0)
+		return conf_fail(x, NULL, key, "not set, and gethostname() failed: %s",
+		    strerror(errno));
+	name[sizeof name - 1] = '\0';
+	return conf_hostname_set(x, r, NULL, key, name, base);
+}
+
+static const struct conf_type conf_type_hostname = {
+	conf_hostname_parse, conf_hostname_default, conf_string_print, conf_string_free
+};
+
+/* The local domains, normalised once so that lookups compare plain strings. */
+static const struct conf_strlist conf_domains_rule = {
+	conf_domain_normalise, "domain", "name at least one local domain"
+};
+
+/* Unset: the host name (a valid domain already: conf_hostname_set checked it). */
+static int conf_domains_default(struct ctx *x, const struct conf_row *r, const char *key,
+    void *base)
+{
+	char ***v = conf_field(base, r->off);
+	size_t *n = conf_field(base, r->off_n);
+
+	(void)key;
+	conf_strlist_free(r, base);
+	if (x->ref->hostname == NULL)
+		return 0;	/* building defaults without a host name */
+	*v = xcalloc(1, sizeof **v);
+	(*v)[0] = conf_domain_normalise(x->ref->hostname);
+	*n = 1;
+	return 0;
+}
+
+static const struct conf_type conf_type_domains = {
+	conf_strlist_parse, conf_domains_default, conf_strlist_print, conf_strlist_free
+};
+
+static int conf_smarthost_valid(const char *v)
+{
 	char host[256];
 	int port, mx;
 
-	r->authorization_ttl = 1800;
-	r->ipv6_prefix = 64;
-	r->trusted_networks.v = xcalloc(2, sizeof *r->trusted_networks.v);
-	for (size_t i = 0; i < 2; i++)
-		if (net_cidr_parse(trusted_default[i], &r->trusted_networks.v[i], NULL, 0) == 0)
-			r->trusted_networks.n++;
-	r->smarthost = xstrdup("");
-	if (conf_group(x, root, "relay", &g) < 0)
-		return -1;
-	if (g == NULL)
-		return 0;
-	if (conf_check_keys(x, g, "relay", keys) < 0 ||
-	    conf_netlist(x, g, "customer_networks", &r->customer_networks) < 0 ||
-	    conf_netlist(x, g, "trusted_networks", &r->trusted_networks) < 0 ||
-	    conf_long(x, g, "relay", "authorization_ttl", 0, INT_MAX, &r->authorization_ttl) < 0 ||
-	    conf_long(x, g, "relay", "ipv6_prefix", 1, 128, &prefix) < 0 ||
-	    conf_netlist(x, g, "never_authorize", &r->never_authorize) < 0 ||
-	    conf_bool(x, g, "relay", "plaintext_auth", &r->plaintext_auth) < 0 ||
-	    conf_string(x, g, "relay", "smarthost", 1, &s, &v) < 0)
-		return -1;
-	r->ipv6_prefix = (unsigned)prefix;
-	if (v != NULL && *v != '\0') {
-		if (conf_smarthost_parse(v, host, sizeof host, &port, &mx) < 0)
-			return conf_fail_value(x, s, "relay.smarthost", "bad smarthost", v,
-			    "use \"[host]:port\", \"host:port\", \"[host]\" or \"host\"");
-		free(r->smarthost);
-		r->smarthost = xstrdup(v);
-	}
-	return 0;
+	return conf_smarthost_parse(v, host, sizeof host, &port, &mx);
 }
 
-/* The dns block: an optional resolver to use instead of the system's. */
-static int conf_dns(struct ctx *x, const config_setting_t *root)
+static const struct conf_check conf_smarthost_check = {
+	conf_smarthost_valid, "bad smarthost",
+	"use \"[host]:port\", \"host:port\", \"[host]\" or \"host\""
+};
+
+static int conf_nameserver_valid(const char *v)
 {
-	static const char *const keys[] = { "nameserver", NULL };
-	config_setting_t *g, *s;
-	const char *v;
 	char addr[NET_ADDR_MAX];
 	int port;
 
-	x->c->dns_nameserver = xstrdup("");
-	if (conf_group(x, root, "dns", &g) < 0)
-		return -1;
-	if (g == NULL)
-		return 0;
-	if (conf_check_keys(x, g, "dns", keys) < 0 ||
-	    conf_string(x, g, "dns", "nameserver", 1, &s, &v) < 0)
-		return -1;
-	if (v != NULL && *v != '\0') {
-		if (conf_nameserver_parse(v, addr, sizeof addr, &port) < 0)
-			return conf_fail_value(x, s, "dns.nameserver", "bad nameserver", v,
-			    "use an IP address, \"addr:port\" or \"[addr]:port\"");
-		free(x->c->dns_nameserver);
-		x->c->dns_nameserver = xstrdup(v);
-	}
-	return 0;
+	return conf_nameserver_parse(v, addr, sizeof addr, &port);
 }
 
-/*
- * The limits block: every limit is at least 1, or it would lock everyone
- * out; only session_timeout may be 0, which turns it off.
- */
-static int conf_limits(struct ctx *x, const config_setting_t *root)
-{
-	static const char *const keys[] = {
-		"max_connections", "max_per_ip", "message_size", "max_recipients",
-		"command_timeout", "data_timeout", "auth_failures", "max_use",
-		"max_idle", "junk_command_limit", "session_timeout", "error_limit",
-		NULL
-	};
-	struct limits_conf *l = &x->c->limits;
-	config_setting_t *g;
-
-	l->max_connections = 200;
-	l->max_per_ip = 10;
-	l->message_size = 26214400;
-	l->max_recipients = 100;
-	l->command_timeout = 600;
-	l->data_timeout = 600;
-	l->auth_failures = 3;
-	l->max_use = 100;
-	l->max_idle = 60;
-	l->junk_command_limit = 100;
-	l->session_timeout = 3600;
-	l->error_limit = 10;
-	if (conf_group(x, root, "limits", &g) < 0)
-		return -1;
-	if (conf_check_keys(x, g, "limits", keys) < 0 ||
-	    conf_long(x, g, "limits", "max_connections", 1, INT_MAX, &l->max_connections) < 0 ||
-	    conf_long(x, g, "limits", "max_per_ip", 1, INT_MAX, &l->max_per_ip) < 0 ||
-	    conf_long(x, g, "limits", "message_size", 1, INT_MAX, &l->message_size) < 0 ||
-	    conf_long(x, g, "limits", "max_recipients", 1, INT_MAX, &l->max_recipients) < 0 ||
-	    conf_long(x, g, "limits", "command_timeout", 1, CONF_TIMEOUT_MAX, &l->command_timeout) < 0 ||
-	    conf_long(x, g, "limits", "data_timeout", 1, CONF_TIMEOUT_MAX, &l->data_timeout) < 0 ||
-	    conf_long(x, g, "limits", "auth_failures", 1, INT_MAX, &l->auth_failures) < 0 ||
-	    conf_long(x, g, "limits", "max_use", 1, INT_MAX, &l->max_use) < 0 ||
-	    conf_long(x, g, "limits", "max_idle", 1, CONF_TIMEOUT_MAX, &l->max_idle) < 0 ||
-	    conf_long(x, g, "limits", "junk_command_limit", 1, INT_MAX,
-	    &l->junk_command_limit) < 0 ||
-	    conf_long(x, g, "limits", "session_timeout", 0, CONF_TIMEOUT_MAX,
-	    &l->session_timeout) < 0 ||
-	    conf_long(x, g, "limits", "error_limit", 1, INT_MAX, &l->error_limit) < 0)
-		return -1;
-	return 0;
-}
-
-/* The queue block: the retry schedule doubles from retry_min to retry_max. */
-static int conf_queue(struct ctx *x, const config_setting_t *root)
-{
-	static const char *const keys[] = { "retry_min", "retry_max", "max_age",
-		"delivery_timeout", NULL };
-	struct queue_conf *q = &x->c->queue;
-	config_setting_t *g, *s;
-
-	q->retry_min = 300;
-	q->retry_max = 3600;
-	q->max_age = 432000;
-	q->delivery_timeout = 1200;
-	if (conf_group(x, root, "queue", &g) < 0)
-		return -1;
-	if (conf_check_keys(x, g, "queue", keys) < 0 ||
-	    conf_long(x, g, "queue", "retry_min", 1, INT_MAX, &q->retry_min) < 0 ||
-	    conf_long(x, g, "queue", "retry_max", 1, INT_MAX, &q->retry_max) < 0 ||
-	    conf_long(x, g, "queue", "max_age", 1, INT_MAX, &q->max_age) < 0 ||
-	    conf_long(x, g, "queue", "delivery_timeout", 5, CONF_TIMEOUT_MAX,
-	    &q->delivery_timeout) < 0)
-		return -1;
-	if (q->retry_max < q->retry_min) {
-		/* Blame the key that is written; one of them is. */
-		s = config_setting_get_member(g, "retry_max");
-		if (s != NULL)
-			return conf_fail(x, s, "queue.retry_max",
-			    "%ld is below queue.retry_min (%ld)", q->retry_max, q->retry_min);
-		return conf_fail(x, config_setting_get_member(g, "retry_min"), "queue.retry_min",
-		    "%ld is above queue.retry_max (%ld)", q->retry_min, q->retry_max);
-	}
-	return 0;
-}
+static const struct conf_check conf_nameserver_check = {
+	conf_nameserver_valid, "bad nameserver",
+	"use an IP address, \"addr:port\" or \"[addr]:port\""
+};
 
 /* ---- listeners ---- */
 
-/* Two listeners that bind(2) would refuse: same port, same or wildcard address. */
-static int conf_listen_clash(const struct listen_conf *a, const struct cidr *aa,
-    const struct listen_conf *b, const struct cidr *ba)
-{
-	static const unsigned char zero[16];
+static const char *const service_names[SERVICE_COUNT] = {
+	[SERVICE_SMTP] = "smtp",
+	[SERVICE_SUBMISSION] = "submission",
+	[SERVICE_SMTPS] = "smtps",
+	[SERVICE_POP3] = "pop3",
+	[SERVICE_POP3S] = "pop3s",
+	[SERVICE_METRICS] = "metrics",
+};
 
-	if (a->port != b->port || aa->family != ba->family)
-		return 0;
-	return net_addr_equal(aa, ba) ||
-	    memcmp(aa->addr, zero, sizeof zero) == 0 ||
-	    memcmp(ba->addr, zero, sizeof zero) == 0;
-}
+static const struct conf_enum conf_services = {
+	service_names, NULL, SERVICE_COUNT, "unknown service"
+};
+
+/* The enum type stores an int; so must enum service. */
+_Static_assert(sizeof(enum service) == sizeof(int), "enum service is an int");
 
 /*
- * One { service; address; port; ... } of listen. An implicit-TLS service
- * or a TLS override without the tls block would fail only at the first
- * client, so it fails here.
+ * The service; an implicit-TLS one without the tls block would fail only at
+ * the first client, so it fails here.
  */
-static int conf_listen_entry(struct ctx *x, config_setting_t *e, const char *prefix,
-    struct listen_conf *l, struct cidr *addr)
+static int conf_service_row_parse(struct ctx *x, const struct conf_row *r,
+    config_setting_t *s, const char *key, void *base)
 {
-	static const char *const keys[] = {
-		"service", "address", "port", "min_version", "ciphers", NULL
-	};
-	char key[CONF_KEY_MAX], text[NET_ADDR_MAX];
-	config_setting_t *s;
-	const char *v;
-	long port = 0;
 	int svc;
 
-	if (!config_setting_is_group(e))
-		return conf_fail(x, e, prefix,
-		    "expected a group { service = ...; port = ...; }");
-	if (conf_check_keys(x, e, prefix, keys) < 0)
+	if (conf_enum_parse(x, r, s, key, base) < 0)
 		return -1;
-
-	conf_key(key, sizeof key, prefix, "service");
-	if (conf_string(x, e, prefix, "service", 0, &s, &v) < 0)
-		return -1;
-	if (v == NULL)
-		return conf_fail(x, e, key, "missing");
-	if ((svc = conf_service_parse(v)) < 0)
-		return conf_fail_value(x, s, key, "unknown service", v,
-		    "use smtp, submission, smtps, pop3, pop3s or metrics");
-	l->service = (enum service)svc;
+	svc = *(const int *)conf_cfield(base, r->off);
 	if ((svc == SERVICE_SMTPS || svc == SERVICE_POP3S) && !x->c->tls.enabled)
-		return conf_fail(x, s, key, "%s needs the tls block", v);
-
-	if (conf_string(x, e, prefix, "address", 0, &s, &v) < 0)
-		return -1;
-	if (v == NULL)	/* counters are nobody else's business: loopback */
-		v = svc == SERVICE_METRICS ? "127.0.0.1" : "0.0.0.0";
-	if (net_addr_parse(v, addr) < 0)
-		return conf_fail_value(x, s, conf_key(key, sizeof key, prefix, "address"),
-		    "bad address", v, "not an IPv4 or IPv6 address");
-	net_addr_text(addr, text, sizeof text);
-	l->address = xstrdup(text);
-
-	if (config_setting_get_member(e, "port") == NULL)
-		return conf_fail(x, e, conf_key(key, sizeof key, prefix, "port"), "missing");
-	if (conf_long(x, e, prefix, "port", 1, 65535, &port) < 0)
-		return -1;
-	l->port = (int)port;
-
-	if (conf_tls_version(x, e, prefix, &l->min_version) < 0 ||
-	    conf_string_set(x, e, prefix, "ciphers", 0, &l->ciphers) < 0)
-		return -1;
-	if (!x->c->tls.enabled && (l->min_version != NULL || l->ciphers != NULL))
-		return conf_fail(x, config_setting_get_member(e, l->min_version != NULL ?
-		    "min_version" : "ciphers"), conf_key(key, sizeof key, prefix,
-		    l->min_version != NULL ? "min_version" : "ciphers"),
-		    "needs the tls block");
+		return conf_fail(x, s, key, "%s needs the tls block", service_names[svc]);
 	return 0;
 }
 
-/* A default listener on all IPv4 addresses. */
-static void conf_listen_add(struct conf *c, enum service s, int port)
-{
-	struct listen_conf *l = &c->listen[c->nlisten++];
+static const struct conf_type conf_type_service = {
+	conf_service_row_parse, conf_enum_default, conf_enum_print, NULL
+};
 
-	l->service = s;
-	l->address = xstrdup("0.0.0.0");
-	l->port = port;
+/* An address, not a name, kept as its canonical text. */
+static int conf_address_parse(struct ctx *x, const struct conf_row *r, config_setting_t *s,
+    const char *key, void *base)
+{
+	char text[NET_ADDR_MAX];
+	struct cidr a;
+	const char *v;
+
+	if (conf_get_string(x, s, key, 0, &v) < 0)
+		return -1;
+	if (net_addr_parse(v, &a) < 0)
+		return conf_fail_value(x, s, key, "bad address", v,
+		    "not an IPv4 or IPv6 address");
+	net_addr_text(&a, text, sizeof text);
+	conf_string_free(r, base);
+	*(char **)conf_field(base, r->off) = xstrdup(text);
+	return 0;
+}
+
+/* Unset: all IPv4 addresses; metrics, being nobody else's business, loopback. */
+static int conf_address_default(struct ctx *x, const struct conf_row *r, const char *key,
+    void *base)
+{
+	const struct listen_conf *l = base;
+
+	(void)x;
+	(void)key;
+	conf_string_free(r, base);
+	*(char **)conf_field(base, r->off) =
+	    xstrdup(l->service == SERVICE_METRICS ? "127.0.0.1" : "0.0.0.0");
+	return 0;
+}
+
+static const struct conf_type conf_type_address = {
+	conf_address_parse, conf_address_default, conf_string_print, conf_string_free
+};
+
+/* Two listeners that bind(2) would refuse: same port, same or wildcard address. */
+static int conf_listen_clash(const struct listen_conf *a, const struct listen_conf *b)
+{
+	static const unsigned char zero[16];
+	struct cidr aa, ba;
+
+	if (a->port != b->port || net_addr_parse(a->address, &aa) < 0 ||
+	    net_addr_parse(b->address, &ba) < 0 || aa.family != ba.family)
+		return 0;
+	return net_addr_equal(&aa, &ba) ||
+	    memcmp(aa.addr, zero, sizeof zero) == 0 ||
+	    memcmp(ba.addr, zero, sizeof zero) == 0;
 }
 
 /*
- * The listeners; absent means the classic ports (ispmaild.conf(5)). Two that
- * bind(2) would refuse are refused here, with both lines named.
+ * A list of groups (arg: the entry's block) into an array at off with its
+ * count at off_n. Two that bind(2) would refuse are refused here, with
+ * both lines named.
  */
-static int conf_listen(struct ctx *x, const config_setting_t *root)
+static int conf_listen_parse(struct ctx *x, const struct conf_row *r, config_setting_t *s,
+    const char *key, void *base)
 {
-	struct conf *c = x->c;
-	config_setting_t *s = config_setting_get_member(root, "listen");
-	struct cidr *addrs;
+	struct listen_conf **lp = conf_field(base, r->off);
+	size_t *np = conf_field(base, r->off_n);
 	int n;
 
-	if (s == NULL) {
-		c->listen = xcalloc(5, sizeof *c->listen);
-		conf_listen_add(c, SERVICE_SMTP, 25);
-		conf_listen_add(c, SERVICE_SUBMISSION, 587);
-		if (c->tls.enabled)
-			conf_listen_add(c, SERVICE_SMTPS, 465);
-		conf_listen_add(c, SERVICE_POP3, 110);
-		if (c->tls.enabled)
-			conf_listen_add(c, SERVICE_POP3S, 995);
-		return 0;
-	}
 	if (!config_setting_is_list(s) && !config_setting_is_array(s))
-		return conf_fail(x, s, "listen", "expected a list ( { ... }, ... )");
+		return conf_fail(x, s, key, "expected a list ( { ... }, ... )");
 	n = config_setting_length(s);
 	if (n == 0)
-		return conf_fail(x, s, "listen", "empty list; name at least one listener");
-	c->listen = xcalloc((size_t)n, sizeof *c->listen);
-	addrs = xcalloc((size_t)n, sizeof *addrs);
+		return conf_fail(x, s, key, "empty list; name at least one listener");
+	*lp = xcalloc((size_t)n, sizeof **lp);
 	for (int i = 0; i < n; i++) {
 		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		struct listen_conf *l = &(*lp)[i];
 		char prefix[CONF_KEY_MAX];
 
-		(void)str_format(prefix, sizeof prefix, "listen[%d]", i);
-		c->nlisten++;
-		if (conf_listen_entry(x, e, prefix, &c->listen[i], &addrs[i]) < 0)
-			goto fail;
+		(void)str_format(prefix, sizeof prefix, "%s[%d]", key, i);
+		(*np)++;
+		if (!config_setting_is_group(e))
+			return conf_fail(x, e, prefix,
+			    "expected a group { service = ...; port = ...; }");
+		if (conf_block_read(x, r->arg, e, prefix, l) < 0)
+			return -1;
 		for (int j = 0; j < i; j++) {
-			if (conf_listen_clash(&c->listen[i], &addrs[i], &c->listen[j], &addrs[j])) {
-				conf_fail(x, e, prefix,
-				    "%s port %d clashes with listen[%d] (%s port %d, line %u)",
-				    c->listen[i].address, c->listen[i].port, j,
-				    c->listen[j].address, c->listen[j].port,
+			const struct listen_conf *o = &(*lp)[j];
+
+			if (conf_listen_clash(l, o))
+				return conf_fail(x, e, prefix,
+				    "%s port %d clashes with %s[%d] (%s port %d, line %u)",
+				    l->address, l->port, key, j, o->address, o->port,
 				    (unsigned)config_setting_source_line(
 				    config_setting_get_elem(s, (unsigned)j)));
-				goto fail;
-			}
 		}
 	}
-	free(addrs);
 	return 0;
-fail:
-	free(addrs);
-	return -1;
 }
 
+static void conf_listen_free(const struct conf_row *r, void *base)
+{
+	struct listen_conf **lp = conf_field(base, r->off);
+	size_t *np = conf_field(base, r->off_n);
+
+	for (size_t i = 0; *lp != NULL && i < *np; i++)
+		conf_block_free(r->arg, &(*lp)[i]);
+	free(*lp);
+	*lp = NULL;
+	*np = 0;
+}
+
+/* Unset: the classic ports on all IPv4 addresses, the TLS ones with a tls block. */
+static int conf_listen_default(struct ctx *x, const struct conf_row *r, const char *key,
+    void *base)
+{
+	static const struct {
+		enum service service;
+		int port, tls;
+	} classic[] = {
+		{ SERVICE_SMTP, 25, 0 }, { SERVICE_SUBMISSION, 587, 0 },
+		{ SERVICE_SMTPS, 465, 1 }, { SERVICE_POP3, 110, 0 },
+		{ SERVICE_POP3S, 995, 1 },
+	};
+	struct listen_conf **lp = conf_field(base, r->off);
+	size_t *np = conf_field(base, r->off_n);
+
+	(void)key;
+	conf_listen_free(r, base);
+	*lp = xcalloc(sizeof classic / sizeof classic[0], sizeof **lp);
+	for (size_t i = 0; i < sizeof classic / sizeof classic[0]; i++) {
+		struct listen_conf *l = &(*lp)[*np];
+
+		if (classic[i].tls && !x->ref->tls.enabled)
+			continue;
+		l->service = classic[i].service;
+		l->address = xstrdup("0.0.0.0");
+		l->port = classic[i].port;
+		(*np)++;
+	}
+	return 0;
+}
+
+/* ( { service = "smtp"; address = "0.0.0.0"; port = 25; }, ... ): what is set. */
+static void conf_listen_print(struct buf *b, const struct conf_row *r, const void *base)
+{
+	const struct conf_block *eb = r->arg;
+	const struct listen_conf *l = *(struct listen_conf *const *)conf_cfield(base, r->off);
+	size_t n = *(const size_t *)conf_cfield(base, r->off_n);
+	struct buf v = BUF_INIT;
+
+	buf_appends(b, "(");
+	for (size_t i = 0; i < n; i++) {
+		buf_appends(b, i == 0 ? " {" : ", {");
+		for (size_t k = 0; k < eb->n; k++) {
+			buf_reset(&v);
+			eb->rows[k].type->print(&v, &eb->rows[k], &l[i]);
+			if (v.len > 0)
+				buf_printf(b, " %s = %s;", eb->rows[k].name, v.s);
+		}
+		buf_appends(b, " }");
+	}
+	buf_appends(b, " )");
+	buf_free(&v);
+}
+
+static const struct conf_type conf_type_listen = {
+	conf_listen_parse, conf_listen_default, conf_listen_print, conf_listen_free
+};
+
+/* A TLS override without the tls block would fail only at the first client. */
+static int conf_listen_check(struct ctx *x, const config_setting_t *e, const char *prefix,
+    void *base)
+{
+	const struct listen_conf *l = base;
+	const char *which = l->min_version != NULL ? "min_version" : "ciphers";
+	char key[CONF_KEY_MAX];
+
+	if (x->c->tls.enabled || (l->min_version == NULL && l->ciphers == NULL))
+		return 0;
+	return conf_fail(x, config_setting_get_member(e, which),
+	    conf_key(key, sizeof key, prefix, which), "needs the tls block");
+}
+/* ---- block checks ---- */
+
+/* The tls block is optional; present means TLS is offered, so it must be complete. */
+static int conf_tls_check(struct ctx *x, const config_setting_t *g, const char *prefix,
+    void *base)
+{
+	struct tls_conf *t = base;
+
+	(void)prefix;
+	if (g == NULL)
+		return 0;	/* no TLS offered anywhere */
+	if (t->certificate == NULL)
+		return conf_fail(x, g, "tls.certificate", "missing; the tls block needs it");
+	if (t->private_key == NULL)
+		return conf_fail(x, g, "tls.private_key", "missing; the tls block needs it");
+	t->enabled = 1;
+	return 0;
+}
+
+/* The retry schedule doubles from retry_min to retry_max. */
+static int conf_queue_check(struct ctx *x, const config_setting_t *g, const char *prefix,
+    void *base)
+{
+	const struct queue_conf *q = base;
+	config_setting_t *s;
+
+	(void)prefix;
+	if (q->retry_max >= q->retry_min)
+		return 0;
+	/* Blame the key that is written; one of them is. */
+	s = config_setting_get_member(g, "retry_max");
+	if (s != NULL)
+		return conf_fail(x, s, "queue.retry_max",
+		    "%ld is below queue.retry_min (%ld)", q->retry_max, q->retry_min);
+	return conf_fail(x, config_setting_get_member(g, "retry_min"), "queue.retry_min",
+	    "%ld is above queue.retry_max (%ld)", q->retry_min, q->retry_max);
+}
+
+/* ---- the tables: one row per key ---- */
+
+#define CONF_ROW(n, T, f, ty, ...) \
+	{ .name = (n), .type = &(ty), .off = offsetof(T, f), __VA_ARGS__ }
+#define CONF_BOOL(T, f, d) \
+	CONF_ROW(#f, T, f, conf_type_bool, .num = (d))
+#define CONF_LONG(T, f, d, lo, hi) \
+	CONF_ROW(#f, T, f, conf_type_long, .num = (d), .min = (lo), .max = (hi))
+#define CONF_UINT(T, f, d, lo, hi) \
+	CONF_ROW(#f, T, f, conf_type_uint, .num = (d), .min = (lo), .max = (hi))
+#define CONF_STRING(T, f, d) \
+	CONF_ROW(#f, T, f, conf_type_string, .str = (d))
+#define CONF_PATH(T, f, d) \
+	CONF_ROW(#f, T, f, conf_type_path, .str = (d))
+#define CONF_CHOICE(T, f, d, names) \
+	CONF_ROW(#f, T, f, conf_type_choice, .str = (d), .arg = &(names))
+#define CONF_NETS(T, f, d) \
+	CONF_ROW(#f, T, f, conf_type_nets, .list = (d))
+#define CONF_GROUP(n, T, f, block) \
+	CONF_ROW(n, T, f, conf_type_group, .arg = &(block))
+#define CONF_BLOCK(rows, check) { rows, sizeof rows / sizeof rows[0], check }
+
+static const char *const tls_version_names[] = { "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3" };
+static const struct conf_enum conf_tls_versions = {
+	tls_version_names, NULL, 4, "unknown TLS version"
+};
+
+static const char *const log_level_names[] = { "debug", "info", "warning", "error" };
+static const int log_level_values[] = { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR };
+static const struct conf_enum conf_log_levels = {
+	log_level_names, log_level_values, 4, "unknown level"
+};
+
+static const char *const trusted_default[] = { "127.0.0.1/32", "::1/128", NULL };
+
+/* One { service; address; port; ... } of listen. */
+static const struct conf_row conf_listen_rows[] = {
+	CONF_ROW("service", struct listen_conf, service, conf_type_service,
+	    .flags = CONF_REQUIRED, .arg = &conf_services),
+	CONF_ROW("address", struct listen_conf, address, conf_type_address, .str = NULL),
+	CONF_ROW("port", struct listen_conf, port, conf_type_int,
+	    .flags = CONF_REQUIRED, .min = 1, .max = 65535),
+	CONF_CHOICE(struct listen_conf, min_version, NULL, conf_tls_versions),
+	CONF_STRING(struct listen_conf, ciphers, NULL),
+};
+static const struct conf_block conf_listen_entry = CONF_BLOCK(conf_listen_rows, conf_listen_check);
+
+static const struct conf_row conf_tls_rows[] = {
+	CONF_PATH(struct tls_conf, certificate, NULL),
+	CONF_PATH(struct tls_conf, private_key, NULL),
+	CONF_CHOICE(struct tls_conf, min_version, "TLSv1.2", conf_tls_versions),
+	CONF_STRING(struct tls_conf, ciphers, NULL),
+};
+static const struct conf_block conf_tls = CONF_BLOCK(conf_tls_rows, conf_tls_check);
+
+/* Who may relay, how long a POP3 login counts (docs/PROTOCOL.md, relay policy). */
+static const struct conf_row conf_relay_rows[] = {
+	CONF_NETS(struct relay_conf, customer_networks, NULL),
+	CONF_NETS(struct relay_conf, trusted_networks, trusted_default),
+	CONF_LONG(struct relay_conf, authorization_ttl, 1800, 0, INT_MAX),
+	CONF_UINT(struct relay_conf, ipv6_prefix, 64, 1, 128),
+	CONF_NETS(struct relay_conf, never_authorize, NULL),
+	CONF_BOOL(struct relay_conf, plaintext_auth, 0),
+	CONF_ROW("smarthost", struct relay_conf, smarthost, conf_type_string,
+	    .str = "", .flags = CONF_EMPTY_OK, .arg = &conf_smarthost_check),
+};
+static const struct conf_block conf_relay = CONF_BLOCK(conf_relay_rows, NULL);
+
+/* An optional resolver to use instead of the system's; its field is in struct conf. */
+static const struct conf_row conf_dns_rows[] = {
+	CONF_ROW("nameserver", struct conf, dns_nameserver, conf_type_string,
+	    .str = "", .flags = CONF_EMPTY_OK, .arg = &conf_nameserver_check),
+};
+static const struct conf_block conf_dns = CONF_BLOCK(conf_dns_rows, NULL);
+
+/*
+ * Every limit is at least 1, or it would lock everyone out; only
+ * session_timeout may be 0, which turns it off.
+ */
+static const struct conf_row conf_limits_rows[] = {
+	CONF_LONG(struct limits_conf, max_connections, 200, 1, INT_MAX),
+	CONF_LONG(struct limits_conf, max_per_ip, 10, 1, INT_MAX),
+	CONF_LONG(struct limits_conf, message_size, 26214400, 1, INT_MAX),
+	CONF_LONG(struct limits_conf, max_recipients, 100, 1, INT_MAX),
+	CONF_LONG(struct limits_conf, command_timeout, 600, 1, CONF_TIMEOUT_MAX),
+	CONF_LONG(struct limits_conf, data_timeout, 600, 1, CONF_TIMEOUT_MAX),
+	CONF_LONG(struct limits_conf, auth_failures, 3, 1, INT_MAX),
+	CONF_LONG(struct limits_conf, max_use, 100, 1, INT_MAX),
+	CONF_LONG(struct limits_conf, max_idle, 60, 1, CONF_TIMEOUT_MAX),
+	CONF_LONG(struct limits_conf, junk_command_limit, 100, 1, INT_MAX),
+	CONF_LONG(struct limits_conf, session_timeout, 3600, 0, CONF_TIMEOUT_MAX),
+	CONF_LONG(struct limits_conf, error_limit, 10, 1, INT_MAX),
+};
+static const struct conf_block conf_limits = CONF_BLOCK(conf_limits_rows, NULL);
+
+static const struct conf_row conf_queue_rows[] = {
+	CONF_LONG(struct queue_conf, retry_min, 300, 1, INT_MAX),
+	CONF_LONG(struct queue_conf, retry_max, 3600, 1, INT_MAX),
+	CONF_LONG(struct queue_conf, max_age, 432000, 1, INT_MAX),
+	CONF_LONG(struct queue_conf, delivery_timeout, 1200, 5, CONF_TIMEOUT_MAX),
+};
+static const struct conf_block conf_queue = CONF_BLOCK(conf_queue_rows, conf_queue_check);
+
+/*
+ * The top level, in the order the keys are read: domains follow hostname
+ * (their default), listen follows tls (smtps and pop3s need it).
+ */
+static const struct conf_row conf_root_rows[] = {
+	CONF_ROW("hostname", struct conf, hostname, conf_type_hostname, .str = NULL),
+	CONF_PATH(struct conf, state_dir, LOCALSTATEDIR "/lib/ispmaild"),
+	CONF_PATH(struct conf, maildir_root, "/var/mail/ispmaild"),
+	CONF_PATH(struct conf, users_file, SYSCONFDIR "/ispmaild/users"),
+	CONF_PATH(struct conf, aliases_file, NULL),
+	CONF_STRING(struct conf, user, "vmail"),
+	CONF_STRING(struct conf, group, "vmail"),
+	CONF_GROUP("tls", struct conf, tls, conf_tls),
+	CONF_GROUP("relay", struct conf, relay, conf_relay),
+	{ .name = "dns", .type = &conf_type_group, .off = 0, .arg = &conf_dns },
+	CONF_GROUP("limits", struct conf, limits, conf_limits),
+	CONF_GROUP("queue", struct conf, queue, conf_queue),
+	CONF_ROW("domains", struct conf, domains, conf_type_domains,
+	    .off_n = offsetof(struct conf, ndomains), .arg = &conf_domains_rule),
+	CONF_ROW("listen", struct conf, listen, conf_type_listen,
+	    .off_n = offsetof(struct conf, nlisten), .arg = &conf_listen_entry),
+	CONF_ROW("log_level", struct conf, log_level, conf_type_enum,
+	    .num = LOG_INFO, .arg = &conf_log_levels),
+};
+static const struct conf_block conf_root = CONF_BLOCK(conf_root_rows, NULL);
+
+/* ---- walking the tables ---- */
+
+static const struct conf_row *conf_row_find(const struct conf_block *b, const char *name)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (strcmp(b->rows[i].name, name) == 0)
+			return &b->rows[i];
+	return NULL;
+}
+
+/*
+ * Every member of g must be a row of b; the first one that is not is the
+ * error (a misspelt key silently ignored is a default the admin did not ask for).
+ */
+static int conf_check_keys(struct ctx *x, const config_setting_t *g, const char *prefix,
+    const struct conf_block *b)
+{
+	char key[CONF_KEY_MAX];
+
+	if (g == NULL)
+		return 0;
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(m);
+
+		if (name != NULL && conf_row_find(b, name) == NULL)
+			return conf_fail(x, m, conf_key(key, sizeof key, prefix, name),
+			    "unknown key");
+	}
+	return 0;
+}
+
+/*
+ * Read block b from group g (NULL: absent) into base, row by row in table
+ * order, then its check; the first error wins (building defaults: none does).
+ */
+static int conf_block_read(struct ctx *x, const struct conf_block *b,
+    const config_setting_t *g, const char *prefix, void *base)
+{
+	char key[CONF_KEY_MAX];
+
+	if (conf_check_keys(x, g, prefix, b) < 0)
+		return -1;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct conf_row *r = &b->rows[i];
+		config_setting_t *s = g != NULL ? config_setting_get_member(g, r->name) : NULL;
+		int rc;
+
+		conf_key(key, sizeof key, prefix, r->name);
+		if (s != NULL)
+			rc = r->type->parse(x, r, s, key, base);
+		else if ((r->flags & CONF_REQUIRED) && !x->lenient)
+			rc = conf_fail(x, g, key, "missing");
+		else
+			rc = r->type->dflt(x, r, key, base);
+		if (rc < 0 && !x->lenient)
+			return -1;
+	}
+	if (b->check != NULL && b->check(x, g, prefix, base) < 0 && !x->lenient)
+		return -1;
+	return 0;
+}
+
+static void conf_block_free(const struct conf_block *b, void *base)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (b->rows[i].type->free != NULL)
+			b->rows[i].type->free(&b->rows[i], base);
+}
+
+/*
+ * Block b's defaults into base, as the table and the derived rules give
+ * them: c is the conf being built, ref what derived defaults follow. Never
+ * fails; a default that cannot be had (gethostname) stays unset.
+ */
+static void conf_block_defaults(const struct conf_block *b, void *base, struct conf *c,
+    const struct conf *ref)
+{
+	struct ctx x;
+	char err[256];
+
+	memset(&x, 0, sizeof x);
+	x.file = "(defaults)";
+	x.err = err;
+	x.errlen = sizeof err;
+	x.c = c;
+	x.ref = ref;
+	x.lenient = 1;
+	(void)conf_block_read(&x, b, NULL, "", base);
+}
+
+/* "key = value", or "key =" when there is no value. */
+static void conf_print_line(struct buf *out, const char *key, const struct buf *v)
+{
+	buf_printf(out, "%s =%s%s\n", key, v->len > 0 ? " " : "", v->len > 0 ? v->s : "");
+}
+
+/*
+ * One line per key of block b: those whose value differs from dbase's
+ * (ispmaild -n), or every key (dbase NULL, ispmaild -d: a required key
+ * without a value, a list of groups followed by its groups' keys as
+ * "listen[].port"). The block's own keys first, in table order, then its
+ * groups, each in turn.
+ */
+static void conf_block_print(struct buf *out, const struct conf_block *b, const char *prefix,
+    const void *base, const void *dbase)
+{
+	struct buf v = BUF_INIT, dv = BUF_INIT;
+	char key[CONF_KEY_MAX];
+
+	for (size_t i = 0; i < b->n; i++) {
+		const struct conf_row *r = &b->rows[i];
+
+		if (r->type == &conf_type_group)
+			continue;
+		conf_key(key, sizeof key, prefix, r->name);
+		buf_reset(&v);
+		buf_reset(&dv);
+		if (dbase != NULL || !(r->flags & CONF_REQUIRED))
+			r->type->print(&v, r, base);
+		if (dbase != NULL)
+			r->type->print(&dv, r, dbase);
+		if (dbase != NULL && strcmp(v.len > 0 ? v.s : "", dv.len > 0 ? dv.s : "") == 0)
+			continue;
+		conf_print_line(out, key, &v);
+		if (dbase == NULL && r->type == &conf_type_listen) {
+			struct listen_conf e;
+			struct conf none;
+
+			memset(&e, 0, sizeof e);
+			memset(&none, 0, sizeof none);
+			conf_block_defaults(r->arg, &e, &none, &none);
+			(void)str_format(key, sizeof key, "%s%s[]", prefix, r->name);
+			conf_block_print(out, r->arg, key, &e, NULL);
+			conf_block_free(r->arg, &e);
+		}
+	}
+	buf_free(&v);
+	buf_free(&dv);
+	for (size_t i = 0; i < b->n; i++) {
+		const struct conf_row *r = &b->rows[i];
+
+		if (r->type != &conf_type_group)
+			continue;
+		conf_key(key, sizeof key, prefix, r->name);
+		conf_block_print(out, r->arg, key, conf_cfield(base, r->off),
+		    dbase != NULL ? conf_cfield(dbase, r->off) : NULL);
+	}
+}
+
+void conf_print_changed(const struct conf *c, struct buf *out)
+{
+	struct conf d;
+
+	memset(&d, 0, sizeof d);
+	conf_block_defaults(&conf_root, &d, &d, c);
+	conf_block_print(out, &conf_root, "", c, &d);
+	conf_free(&d);
+}
+
+void conf_print_defaults(struct buf *out)
+{
+	struct conf d;
+
+	memset(&d, 0, sizeof d);
+	conf_block_defaults(&conf_root, &d, &d, &d);
+	conf_block_print(out, &conf_root, "", &d, NULL);
+	conf_free(&d);
+}
 /* ---- the whole file ---- */
 
 /* A missing or unreadable file, named with the system's reason. */
@@ -1032,52 +1640,9 @@ static int conf_open_check(struct ctx *x, const char *path)
 	return 0;
 }
 
-int conf_log_level_parse(const char *name)
-{
-	static const struct {
-		const char *name;
-		int prio;
-	} levels[] = {
-		{ "debug", LOG_DEBUG }, { "info", LOG_INFO },
-		{ "warning", LOG_WARNING }, { "error", LOG_ERR },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof levels / sizeof levels[0]; i++)
-		if (strcmp(name, levels[i].name) == 0)
-			return levels[i].prio;
-	return -1;
-}
-
-/*
- * "log_level": the state-by-state debug lines cost a syslog write each and
- * help only when chasing a client's dialogue, so "info" is the default.
- */
-static int conf_log_level(struct ctx *x, const config_setting_t *root)
-{
-	config_setting_t *s;
-	const char *v;
-
-	x->c->log_level = LOG_INFO;
-	if (conf_string(x, root, "", "log_level", 0, &s, &v) < 0)
-		return -1;
-	if (v != NULL && (x->c->log_level = conf_log_level_parse(v)) < 0)
-		return conf_fail_value(x, s, "log_level", "unknown level", v,
-		    "use debug, info, warning or error");
-	return 0;
-}
-
-/* Parse the file and walk it, section by section; the first error wins. */
+/* Parse the file and walk the tables, block by block; the first error wins. */
 static int conf_read(struct ctx *x, config_t *cfg)
 {
-	static const char *const keys[] = {
-		"hostname", "state_dir", "maildir_root", "users_file", "aliases_file",
-		"domains", "user", "group", "listen", "tls", "relay", "dns", "limits",
-		"queue", "log_level", NULL
-	};
-	struct conf *c = x->c;
-	config_setting_t *root;
-
 	if (conf_open_check(x, x->file) < 0)
 		return -1;
 	config_set_include_dir(cfg, x->dir);
@@ -1091,31 +1656,7 @@ static int conf_read(struct ctx *x, config_t *cfg)
 		    config_error_line(cfg), config_error_text(cfg));
 		return -1;
 	}
-	root = config_root_setting(cfg);
-
-	c->state_dir = xstrdup(LOCALSTATEDIR "/lib/ispmaild");
-	c->maildir_root = xstrdup("/var/mail/ispmaild");
-	c->users_file = xstrdup(SYSCONFDIR "/ispmaild/users");
-	c->user = xstrdup("vmail");
-	c->group = xstrdup("vmail");
-	if (conf_check_keys(x, root, "", keys) < 0 ||
-	    conf_hostname(x, root) < 0 ||
-	    conf_path(x, root, "", "state_dir", &c->state_dir) < 0 ||
-	    conf_path(x, root, "", "maildir_root", &c->maildir_root) < 0 ||
-	    conf_path(x, root, "", "users_file", &c->users_file) < 0 ||
-	    conf_path(x, root, "", "aliases_file", &c->aliases_file) < 0 ||
-	    conf_string_set(x, root, "", "user", 0, &c->user) < 0 ||
-	    conf_string_set(x, root, "", "group", 0, &c->group) < 0 ||
-	    conf_tls(x, root) < 0 ||
-	    conf_relay(x, root) < 0 ||
-	    conf_dns(x, root) < 0 ||
-	    conf_limits(x, root) < 0 ||
-	    conf_queue(x, root) < 0 ||
-	    conf_domains(x, root) < 0 ||
-	    conf_listen(x, root) < 0 ||
-	    conf_log_level(x, root) < 0)
-		return -1;
-	return 0;
+	return conf_block_read(x, &conf_root, config_root_setting(cfg), "", x->c);
 }
 
 int conf_load(const char *path, struct conf *out, char *err, size_t errlen)
@@ -1137,6 +1678,7 @@ int conf_load(const char *path, struct conf *out, char *err, size_t errlen)
 	x.err = err;
 	x.errlen = errlen;
 	x.c = out;
+	x.ref = out;
 	if (path == NULL || *path == '\0') {
 		str_copy(err, errlen, "no configuration file named");
 		return -1;
@@ -1164,31 +1706,7 @@ void conf_free(struct conf *c)
 	if (c == NULL)
 		return;
 	free(c->path);
-	free(c->hostname);
-	free(c->state_dir);
-	free(c->maildir_root);
-	free(c->users_file);
-	free(c->aliases_file);
-	for (size_t i = 0; i < c->ndomains; i++)
-		free(c->domains[i]);
-	free(c->domains);
-	free(c->user);
-	free(c->group);
-	for (size_t i = 0; i < c->nlisten; i++) {
-		free(c->listen[i].address);
-		free(c->listen[i].min_version);
-		free(c->listen[i].ciphers);
-	}
-	free(c->listen);
-	free(c->tls.certificate);
-	free(c->tls.private_key);
-	free(c->tls.min_version);
-	free(c->tls.ciphers);
-	net_list_free(&c->relay.customer_networks);
-	net_list_free(&c->relay.trusted_networks);
-	net_list_free(&c->relay.never_authorize);
-	free(c->relay.smarthost);
-	free(c->dns_nameserver);
+	conf_block_free(&conf_root, c);
 	memset(c, 0, sizeof *c);
 }
 
@@ -1201,12 +1719,14 @@ const char *conf_service_name(enum service s)
 
 int conf_service_parse(const char *name)
 {
-	if (name == NULL)
-		return -1;
-	for (int i = 0; i < SERVICE_COUNT; i++)
-		if (strcmp(name, service_names[i]) == 0)
-			return i;
-	return -1;
+	return conf_enum_find(&conf_services, name);
+}
+
+int conf_log_level_parse(const char *name)
+{
+	int i = conf_enum_find(&conf_log_levels, name);
+
+	return i < 0 ? -1 : conf_enum_value(&conf_log_levels, i);
 }
 
 /*

@@ -101,6 +101,23 @@ int conf_load(const char *path, struct conf *out, char *err, size_t errlen);
 /* Frees everything and leaves *c zeroed; a zeroed struct is fine to free. */
 void conf_free(struct conf *c);
 
+struct buf;
+/*
+ * Append one line "key = value" for each setting of c that differs from its
+ * default (ispmaild -n, as postconf -n): the top-level keys, then each
+ * block's ("limits.max_per_ip = 20"), in the order of ispmaild.conf(5)'s
+ * tables; values as libconfig writes them (strings quoted, lists in [ ],
+ * listen in ( { ... } )). A default that follows another key (domains: the
+ * hostname; listen: the tls block) is judged against c's own.
+ */
+void conf_print_changed(const struct conf *c, struct buf *out);
+/*
+ * Append every key with its default (ispmaild -d, as postconf -d), the keys
+ * of a listen entry as "listen[].port"; "key =" when there is none (unset,
+ * or required).
+ */
+void conf_print_defaults(struct buf *out);
+
 const char *conf_service_name(enum service s);
 /* "debug", "info", "warning", "error" -> a syslog priority; -1 otherwise. */
 int conf_log_level_parse(const char *name);

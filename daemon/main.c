@@ -1,6 +1,8 @@
 /*
  * main.c: ispmaild's command line (ispmaild(8)): -c FILE, -f (foreground,
- * log to stderr), -t (check the configuration and exit), -V (version).
+ * log to stderr), -t (check the configuration and exit), -n (print the
+ * settings that differ from the defaults), -d (print every key with its
+ * default), -V (version).
  */
 #include "config.h"
 
@@ -12,6 +14,7 @@
 
 #include <openssl/crypto.h>
 
+#include "buf.h"
 #include "conf.h"
 #include "log.h"
 #include "master.h"
@@ -34,8 +37,37 @@ static void std_fds_open(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ispmaild [-f] [-t] [-V] [-c config-file]\n");
+	fprintf(stderr, "usage: ispmaild [-f] [-t] [-V] [-c config-file]\n"
+	    "       ispmaild -n    print the settings that differ from the defaults (-c as above)\n"
+	    "       ispmaild -d    print every key with its default\n");
 	exit(1);
+}
+
+/*
+ * -n and -d, as postconf -n and -d: the configuration as the daemon reads
+ * it, one "key = value" line per setting, to compare with ispmaild.conf(5)
+ * or another server's. -n reads the file like -t but checks nothing more.
+ */
+static int print_settings(const char *path, int all)
+{
+	struct buf out = BUF_INIT;
+	struct conf conf;
+	char err[1024];
+
+	if (all) {
+		conf_print_defaults(&out);
+	} else {
+		if (conf_load(path, &conf, err, sizeof err) != 0) {
+			fprintf(stderr, "ispmaild: %s\n", err);
+			return 1;
+		}
+		conf_print_changed(&conf, &out);
+		conf_free(&conf);
+	}
+	if (out.len > 0)
+		fputs(out.s, stdout);
+	buf_free(&out);
+	return fflush(stdout) == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -43,7 +75,7 @@ int main(int argc, char **argv)
 	struct master_options opt = { SYSCONFDIR "/ispmaild.conf", 0 };
 	struct conf conf;
 	char err[1024];
-	int ch, check = 0;
+	int ch, check = 0, print = 0;
 
 	/*
 	 * No OpenSSL cleanup at exit: every session child would otherwise
@@ -53,13 +85,19 @@ int main(int argc, char **argv)
 	std_fds_open();
 	(void)OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 
-	while ((ch = getopt(argc, argv, "c:ftV")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dfntV")) != -1) {
 		switch (ch) {
 		case 'c':
 			opt.conf_path = optarg;
 			break;
+		case 'd':
+			print = 'd';
+			break;
 		case 'f':
 			opt.foreground = 1;
+			break;
+		case 'n':
+			print = 'n';
 			break;
 		case 't':
 			check = 1;
@@ -71,8 +109,10 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind != argc)
+	if (optind != argc || (print && (check || opt.foreground)))
 		usage();
+	if (print)
+		return print_settings(opt.conf_path, print == 'd');
 	/*
 	 * Held until master_run has its handlers: a reload or stop sent
 	 * while the file is read must wait, not end the daemon.

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cutap.h"
+#include "buf.h"
 #include "conf.h"
 #include "net.h"
 
@@ -859,6 +860,121 @@ static void test_reload(void)
 	}
 }
 
+/* ---- ispmaild -n and -d ---- */
+
+/* The hostname line -n prints, unless this machine has that very name. */
+static const char *host_line(void)
+{
+	char name[256] = "";
+
+	(void)gethostname(name, sizeof name - 1);
+	return strcmp(name, "mail.example.net") == 0 ? "" : "hostname = \"mail.example.net\"\n";
+}
+
+/*
+ * Every type prints as libconfig writes it (strings quoted with \", \\, \t
+ * and \xNN; lists in [ ]; listen in ( { ... } )), and only what differs
+ * from its default: top level first, then each block in table order.
+ */
+static void test_print_changed(void)
+{
+	static const char text[] =
+		"queue = { delivery_timeout = 5; retry_min = 300; };\n"
+		"hostname = \"mail.example.net\";\n"
+		"users_file = \"/etc/u\";\n"
+		"aliases_file = \"/etc/a\";\n"
+		"user = \"v\\\"x\\\\y\\tz\";\n"
+		"group = \"g\\x01\";\n"
+		"log_level = \"warning\";\n"
+		"domains = [ \"MAIL.example.net.\" ];\n"
+		"listen = ( { service = \"pop3s\"; address = \"::1\"; port = 995;\n"
+		"  min_version = \"TLSv1\"; ciphers = \"DEFAULT:@SECLEVEL=0\"; } );\n"
+		"tls = { certificate = \"/c.pem\"; private_key = \"/k.pem\";\n"
+		"  min_version = \"TLSv1.3\"; ciphers = \"HIGH\"; };\n"
+		"relay = { never_authorize = [ \"100.64.0.0/10\", \"2001:db8::/32\" ];\n"
+		"  ipv6_prefix = 56; authorization_ttl = 0; plaintext_auth = false; };\n"
+		"dns = { nameserver = \"[::1]:5353\"; };\n";
+	static const char want[] =
+		"users_file = \"/etc/u\"\n"
+		"aliases_file = \"/etc/a\"\n"
+		"user = \"v\\\"x\\\\y\\tz\"\n"
+		"group = \"g\\x01\"\n"
+		"listen = ( { service = \"pop3s\"; address = \"::1\"; port = 995; "
+		"min_version = \"TLSv1\"; ciphers = \"DEFAULT:@SECLEVEL=0\"; } )\n"
+		"log_level = \"warning\"\n"
+		"tls.certificate = \"/c.pem\"\n"
+		"tls.private_key = \"/k.pem\"\n"
+		"tls.min_version = \"TLSv1.3\"\n"
+		"tls.ciphers = \"HIGH\"\n"
+		"relay.authorization_ttl = 0\n"
+		"relay.ipv6_prefix = 56\n"
+		"relay.never_authorize = [ \"100.64.0.0/10\", \"2001:db8::/32\" ]\n"
+		"dns.nameserver = \"[::1]:5353\"\n"
+		"queue.delivery_timeout = 5\n";
+	struct buf out = BUF_INIT, exp = BUF_INIT;
+	struct conf c;
+	char path[512], err[512] = "";
+
+	conf_write("print.conf", text, path, sizeof path);
+	CU_ASSERT_EQUAL_FATAL(conf_load(path, &c, err, sizeof err), 0);
+	buf_appends(&exp, host_line());
+	buf_appends(&exp, want);
+	conf_print_changed(&c, &out);
+	CU_ASSERT_STRING_EQUAL(out.s, exp.s);
+	if (out.s == NULL || strcmp(out.s, exp.s) != 0)
+		printf("# got:\n%s# want:\n%s", out.s != NULL ? out.s : "", exp.s);
+	conf_free(&c);
+	buf_free(&out);
+	buf_free(&exp);
+}
+
+/* A file of nothing but the host name: one line, or none. */
+static void test_print_changed_none(void)
+{
+	struct buf out = BUF_INIT;
+	struct conf c;
+	char path[512], err[512] = "";
+
+	conf_write("print-none.conf", "hostname = \"mail.example.net\";\n", path, sizeof path);
+	CU_ASSERT_EQUAL_FATAL(conf_load(path, &c, err, sizeof err), 0);
+	conf_print_changed(&c, &out);
+	CU_ASSERT_STRING_EQUAL(out.len > 0 ? out.s : "", host_line());
+	conf_free(&c);
+	buf_free(&out);
+}
+
+/* Every key once, with its default; "key =" for none. */
+static void test_print_defaults(void)
+{
+	static const char *const lines[] = {
+		"aliases_file =\n", "user = \"vmail\"\n", "log_level = \"info\"\n",
+		"listen[].service =\n", "listen[].address = \"0.0.0.0\"\n", "listen[].port =\n",
+		"tls.min_version = \"TLSv1.2\"\n", "tls.ciphers =\n",
+		"relay.trusted_networks = [ \"127.0.0.1/32\", \"::1/128\" ]\n",
+		"relay.ipv6_prefix = 64\n", "relay.plaintext_auth = false\n",
+		"relay.smarthost = \"\"\n", "dns.nameserver = \"\"\n",
+		"limits.message_size = 26214400\n", "limits.error_limit = 10\n",
+		"queue.retry_min = 300\n", "queue.delivery_timeout = 1200\n",
+	};
+	struct buf out = BUF_INIT;
+	size_t n = 0;
+
+	conf_print_defaults(&out);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(out.s);
+	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+		const char *at = strstr(out.s, lines[i]);
+
+		CU_ASSERT(at != NULL && (at == out.s || at[-1] == '\n'));
+		if (at == NULL)
+			printf("# missing: %s", lines[i]);
+	}
+	for (const char *p = out.s; *p != '\0'; p++)
+		n += *p == '\n';
+	/* 10 top-level keys, 5 of a listen entry, tls 4, relay 7, dns 1, limits 12, queue 4. */
+	CU_ASSERT_EQUAL(n, 43);
+	buf_free(&out);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -880,5 +996,8 @@ int main(void)
 	CU_add_test(s, "smarthost parse", test_smarthost_parse);
 	CU_add_test(s, "nameserver parse", test_nameserver_parse);
 	CU_add_test(s, "reload", test_reload);
+	CU_add_test(s, "print changed", test_print_changed);
+	CU_add_test(s, "print changed: none", test_print_changed_none);
+	CU_add_test(s, "print defaults", test_print_defaults);
 	return cutap_run();
 }
