@@ -14,7 +14,8 @@
 
 /* Occurrences of one field name signed at most (a From oversigned: one more). */
 #define DKIM_MAX_SAME_FIELD 32
-/* The longest line of the field we write, line end not counted. */
+/* The longest line of the field we write, line end not counted (a d= or
+ * s= longer than a line is never cut: it only gets a line of its own). */
 #define DKIM_FOLD_COLUMNS 78
 
 struct dkim_sign_req {

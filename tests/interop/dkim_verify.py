@@ -5,7 +5,8 @@ key for example.test (dkim_key_generate) and prints their DNS records
 (dkim_key_dns: the value cut into quoted strings of at most 255); it signs
 messages as they are stored (LF line ends): 8-bit headers and body, long
 folded header lines, no final newline, a CRLF at the very end once,
-repeated headers, trailing empty lines, an empty body, leading dots. Each
+repeated headers (forty To: fields: a long h=, folded), trailing empty
+lines, an empty body, leading dots. Each
 message, in the wire form the queue sends (LF -> CRLF), must verify:
 
 - with Debian's python3-dkim (dkimpy), its dnsfunc answering from the
@@ -86,6 +87,9 @@ MESSAGES = [
      b"To: one@remote.test\nCc: c1@remote.test\nTo: two@remote.test\n"
      b"Cc: c2@remote.test\nSubject: repeated\n" + DATE +
      b"Comments: x\nComments: y\n\nBody.\n"),
+    ("forty To: fields (a long, folded h=)", FROM + b"".join(
+        b"To: r%d@remote.test\n" % i for i in range(40)) + b"Subject: many\n" + DATE +
+     b"\nBody.\n"),
     ("repeated MIME-Version: and Content-Type:", FROM + TO + b"Subject: repeated MIME\n" + DATE +
      b"MIME-Version: 1.0\nContent-Type: text/plain\nMIME-Version: 1.0 (again)\n"
      b"Content-Type: text/plain;\n charset=us-ascii\n\nBody.\n"),
@@ -100,7 +104,10 @@ MESSAGES = [
 
 # opendkim-testmsg checks header counts first (RFC 5322 §3.6: one To:,
 # one Cc:) and refuses the message before it looks at a signature.
-OPENDKIM_REFUSES = {"repeated To: and Cc:": "opendkim-testmsg refuses two To: (RFC 5322 3.6)"}
+OPENDKIM_REFUSES = {
+    "repeated To: and Cc:": "opendkim-testmsg refuses two To: (RFC 5322 3.6)",
+    "forty To: fields (a long, folded h=)": "opendkim-testmsg refuses two To: (RFC 5322 3.6)",
+}
 
 
 def wire(data):

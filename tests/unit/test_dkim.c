@@ -547,7 +547,7 @@ static void check_field(const char *f, const char *alg)
 }
 
 /* The field's own b= is what dkim_sign_b computes over the field without it. */
-static void check_b(const char *f, EVP_PKEY *key)
+static void check_b_over(const char *f, EVP_PKEY *key, const char *headers, const char *hlist)
 {
 	const char *b = strstr(f, " b=");
 	char *head, *val;
@@ -557,13 +557,29 @@ static void check_b(const char *f, EVP_PKEY *key)
 	CU_ASSERT_FATAL(b != NULL);
 	head = xstrndup(f, (size_t)(b - f) + 3);
 	val = strip_ws(xstrdup(b + 3));
-	CU_ASSERT(dkim_sign_b(key, msg_headers, strlen(msg_headers),
-	    "from:from:date:subject:to:message-id", head, strlen(head), &got, err,
-	    sizeof err) == 0);
+	CU_ASSERT(dkim_sign_b(key, headers, strlen(headers), hlist, head, strlen(head), &got,
+	    err, sizeof err) == 0);
 	CU_ASSERT(got.s != NULL && strcmp(got.s, val) == 0);
 	buf_free(&got);
 	free(head);
 	free(val);
+}
+
+static void check_b(const char *f, EVP_PKEY *key)
+{
+	check_b_over(f, key, msg_headers, "from:from:date:subject:to:message-id");
+}
+
+static int lines_fit(const char *f)
+{
+	for (const char *p = f; *p; ) {
+		size_t n = strcspn(p, "\n");
+
+		if (n > DKIM_FOLD_COLUMNS)
+			return 0;
+		p += n + (p[n] == '\n');
+	}
+	return 1;
 }
 
 static void sign_with(enum dkim_alg alg, const char *selector)
@@ -606,6 +622,45 @@ static void test_field_rsa(void)
 static void test_field_ed25519(void)
 {
 	sign_with(DKIM_ALG_ED25519, "field-ed");
+}
+
+/*
+ * Forty To: fields: the bottom DKIM_MAX_SAME_FIELD are signed, and the
+ * long h= folds after its colons within the column limit.
+ */
+static void test_field_many(void)
+{
+	struct buf h = BUF_INIT, f = BUF_INIT, want = BUF_INIT, got = BUF_INIT;
+	unsigned char bh[DKIM_HASH_LEN] = { 0 };
+	char err[256];
+	EVP_PKEY *key = rfc_ed25519();
+	struct dkim_sign_req r = {
+		.body_hash = bh, .domain = "example.test", .selector = "sel", .key = key,
+		.timestamp = 1,
+	};
+	const char *hv;
+
+	buf_appends(&h, "From: f@example.test\n");
+	for (int i = 0; i < 40; i++)
+		buf_printf(&h, "To: r%d@remote.test\n", i);
+	buf_appends(&want, "from:from");
+	for (int i = 0; i < DKIM_MAX_SAME_FIELD; i++)
+		buf_appends(&want, ":to");
+	dkim_sign_select(h.s, h.len, &got);
+	CU_ASSERT_STRING_EQUAL(got.s, want.s);
+	r.headers = h.s;
+	r.headers_len = h.len;
+	CU_ASSERT_FATAL(dkim_sign_field(&r, &f, err, sizeof err) == 0);
+	CU_ASSERT(lines_fit(f.s));
+	hv = strstr(f.s, " h=");
+	CU_ASSERT_FATAL(hv != NULL);
+	CU_ASSERT(strchr(hv, '\n') < strchr(hv, ';'));	/* h= was folded */
+	check_b_over(f.s, key, h.s, want.s);
+	buf_free(&h);
+	buf_free(&f);
+	buf_free(&want);
+	buf_free(&got);
+	EVP_PKEY_free(key);
 }
 
 /* ---- keys ---- */
@@ -814,6 +869,7 @@ int main(void)
 	CU_add_test(s, "repeated fields bottom-up (RFC 6376 5.4.2)", test_pick);
 	CU_add_test(s, "rsa-sha256 field", test_field_rsa);
 	CU_add_test(s, "ed25519-sha256 field", test_field_ed25519);
+	CU_add_test(s, "forty To: fields, a long h=", test_field_many);
 	s = CU_add_suite("dkim keys", NULL, NULL);
 	CU_add_test(s, "keygen writes 0640 PEM, never replaces", test_keygen_file);
 	CU_add_test(s, "bad names and sizes refused", test_keygen_refused);
