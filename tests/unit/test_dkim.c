@@ -685,9 +685,11 @@ static void test_keygen_file(void)
 	FILE *f;
 
 	snprintf(dir, sizeof dir, "%s/keygen", cutap_tmpdir());
-	umask(022);
+	mode_t old = umask(077);	/* 0640 whatever the umask */
+
 	CU_ASSERT_FATAL(dkim_key_generate(dir, "Example.TEST", "s2026", DKIM_ALG_RSA, 0, &k, err,
 	    sizeof err) == 0);
+	umask(old);
 	CU_ASSERT_STRING_EQUAL(k.domain, "example.test");
 	snprintf(path, sizeof path, "%s/example.test/s2026.key", dir);
 	CU_ASSERT_STRING_EQUAL(k.path, path);
