@@ -256,6 +256,8 @@ def opendkim_why_not():
     for tool_name in ("unshare", "ip"):
         if not shutil.which(tool_name):
             return "%s not installed" % tool_name
+    if not os.path.isfile("/etc/resolv.conf"):
+        return "no /etc/resolv.conf to bind-mount over"
     if dnsfix.dnsmasq_path() is None:
         return "dnsmasq not installed (apt-get install dnsmasq-base)"
     return None
