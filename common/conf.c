@@ -29,6 +29,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "dns.h"
 #include "net.h"
 
 #ifndef SYSCONFDIR
@@ -1423,6 +1424,24 @@ static const struct conf_row conf_queue_rows[] = {
 };
 static const struct conf_block conf_queue = CONF_BLOCK(conf_queue_rows, conf_queue_check);
 
+static int conf_selector_valid(const char *v)
+{
+	return dns_name_ok(v) ? 0 : -1;
+}
+
+static const struct conf_check conf_selector_check = {
+	conf_selector_valid, "bad selector",
+	"use letters, digits, '-' and '_', in dot-separated labels"
+};
+
+/* Where the DKIM keys are; the keys themselves are loaded by the daemon. */
+static const struct conf_row conf_dkim_rows[] = {
+	CONF_PATH(struct dkim_conf, keys_dir, SYSCONFDIR "/ispmaild/dkim"),
+	CONF_ROW("selector", struct dkim_conf, selector, conf_type_string,
+	    .str = "s2026", .arg = &conf_selector_check),
+};
+static const struct conf_block conf_dkim = CONF_BLOCK(conf_dkim_rows, NULL);
+
 /*
  * The top level, in the order the keys are read: domains follow hostname
  * (their default), listen follows tls (smtps and pop3s need it).
@@ -1440,6 +1459,7 @@ static const struct conf_row conf_root_rows[] = {
 	{ .name = "dns", .type = &conf_type_group, .off = 0, .arg = &conf_dns },
 	CONF_GROUP("limits", struct conf, limits, conf_limits),
 	CONF_GROUP("queue", struct conf, queue, conf_queue),
+	CONF_GROUP("dkim", struct conf, dkim, conf_dkim),
 	CONF_ROW("domains", struct conf, domains, conf_type_domains,
 	    .off_n = offsetof(struct conf, ndomains), .arg = &conf_domains_rule),
 	CONF_ROW("listen", struct conf, listen, conf_type_listen,

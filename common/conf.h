@@ -69,6 +69,12 @@ struct queue_conf {
 	long delivery_timeout;	/* 1200: seconds for one attempt at one destination */
 };
 
+/* DKIM signing (docs: ispmaild.conf(5), DKIM). */
+struct dkim_conf {
+	char *keys_dir;		/* <keys_dir>/<domain>/<selector>.key */
+	char *selector;		/* the one keygen uses when none is given */
+};
+
 struct conf {
 	char *path;		/* the file it came from, absolute */
 	char *hostname;		/* default: gethostname() */
@@ -87,6 +93,7 @@ struct conf {
 	char *dns_nameserver;	/* "" when unset */
 	struct limits_conf limits;
 	struct queue_conf queue;
+	struct dkim_conf dkim;
 	int log_level;		/* syslog priority: LOG_INFO, or "log_level" */
 };
 

@@ -384,3 +384,27 @@ enum dns_status dns_host_targets(struct dns_resolver *r, const char *host, int p
 		return st;
 	return dns_addr_result(r, host, port, out, n, err, errlen);
 }
+
+int dns_name_ok(const char *name)
+{
+	size_t n = strlen(name), label = 0;
+
+	if (n == 0 || n > 253)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (c == '.') {
+			if (label == 0)
+				return 0;	/* leading dot, "..": never a path */
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return 0;
+		if (++label > 63)
+			return 0;
+	}
+	return label > 0;
+}

@@ -67,4 +67,11 @@ enum dns_status dns_mx_targets(struct dns_resolver *r, const char *domain, int p
 enum dns_status dns_host_targets(struct dns_resolver *r, const char *host, int port,
     struct dns_target out[DNS_MAX_TARGETS], size_t *n, char *err, size_t errlen);
 
+/*
+ * A name made of dot-separated labels of letters, digits, '-' and '_' (at
+ * most 63 bytes each, 253 in all): safe as a file name and in a DKIM tag,
+ * as a DKIM domain or selector must be.
+ */
+int dns_name_ok(const char *name);
+
 #endif

@@ -19,6 +19,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include "dns.h"
 #include "key.h"
 #include "sasl.h"
 #include "sys.h"
@@ -28,30 +29,6 @@
 const char *dkim_alg_name(enum dkim_alg alg)
 {
 	return alg == DKIM_ALG_RSA ? "rsa" : "ed25519";
-}
-
-int dkim_name_ok(const char *name)
-{
-	size_t n = strlen(name), label = 0;
-
-	if (n == 0 || n > 253)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-
-		if (c == '.') {
-			if (label == 0)
-				return 0;	/* leading dot, "..": never a path */
-			label = 0;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_'))
-			return 0;
-		if (++label > 63)
-			return 0;
-	}
-	return label > 0;
 }
 
 void dkim_openssl_err(char *err, size_t errlen, const char *what)
@@ -131,7 +108,7 @@ int dkim_key_load(const char *keys_dir, const char *domain, const char *selector
 	char why[200];
 
 	memset(k, 0, sizeof *k);
-	if (!dkim_name_ok(domain) || !dkim_name_ok(selector)) {
+	if (!dns_name_ok(domain) || !dns_name_ok(selector)) {
 		seterr(err, errlen, "bad domain or selector");
 		return -1;
 	}
@@ -181,7 +158,7 @@ static char *entry_selector(const char *name)
 	if (n <= sl || strcmp(name + n - sl, KEY_SUFFIX) != 0)
 		return NULL;
 	sel = xstrndup(name, n - sl);
-	if (!dkim_name_ok(sel)) {
+	if (!dns_name_ok(sel)) {
 		free(sel);
 		return NULL;
 	}
@@ -198,7 +175,7 @@ int dkim_key_list(const char *keys_dir, const char *domain, struct dkim_key **ke
 
 	*keys = NULL;
 	*n = 0;
-	if (!dkim_name_ok(domain)) {
+	if (!dns_name_ok(domain)) {
 		seterr(err, errlen, "bad domain");
 		return -1;
 	}
@@ -326,7 +303,7 @@ int dkim_key_generate(const char *keys_dir, const char *domain, const char *sele
 	memset(k, 0, sizeof *k);
 	if (bits == 0)
 		bits = DKIM_RSA_DEFAULT_BITS;
-	if (!dkim_name_ok(domain) || !dkim_name_ok(selector)) {
+	if (!dns_name_ok(domain) || !dns_name_ok(selector)) {
 		seterr(err, errlen, "bad domain or selector");
 		return -1;
 	}

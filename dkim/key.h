@@ -35,12 +35,6 @@ struct dkim_key {
 /* "rsa" or "ed25519": the k= of the DNS record and what `dkim list` shows. */
 const char *dkim_alg_name(enum dkim_alg alg);
 
-/*
- * A domain or selector that is safe as a file name and in a tag: dot-
- * separated labels of letters, digits, '-' and '_', at most 253 bytes.
- */
-int dkim_name_ok(const char *name);
-
 /* 0 when the key can sign (RSA of 1024 bits or more, or Ed25519); else -1, err. */
 int dkim_key_check(EVP_PKEY *key, char *err, size_t errlen);
 

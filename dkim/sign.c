@@ -14,6 +14,7 @@
 #include <openssl/rsa.h>
 
 #include "canon.h"
+#include "dns.h"
 #include "key.h"
 #include "sasl.h"
 #include "sign.h"
@@ -371,7 +372,7 @@ int dkim_sign_field(const struct dkim_sign_req *r, struct buf *out, char *err, s
 	const char *alg;
 	int rc = -1;
 
-	if (!dkim_name_ok(r->domain) || !dkim_name_ok(r->selector)) {
+	if (!dns_name_ok(r->domain) || !dns_name_ok(r->selector)) {
 		seterr(err, errlen, "bad domain or selector");
 		return -1;
 	}

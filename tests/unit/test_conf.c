@@ -623,6 +623,8 @@ static const struct err_case err_cases[] = {
 	  "dns.nameserver: bad nameserver \"ns.example.net\": use an IP address, \"addr:port\" or \"[addr]:port\"" },
 	{ "nameserver port", H "dns = { nameserver = \"127.0.0.1:99999\"; };\n", 2,
 	  "dns.nameserver: bad nameserver \"127.0.0.1:99999\": use an IP address, \"addr:port\" or \"[addr]:port\"" },
+	{ "dkim selector path", H "dkim = { selector = \"../x\"; };\n", 2,
+	  "dkim.selector: bad selector \"../x\": use letters, digits, '-' and '_', in dot-separated labels" },
 	/* libconfig's own errors name file and line. */
 	{ "syntax error", H "state_dir = ;\n", 2, "syntax error" },
 	{ "missing comma", H "listen = ( { service = \"smtp\"; port = 25; }\n"
@@ -955,6 +957,7 @@ static void test_print_defaults(void)
 		"relay.smarthost = \"\"\n", "dns.nameserver = \"\"\n",
 		"limits.message_size = 26214400\n", "limits.error_limit = 10\n",
 		"queue.retry_min = 300\n", "queue.delivery_timeout = 1200\n",
+		"dkim.selector = \"s2026\"\n",
 	};
 	struct buf out = BUF_INIT;
 	size_t n = 0;
@@ -970,8 +973,8 @@ static void test_print_defaults(void)
 	}
 	for (const char *p = out.s; *p != '\0'; p++)
 		n += *p == '\n';
-	/* 10 top-level keys, 5 of a listen entry, tls 4, relay 7, dns 1, limits 12, queue 4. */
-	CU_ASSERT_EQUAL(n, 43);
+	/* 10 top-level keys, 5 of a listen entry, tls 4, relay 7, dns 1, limits 12, queue 4, dkim 2. */
+	CU_ASSERT_EQUAL(n, 45);
 	buf_free(&out);
 }
 
