@@ -44,8 +44,39 @@ const char *smtp_state_name(enum smtp_state st)
 	return state_names[st];
 }
 
+/*
+ * What a command needs besides its states (struct smtp_command), checked
+ * by dispatch() in the order of this list, which is the order the replies
+ * depend on (docs/PROTOCOL.md).
+ */
+enum smtp_command_flag {
+	CMD_JUNK = 1 << 0,		/* moves nothing on: junk_command_limit */
+	CMD_JUNK_AGAIN = 1 << 1,	/* junk once greeted (HELO/EHLO again) */
+	CMD_NO_ARGS = 1 << 2,		/* takes no argument */
+	CMD_ESMTP = 1 << 3,		/* after EHLO only, not HELO */
+	CMD_ONCE_AUTH = 1 << 4,		/* not after a successful AUTH */
+	CMD_BEFORE_TLS = 1 << 5,	/* never once TLS is active */
+	CMD_TLS_OFFERED = 1 << 6,	/* only where the listener has TLS */
+};
+
+/* The states a command is allowed in: a mask of 1 << enum smtp_state. */
+#define IN(st) (1u << (st))
+#define ANY (IN(SMTP_STATE_START) | IN(SMTP_STATE_READY) | \
+	IN(SMTP_STATE_MAIL) | IN(SMTP_STATE_RCPT))
+
+/*
+ * One row of the command table. verb: a refusal is logged and counted as
+ * this command's (smtp_refuse(): "mail result=reject ... reason=sequence"),
+ * else it is only a client error. busy: the reply in a state past the
+ * allowed ones (a transaction under way); a state before them gets what
+ * is missing (early_reply()).
+ */
 struct smtp_command {
 	const char *name;
+	unsigned states;
+	unsigned flags;
+	const char *verb;
+	const struct smtp_reply *busy;
 	void (*handler)(struct smtp *s, char *arg);
 };
 
@@ -181,8 +212,6 @@ static void helo_store(struct smtp *s, const char *arg)
 
 static void cmd_helo(struct smtp *s, char *arg)
 {
-	if (s->state != SMTP_STATE_START && smtp_junk_command(s))
-		return;
 	if (arg == NULL) {
 		smtp_client_error(s, &SMTP_SYNTAX_HELO, NULL);
 		return;
@@ -200,8 +229,6 @@ static void cmd_ehlo(struct smtp *s, char *arg)
 	char size[40];
 	size_t n = 0, i;
 
-	if (s->state != SMTP_STATE_START && smtp_junk_command(s))
-		return;
 	if (arg == NULL) {
 		smtp_client_error(s, &SMTP_SYNTAX_EHLO, NULL);
 		return;
@@ -337,14 +364,6 @@ static void cmd_mail(struct smtp *s, char *arg)
 	char *p;
 	int r;
 
-	if (s->state == SMTP_STATE_START) {
-		smtp_refuse(s, "mail", "sequence", &SMTP_NEED_HELO, NULL);
-		return;
-	}
-	if (s->state != SMTP_STATE_READY) {
-		smtp_refuse(s, "mail", "sequence", &SMTP_NESTED_MAIL, NULL);
-		return;
-	}
 	if ((p = after_prefix(arg, "FROM:")) == NULL) {
 		smtp_refuse(s, "mail", "syntax", &SMTP_SYNTAX_MAIL, NULL);
 		return;
@@ -448,11 +467,6 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 	char *p;
 	int r;
 
-	if (s->state < SMTP_STATE_MAIL) {
-		smtp_refuse(s, "rcpt", "sequence", s->state == SMTP_STATE_START ?
-		    &SMTP_NEED_HELO : &SMTP_NEED_MAIL, NULL);
-		return;
-	}
 	if ((p = after_prefix(arg, "TO:")) == NULL) {
 		smtp_refuse(s, "rcpt", "syntax", &SMTP_SYNTAX_RCPT, NULL);
 		return;
@@ -831,18 +845,7 @@ static void cmd_starttls(struct smtp *s, char *arg)
 {
 	int r;
 
-	if (arg != NULL) {
-		smtp_client_error(s, &SMTP_SYNTAX_NOARGS, NULL);
-		return;
-	}
-	if (s->st.ssl != NULL) {
-		smtp_client_error(s, &SMTP_TLS_ALREADY, NULL);
-		return;
-	}
-	if (s->ctx->tls == NULL) {
-		smtp_client_error(s, &SMTP_UNKNOWN, NULL);
-		return;
-	}
+	(void)arg;
 	smtp_reply(s, &SMTP_TLS_READY, NULL);
 	if (stream_input_pending(&s->st))
 		log_warn("starttls result=discarded reason=pipelined-input");
@@ -923,18 +926,6 @@ static void cmd_auth(struct smtp *s, char *arg)
 	const char *method;
 	int r, ok;
 
-	if (s->state == SMTP_STATE_START || !s->esmtp) {
-		smtp_client_error(s, &SMTP_NEED_HELO, NULL);
-		return;
-	}
-	if (s->smtp_auth != AUTH_SOURCE_NONE) {
-		smtp_client_error(s, &SMTP_AUTH_ALREADY, NULL);
-		return;
-	}
-	if (s->state != SMTP_STATE_READY) {
-		smtp_client_error(s, &SMTP_AUTH_IN_MAIL, NULL);
-		return;
-	}
 	if (!session_plaintext_ok(s->ctx, s->st.ssl != NULL)) {
 		log_info("login result=refused reason=encryption-required service=%s",
 		    conf_service_name(s->ctx->service));
@@ -992,12 +983,7 @@ static void cmd_auth(struct smtp *s, char *arg)
 
 static void cmd_rset(struct smtp *s, char *arg)
 {
-	if (smtp_junk_command(s))
-		return;
-	if (arg != NULL) {
-		smtp_client_error(s, &SMTP_SYNTAX_NOARGS, NULL);
-		return;
-	}
+	(void)arg;
 	smtp_transaction_reset(s);
 	smtp_reply(s, &SMTP_OK, NULL);
 }
@@ -1005,8 +991,6 @@ static void cmd_rset(struct smtp *s, char *arg)
 static void cmd_noop(struct smtp *s, char *arg)
 {
 	(void)arg;
-	if (smtp_junk_command(s))
-		return;
 	smtp_reply(s, &SMTP_OK, NULL);
 }
 
@@ -1019,8 +1003,6 @@ static void cmd_quit(struct smtp *s, char *arg)
 
 static void cmd_vrfy(struct smtp *s, char *arg)
 {
-	if (smtp_junk_command(s))
-		return;
 	if (arg == NULL) {
 		smtp_client_error(s, &SMTP_SYNTAX_VRFY, NULL);
 		return;
@@ -1031,8 +1013,6 @@ static void cmd_vrfy(struct smtp *s, char *arg)
 static void cmd_help(struct smtp *s, char *arg)
 {
 	(void)arg;
-	if (smtp_junk_command(s))
-		return;
 	smtp_reply(s, &SMTP_HELP, NULL);
 }
 
@@ -1042,23 +1022,98 @@ static void cmd_not_implemented(struct smtp *s, char *arg)
 	smtp_client_error(s, &SMTP_NOT_IMPL, NULL);
 }
 
+#define READY IN(SMTP_STATE_READY)
+#define TRANSACTION (IN(SMTP_STATE_MAIL) | IN(SMTP_STATE_RCPT))
+
 static const struct smtp_command smtp_commands[] = {
-	{ "HELO", cmd_helo },
-	{ "EHLO", cmd_ehlo },
-	{ "MAIL", cmd_mail },
-	{ "RCPT", cmd_rcpt },
-	{ "DATA", cmd_data },
-	{ "RSET", cmd_rset },
-	{ "NOOP", cmd_noop },
-	{ "QUIT", cmd_quit },
-	{ "STARTTLS", cmd_starttls },
-	{ "AUTH", cmd_auth },
-	{ "VRFY", cmd_vrfy },
-	{ "HELP", cmd_help },
-	{ "EXPN", cmd_not_implemented },
-	{ "TURN", cmd_not_implemented },
-	{ "ETRN", cmd_not_implemented },
+	{ "HELO", ANY, CMD_JUNK_AGAIN, NULL, NULL, cmd_helo },
+	{ "EHLO", ANY, CMD_JUNK_AGAIN, NULL, NULL, cmd_ehlo },
+	{ "MAIL", READY, 0, "mail", &SMTP_NESTED_MAIL, cmd_mail },
+	{ "RCPT", TRANSACTION, 0, "rcpt", NULL, cmd_rcpt },
+	{ "DATA", IN(SMTP_STATE_RCPT), CMD_NO_ARGS, "data", NULL, cmd_data },
+	{ "RSET", ANY, CMD_JUNK | CMD_NO_ARGS, NULL, NULL, cmd_rset },
+	{ "NOOP", ANY, CMD_JUNK, NULL, NULL, cmd_noop },
+	{ "QUIT", ANY, 0, NULL, NULL, cmd_quit },
+	{ "STARTTLS", ANY, CMD_NO_ARGS | CMD_BEFORE_TLS | CMD_TLS_OFFERED, NULL,
+	    NULL, cmd_starttls },
+	{ "AUTH", READY, CMD_ESMTP | CMD_ONCE_AUTH, NULL, &SMTP_AUTH_IN_MAIL,
+	    cmd_auth },
+	{ "VRFY", ANY, CMD_JUNK, NULL, NULL, cmd_vrfy },
+	{ "HELP", ANY, CMD_JUNK, NULL, NULL, cmd_help },
+	{ "EXPN", ANY, 0, NULL, NULL, cmd_not_implemented },
+	{ "TURN", ANY, 0, NULL, NULL, cmd_not_implemented },
+	{ "ETRN", ANY, 0, NULL, NULL, cmd_not_implemented },
 };
+
+/* A state before every allowed one: the reply names the step missing. */
+static const struct smtp_reply *early_reply(enum smtp_state st)
+{
+	static const struct smtp_reply *const missing[] = {
+		[SMTP_STATE_START] = &SMTP_NEED_HELO,
+		[SMTP_STATE_READY] = &SMTP_NEED_MAIL,
+		[SMTP_STATE_MAIL] = &SMTP_NEED_RCPT,
+		[SMTP_STATE_RCPT] = &SMTP_NEED_RCPT,	/* unused: RCPT is last */
+	};
+
+	return missing[st];
+}
+
+/* A command refused by the table, as its handler would have refused it. */
+static void command_refuse(struct smtp *s, const struct smtp_command *c,
+    const char *reason, const struct smtp_reply *r)
+{
+	if (c->verb != NULL)
+		smtp_refuse(s, c->verb, reason, r, NULL);
+	else
+		smtp_client_error(s, r, NULL);
+}
+
+/*
+ * Is command c allowed here? If not, the refusal is sent. The order of
+ * the checks is the order of the replies: junk first (it may end the
+ * session), then the argument, a state too early, the flags of the
+ * client's standing, a state too late (busy), and TLS.
+ */
+static int command_allowed(struct smtp *s, const struct smtp_command *c,
+    const char *arg)
+{
+	unsigned here = IN(s->state);
+
+	if ((c->flags & CMD_JUNK ||
+	    (c->flags & CMD_JUNK_AGAIN && s->state != SMTP_STATE_START)) &&
+	    smtp_junk_command(s))
+		return 0;
+	if (c->flags & CMD_NO_ARGS && arg != NULL) {
+		command_refuse(s, c, "syntax", &SMTP_SYNTAX_NOARGS);
+		return 0;
+	}
+	if (!(c->states & here) && (c->states & (here - 1)) == 0) {
+		command_refuse(s, c, "sequence", early_reply(s->state));
+		return 0;
+	}
+	if (c->flags & CMD_ESMTP && !s->esmtp) {
+		command_refuse(s, c, "sequence", &SMTP_NEED_HELO);
+		return 0;
+	}
+	if (c->flags & CMD_ONCE_AUTH && s->smtp_auth != AUTH_SOURCE_NONE) {
+		command_refuse(s, c, "sequence", &SMTP_AUTH_ALREADY);
+		return 0;
+	}
+	if (!(c->states & here)) {
+		command_refuse(s, c, "sequence", c->busy != NULL ? c->busy :
+		    early_reply(s->state));
+		return 0;
+	}
+	if (c->flags & CMD_BEFORE_TLS && s->st.ssl != NULL) {
+		command_refuse(s, c, "sequence", &SMTP_TLS_ALREADY);
+		return 0;
+	}
+	if (c->flags & CMD_TLS_OFFERED && s->ctx->tls == NULL) {
+		command_refuse(s, c, "sequence", &SMTP_UNKNOWN);
+		return 0;
+	}
+	return 1;
+}
 
 static void dispatch(struct smtp *s, char *line, size_t len)
 {
@@ -1081,8 +1136,11 @@ static void dispatch(struct smtp *s, char *line, size_t len)
 			arg = NULL;
 	}
 	for (i = 0; i < sizeof smtp_commands / sizeof smtp_commands[0]; i++) {
-		if (strcasecmp(line, smtp_commands[i].name) == 0) {
-			smtp_commands[i].handler(s, arg);
+		const struct smtp_command *c = &smtp_commands[i];
+
+		if (strcasecmp(line, c->name) == 0) {
+			if (command_allowed(s, c, arg))
+				c->handler(s, arg);
 			return;
 		}
 	}
