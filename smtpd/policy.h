@@ -1,8 +1,7 @@
 /*
  * policy.h: the relay policy (docs/PROTOCOL.md, relay policy) as pure
  * functions of the service, the client's class, how it is authorized and the
- * recipient's kind; and every reply text those decisions (and bad paths)
- * produce, in one place.
+ * recipient's kind, each decision naming its reply in smtp_replies.h.
  */
 #ifndef ISPMAILD_POLICY_H
 #define ISPMAILD_POLICY_H
@@ -10,6 +9,7 @@
 #include "address.h"
 #include "conf.h"	/* enum service */
 #include "net.h"	/* enum client_class */
+#include "smtp_replies.h"
 
 /* Why a client may relay, beyond its class. */
 enum auth_source {
@@ -18,14 +18,15 @@ enum auth_source {
 	AUTH_SOURCE_SMTP,	/* SMTP AUTH succeeded in this session */
 };
 
-/* A reply line is at most 512 octets with its CRLF (RFC 5321 §4.5.3.1.5). */
-#define SMTP_REPLY_MAX 511
-
+/*
+ * A decision: the reply (smtp_replies.h; arg fills its %s, after HELO
+ * without the enhanced code), and the reason for the log line.
+ */
 struct smtp_decision {
 	int accept;		/* 1: the reply is 250 */
 	int relay;		/* 1: accepted for a remote recipient: queue it */
-	int code;		/* 250, 501, 530, 550, 553 */
-	char text[SMTP_REPLY_MAX];	/* the whole reply line, without CRLF */
+	const struct smtp_reply *reply;
+	const char *arg;	/* the mailbox in the 550, else NULL */
 	const char *reason;	/* static, for the log line (see below) */
 };
 

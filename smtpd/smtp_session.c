@@ -88,28 +88,32 @@ void smtp_enter_state(struct smtp *s, enum smtp_state to)
 	s->state = to;
 }
 
-/* Queue a reply; the enhanced code only after EHLO; arg fills one "%s". */
-void smtp_reply(struct smtp *s, const struct smtp_reply *r, const char *arg)
+/*
+ * The one formatter of smtp_replies.h: "code enhanced text" after EHLO,
+ * "code text" after HELO (RFC 2034), arg in place of the one "%s".
+ */
+void smtp_reply_format(struct buf *b, const struct smtp_reply *r, int esmtp,
+    const char *arg)
 {
 	const char *pct = strstr(r->text, "%s");
 
-	if (s->esmtp && r->enhanced != NULL)
-		stream_printf(&s->st, "%d %s ", r->code, r->enhanced);
+	if (esmtp && r->enhanced != NULL)
+		buf_printf(b, "%d %s ", r->code, r->enhanced);
 	else
-		stream_printf(&s->st, "%d ", r->code);
+		buf_printf(b, "%d ", r->code);
 	if (pct != NULL) {
-		stream_write(&s->st, r->text, (size_t)(pct - r->text));
-		stream_puts(&s->st, arg ? arg : "");
-		stream_puts(&s->st, pct + 2);
+		buf_append(b, r->text, (size_t)(pct - r->text));
+		buf_appends(b, arg ? arg : "");
+		buf_appends(b, pct + 2);
 	} else {
-		stream_puts(&s->st, r->text);
+		buf_appends(b, r->text);
 	}
-	stream_write(&s->st, "\r\n", 2);
 }
 
-void smtp_reply_line(struct smtp *s, const char *line)
+/* Queue a reply; it is flushed with the rest of the batch. */
+void smtp_reply(struct smtp *s, const struct smtp_reply *r, const char *arg)
 {
-	stream_puts(&s->st, line);
+	smtp_reply_format(&s->st.wbuf, r, s->esmtp, arg);
 	stream_write(&s->st, "\r\n", 2);
 }
 
@@ -371,9 +375,9 @@ static void cmd_mail(struct smtp *s, char *arg)
 	r = smtp_parse_path_arg(p, strlen(p), 1, &s->sender, &params);
 	if (r != SMTP_PATH_OK) {
 		smtp_policy_path_error(r, 0, s->esmtp, &d);
-		log_info("mail result=reject code=%d reason=%s", d.code, d.reason);
+		log_info("mail result=reject code=%d reason=%s", d.reply->code, d.reason);
 		stats_reject(STAT_REJECT_SYNTAX);
-		smtp_reply_line(s, d.text);
+		smtp_reply(s, d.reply, d.arg);
 		smtp_count_error(s);
 		return;
 	}
@@ -387,9 +391,9 @@ static void cmd_mail(struct smtp *s, char *arg)
 	    s->ctx->service == SERVICE_SMTP ? s->smtp_auth : auth_source(s),
 	    s->esmtp, &d)) {
 		log_info("mail from=%s result=reject code=%d reason=%s",
-		    log_qaddr(s->sender.mailbox), d.code, d.reason);
+		    log_qaddr(s->sender.mailbox), d.reply->code, d.reason);
 		stats_reject(STAT_REJECT_AUTH_REQUIRED);
-		smtp_reply_line(s, d.text);
+		smtp_reply(s, d.reply, d.arg);
 		return;
 	}
 	log_info("mail from=%s result=ok reason=%s", log_qaddr(s->sender.mailbox), d.reason);
@@ -474,9 +478,9 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 	r = smtp_parse_path_arg(p, strlen(p), 0, &path, NULL);
 	if (r != SMTP_PATH_OK) {
 		smtp_policy_path_error(r, 1, s->esmtp, &d);
-		log_info("rcpt result=reject code=%d reason=%s", d.code, d.reason);
+		log_info("rcpt result=reject code=%d reason=%s", d.reply->code, d.reason);
 		stats_reject(STAT_REJECT_SYNTAX);
-		smtp_reply_line(s, d.text);
+		smtp_reply(s, d.reply, d.arg);
 		smtp_count_error(s);
 		return;
 	}
@@ -494,19 +498,19 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 	smtp_policy_decide(s->ctx->service, s->ctx->class, auth, kind,
 	    s->esmtp, path.mailbox, &d);
 	if (!d.accept) {
-		enum stats_reject why = d.code == 553 ? STAT_REJECT_FIRST_POP :
-		    d.code == 550 ? STAT_REJECT_DENIED : d.code == 530 ?
+		enum stats_reject why = d.reply->code == 553 ? STAT_REJECT_FIRST_POP :
+		    d.reply->code == 550 ? STAT_REJECT_DENIED : d.reply->code == 530 ?
 		    STAT_REJECT_AUTH_REQUIRED : STAT_REJECT_SYNTAX;
 
 		stats_reject(why);
 		/* Counted every time, logged the first few: see refusals_summary. */
 		if (++s->refusals <= SMTP_REFUSALS_LOGGED)
 			log_info("rcpt to=%s result=reject code=%d %s%s", log_qaddr(path.mailbox),
-			    d.code, strncmp(d.reason, "relay=", 6) ? "reason=" : "",
+			    d.reply->code, strncmp(d.reason, "relay=", 6) ? "reason=" : "",
 			    d.reason);
 		else
 			s->unlogged[why]++;
-		smtp_reply_line(s, d.text);
+		smtp_reply(s, d.reply, d.arg);
 		smtp_count_error(s);
 		return;
 	}
@@ -521,7 +525,7 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 	if (s->naccepted++ == 0)
 		str_copy(s->first_rcpt, sizeof s->first_rcpt, path.mailbox);
 	smtp_enter_state(s, SMTP_STATE_RCPT);
-	smtp_reply_line(s, d.text);
+	smtp_reply(s, d.reply, d.arg);
 }
 
 /* RFC 5322 date for Received:. */

@@ -8,6 +8,7 @@
 
 #include "address.h"
 #include "aliases.h"
+#include "buf.h"
 #include "conf.h"
 #include "recipient.h"
 #include "relaydb.h"
@@ -54,7 +55,9 @@ struct smtp {
 void smtp_enter_state(struct smtp *s, enum smtp_state to);
 /* Queue a reply; the enhanced code only after EHLO; arg fills one "%s". */
 void smtp_reply(struct smtp *s, const struct smtp_reply *r, const char *arg);
-void smtp_reply_line(struct smtp *s, const char *line);
+/* The same line without its CRLF, appended to b (esmtp: after EHLO). */
+void smtp_reply_format(struct buf *b, const struct smtp_reply *r, int esmtp,
+    const char *arg);
 /* Count a client error; limits.error_limit of them end the session. */
 void smtp_count_error(struct smtp *s);
 void smtp_client_error(struct smtp *s, const struct smtp_reply *r, const char *arg);

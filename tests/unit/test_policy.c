@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "cutap.h"
 #include "policy.h"
+#include "smtpd.h"
 
 /* docs/PROTOCOL.md, relay policy, verbatim. */
 #define FIRST_POP_EHLO "553 5.7.1 To send mail, first check your mail with a valid POP account; this prevents unauthorized SPAM relaying."
@@ -22,6 +24,19 @@
 #define RCPT_OK_HELO "250 Ok"
 #define MAIL_OK_EHLO "250 2.1.0 Ok"
 #define MAIL_OK_HELO "250 Ok"
+
+/* A decision's reply line as the session sends it, without CRLF. */
+static const char *text_of(const struct smtp_decision *d, int esmtp)
+{
+	static char line[600];
+	struct buf b = BUF_INIT;
+
+	smtp_reply_format(&b, d->reply, esmtp, d->arg);
+	buf_appendc(&b, '\0');
+	str_copy(line, sizeof line, b.s);
+	buf_free(&b);
+	return line;
+}
 
 enum outcome { OK, RELAY, FIRST_POP, DENIED, AUTH_REQ };
 
@@ -115,18 +130,18 @@ static void test_rcpt_table(void)
 		memset(&d, 0x5a, sizeof d);
 		ret = smtp_policy_decide(services[s], t->cls, t->auth, t->kind,
 		    esmtp, "user@remote.example", &d);
-		if (d.code != code || strcmp(d.text, text) != 0 ||
+		if (d.reply->code != code || strcmp(text_of(&d, esmtp), text) != 0 ||
 		    d.relay != relay || strcmp(d.reason, reason) != 0)
 			printf("# %s/%s/auth=%d/%s/%s: got %d \"%s\" relay=%d %s, "
 			    "expected %s\n", conf_service_name(services[s]),
 			    net_client_class_name(t->cls), (int)t->auth,
 			    smtp_rcpt_kind_name(t->kind), esmtp ? "EHLO" : "HELO",
-			    d.code, d.text, d.relay, d.reason, outcome_name[o]);
+			    d.reply->code, text_of(&d, esmtp), d.relay, d.reason, outcome_name[o]);
 		CU_ASSERT_EQUAL(ret, accept);
 		CU_ASSERT_EQUAL(d.accept, accept);
 		CU_ASSERT_EQUAL(d.relay, relay);
-		CU_ASSERT_EQUAL(d.code, code);
-		CU_ASSERT_STRING_EQUAL(d.text, text);
+		CU_ASSERT_EQUAL(d.reply->code, code);
+		CU_ASSERT_STRING_EQUAL(text_of(&d, esmtp), text);
 		CU_ASSERT_STRING_EQUAL(d.reason, reason);
 		walked++;
 	}
@@ -157,8 +172,8 @@ static void test_mail_table(void)
 		CU_ASSERT_EQUAL(ret, !refused);
 		CU_ASSERT_EQUAL(d.accept, !refused);
 		CU_ASSERT_EQUAL(d.relay, 0);
-		CU_ASSERT_EQUAL(d.code, refused ? 530 : 250);
-		CU_ASSERT_STRING_EQUAL(d.text, refused ?
+		CU_ASSERT_EQUAL(d.reply->code, refused ? 530 : 250);
+		CU_ASSERT_STRING_EQUAL(text_of(&d, esmtp), refused ?
 		    (esmtp ? AUTH_EHLO : AUTH_HELO) :
 		    (esmtp ? MAIL_OK_EHLO : MAIL_OK_HELO));
 		CU_ASSERT_STRING_EQUAL(d.reason, reason);
@@ -170,13 +185,13 @@ static void test_mail_table(void)
 	struct smtp_decision d;
 
 	CU_ASSERT_EQUAL(smtp_policy_mail(SERVICE_SUBMISSION, CLIENT_CUSTOMER, AUTH_SOURCE_NONE, 1, &d), 0);
-	CU_ASSERT_STRING_EQUAL(d.text, "530 5.7.0 Authentication required");
+	CU_ASSERT_STRING_EQUAL(text_of(&d, 1), "530 5.7.0 Authentication required");
 	CU_ASSERT_EQUAL(smtp_policy_mail(SERVICE_SMTPS, CLIENT_OUTSIDE, AUTH_SOURCE_NONE, 0, &d), 0);
-	CU_ASSERT_STRING_EQUAL(d.text, "530 Authentication required");
+	CU_ASSERT_STRING_EQUAL(text_of(&d, 0), "530 Authentication required");
 	CU_ASSERT_EQUAL(smtp_policy_mail(SERVICE_SMTPS, CLIENT_OUTSIDE, AUTH_SOURCE_POP, 0, &d), 1);
-	CU_ASSERT_STRING_EQUAL(d.text, "250 Ok");
+	CU_ASSERT_STRING_EQUAL(text_of(&d, 0), "250 Ok");
 	CU_ASSERT_EQUAL(smtp_policy_mail(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE, 1, &d), 1);
-	CU_ASSERT_STRING_EQUAL(d.text, "250 2.1.0 Ok");
+	CU_ASSERT_STRING_EQUAL(text_of(&d, 1), "250 2.1.0 Ok");
 }
 
 /* The 550 names the mailbox as written, and only if it is harmless. */
@@ -187,36 +202,36 @@ static void test_denied_mailbox(void)
 
 	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
 	    SMTP_RCPT_REMOTE, 1, "\"a@remote.example\"@Example.Net.", &d);
-	CU_ASSERT_STRING_EQUAL(d.text, "550 5.7.1 relaying to <\"a@remote.example\"@Example.Net.> prohibited by administrator");
+	CU_ASSERT_STRING_EQUAL(text_of(&d, 1), "550 5.7.1 relaying to <\"a@remote.example\"@Example.Net.> prohibited by administrator");
 	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
 	    SMTP_RCPT_REMOTE, 0, "a%remote.example@example.net", &d);
-	CU_ASSERT_STRING_EQUAL(d.text, "550 relaying to <a%remote.example@example.net> prohibited by administrator");
+	CU_ASSERT_STRING_EQUAL(text_of(&d, 0), "550 relaying to <a%remote.example@example.net> prohibited by administrator");
 
 	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
 	    SMTP_RCPT_REMOTE, 1, "a@b\r\n250 Ok", &d);
-	CU_ASSERT_EQUAL(d.code, 550);
-	CU_ASSERT_STRING_EQUAL(d.text, "550 5.7.1 relaying prohibited by administrator");
+	CU_ASSERT_EQUAL(d.reply->code, 550);
+	CU_ASSERT_STRING_EQUAL(text_of(&d, 1), "550 5.7.1 relaying prohibited by administrator");
 	CU_ASSERT_STRING_EQUAL(d.reason, "relay=denied");
 	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
 	    SMTP_RCPT_REMOTE, 0, NULL, &d);
-	CU_ASSERT_STRING_EQUAL(d.text, "550 relaying prohibited by administrator");
+	CU_ASSERT_STRING_EQUAL(text_of(&d, 0), "550 relaying prohibited by administrator");
 	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
 	    SMTP_RCPT_REMOTE, 0, "", &d);
-	CU_ASSERT_STRING_EQUAL(d.text, "550 relaying prohibited by administrator");
+	CU_ASSERT_STRING_EQUAL(text_of(&d, 0), "550 relaying prohibited by administrator");
 	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
 	    SMTP_RCPT_REMOTE, 1, "caf\xc3\xa9@remote.example", &d);
-	CU_ASSERT_STRING_EQUAL(d.text, "550 5.7.1 relaying prohibited by administrator");
+	CU_ASSERT_STRING_EQUAL(text_of(&d, 1), "550 5.7.1 relaying prohibited by administrator");
 
 	memset(longbox, 'x', sizeof longbox - 1);
 	longbox[sizeof longbox - 1] = '\0';
 	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
 	    SMTP_RCPT_REMOTE, 1, longbox, &d);
-	CU_ASSERT_STRING_EQUAL(d.text, "550 5.7.1 relaying prohibited by administrator");
+	CU_ASSERT_STRING_EQUAL(text_of(&d, 1), "550 5.7.1 relaying prohibited by administrator");
 	longbox[SMTP_PATH_MAX - 2] = '\0';	/* the longest real mailbox */
 	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
 	    SMTP_RCPT_REMOTE, 1, longbox, &d);
-	CU_ASSERT_EQUAL(strlen(d.text), strlen(DENIED_EHLO) - strlen("user@remote.example") + 254);
-	CU_ASSERT(strlen(d.text) + 2 <= 512);
+	CU_ASSERT_EQUAL(strlen(text_of(&d, 1)), strlen(DENIED_EHLO) - strlen("user@remote.example") + 254);
+	CU_ASSERT(strlen(text_of(&d, 1)) + 2 <= 512);
 }
 
 static void test_invalid_kind(void)
@@ -225,13 +240,13 @@ static void test_invalid_kind(void)
 
 	CU_ASSERT_EQUAL(smtp_policy_decide(SERVICE_SMTP, CLIENT_TRUSTED,
 	    AUTH_SOURCE_SMTP, SMTP_RCPT_INVALID, 1, "Postmaster", &d), 0);
-	CU_ASSERT_EQUAL(d.code, 501);
+	CU_ASSERT_EQUAL(d.reply->code, 501);
 	CU_ASSERT_EQUAL(d.relay, 0);
-	CU_ASSERT_STRING_EQUAL(d.text, "501 5.1.3 Bad recipient address syntax");
+	CU_ASSERT_STRING_EQUAL(text_of(&d, 1), "501 5.1.3 Bad recipient address syntax");
 	CU_ASSERT_STRING_EQUAL(d.reason, "invalid");
 	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
 	    SMTP_RCPT_INVALID, 0, "", &d);
-	CU_ASSERT_STRING_EQUAL(d.text, "501 Bad recipient address syntax");
+	CU_ASSERT_STRING_EQUAL(text_of(&d, 0), "501 Bad recipient address syntax");
 }
 
 /* Every parser error, at MAIL and at RCPT, after EHLO and after HELO. */
@@ -253,17 +268,17 @@ static void test_path_errors(void)
 
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
 		CU_ASSERT_EQUAL(smtp_policy_path_error(t[i].err, 0, 1, &d), 0);
-		CU_ASSERT_STRING_EQUAL(d.text, t[i].mail);
+		CU_ASSERT_STRING_EQUAL(text_of(&d, 1), t[i].mail);
 		CU_ASSERT_EQUAL(d.accept, 0);
 		CU_ASSERT_STRING_EQUAL(d.reason, "syntax");
 		smtp_policy_path_error(t[i].err, 1, 1, &d);
-		CU_ASSERT_STRING_EQUAL(d.text, t[i].rcpt);
+		CU_ASSERT_STRING_EQUAL(text_of(&d, 1), t[i].rcpt);
 		smtp_policy_path_error(t[i].err, 1, 0, &d);
-		CU_ASSERT_STRING_EQUAL(d.text, t[i].helo);
-		CU_ASSERT_EQUAL(d.code, t[i].helo[0] == '5' && t[i].helo[1] == '5' ? 553 : 501);
+		CU_ASSERT_STRING_EQUAL(text_of(&d, 0), t[i].helo);
+		CU_ASSERT_EQUAL(d.reply->code, t[i].helo[0] == '5' && t[i].helo[1] == '5' ? 553 : 501);
 	}
 	smtp_policy_path_error(SMTP_PATH_ESYNTAX, 0, 0, &d);
-	CU_ASSERT_STRING_EQUAL(d.text, "501 Bad sender address syntax");
+	CU_ASSERT_STRING_EQUAL(text_of(&d, 0), "501 Bad sender address syntax");
 }
 
 /* From the bytes after "RCPT TO:" to the reply line, as a session does it. */
@@ -304,9 +319,9 @@ static void test_end_to_end(void)
 		k = smtp_classify_rcpt(&p, domains, 1);
 		smtp_policy_decide(SERVICE_SMTP, t[i].cls, t[i].auth, k,
 		    t[i].esmtp, p.mailbox, &d);
-		if (strcmp(d.text, t[i].reply) != 0)
-			printf("# %s: \"%s\"\n", t[i].arg, d.text);
-		CU_ASSERT_STRING_EQUAL(d.text, t[i].reply);
+		if (strcmp(text_of(&d, t[i].esmtp), t[i].reply) != 0)
+			printf("# %s: \"%s\"\n", t[i].arg, text_of(&d, t[i].esmtp));
+		CU_ASSERT_STRING_EQUAL(text_of(&d, t[i].esmtp), t[i].reply);
 		CU_ASSERT_EQUAL(d.relay, t[i].relay);
 	}
 }
