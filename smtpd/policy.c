@@ -1,36 +1,22 @@
 /*
  * policy.c: who may send what to whom (docs/PROTOCOL.md, relay policy,
  * POP-before-SMTP), decided at MAIL and RCPT without touching a socket or a
- * file. The replies are smtp_replies.h's (RFC 4954 §6 for 530).
+ * file: each returns a verdict, which the session answers with its reply.
  */
 #include "config.h"
 
-#include <string.h>
-
 #include "policy.h"
 
-/* A mailbox goes into a reply only if it cannot break the line. */
-static int mailbox_printable(const char *m)
+/* The decision: verdict v, logged as reason. */
+static int decide(struct smtp_decision *out, enum smtp_verdict v,
+    const char *reason)
 {
-	size_t n = 0;
-
-	if (m == NULL || *m == '\0')
-		return 0;
-	for (; m[n] != '\0'; n++)
-		if ((unsigned char)m[n] < 0x20 || (unsigned char)m[n] > 0x7e ||
-		    n >= SMTP_PATH_MAX)
-			return 0;
-	return 1;
-}
-
-/* The decision: reply r (arg fills its %s), logged as reason. */
-static void decide(struct smtp_decision *out, const struct smtp_reply *r,
-    const char *arg, const char *reason)
-{
-	out->reply = r;
-	out->arg = arg;
-	out->accept = r->code == 250;
+	out->verdict = v;
+	out->accept = v == SMTP_VERDICT_SENDER_OK || v == SMTP_VERDICT_LOCAL ||
+	    v == SMTP_VERDICT_RELAY;
+	out->relay = v == SMTP_VERDICT_RELAY;
 	out->reason = reason;
+	return out->accept;
 }
 
 /*
@@ -49,79 +35,57 @@ static const char *authority(enum client_class cls, enum auth_source auth)
 }
 
 int smtp_policy_mail(enum service service, enum client_class cls,
-    enum auth_source auth, int esmtp, struct smtp_decision *out)
+    enum auth_source auth, struct smtp_decision *out)
 {
 	const char *who = authority(cls, auth);
 
-	(void)esmtp;		/* the reply's form is the session's */
-	memset(out, 0, sizeof *out);
 	if (who == NULL && service != SERVICE_SMTP)
-		decide(out, &SMTP_AUTH_REQUIRED, NULL, "auth-required");
-	else
-		decide(out, &SMTP_MAIL_OK, NULL, who ? who : "anonymous");
-	return out->accept;
+		return decide(out, SMTP_VERDICT_AUTH_REQUIRED, "auth-required");
+	return decide(out, SMTP_VERDICT_SENDER_OK, who ? who : "anonymous");
 }
 
 int smtp_policy_decide(enum service service, enum client_class cls,
-    enum auth_source auth, enum smtp_rcpt_kind kind, int esmtp,
-    const char *mailbox, struct smtp_decision *out)
+    enum auth_source auth, enum smtp_rcpt_kind kind,
+    struct smtp_decision *out)
 {
 	const char *who = authority(cls, auth);
 
-	memset(out, 0, sizeof *out);
-	if (kind != SMTP_RCPT_LOCAL && kind != SMTP_RCPT_REMOTE) {
-		decide(out, &SMTP_BAD_RECIPIENT, NULL, "invalid");
-	} else if (who == NULL && service != SERVICE_SMTP) {
-		decide(out, &SMTP_AUTH_REQUIRED, NULL, "auth-required");
-	} else if (who != NULL) {
-		if (kind == SMTP_RCPT_LOCAL) {
-			decide(out, &SMTP_RCPT_OK, NULL, "local");
-		} else {
-			decide(out, &SMTP_RCPT_OK, NULL,
-			    auth == AUTH_SOURCE_SMTP ? "relay=auth" :
-			    cls == CLIENT_TRUSTED ? "relay=trusted" :
-			    "relay=pop-before-smtp");
-			out->relay = 1;
-		}
-	} else if (cls == CLIENT_CUSTOMER) {
-		decide(out, esmtp ? &SMTP_FIRST_POP : &SMTP_FIRST_POP_HELO,
-		    NULL, "relay=first-pop");
-	} else if (kind == SMTP_RCPT_LOCAL) {
-		decide(out, &SMTP_RCPT_OK, NULL, "local");
-	} else {
-		decide(out, mailbox_printable(mailbox) ? &SMTP_RELAY_DENIED :
-		    &SMTP_RELAY_DENIED_NOBOX, mailbox, "relay=denied");
+	if (kind != SMTP_RCPT_LOCAL && kind != SMTP_RCPT_REMOTE)
+		return decide(out, SMTP_VERDICT_BAD_PATH, "invalid");
+	if (who == NULL && service != SERVICE_SMTP)
+		return decide(out, SMTP_VERDICT_AUTH_REQUIRED, "auth-required");
+	if (who != NULL) {
+		if (kind == SMTP_RCPT_LOCAL)
+			return decide(out, SMTP_VERDICT_LOCAL, "local");
+		return decide(out, SMTP_VERDICT_RELAY,
+		    auth == AUTH_SOURCE_SMTP ? "relay=auth" :
+		    cls == CLIENT_TRUSTED ? "relay=trusted" :
+		    "relay=pop-before-smtp");
 	}
-	return out->accept;
+	if (cls == CLIENT_CUSTOMER)
+		return decide(out, SMTP_VERDICT_FIRST_POP, "relay=first-pop");
+	if (kind == SMTP_RCPT_LOCAL)
+		return decide(out, SMTP_VERDICT_LOCAL, "local");
+	return decide(out, SMTP_VERDICT_DENIED, "relay=denied");
 }
 
-int smtp_policy_path_error(int err, int is_rcpt, int esmtp,
-    struct smtp_decision *out)
+int smtp_policy_path_error(int err, struct smtp_decision *out)
 {
-	const struct smtp_reply *r;
+	static const struct {
+		int err;
+		enum smtp_verdict v;
+	} map[] = {
+		{ SMTP_PATH_ELONG, SMTP_VERDICT_PATH_LONG },
+		{ SMTP_PATH_ELOCAL, SMTP_VERDICT_LOCAL_LONG },
+		{ SMTP_PATH_EDOMAIN, SMTP_VERDICT_DOMAIN_LONG },
+		{ SMTP_PATH_EPARAM, SMTP_VERDICT_BAD_PARAM },
+		{ SMTP_PATH_E8BIT, SMTP_VERDICT_NON_ASCII },
+	};
+	size_t i;
 
-	(void)esmtp;
-	memset(out, 0, sizeof *out);
-	switch (err) {
-	case SMTP_PATH_ELONG:
-		r = is_rcpt ? &SMTP_RCPT_TOO_LONG : &SMTP_SENDER_TOO_LONG;
-		break;
-	case SMTP_PATH_ELOCAL:
-		r = is_rcpt ? &SMTP_RCPT_LOCAL_LONG : &SMTP_SENDER_LOCAL_LONG;
-		break;
-	case SMTP_PATH_EDOMAIN:
-		r = is_rcpt ? &SMTP_RCPT_DOMAIN_LONG : &SMTP_SENDER_DOMAIN_LONG;
-		break;
-	case SMTP_PATH_EPARAM:
-		r = &SMTP_BAD_PARAMS;
-		break;
-	case SMTP_PATH_E8BIT:
-		r = &SMTP_NON_ASCII;
-		break;
-	default:		/* ESYNTAX, ENULL, anything else */
-		r = is_rcpt ? &SMTP_BAD_RECIPIENT : &SMTP_BAD_SENDER;
-		break;
-	}
-	decide(out, r, NULL, "syntax");
-	return 0;
+	for (i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (map[i].err == err)
+			return decide(out, map[i].v, "syntax");
+	/* ESYNTAX, ENULL, anything else */
+	return decide(out, SMTP_VERDICT_BAD_PATH, "syntax");
 }

@@ -296,6 +296,64 @@ static enum auth_source auth_source(struct smtp *s)
 	return pop_authorized(s);
 }
 
+/*
+ * The reply to each verdict of the relay policy (policy.h), at MAIL and at
+ * RCPT, and the counter a refusal goes to: the one place the policy's
+ * decisions become words.
+ */
+static const struct verdict_reply {
+	const struct smtp_reply *mail;
+	const struct smtp_reply *rcpt;
+	enum stats_reject stat;		/* a refusal's counter; unused for 250 */
+} verdict_replies[SMTP_VERDICTS] = {
+	[SMTP_VERDICT_SENDER_OK] = { &SMTP_MAIL_OK, &SMTP_MAIL_OK, STAT_REJECT_SYNTAX },
+	[SMTP_VERDICT_LOCAL] = { &SMTP_RCPT_OK, &SMTP_RCPT_OK, STAT_REJECT_SYNTAX },
+	[SMTP_VERDICT_RELAY] = { &SMTP_RCPT_OK, &SMTP_RCPT_OK, STAT_REJECT_SYNTAX },
+	[SMTP_VERDICT_FIRST_POP] = { &SMTP_FIRST_POP, &SMTP_FIRST_POP, STAT_REJECT_FIRST_POP },
+	[SMTP_VERDICT_DENIED] = { &SMTP_RELAY_DENIED, &SMTP_RELAY_DENIED, STAT_REJECT_DENIED },
+	[SMTP_VERDICT_AUTH_REQUIRED] = { &SMTP_AUTH_REQUIRED, &SMTP_AUTH_REQUIRED,
+	    STAT_REJECT_AUTH_REQUIRED },
+	[SMTP_VERDICT_BAD_PATH] = { &SMTP_BAD_SENDER, &SMTP_BAD_RECIPIENT, STAT_REJECT_SYNTAX },
+	[SMTP_VERDICT_PATH_LONG] = { &SMTP_SENDER_TOO_LONG, &SMTP_RCPT_TOO_LONG,
+	    STAT_REJECT_SYNTAX },
+	[SMTP_VERDICT_LOCAL_LONG] = { &SMTP_SENDER_LOCAL_LONG, &SMTP_RCPT_LOCAL_LONG,
+	    STAT_REJECT_SYNTAX },
+	[SMTP_VERDICT_DOMAIN_LONG] = { &SMTP_SENDER_DOMAIN_LONG, &SMTP_RCPT_DOMAIN_LONG,
+	    STAT_REJECT_SYNTAX },
+	[SMTP_VERDICT_BAD_PARAM] = { &SMTP_BAD_PARAMS, &SMTP_BAD_PARAMS, STAT_REJECT_SYNTAX },
+	[SMTP_VERDICT_NON_ASCII] = { &SMTP_NON_ASCII, &SMTP_NON_ASCII, STAT_REJECT_SYNTAX },
+};
+
+/* A mailbox goes into a reply only if it cannot break the line. */
+static int mailbox_printable(const char *m)
+{
+	size_t n = 0;
+
+	if (m == NULL || *m == '\0')
+		return 0;
+	for (; m[n] != '\0'; n++)
+		if ((unsigned char)m[n] < 0x20 || (unsigned char)m[n] > 0x7e ||
+		    n >= SMTP_PATH_MAX)
+			return 0;
+	return 1;
+}
+
+/*
+ * The reply to verdict v at MAIL (at_rcpt 0) or RCPT; mailbox is what
+ * the 550 names (as the client wrote it), and a 550 without it when it
+ * holds anything but printable ASCII. After HELO the 553 carries its
+ * enhanced code in its text (docs/PROTOCOL.md, relay policy).
+ */
+const struct smtp_reply *smtp_verdict_reply(enum smtp_verdict v, int at_rcpt,
+    int esmtp, const char *mailbox)
+{
+	if (v == SMTP_VERDICT_DENIED && !mailbox_printable(mailbox))
+		return &SMTP_RELAY_DENIED_NOBOX;
+	if (v == SMTP_VERDICT_FIRST_POP && !esmtp)
+		return &SMTP_FIRST_POP_HELO;
+	return at_rcpt ? verdict_replies[v].rcpt : verdict_replies[v].mail;
+}
+
 /* "FROM:" / "TO:" prefix, case-insensitive; returns what follows. */
 static char *after_prefix(char *arg, const char *prefix)
 {
@@ -364,6 +422,7 @@ static int mail_params(struct smtp *s, const char *p, const char *end)
 static void cmd_mail(struct smtp *s, char *arg)
 {
 	struct smtp_decision d;
+	const struct smtp_reply *reply;
 	const char *params = NULL;
 	char *p;
 	int r;
@@ -374,10 +433,11 @@ static void cmd_mail(struct smtp *s, char *arg)
 	}
 	r = smtp_parse_path_arg(p, strlen(p), 1, &s->sender, &params);
 	if (r != SMTP_PATH_OK) {
-		smtp_policy_path_error(r, 0, s->esmtp, &d);
-		log_info("mail result=reject code=%d reason=%s", d.reply->code, d.reason);
-		stats_reject(STAT_REJECT_SYNTAX);
-		smtp_reply(s, d.reply, d.arg);
+		smtp_policy_path_error(r, &d);
+		reply = smtp_verdict_reply(d.verdict, 0, s->esmtp, NULL);
+		log_info("mail result=reject code=%d reason=%s", reply->code, d.reason);
+		stats_reject(verdict_replies[d.verdict].stat);
+		smtp_reply(s, reply, NULL);
 		smtp_count_error(s);
 		return;
 	}
@@ -387,18 +447,19 @@ static void cmd_mail(struct smtp *s, char *arg)
 	 * Port 25 accepts every MAIL and judges at RCPT: only submission and
 	 * smtps need the relay DB here (for their 530).
 	 */
-	if (!smtp_policy_mail(s->ctx->service, s->ctx->class,
-	    s->ctx->service == SERVICE_SMTP ? s->smtp_auth : auth_source(s),
-	    s->esmtp, &d)) {
+	smtp_policy_mail(s->ctx->service, s->ctx->class,
+	    s->ctx->service == SERVICE_SMTP ? s->smtp_auth : auth_source(s), &d);
+	reply = smtp_verdict_reply(d.verdict, 0, s->esmtp, NULL);
+	if (!d.accept) {
 		log_info("mail from=%s result=reject code=%d reason=%s",
-		    log_qaddr(s->sender.mailbox), d.reply->code, d.reason);
-		stats_reject(STAT_REJECT_AUTH_REQUIRED);
-		smtp_reply(s, d.reply, d.arg);
+		    log_qaddr(s->sender.mailbox), reply->code, d.reason);
+		stats_reject(verdict_replies[d.verdict].stat);
+		smtp_reply(s, reply, NULL);
 		return;
 	}
 	log_info("mail from=%s result=ok reason=%s", log_qaddr(s->sender.mailbox), d.reason);
 	smtp_enter_state(s, SMTP_STATE_MAIL);
-	smtp_reply(s, &SMTP_MAIL_OK, NULL);
+	smtp_reply(s, reply, NULL);
 }
 
 /* Look up and remember a local recipient; 0 when it was accepted. */
@@ -465,6 +526,7 @@ static void refusals_summary(const struct smtp *s)
 static void cmd_rcpt(struct smtp *s, char *arg)
 {
 	struct smtp_decision d;
+	const struct smtp_reply *reply;
 	struct smtp_path path;
 	enum smtp_rcpt_kind kind;
 	enum auth_source auth = AUTH_SOURCE_NONE;
@@ -477,10 +539,11 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 	}
 	r = smtp_parse_path_arg(p, strlen(p), 0, &path, NULL);
 	if (r != SMTP_PATH_OK) {
-		smtp_policy_path_error(r, 1, s->esmtp, &d);
-		log_info("rcpt result=reject code=%d reason=%s", d.reply->code, d.reason);
-		stats_reject(STAT_REJECT_SYNTAX);
-		smtp_reply(s, d.reply, d.arg);
+		smtp_policy_path_error(r, &d);
+		reply = smtp_verdict_reply(d.verdict, 1, s->esmtp, NULL);
+		log_info("rcpt result=reject code=%d reason=%s", reply->code, d.reason);
+		stats_reject(verdict_replies[d.verdict].stat);
+		smtp_reply(s, reply, NULL);
 		smtp_count_error(s);
 		return;
 	}
@@ -495,22 +558,20 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 	if (kind == SMTP_RCPT_REMOTE || s->ctx->class == CLIENT_CUSTOMER ||
 	    s->ctx->service != SERVICE_SMTP)
 		auth = auth_source(s);
-	smtp_policy_decide(s->ctx->service, s->ctx->class, auth, kind,
-	    s->esmtp, path.mailbox, &d);
+	smtp_policy_decide(s->ctx->service, s->ctx->class, auth, kind, &d);
+	reply = smtp_verdict_reply(d.verdict, 1, s->esmtp, path.mailbox);
 	if (!d.accept) {
-		enum stats_reject why = d.reply->code == 553 ? STAT_REJECT_FIRST_POP :
-		    d.reply->code == 550 ? STAT_REJECT_DENIED : d.reply->code == 530 ?
-		    STAT_REJECT_AUTH_REQUIRED : STAT_REJECT_SYNTAX;
+		enum stats_reject why = verdict_replies[d.verdict].stat;
 
 		stats_reject(why);
 		/* Counted every time, logged the first few: see refusals_summary. */
 		if (++s->refusals <= SMTP_REFUSALS_LOGGED)
 			log_info("rcpt to=%s result=reject code=%d %s%s", log_qaddr(path.mailbox),
-			    d.reply->code, strncmp(d.reason, "relay=", 6) ? "reason=" : "",
+			    reply->code, strncmp(d.reason, "relay=", 6) ? "reason=" : "",
 			    d.reason);
 		else
 			s->unlogged[why]++;
-		smtp_reply(s, d.reply, d.arg);
+		smtp_reply(s, reply, path.mailbox);
 		smtp_count_error(s);
 		return;
 	}
@@ -525,7 +586,7 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 	if (s->naccepted++ == 0)
 		str_copy(s->first_rcpt, sizeof s->first_rcpt, path.mailbox);
 	smtp_enter_state(s, SMTP_STATE_RCPT);
-	smtp_reply(s, d.reply, d.arg);
+	smtp_reply(s, reply, NULL);
 }
 
 /* RFC 5322 date for Received:. */

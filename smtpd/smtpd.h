@@ -10,6 +10,7 @@
 #include "aliases.h"
 #include "buf.h"
 #include "conf.h"
+#include "policy.h"
 #include "recipient.h"
 #include "relaydb.h"
 #include "session.h"
@@ -58,6 +59,9 @@ void smtp_reply(struct smtp *s, const struct smtp_reply *r, const char *arg);
 /* The same line without its CRLF, appended to b (esmtp: after EHLO). */
 void smtp_reply_format(struct buf *b, const struct smtp_reply *r, int esmtp,
     const char *arg);
+/* The reply to a relay policy verdict at MAIL or RCPT (mailbox: the 550's). */
+const struct smtp_reply *smtp_verdict_reply(enum smtp_verdict v, int at_rcpt,
+    int esmtp, const char *mailbox);
 /* Count a client error; limits.error_limit of them end the session. */
 void smtp_count_error(struct smtp *s);
 void smtp_client_error(struct smtp *s, const struct smtp_reply *r, const char *arg);

@@ -108,20 +108,26 @@ static void check_local(const struct smtp_path *p)
 	    "Maildir path %s escapes", path);
 }
 
-/* A decision's reply line, as the session formats it: printable, bounded. */
-static void check_decision(const struct smtp_decision *d)
+/*
+ * A decision's reply line, as the session maps and formats it (at RCPT or
+ * MAIL, after EHLO or HELO, mailbox in the 550): printable, bounded.
+ */
+static void check_decision(const struct smtp_decision *d, int at_rcpt,
+    int esmtp, const char *mailbox)
 {
+	const struct smtp_reply *r;
 	struct buf b = BUF_INIT;
 
-	FUZZ_CHECK(d->reply != NULL, "decision without a reply");
-	smtp_reply_format(&b, d->reply, 1, d->arg);
+	FUZZ_CHECK(d->verdict < SMTP_VERDICTS, "verdict %d", (int)d->verdict);
+	r = smtp_verdict_reply(d->verdict, at_rcpt, esmtp, mailbox);
+	smtp_reply_format(&b, r, esmtp, mailbox);
 	FUZZ_CHECK(b.len >= 4 && b.len + 2 <= 512, "reply of %zu octets", b.len);
 	FUZZ_CHECK(b.s[0] >= '2' && b.s[0] <= '5' && b.s[3] == ' ',
 	    "malformed reply \"%.*s\"", (int)b.len, b.s);
 	FUZZ_CHECK(fuzz_printable(b.s, b.len), "unprintable reply \"%.*s\"",
 	    (int)b.len, b.s);
-	FUZZ_CHECK(d->accept == (d->reply->code == 250), "accept %d with %d",
-	    d->accept, d->reply->code);
+	FUZZ_CHECK(d->accept == (r->code == 250), "accept %d with %d",
+	    d->accept, r->code);
 	FUZZ_CHECK(d->reason != NULL, "decision without a reason");
 	buf_free(&b);
 }
@@ -141,8 +147,8 @@ static void check_policy(const struct smtp_path *p, enum smtp_rcpt_kind kind)
 			for (int auth = AUTH_SOURCE_NONE; auth <= AUTH_SOURCE_SMTP; auth++) {
 				for (int esmtp = 0; esmtp < 2; esmtp++) {
 					smtp_policy_decide((enum service)svc, (enum client_class)cls,
-					    (enum auth_source)auth, kind, esmtp, p->mailbox, &d);
-					check_decision(&d);
+					    (enum auth_source)auth, kind, &d);
+					check_decision(&d, 1, esmtp, p->mailbox);
 					if (kind == SMTP_RCPT_INVALID)
 						FUZZ_CHECK(!d.accept, "an invalid recipient accepted");
 					if (kind == SMTP_RCPT_REMOTE && cls == CLIENT_OUTSIDE &&
@@ -173,9 +179,9 @@ static void one(const char *arg, size_t len, int allow_null)
 	if (r != SMTP_PATH_OK) {
 		struct smtp_decision d;
 
-		smtp_policy_path_error(r, !allow_null, 1, &d);
-		check_decision(&d);
-		FUZZ_CHECK(d.reply->code >= 500, "a bad path got %d", d.reply->code);
+		smtp_policy_path_error(r, &d);
+		check_decision(&d, !allow_null, 1, NULL);
+		FUZZ_CHECK(!d.accept, "a bad path accepted");
 		FUZZ_CHECK(memcmp(&p, &zero, sizeof p) == 0, "failed parse left data");
 		FUZZ_CHECK(params == arg + len, "failed parse: params not at the end");
 		FUZZ_CHECK(smtp_classify_rcpt(&p, domains, NDOMAINS) == SMTP_RCPT_INVALID,
