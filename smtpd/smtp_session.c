@@ -29,7 +29,6 @@
 #include "queue.h"
 #include "recipient.h"
 #include "relaydb.h"
-#include "sasl.h"
 #include "smtp.h"
 #include "smtpd.h"
 #include "smtp_replies.h"
@@ -248,8 +247,7 @@ static void cmd_ehlo(struct smtp *s, char *arg)
 	ext[n++] = "ENHANCEDSTATUSCODES";
 	if (s->ctx->tls != NULL && s->st.ssl == NULL)
 		ext[n++] = "STARTTLS";
-	if (s->smtp_auth == AUTH_SOURCE_NONE &&
-	    session_plaintext_ok(s->ctx, s->st.ssl != NULL)) {
+	if (smtp_auth_offered(s)) {
 		ext[n++] = "AUTH PLAIN LOGIN";
 		ext[n++] = "AUTH=PLAIN LOGIN";	/* Outlook before 2003 */
 	}
@@ -931,119 +929,8 @@ static void cmd_starttls(struct smtp *s, char *arg)
 	smtp_transaction_reset(s);
 	s->helo[0] = '\0';
 	s->esmtp = 0;
-	/* What AUTH proved in the clear is knowledge to discard too. */
-	s->smtp_auth = AUTH_SOURCE_NONE;
-	explicit_bzero(s->auth_user, sizeof s->auth_user);
+	smtp_auth_forget(s);
 	smtp_enter_state(s, SMTP_STATE_START);
-}
-
-/* A refused login: the pause, then 535; the last one allowed ends it. */
-static void auth_failed(struct smtp *s)
-{
-	session_auth_delay(s->auth.pause_ms);
-	smtp_reply(s, &SMTP_AUTH_FAILED, NULL);
-	if (s->auth.failures >= s->conf->limits.auth_failures) {
-		log_warn("close reason=auth-failures count=%d", s->auth.failures);
-		s->quit = 1;
-	}
-}
-
-/*
- * One SASL continuation line (RFC 4954 §4) into line[SASL_LINE_MAX]: longer
- * than a command line, so a full-size PLAIN response fits. Its length, or
- * -1 after "*" or trouble.
- */
-static int auth_read(void *session, const char *prompt, char *line)
-{
-	struct smtp *s = session;
-	size_t len;
-	int r;
-
-	stream_printf(&s->st, "334 %s\r\n", prompt);
-	if (stream_flush(&s->st) != STREAM_OK)
-		return -1;
-	r = stream_read_line(&s->st, line, SASL_LINE_MAX, &len, NULL);
-	if (r != STREAM_OK) {
-		if (r == STREAM_TOOLONG)
-			smtp_reply(s, &SMTP_LINE_TOO_LONG, NULL);
-		else if (r == STREAM_TIMEOUT)
-			smtp_timed_out(s);
-		s->quit = 1;
-		return -1;
-	}
-	if (strcmp(line, "*") == 0) {
-		smtp_reply(s, &SMTP_AUTH_CANCELLED, NULL);
-		return -1;
-	}
-	return (int)len;
-}
-
-/*
- * AUTH PLAIN and LOGIN (RFC 4954, RFC 4616, draft-murchison-sasl-login).
- * The responses are decoded by sasl.c exactly as POP3 AUTH decodes them:
- * bad base64 is a 501, a malformed message a failed login (535), both
- * logged and counted by session_auth_refused().
- */
-static void cmd_auth(struct smtp *s, char *arg)
-{
-	char line[SASL_LINE_MAX], user[SASL_FIELD_MAX], pass[SASL_FIELD_MAX];
-	char *initial = NULL;
-	const char *method;
-	int r, ok;
-
-	if (!session_plaintext_ok(s->ctx, s->st.ssl != NULL)) {
-		log_info("login result=refused reason=encryption-required service=%s",
-		    conf_service_name(s->ctx->service));
-		stats_count(STAT_LOGIN_FAILED, s->ctx->service);
-		smtp_client_error(s, &SMTP_AUTH_NEED_TLS, NULL);
-		return;
-	}
-	if (arg == NULL) {
-		smtp_client_error(s, &SMTP_AUTH_SYNTAX, NULL);
-		return;
-	}
-	if ((initial = strchr(arg, ' ')) != NULL) {
-		*initial++ = '\0';
-		while (*initial == ' ')
-			initial++;
-		if (*initial == '\0')
-			initial = NULL;
-	}
-	if (strcasecmp(arg, "PLAIN") == 0) {
-		method = "PLAIN";
-	} else if (strcasecmp(arg, "LOGIN") == 0) {
-		method = "LOGIN";
-	} else {
-		smtp_client_error(s, &SMTP_AUTH_MECH, NULL);
-		return;
-	}
-	user[0] = pass[0] = '\0';
-	r = sasl_credentials(method[0] == 'P', initial, auth_read, s, line, user,
-	    pass);
-	/* The session process serves other clients next: no password may stay. */
-	explicit_bzero(line, sizeof line);
-	if (r == SASL_OK) {
-		ok = session_password_check(s->ctx, user, pass, method,
-		    s->auth_user, sizeof s->auth_user, &s->auth);
-		explicit_bzero(pass, sizeof pass);
-		if (ok == 1) {
-			s->smtp_auth = AUTH_SOURCE_SMTP;
-			smtp_reply(s, &SMTP_AUTH_OK, NULL);
-		} else if (ok < 0) {
-			smtp_reply(s, &SMTP_LOCAL_ERROR, NULL);
-		} else {
-			auth_failed(s);
-		}
-		return;
-	}
-	explicit_bzero(pass, sizeof pass);
-	if (r == SASL_BAD_BASE64) {
-		session_auth_refused(s->ctx, method, r, &s->auth);
-		smtp_client_error(s, &SMTP_AUTH_BASE64, NULL);
-	} else if (r == SASL_MALFORMED) {
-		session_auth_refused(s->ctx, method, r, &s->auth);
-		auth_failed(s);
-	}
 }
 
 static void cmd_rset(struct smtp *s, char *arg)
@@ -1102,7 +989,7 @@ static const struct smtp_command smtp_commands[] = {
 	{ "STARTTLS", ANY, CMD_NO_ARGS | CMD_BEFORE_TLS | CMD_TLS_OFFERED, NULL,
 	    NULL, cmd_starttls },
 	{ "AUTH", READY, CMD_ESMTP | CMD_ONCE_AUTH, NULL, &SMTP_AUTH_IN_MAIL,
-	    cmd_auth },
+	    smtp_auth_command },
 	{ "VRFY", ANY, CMD_JUNK, NULL, NULL, cmd_vrfy },
 	{ "HELP", ANY, CMD_JUNK, NULL, NULL, cmd_help },
 	{ "EXPN", ANY, 0, NULL, NULL, cmd_not_implemented },

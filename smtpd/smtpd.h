@@ -77,4 +77,11 @@ void smtp_transaction_reset(struct smtp *s);
 /* The name of a state, for logs. */
 const char *smtp_state_name(enum smtp_state st);
 
+/* auth.c: AUTH PLAIN and LOGIN, its state checked by the command table. */
+void smtp_auth_command(struct smtp *s, char *arg);
+/* Does EHLO offer AUTH (not yet authenticated, a password may travel)? */
+int smtp_auth_offered(const struct smtp *s);
+/* Forget what AUTH proved (STARTTLS starts the session over). */
+void smtp_auth_forget(struct smtp *s);
+
 #endif
