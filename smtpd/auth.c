@@ -177,6 +177,10 @@ static const char *auth_choose(struct smtp *s, char *arg, char **initial)
 	return NULL;
 }
 
+/*
+ * AUTH: choose, exchange, conclude. line, user and pass live on this
+ * stack frame only, and are wiped before it returns.
+ */
 void smtp_auth_command(struct smtp *s, char *arg)
 {
 	char line[SASL_LINE_MAX], user[SASL_FIELD_MAX], pass[SASL_FIELD_MAX];

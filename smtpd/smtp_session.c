@@ -1067,6 +1067,7 @@ static int command_allowed(struct smtp *s, const struct smtp_command *c,
 	return 1;
 }
 
+/* Split "VERB arg", find the verb in the table, check its place, run it. */
 static void dispatch(struct smtp *s, char *line, size_t len)
 {
 	char q[LOG_QUOTE_MAX];
