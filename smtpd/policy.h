@@ -1,8 +1,7 @@
 /*
  * policy.h: the relay policy (docs/PROTOCOL.md, relay policy) as pure
  * functions of the service, the client's class, how it is authorized and the
- * recipient's kind; and every reply text those decisions (and bad paths)
- * produce, in one place.
+ * recipient's kind, each returning a verdict (the session picks the reply).
  */
 #ifndef ISPMAILD_POLICY_H
 #define ISPMAILD_POLICY_H
@@ -18,64 +17,73 @@ enum auth_source {
 	AUTH_SOURCE_SMTP,	/* SMTP AUTH succeeded in this session */
 };
 
-/* A reply line is at most 512 octets with its CRLF (RFC 5321 §4.5.3.1.5). */
-#define SMTP_REPLY_MAX 511
+/*
+ * What the policy decided; the session answers each verdict with one reply
+ * of smtp_replies.h (smtp_verdict_reply(), smtp_session.c), by where it
+ * was asked (MAIL or RCPT) and how the client greeted (HELO or EHLO).
+ */
+enum smtp_verdict {
+	SMTP_VERDICT_SENDER_OK,		/* MAIL: accepted, judged at RCPT */
+	SMTP_VERDICT_LOCAL,		/* RCPT: accepted, a local recipient */
+	SMTP_VERDICT_RELAY,		/* RCPT: accepted for a remote one */
+	SMTP_VERDICT_FIRST_POP,		/* 553: customer, not authorized */
+	SMTP_VERDICT_DENIED,		/* 550: outside, not authorized */
+	SMTP_VERDICT_AUTH_REQUIRED,	/* 530: submission/smtps, no authority */
+	SMTP_VERDICT_BAD_PATH,		/* 501: address syntax (or no kind) */
+	SMTP_VERDICT_PATH_LONG,		/* 501: path over SMTP_PATH_MAX */
+	SMTP_VERDICT_LOCAL_LONG,	/* 501: local part over 64 */
+	SMTP_VERDICT_DOMAIN_LONG,	/* 501: domain over 255 */
+	SMTP_VERDICT_BAD_PARAM,		/* 501: parameter syntax */
+	SMTP_VERDICT_NON_ASCII,		/* 553: 8-bit address (RFC 6531) */
+	SMTP_VERDICTS
+};
 
 struct smtp_decision {
-	int accept;		/* 1: the reply is 250 */
-	int relay;		/* 1: accepted for a remote recipient: queue it */
-	int code;		/* 250, 501, 530, 550, 553 */
-	char text[SMTP_REPLY_MAX];	/* the whole reply line, without CRLF */
+	enum smtp_verdict verdict;
+	int accept;		/* 1: SENDER_OK, LOCAL or RELAY */
+	int relay;		/* 1: RELAY: queue it */
 	const char *reason;	/* static, for the log line (see below) */
 };
 
 /*
  * MAIL FROM (docs/PROTOCOL.md, relay policy): on submission and smtps (any
- * service but smtp) a client neither trusted nor authorized gets "530 5.7.0
- * Authentication required" (RFC 4954 §6); everything else is accepted here
- * and judged at RCPT. esmtp: the client said EHLO (enhanced codes, RFC 2034)
- * rather than HELO. Reasons: "trusted", "auth", "pop-before-smtp",
+ * service but smtp) a client neither trusted nor authorized gets
+ * AUTH_REQUIRED (RFC 4954 §6); everything else is SENDER_OK here and
+ * judged at RCPT. Reasons: "trusted", "auth", "pop-before-smtp",
  * "anonymous" (port 25, nothing to show), "auth-required". Fills *out;
  * returns out->accept.
  */
 int smtp_policy_mail(enum service service, enum client_class cls,
-    enum auth_source auth, int esmtp, struct smtp_decision *out);
+    enum auth_source auth, struct smtp_decision *out);
 
 /*
  * RCPT TO (docs/PROTOCOL.md, relay policy), on port 25:
- *   trusted or authorized:    local: 250 "local", remote: 250 + relay
+ *   trusted or authorized:    local: LOCAL ("local"), remote: RELAY
  *                             ("relay=auth", "relay=trusted",
  *                             "relay=pop-before-smtp", in that order of
  *                             precedence);
- *   customer, not authorized: 553 "first check your mail" ("relay=first-pop");
- *   outside, not authorized:  local: 250 "local" (inbound mail),
- *                             remote: 550 "relaying to <x> prohibited"
- *                             ("relay=denied").
- * On any other service an unauthorized, untrusted client gets the 530 of
- * smtp_policy_mail() again ("auth-required"), in case MAIL let it by.
- * An INVALID kind gets "501 5.1.3 Bad recipient address syntax"
- * ("invalid"). mailbox is the recipient as the client wrote it, without a
- * source route (struct smtp_path's mailbox); it appears in the 550 only,
- * and is left out of it when it holds anything but printable ASCII.
- * Fills *out; returns out->accept.
+ *   customer, not authorized: FIRST_POP ("relay=first-pop");
+ *   outside, not authorized:  local: LOCAL ("local", inbound mail),
+ *                             remote: DENIED ("relay=denied").
+ * On any other service an unauthorized, untrusted client gets the
+ * AUTH_REQUIRED of smtp_policy_mail() again ("auth-required"), in case
+ * MAIL let it by. An INVALID kind is BAD_PATH ("invalid"). Fills *out;
+ * returns out->accept.
  */
 int smtp_policy_decide(enum service service, enum client_class cls,
-    enum auth_source auth, enum smtp_rcpt_kind kind, int esmtp,
-    const char *mailbox, struct smtp_decision *out);
+    enum auth_source auth, enum smtp_rcpt_kind kind,
+    struct smtp_decision *out);
 
 /*
- * The reply to a path that smtp_parse_path_arg() refused (err < 0),
- * for MAIL (is_rcpt 0: enhanced codes X.1.7) or RCPT (X.1.3):
- *   ESYNTAX, ENULL  501 5.1.7 Bad sender address syntax /
- *                   501 5.1.3 Bad recipient address syntax
- *   ELONG           501 5.1.x Path too long (RFC 5321 §4.5.3.1.10)
- *   ELOCAL          501 5.1.x Local part too long
- *   EDOMAIN         501 5.1.x Domain name too long
- *   EPARAM          501 5.5.4 Syntax error in parameters
- *   E8BIT           553 5.6.7 Non-ASCII address not permitted (RFC 6531)
+ * The verdict on a path that smtp_parse_path_arg() refused (err < 0):
+ *   ESYNTAX, ENULL  BAD_PATH
+ *   ELONG           PATH_LONG (RFC 5321 §4.5.3.1.10)
+ *   ELOCAL          LOCAL_LONG
+ *   EDOMAIN         DOMAIN_LONG
+ *   EPARAM          BAD_PARAM
+ *   E8BIT           NON_ASCII
  * Reason "syntax". Fills *out (never accepted); returns 0.
  */
-int smtp_policy_path_error(int err, int is_rcpt, int esmtp,
-    struct smtp_decision *out);
+int smtp_policy_path_error(int err, struct smtp_decision *out);
 
 #endif

@@ -1,7 +1,8 @@
 /*
- * smtp_replies.h: every SMTP reply of the session in one place (the relay
- * policy's own replies live in policy.c). Each is "code", "enhanced code"
- * (RFC 3463, sent only after EHLO: RFC 2034) and text.
+ * smtp_replies.h: every SMTP reply of the session in one place, the relay
+ * policy's too. Each is "code", "enhanced code" (RFC 3463, sent only after
+ * EHLO: RFC 2034) and text; smtp_reply() (smtp_session.c) is the one
+ * formatter. docs/PROTOCOL.md quotes each (tests/sessions/docs_replies.py).
  */
 #ifndef ISPMAILD_SMTP_REPLIES_H
 #define ISPMAILD_SMTP_REPLIES_H
@@ -64,6 +65,28 @@ R(SMTP_BARE_LF,        550, "5.5.2", "Error: bare <LF> or <CR> received, message
 R(SMTP_LONG_LINE,      550, "5.5.2", "Error: message line longer than 1000 octets");
 R(SMTP_NUL_IN_DATA,    550, "5.6.0", "Error: message contains NUL characters");
 R(SMTP_TOO_MANY_HOPS,  554, "5.4.6", "Too many hops");
+
+/*
+ * The relay policy's replies (policy.h: the verdicts; docs/PROTOCOL.md,
+ * relay policy). A bad path is X.1.7 at MAIL and X.1.3 at RCPT; the 553
+ * after HELO ends in the enhanced code the client cannot otherwise see.
+ */
+R(SMTP_RCPT_OK,        250, "2.1.5", "Ok");
+R(SMTP_AUTH_REQUIRED,  530, "5.7.0", "Authentication required");
+R(SMTP_FIRST_POP,      553, "5.7.1", "To send mail, first check your mail with a valid POP account; this prevents unauthorized SPAM relaying.");
+R(SMTP_FIRST_POP_HELO, 553, NULL, "To send mail, first check your mail with a valid POP account; this prevents unauthorized SPAM relaying. (#5.7.1)");
+R(SMTP_RELAY_DENIED,   550, "5.7.1", "relaying to <%s> prohibited by administrator");
+R(SMTP_RELAY_DENIED_NOBOX, 550, "5.7.1", "relaying prohibited by administrator");
+R(SMTP_BAD_SENDER,     501, "5.1.7", "Bad sender address syntax");
+R(SMTP_BAD_RECIPIENT,  501, "5.1.3", "Bad recipient address syntax");
+R(SMTP_SENDER_TOO_LONG, 501, "5.1.7", "Path too long");
+R(SMTP_RCPT_TOO_LONG,  501, "5.1.3", "Path too long");
+R(SMTP_SENDER_LOCAL_LONG, 501, "5.1.7", "Local part too long");
+R(SMTP_RCPT_LOCAL_LONG, 501, "5.1.3", "Local part too long");
+R(SMTP_SENDER_DOMAIN_LONG, 501, "5.1.7", "Domain name too long");
+R(SMTP_RCPT_DOMAIN_LONG, 501, "5.1.3", "Domain name too long");
+R(SMTP_BAD_PARAMS,     501, "5.5.4", "Syntax error in parameters");
+R(SMTP_NON_ASCII,      553, "5.6.7", "Non-ASCII address not permitted");
 
 #undef R
 

@@ -29,7 +29,6 @@
 #include "queue.h"
 #include "recipient.h"
 #include "relaydb.h"
-#include "sasl.h"
 #include "smtp.h"
 #include "smtpd.h"
 #include "smtp_replies.h"
@@ -44,8 +43,39 @@ const char *smtp_state_name(enum smtp_state st)
 	return state_names[st];
 }
 
+/*
+ * What a command needs besides its states (struct smtp_command), checked
+ * by dispatch() in the order of this list, which is the order the replies
+ * depend on (docs/PROTOCOL.md).
+ */
+enum smtp_command_flag {
+	CMD_JUNK = 1 << 0,		/* moves nothing on: junk_command_limit */
+	CMD_JUNK_AGAIN = 1 << 1,	/* junk once greeted (HELO/EHLO again) */
+	CMD_NO_ARGS = 1 << 2,		/* takes no argument */
+	CMD_ESMTP = 1 << 3,		/* after EHLO only, not HELO */
+	CMD_ONCE_AUTH = 1 << 4,		/* not after a successful AUTH */
+	CMD_BEFORE_TLS = 1 << 5,	/* never once TLS is active */
+	CMD_TLS_OFFERED = 1 << 6,	/* only where the listener has TLS */
+};
+
+/* The states a command is allowed in: a mask of 1 << enum smtp_state. */
+#define IN(st) (1u << (st))
+#define ANY (IN(SMTP_STATE_START) | IN(SMTP_STATE_READY) | \
+	IN(SMTP_STATE_MAIL) | IN(SMTP_STATE_RCPT))
+
+/*
+ * One row of the command table. verb: a refusal is logged and counted as
+ * this command's (smtp_refuse(): "mail result=reject ... reason=sequence"),
+ * else it is only a client error. busy: the reply in a state past the
+ * allowed ones (a transaction under way); a state before them gets what
+ * is missing (early_reply()).
+ */
 struct smtp_command {
 	const char *name;
+	unsigned states;
+	unsigned flags;
+	const char *verb;
+	const struct smtp_reply *busy;
 	void (*handler)(struct smtp *s, char *arg);
 };
 
@@ -57,28 +87,32 @@ void smtp_enter_state(struct smtp *s, enum smtp_state to)
 	s->state = to;
 }
 
-/* Queue a reply; the enhanced code only after EHLO; arg fills one "%s". */
-void smtp_reply(struct smtp *s, const struct smtp_reply *r, const char *arg)
+/*
+ * The one formatter of smtp_replies.h: "code enhanced text" after EHLO,
+ * "code text" after HELO (RFC 2034), arg in place of the one "%s".
+ */
+void smtp_reply_format(struct buf *b, const struct smtp_reply *r, int esmtp,
+    const char *arg)
 {
 	const char *pct = strstr(r->text, "%s");
 
-	if (s->esmtp && r->enhanced != NULL)
-		stream_printf(&s->st, "%d %s ", r->code, r->enhanced);
+	if (esmtp && r->enhanced != NULL)
+		buf_printf(b, "%d %s ", r->code, r->enhanced);
 	else
-		stream_printf(&s->st, "%d ", r->code);
+		buf_printf(b, "%d ", r->code);
 	if (pct != NULL) {
-		stream_write(&s->st, r->text, (size_t)(pct - r->text));
-		stream_puts(&s->st, arg ? arg : "");
-		stream_puts(&s->st, pct + 2);
+		buf_append(b, r->text, (size_t)(pct - r->text));
+		buf_appends(b, arg ? arg : "");
+		buf_appends(b, pct + 2);
 	} else {
-		stream_puts(&s->st, r->text);
+		buf_appends(b, r->text);
 	}
-	stream_write(&s->st, "\r\n", 2);
 }
 
-void smtp_reply_line(struct smtp *s, const char *line)
+/* Queue a reply; it is flushed with the rest of the batch. */
+void smtp_reply(struct smtp *s, const struct smtp_reply *r, const char *arg)
 {
-	stream_puts(&s->st, line);
+	smtp_reply_format(&s->st.wbuf, r, s->esmtp, arg);
 	stream_write(&s->st, "\r\n", 2);
 }
 
@@ -181,8 +215,6 @@ static void helo_store(struct smtp *s, const char *arg)
 
 static void cmd_helo(struct smtp *s, char *arg)
 {
-	if (s->state != SMTP_STATE_START && smtp_junk_command(s))
-		return;
 	if (arg == NULL) {
 		smtp_client_error(s, &SMTP_SYNTAX_HELO, NULL);
 		return;
@@ -200,8 +232,6 @@ static void cmd_ehlo(struct smtp *s, char *arg)
 	char size[40];
 	size_t n = 0, i;
 
-	if (s->state != SMTP_STATE_START && smtp_junk_command(s))
-		return;
 	if (arg == NULL) {
 		smtp_client_error(s, &SMTP_SYNTAX_EHLO, NULL);
 		return;
@@ -217,8 +247,7 @@ static void cmd_ehlo(struct smtp *s, char *arg)
 	ext[n++] = "ENHANCEDSTATUSCODES";
 	if (s->ctx->tls != NULL && s->st.ssl == NULL)
 		ext[n++] = "STARTTLS";
-	if (s->smtp_auth == AUTH_SOURCE_NONE &&
-	    session_plaintext_ok(s->ctx, s->st.ssl != NULL)) {
+	if (smtp_auth_offered(s)) {
 		ext[n++] = "AUTH PLAIN LOGIN";
 		ext[n++] = "AUTH=PLAIN LOGIN";	/* Outlook before 2003 */
 	}
@@ -263,6 +292,64 @@ static enum auth_source auth_source(struct smtp *s)
 	if (s->ctx->class == CLIENT_TRUSTED)
 		return AUTH_SOURCE_NONE;
 	return pop_authorized(s);
+}
+
+/*
+ * The reply to each verdict of the relay policy (policy.h), at MAIL and at
+ * RCPT, and the counter a refusal goes to: the one place the policy's
+ * decisions become words.
+ */
+static const struct verdict_reply {
+	const struct smtp_reply *mail;
+	const struct smtp_reply *rcpt;
+	enum stats_reject stat;		/* a refusal's counter; unused for 250 */
+} verdict_replies[SMTP_VERDICTS] = {
+	[SMTP_VERDICT_SENDER_OK] = { &SMTP_MAIL_OK, &SMTP_MAIL_OK, STAT_REJECT_SYNTAX },
+	[SMTP_VERDICT_LOCAL] = { &SMTP_RCPT_OK, &SMTP_RCPT_OK, STAT_REJECT_SYNTAX },
+	[SMTP_VERDICT_RELAY] = { &SMTP_RCPT_OK, &SMTP_RCPT_OK, STAT_REJECT_SYNTAX },
+	[SMTP_VERDICT_FIRST_POP] = { &SMTP_FIRST_POP, &SMTP_FIRST_POP, STAT_REJECT_FIRST_POP },
+	[SMTP_VERDICT_DENIED] = { &SMTP_RELAY_DENIED, &SMTP_RELAY_DENIED, STAT_REJECT_DENIED },
+	[SMTP_VERDICT_AUTH_REQUIRED] = { &SMTP_AUTH_REQUIRED, &SMTP_AUTH_REQUIRED,
+	    STAT_REJECT_AUTH_REQUIRED },
+	[SMTP_VERDICT_BAD_PATH] = { &SMTP_BAD_SENDER, &SMTP_BAD_RECIPIENT, STAT_REJECT_SYNTAX },
+	[SMTP_VERDICT_PATH_LONG] = { &SMTP_SENDER_TOO_LONG, &SMTP_RCPT_TOO_LONG,
+	    STAT_REJECT_SYNTAX },
+	[SMTP_VERDICT_LOCAL_LONG] = { &SMTP_SENDER_LOCAL_LONG, &SMTP_RCPT_LOCAL_LONG,
+	    STAT_REJECT_SYNTAX },
+	[SMTP_VERDICT_DOMAIN_LONG] = { &SMTP_SENDER_DOMAIN_LONG, &SMTP_RCPT_DOMAIN_LONG,
+	    STAT_REJECT_SYNTAX },
+	[SMTP_VERDICT_BAD_PARAM] = { &SMTP_BAD_PARAMS, &SMTP_BAD_PARAMS, STAT_REJECT_SYNTAX },
+	[SMTP_VERDICT_NON_ASCII] = { &SMTP_NON_ASCII, &SMTP_NON_ASCII, STAT_REJECT_SYNTAX },
+};
+
+/* A mailbox goes into a reply only if it cannot break the line. */
+static int mailbox_printable(const char *m)
+{
+	size_t n = 0;
+
+	if (m == NULL || *m == '\0')
+		return 0;
+	for (; m[n] != '\0'; n++)
+		if ((unsigned char)m[n] < 0x20 || (unsigned char)m[n] > 0x7e ||
+		    n >= SMTP_PATH_MAX)
+			return 0;
+	return 1;
+}
+
+/*
+ * The reply to verdict v at MAIL (at_rcpt 0) or RCPT; mailbox is what
+ * the 550 names (as the client wrote it), and a 550 without it when it
+ * holds anything but printable ASCII. After HELO the 553 carries its
+ * enhanced code in its text (docs/PROTOCOL.md, relay policy).
+ */
+const struct smtp_reply *smtp_verdict_reply(enum smtp_verdict v, int at_rcpt,
+    int esmtp, const char *mailbox)
+{
+	if (v == SMTP_VERDICT_DENIED && !mailbox_printable(mailbox))
+		return &SMTP_RELAY_DENIED_NOBOX;
+	if (v == SMTP_VERDICT_FIRST_POP && !esmtp)
+		return &SMTP_FIRST_POP_HELO;
+	return at_rcpt ? verdict_replies[v].rcpt : verdict_replies[v].mail;
 }
 
 /* "FROM:" / "TO:" prefix, case-insensitive; returns what follows. */
@@ -333,28 +420,22 @@ static int mail_params(struct smtp *s, const char *p, const char *end)
 static void cmd_mail(struct smtp *s, char *arg)
 {
 	struct smtp_decision d;
+	const struct smtp_reply *reply;
 	const char *params = NULL;
 	char *p;
 	int r;
 
-	if (s->state == SMTP_STATE_START) {
-		smtp_refuse(s, "mail", "sequence", &SMTP_NEED_HELO, NULL);
-		return;
-	}
-	if (s->state != SMTP_STATE_READY) {
-		smtp_refuse(s, "mail", "sequence", &SMTP_NESTED_MAIL, NULL);
-		return;
-	}
 	if ((p = after_prefix(arg, "FROM:")) == NULL) {
 		smtp_refuse(s, "mail", "syntax", &SMTP_SYNTAX_MAIL, NULL);
 		return;
 	}
 	r = smtp_parse_path_arg(p, strlen(p), 1, &s->sender, &params);
 	if (r != SMTP_PATH_OK) {
-		smtp_policy_path_error(r, 0, s->esmtp, &d);
-		log_info("mail result=reject code=%d reason=%s", d.code, d.reason);
-		stats_reject(STAT_REJECT_SYNTAX);
-		smtp_reply_line(s, d.text);
+		smtp_policy_path_error(r, &d);
+		reply = smtp_verdict_reply(d.verdict, 0, s->esmtp, NULL);
+		log_info("mail result=reject code=%d reason=%s", reply->code, d.reason);
+		stats_reject(verdict_replies[d.verdict].stat);
+		smtp_reply(s, reply, NULL);
 		smtp_count_error(s);
 		return;
 	}
@@ -364,18 +445,19 @@ static void cmd_mail(struct smtp *s, char *arg)
 	 * Port 25 accepts every MAIL and judges at RCPT: only submission and
 	 * smtps need the relay DB here (for their 530).
 	 */
-	if (!smtp_policy_mail(s->ctx->service, s->ctx->class,
-	    s->ctx->service == SERVICE_SMTP ? s->smtp_auth : auth_source(s),
-	    s->esmtp, &d)) {
+	smtp_policy_mail(s->ctx->service, s->ctx->class,
+	    s->ctx->service == SERVICE_SMTP ? s->smtp_auth : auth_source(s), &d);
+	reply = smtp_verdict_reply(d.verdict, 0, s->esmtp, NULL);
+	if (!d.accept) {
 		log_info("mail from=%s result=reject code=%d reason=%s",
-		    log_qaddr(s->sender.mailbox), d.code, d.reason);
-		stats_reject(STAT_REJECT_AUTH_REQUIRED);
-		smtp_reply_line(s, d.text);
+		    log_qaddr(s->sender.mailbox), reply->code, d.reason);
+		stats_reject(verdict_replies[d.verdict].stat);
+		smtp_reply(s, reply, NULL);
 		return;
 	}
 	log_info("mail from=%s result=ok reason=%s", log_qaddr(s->sender.mailbox), d.reason);
 	smtp_enter_state(s, SMTP_STATE_MAIL);
-	smtp_reply(s, &SMTP_MAIL_OK, NULL);
+	smtp_reply(s, reply, NULL);
 }
 
 /* Look up and remember a local recipient; 0 when it was accepted. */
@@ -442,27 +524,24 @@ static void refusals_summary(const struct smtp *s)
 static void cmd_rcpt(struct smtp *s, char *arg)
 {
 	struct smtp_decision d;
+	const struct smtp_reply *reply;
 	struct smtp_path path;
 	enum smtp_rcpt_kind kind;
 	enum auth_source auth = AUTH_SOURCE_NONE;
 	char *p;
 	int r;
 
-	if (s->state < SMTP_STATE_MAIL) {
-		smtp_refuse(s, "rcpt", "sequence", s->state == SMTP_STATE_START ?
-		    &SMTP_NEED_HELO : &SMTP_NEED_MAIL, NULL);
-		return;
-	}
 	if ((p = after_prefix(arg, "TO:")) == NULL) {
 		smtp_refuse(s, "rcpt", "syntax", &SMTP_SYNTAX_RCPT, NULL);
 		return;
 	}
 	r = smtp_parse_path_arg(p, strlen(p), 0, &path, NULL);
 	if (r != SMTP_PATH_OK) {
-		smtp_policy_path_error(r, 1, s->esmtp, &d);
-		log_info("rcpt result=reject code=%d reason=%s", d.code, d.reason);
-		stats_reject(STAT_REJECT_SYNTAX);
-		smtp_reply_line(s, d.text);
+		smtp_policy_path_error(r, &d);
+		reply = smtp_verdict_reply(d.verdict, 1, s->esmtp, NULL);
+		log_info("rcpt result=reject code=%d reason=%s", reply->code, d.reason);
+		stats_reject(verdict_replies[d.verdict].stat);
+		smtp_reply(s, reply, NULL);
 		smtp_count_error(s);
 		return;
 	}
@@ -477,22 +556,20 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 	if (kind == SMTP_RCPT_REMOTE || s->ctx->class == CLIENT_CUSTOMER ||
 	    s->ctx->service != SERVICE_SMTP)
 		auth = auth_source(s);
-	smtp_policy_decide(s->ctx->service, s->ctx->class, auth, kind,
-	    s->esmtp, path.mailbox, &d);
+	smtp_policy_decide(s->ctx->service, s->ctx->class, auth, kind, &d);
+	reply = smtp_verdict_reply(d.verdict, 1, s->esmtp, path.mailbox);
 	if (!d.accept) {
-		enum stats_reject why = d.code == 553 ? STAT_REJECT_FIRST_POP :
-		    d.code == 550 ? STAT_REJECT_DENIED : d.code == 530 ?
-		    STAT_REJECT_AUTH_REQUIRED : STAT_REJECT_SYNTAX;
+		enum stats_reject why = verdict_replies[d.verdict].stat;
 
 		stats_reject(why);
 		/* Counted every time, logged the first few: see refusals_summary. */
 		if (++s->refusals <= SMTP_REFUSALS_LOGGED)
 			log_info("rcpt to=%s result=reject code=%d %s%s", log_qaddr(path.mailbox),
-			    d.code, strncmp(d.reason, "relay=", 6) ? "reason=" : "",
+			    reply->code, strncmp(d.reason, "relay=", 6) ? "reason=" : "",
 			    d.reason);
 		else
 			s->unlogged[why]++;
-		smtp_reply_line(s, d.text);
+		smtp_reply(s, reply, path.mailbox);
 		smtp_count_error(s);
 		return;
 	}
@@ -507,7 +584,7 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 	if (s->naccepted++ == 0)
 		str_copy(s->first_rcpt, sizeof s->first_rcpt, path.mailbox);
 	smtp_enter_state(s, SMTP_STATE_RCPT);
-	smtp_reply_line(s, d.text);
+	smtp_reply(s, reply, NULL);
 }
 
 /* RFC 5322 date for Received:. */
@@ -831,18 +908,7 @@ static void cmd_starttls(struct smtp *s, char *arg)
 {
 	int r;
 
-	if (arg != NULL) {
-		smtp_client_error(s, &SMTP_SYNTAX_NOARGS, NULL);
-		return;
-	}
-	if (s->st.ssl != NULL) {
-		smtp_client_error(s, &SMTP_TLS_ALREADY, NULL);
-		return;
-	}
-	if (s->ctx->tls == NULL) {
-		smtp_client_error(s, &SMTP_UNKNOWN, NULL);
-		return;
-	}
+	(void)arg;
 	smtp_reply(s, &SMTP_TLS_READY, NULL);
 	if (stream_input_pending(&s->st))
 		log_warn("starttls result=discarded reason=pipelined-input");
@@ -863,141 +929,13 @@ static void cmd_starttls(struct smtp *s, char *arg)
 	smtp_transaction_reset(s);
 	s->helo[0] = '\0';
 	s->esmtp = 0;
-	/* What AUTH proved in the clear is knowledge to discard too. */
-	s->smtp_auth = AUTH_SOURCE_NONE;
-	explicit_bzero(s->auth_user, sizeof s->auth_user);
+	smtp_auth_forget(s);
 	smtp_enter_state(s, SMTP_STATE_START);
-}
-
-/* A refused login: the pause, then 535; the last one allowed ends it. */
-static void auth_failed(struct smtp *s)
-{
-	session_auth_delay(s->auth.pause_ms);
-	smtp_reply(s, &SMTP_AUTH_FAILED, NULL);
-	if (s->auth.failures >= s->conf->limits.auth_failures) {
-		log_warn("close reason=auth-failures count=%d", s->auth.failures);
-		s->quit = 1;
-	}
-}
-
-/*
- * One SASL continuation line (RFC 4954 §4) into line[SASL_LINE_MAX]: longer
- * than a command line, so a full-size PLAIN response fits. Its length, or
- * -1 after "*" or trouble.
- */
-static int auth_read(void *session, const char *prompt, char *line)
-{
-	struct smtp *s = session;
-	size_t len;
-	int r;
-
-	stream_printf(&s->st, "334 %s\r\n", prompt);
-	if (stream_flush(&s->st) != STREAM_OK)
-		return -1;
-	r = stream_read_line(&s->st, line, SASL_LINE_MAX, &len, NULL);
-	if (r != STREAM_OK) {
-		if (r == STREAM_TOOLONG)
-			smtp_reply(s, &SMTP_LINE_TOO_LONG, NULL);
-		else if (r == STREAM_TIMEOUT)
-			smtp_timed_out(s);
-		s->quit = 1;
-		return -1;
-	}
-	if (strcmp(line, "*") == 0) {
-		smtp_reply(s, &SMTP_AUTH_CANCELLED, NULL);
-		return -1;
-	}
-	return (int)len;
-}
-
-/*
- * AUTH PLAIN and LOGIN (RFC 4954, RFC 4616, draft-murchison-sasl-login).
- * The responses are decoded by sasl.c exactly as POP3 AUTH decodes them:
- * bad base64 is a 501, a malformed message a failed login (535), both
- * logged and counted by session_auth_refused().
- */
-static void cmd_auth(struct smtp *s, char *arg)
-{
-	char line[SASL_LINE_MAX], user[SASL_FIELD_MAX], pass[SASL_FIELD_MAX];
-	char *initial = NULL;
-	const char *method;
-	int r, ok;
-
-	if (s->state == SMTP_STATE_START || !s->esmtp) {
-		smtp_client_error(s, &SMTP_NEED_HELO, NULL);
-		return;
-	}
-	if (s->smtp_auth != AUTH_SOURCE_NONE) {
-		smtp_client_error(s, &SMTP_AUTH_ALREADY, NULL);
-		return;
-	}
-	if (s->state != SMTP_STATE_READY) {
-		smtp_client_error(s, &SMTP_AUTH_IN_MAIL, NULL);
-		return;
-	}
-	if (!session_plaintext_ok(s->ctx, s->st.ssl != NULL)) {
-		log_info("login result=refused reason=encryption-required service=%s",
-		    conf_service_name(s->ctx->service));
-		stats_count(STAT_LOGIN_FAILED, s->ctx->service);
-		smtp_client_error(s, &SMTP_AUTH_NEED_TLS, NULL);
-		return;
-	}
-	if (arg == NULL) {
-		smtp_client_error(s, &SMTP_AUTH_SYNTAX, NULL);
-		return;
-	}
-	if ((initial = strchr(arg, ' ')) != NULL) {
-		*initial++ = '\0';
-		while (*initial == ' ')
-			initial++;
-		if (*initial == '\0')
-			initial = NULL;
-	}
-	if (strcasecmp(arg, "PLAIN") == 0) {
-		method = "PLAIN";
-	} else if (strcasecmp(arg, "LOGIN") == 0) {
-		method = "LOGIN";
-	} else {
-		smtp_client_error(s, &SMTP_AUTH_MECH, NULL);
-		return;
-	}
-	user[0] = pass[0] = '\0';
-	r = sasl_credentials(method[0] == 'P', initial, auth_read, s, line, user,
-	    pass);
-	/* The session process serves other clients next: no password may stay. */
-	explicit_bzero(line, sizeof line);
-	if (r == SASL_OK) {
-		ok = session_password_check(s->ctx, user, pass, method,
-		    s->auth_user, sizeof s->auth_user, &s->auth);
-		explicit_bzero(pass, sizeof pass);
-		if (ok == 1) {
-			s->smtp_auth = AUTH_SOURCE_SMTP;
-			smtp_reply(s, &SMTP_AUTH_OK, NULL);
-		} else if (ok < 0) {
-			smtp_reply(s, &SMTP_LOCAL_ERROR, NULL);
-		} else {
-			auth_failed(s);
-		}
-		return;
-	}
-	explicit_bzero(pass, sizeof pass);
-	if (r == SASL_BAD_BASE64) {
-		session_auth_refused(s->ctx, method, r, &s->auth);
-		smtp_client_error(s, &SMTP_AUTH_BASE64, NULL);
-	} else if (r == SASL_MALFORMED) {
-		session_auth_refused(s->ctx, method, r, &s->auth);
-		auth_failed(s);
-	}
 }
 
 static void cmd_rset(struct smtp *s, char *arg)
 {
-	if (smtp_junk_command(s))
-		return;
-	if (arg != NULL) {
-		smtp_client_error(s, &SMTP_SYNTAX_NOARGS, NULL);
-		return;
-	}
+	(void)arg;
 	smtp_transaction_reset(s);
 	smtp_reply(s, &SMTP_OK, NULL);
 }
@@ -1005,8 +943,6 @@ static void cmd_rset(struct smtp *s, char *arg)
 static void cmd_noop(struct smtp *s, char *arg)
 {
 	(void)arg;
-	if (smtp_junk_command(s))
-		return;
 	smtp_reply(s, &SMTP_OK, NULL);
 }
 
@@ -1019,8 +955,6 @@ static void cmd_quit(struct smtp *s, char *arg)
 
 static void cmd_vrfy(struct smtp *s, char *arg)
 {
-	if (smtp_junk_command(s))
-		return;
 	if (arg == NULL) {
 		smtp_client_error(s, &SMTP_SYNTAX_VRFY, NULL);
 		return;
@@ -1031,8 +965,6 @@ static void cmd_vrfy(struct smtp *s, char *arg)
 static void cmd_help(struct smtp *s, char *arg)
 {
 	(void)arg;
-	if (smtp_junk_command(s))
-		return;
 	smtp_reply(s, &SMTP_HELP, NULL);
 }
 
@@ -1042,24 +974,100 @@ static void cmd_not_implemented(struct smtp *s, char *arg)
 	smtp_client_error(s, &SMTP_NOT_IMPL, NULL);
 }
 
+#define READY IN(SMTP_STATE_READY)
+#define TRANSACTION (IN(SMTP_STATE_MAIL) | IN(SMTP_STATE_RCPT))
+
 static const struct smtp_command smtp_commands[] = {
-	{ "HELO", cmd_helo },
-	{ "EHLO", cmd_ehlo },
-	{ "MAIL", cmd_mail },
-	{ "RCPT", cmd_rcpt },
-	{ "DATA", cmd_data },
-	{ "RSET", cmd_rset },
-	{ "NOOP", cmd_noop },
-	{ "QUIT", cmd_quit },
-	{ "STARTTLS", cmd_starttls },
-	{ "AUTH", cmd_auth },
-	{ "VRFY", cmd_vrfy },
-	{ "HELP", cmd_help },
-	{ "EXPN", cmd_not_implemented },
-	{ "TURN", cmd_not_implemented },
-	{ "ETRN", cmd_not_implemented },
+	{ "HELO", ANY, CMD_JUNK_AGAIN, NULL, NULL, cmd_helo },
+	{ "EHLO", ANY, CMD_JUNK_AGAIN, NULL, NULL, cmd_ehlo },
+	{ "MAIL", READY, 0, "mail", &SMTP_NESTED_MAIL, cmd_mail },
+	{ "RCPT", TRANSACTION, 0, "rcpt", NULL, cmd_rcpt },
+	{ "DATA", IN(SMTP_STATE_RCPT), CMD_NO_ARGS, "data", NULL, cmd_data },
+	{ "RSET", ANY, CMD_JUNK | CMD_NO_ARGS, NULL, NULL, cmd_rset },
+	{ "NOOP", ANY, CMD_JUNK, NULL, NULL, cmd_noop },
+	{ "QUIT", ANY, 0, NULL, NULL, cmd_quit },
+	{ "STARTTLS", ANY, CMD_NO_ARGS | CMD_BEFORE_TLS | CMD_TLS_OFFERED, NULL,
+	    NULL, cmd_starttls },
+	{ "AUTH", READY, CMD_ESMTP | CMD_ONCE_AUTH, NULL, &SMTP_AUTH_IN_MAIL,
+	    smtp_auth_command },
+	{ "VRFY", ANY, CMD_JUNK, NULL, NULL, cmd_vrfy },
+	{ "HELP", ANY, CMD_JUNK, NULL, NULL, cmd_help },
+	{ "EXPN", ANY, 0, NULL, NULL, cmd_not_implemented },
+	{ "TURN", ANY, 0, NULL, NULL, cmd_not_implemented },
+	{ "ETRN", ANY, 0, NULL, NULL, cmd_not_implemented },
 };
 
+/* A state before every allowed one: the reply names the step missing. */
+static const struct smtp_reply *early_reply(enum smtp_state st)
+{
+	static const struct smtp_reply *const missing[] = {
+		[SMTP_STATE_START] = &SMTP_NEED_HELO,
+		[SMTP_STATE_READY] = &SMTP_NEED_MAIL,
+		[SMTP_STATE_MAIL] = &SMTP_NEED_RCPT,
+		[SMTP_STATE_RCPT] = &SMTP_NEED_RCPT,	/* unused: RCPT is last */
+	};
+
+	return missing[st];
+}
+
+/* A command refused by the table, as its handler would have refused it. */
+static void command_refuse(struct smtp *s, const struct smtp_command *c,
+    const char *reason, const struct smtp_reply *r)
+{
+	if (c->verb != NULL)
+		smtp_refuse(s, c->verb, reason, r, NULL);
+	else
+		smtp_client_error(s, r, NULL);
+}
+
+/*
+ * Is command c allowed here? If not, the refusal is sent. The order of
+ * the checks is the order of the replies: junk first (it may end the
+ * session), then the argument, a state too early, the flags of the
+ * client's standing, a state too late (busy), and TLS.
+ */
+static int command_allowed(struct smtp *s, const struct smtp_command *c,
+    const char *arg)
+{
+	unsigned here = IN(s->state);
+
+	if ((c->flags & CMD_JUNK ||
+	    (c->flags & CMD_JUNK_AGAIN && s->state != SMTP_STATE_START)) &&
+	    smtp_junk_command(s))
+		return 0;
+	if (c->flags & CMD_NO_ARGS && arg != NULL) {
+		command_refuse(s, c, "syntax", &SMTP_SYNTAX_NOARGS);
+		return 0;
+	}
+	if (!(c->states & here) && (c->states & (here - 1)) == 0) {
+		command_refuse(s, c, "sequence", early_reply(s->state));
+		return 0;
+	}
+	if (c->flags & CMD_ESMTP && !s->esmtp) {
+		command_refuse(s, c, "sequence", &SMTP_NEED_HELO);
+		return 0;
+	}
+	if (c->flags & CMD_ONCE_AUTH && s->smtp_auth != AUTH_SOURCE_NONE) {
+		command_refuse(s, c, "sequence", &SMTP_AUTH_ALREADY);
+		return 0;
+	}
+	if (!(c->states & here)) {
+		command_refuse(s, c, "sequence", c->busy != NULL ? c->busy :
+		    early_reply(s->state));
+		return 0;
+	}
+	if (c->flags & CMD_BEFORE_TLS && s->st.ssl != NULL) {
+		command_refuse(s, c, "sequence", &SMTP_TLS_ALREADY);
+		return 0;
+	}
+	if (c->flags & CMD_TLS_OFFERED && s->ctx->tls == NULL) {
+		command_refuse(s, c, "sequence", &SMTP_UNKNOWN);
+		return 0;
+	}
+	return 1;
+}
+
+/* Split "VERB arg", find the verb in the table, check its place, run it. */
 static void dispatch(struct smtp *s, char *line, size_t len)
 {
 	char q[LOG_QUOTE_MAX];
@@ -1081,8 +1089,11 @@ static void dispatch(struct smtp *s, char *line, size_t len)
 			arg = NULL;
 	}
 	for (i = 0; i < sizeof smtp_commands / sizeof smtp_commands[0]; i++) {
-		if (strcasecmp(line, smtp_commands[i].name) == 0) {
-			smtp_commands[i].handler(s, arg);
+		const struct smtp_command *c = &smtp_commands[i];
+
+		if (strcasecmp(line, c->name) == 0) {
+			if (command_allowed(s, c, arg))
+				c->handler(s, arg);
 			return;
 		}
 	}

@@ -8,7 +8,9 @@
 
 #include "address.h"
 #include "aliases.h"
+#include "buf.h"
 #include "conf.h"
+#include "policy.h"
 #include "recipient.h"
 #include "relaydb.h"
 #include "session.h"
@@ -54,7 +56,12 @@ struct smtp {
 void smtp_enter_state(struct smtp *s, enum smtp_state to);
 /* Queue a reply; the enhanced code only after EHLO; arg fills one "%s". */
 void smtp_reply(struct smtp *s, const struct smtp_reply *r, const char *arg);
-void smtp_reply_line(struct smtp *s, const char *line);
+/* The same line without its CRLF, appended to b (esmtp: after EHLO). */
+void smtp_reply_format(struct buf *b, const struct smtp_reply *r, int esmtp,
+    const char *arg);
+/* The reply to a relay policy verdict at MAIL or RCPT (mailbox: the 550's). */
+const struct smtp_reply *smtp_verdict_reply(enum smtp_verdict v, int at_rcpt,
+    int esmtp, const char *mailbox);
 /* Count a client error; limits.error_limit of them end the session. */
 void smtp_count_error(struct smtp *s);
 void smtp_client_error(struct smtp *s, const struct smtp_reply *r, const char *arg);
@@ -69,5 +76,12 @@ void smtp_timed_out(struct smtp *s);
 void smtp_transaction_reset(struct smtp *s);
 /* The name of a state, for logs. */
 const char *smtp_state_name(enum smtp_state st);
+
+/* auth.c: AUTH PLAIN and LOGIN, its state checked by the command table. */
+void smtp_auth_command(struct smtp *s, char *arg);
+/* Does EHLO offer AUTH (not yet authenticated, a password may travel)? */
+int smtp_auth_offered(const struct smtp *s);
+/* Forget what AUTH proved (STARTTLS starts the session over). */
+void smtp_auth_forget(struct smtp *s);
 
 #endif

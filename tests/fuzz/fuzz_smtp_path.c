@@ -15,9 +15,11 @@
 #include <string.h>
 
 #include "address.h"
+#include "buf.h"
 #include "fuzz_util.h"
 #include "maildir.h"
 #include "policy.h"
+#include "smtpd.h"
 
 static char d1[] = "example.net", d2[] = "example.org", d3[] = "xn--bcher-kva.example";
 static char *const domains[] = { d1, d2, d3 };
@@ -106,19 +108,28 @@ static void check_local(const struct smtp_path *p)
 	    "Maildir path %s escapes", path);
 }
 
-/* A reply line built by policy.c: "ddd ..." printable, within bounds. */
-static void check_decision(const struct smtp_decision *d)
+/*
+ * A decision's reply line, as the session maps and formats it (at RCPT or
+ * MAIL, after EHLO or HELO, mailbox in the 550): printable, bounded.
+ */
+static void check_decision(const struct smtp_decision *d, int at_rcpt,
+    int esmtp, const char *mailbox)
 {
-	size_t n = strnlen(d->text, sizeof d->text);
+	const struct smtp_reply *r;
+	struct buf b = BUF_INIT;
 
-	FUZZ_CHECK(n < sizeof d->text, "reply not terminated");
-	FUZZ_CHECK(n >= 4 && d->text[0] >= '2' && d->text[0] <= '5' && d->text[3] == ' ',
-	    "malformed reply \"%s\"", d->text);
-	FUZZ_CHECK(fuzz_printable(d->text, n), "unprintable reply \"%s\"", d->text);
-	FUZZ_CHECK(d->code == (d->text[0] - '0') * 100 + (d->text[1] - '0') * 10 +
-	    (d->text[2] - '0'), "code %d, reply \"%s\"", d->code, d->text);
-	FUZZ_CHECK(d->accept == (d->code == 250), "accept %d with %d", d->accept, d->code);
+	FUZZ_CHECK(d->verdict < SMTP_VERDICTS, "verdict %d", (int)d->verdict);
+	r = smtp_verdict_reply(d->verdict, at_rcpt, esmtp, mailbox);
+	smtp_reply_format(&b, r, esmtp, mailbox);
+	FUZZ_CHECK(b.len >= 4 && b.len + 2 <= 512, "reply of %zu octets", b.len);
+	FUZZ_CHECK(b.s[0] >= '2' && b.s[0] <= '5' && b.s[3] == ' ',
+	    "malformed reply \"%.*s\"", (int)b.len, b.s);
+	FUZZ_CHECK(fuzz_printable(b.s, b.len), "unprintable reply \"%.*s\"",
+	    (int)b.len, b.s);
+	FUZZ_CHECK(d->accept == (r->code == 250), "accept %d with %d",
+	    d->accept, r->code);
 	FUZZ_CHECK(d->reason != NULL, "decision without a reason");
+	buf_free(&b);
 }
 
 /*
@@ -136,8 +147,8 @@ static void check_policy(const struct smtp_path *p, enum smtp_rcpt_kind kind)
 			for (int auth = AUTH_SOURCE_NONE; auth <= AUTH_SOURCE_SMTP; auth++) {
 				for (int esmtp = 0; esmtp < 2; esmtp++) {
 					smtp_policy_decide((enum service)svc, (enum client_class)cls,
-					    (enum auth_source)auth, kind, esmtp, p->mailbox, &d);
-					check_decision(&d);
+					    (enum auth_source)auth, kind, &d);
+					check_decision(&d, 1, esmtp, p->mailbox);
 					if (kind == SMTP_RCPT_INVALID)
 						FUZZ_CHECK(!d.accept, "an invalid recipient accepted");
 					if (kind == SMTP_RCPT_REMOTE && cls == CLIENT_OUTSIDE &&
@@ -168,9 +179,9 @@ static void one(const char *arg, size_t len, int allow_null)
 	if (r != SMTP_PATH_OK) {
 		struct smtp_decision d;
 
-		smtp_policy_path_error(r, !allow_null, 1, &d);
-		check_decision(&d);
-		FUZZ_CHECK(d.code >= 500, "a bad path got %d", d.code);
+		smtp_policy_path_error(r, &d);
+		check_decision(&d, !allow_null, 1, NULL);
+		FUZZ_CHECK(!d.accept, "a bad path accepted");
 		FUZZ_CHECK(memcmp(&p, &zero, sizeof p) == 0, "failed parse left data");
 		FUZZ_CHECK(params == arg + len, "failed parse: params not at the end");
 		FUZZ_CHECK(smtp_classify_rcpt(&p, domains, NDOMAINS) == SMTP_RCPT_INVALID,

@@ -1,15 +1,19 @@
 /*
  * test_policy.c: the relay policy of docs/PROTOCOL.md walked row by row
- * (service x client class x authorization x recipient kind x HELO/EHLO),
- * every reply compared to the byte with the texts docs/PROTOCOL.md quotes.
+ * (service x client class x authorization x recipient kind x HELO/EHLO):
+ * each verdict, and the reply the session maps it to (smtp_verdict_reply()
+ * and smtp_reply_format(), smtp_session.c) compared to the byte with the
+ * texts docs/PROTOCOL.md quotes.
  */
 #include "config.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "cutap.h"
 #include "policy.h"
+#include "smtpd.h"
 
 /* docs/PROTOCOL.md, relay policy, verbatim. */
 #define FIRST_POP_EHLO "553 5.7.1 To send mail, first check your mail with a valid POP account; this prevents unauthorized SPAM relaying."
@@ -23,9 +27,36 @@
 #define MAIL_OK_EHLO "250 2.1.0 Ok"
 #define MAIL_OK_HELO "250 Ok"
 
+/*
+ * The reply line the session sends for verdict v at MAIL (at_rcpt 0) or
+ * RCPT, after EHLO or HELO, mailbox in the 550; without CRLF.
+ */
+static const char *verdict_text(enum smtp_verdict v, int at_rcpt, int esmtp,
+    const char *mailbox)
+{
+	static char line[600];
+	struct buf b = BUF_INIT;
+
+	smtp_reply_format(&b, smtp_verdict_reply(v, at_rcpt, esmtp, mailbox),
+	    esmtp, mailbox);
+	buf_appendc(&b, '\0');
+	str_copy(line, sizeof line, b.s);
+	buf_free(&b);
+	return line;
+}
+
+/* The same for a decision; its code. */
+#define TEXT(d, at_rcpt, esmtp, mailbox) verdict_text((d)->verdict, at_rcpt, esmtp, mailbox)
+#define CODE(d, at_rcpt) (smtp_verdict_reply((d)->verdict, at_rcpt, 1, "x")->code)
+
 enum outcome { OK, RELAY, FIRST_POP, DENIED, AUTH_REQ };
 
 static const char *const outcome_name[] = { "OK", "RELAY", "FIRST_POP", "DENIED", "AUTH_REQ" };
+static const enum smtp_verdict outcome_verdict[] = {
+	[OK] = SMTP_VERDICT_LOCAL, [RELAY] = SMTP_VERDICT_RELAY,
+	[FIRST_POP] = SMTP_VERDICT_FIRST_POP, [DENIED] = SMTP_VERDICT_DENIED,
+	[AUTH_REQ] = SMTP_VERDICT_AUTH_REQUIRED,
+};
 
 /*
  * One row of the relay policy table per class x authorization x kind, with
@@ -113,20 +144,22 @@ static void test_rcpt_table(void)
 
 		expect(o, esmtp, &code, &accept, &relay, &text);
 		memset(&d, 0x5a, sizeof d);
-		ret = smtp_policy_decide(services[s], t->cls, t->auth, t->kind,
-		    esmtp, "user@remote.example", &d);
-		if (d.code != code || strcmp(d.text, text) != 0 ||
+		ret = smtp_policy_decide(services[s], t->cls, t->auth, t->kind, &d);
+		if (d.verdict != outcome_verdict[o] || CODE(&d, 1) != code ||
+		    strcmp(TEXT(&d, 1, esmtp, "user@remote.example"), text) != 0 ||
 		    d.relay != relay || strcmp(d.reason, reason) != 0)
 			printf("# %s/%s/auth=%d/%s/%s: got %d \"%s\" relay=%d %s, "
 			    "expected %s\n", conf_service_name(services[s]),
 			    net_client_class_name(t->cls), (int)t->auth,
 			    smtp_rcpt_kind_name(t->kind), esmtp ? "EHLO" : "HELO",
-			    d.code, d.text, d.relay, d.reason, outcome_name[o]);
+			    CODE(&d, 1), TEXT(&d, 1, esmtp, "user@remote.example"),
+			    d.relay, d.reason, outcome_name[o]);
 		CU_ASSERT_EQUAL(ret, accept);
+		CU_ASSERT_EQUAL(d.verdict, outcome_verdict[o]);
 		CU_ASSERT_EQUAL(d.accept, accept);
 		CU_ASSERT_EQUAL(d.relay, relay);
-		CU_ASSERT_EQUAL(d.code, code);
-		CU_ASSERT_STRING_EQUAL(d.text, text);
+		CU_ASSERT_EQUAL(CODE(&d, 1), code);
+		CU_ASSERT_STRING_EQUAL(TEXT(&d, 1, esmtp, "user@remote.example"), text);
 		CU_ASSERT_STRING_EQUAL(d.reason, reason);
 		walked++;
 	}
@@ -153,12 +186,14 @@ static void test_mail_table(void)
 		struct smtp_decision d;
 		int ret;
 
-		ret = smtp_policy_mail(services[s], classes[c], auths[a], esmtp, &d);
+		ret = smtp_policy_mail(services[s], classes[c], auths[a], &d);
 		CU_ASSERT_EQUAL(ret, !refused);
+		CU_ASSERT_EQUAL(d.verdict, refused ? SMTP_VERDICT_AUTH_REQUIRED :
+		    SMTP_VERDICT_SENDER_OK);
 		CU_ASSERT_EQUAL(d.accept, !refused);
 		CU_ASSERT_EQUAL(d.relay, 0);
-		CU_ASSERT_EQUAL(d.code, refused ? 530 : 250);
-		CU_ASSERT_STRING_EQUAL(d.text, refused ?
+		CU_ASSERT_EQUAL(CODE(&d, 0), refused ? 530 : 250);
+		CU_ASSERT_STRING_EQUAL(TEXT(&d, 0, esmtp, NULL), refused ?
 		    (esmtp ? AUTH_EHLO : AUTH_HELO) :
 		    (esmtp ? MAIL_OK_EHLO : MAIL_OK_HELO));
 		CU_ASSERT_STRING_EQUAL(d.reason, reason);
@@ -169,14 +204,14 @@ static void test_mail_table(void)
 	/* The rows that matter most, spelled out. */
 	struct smtp_decision d;
 
-	CU_ASSERT_EQUAL(smtp_policy_mail(SERVICE_SUBMISSION, CLIENT_CUSTOMER, AUTH_SOURCE_NONE, 1, &d), 0);
-	CU_ASSERT_STRING_EQUAL(d.text, "530 5.7.0 Authentication required");
-	CU_ASSERT_EQUAL(smtp_policy_mail(SERVICE_SMTPS, CLIENT_OUTSIDE, AUTH_SOURCE_NONE, 0, &d), 0);
-	CU_ASSERT_STRING_EQUAL(d.text, "530 Authentication required");
-	CU_ASSERT_EQUAL(smtp_policy_mail(SERVICE_SMTPS, CLIENT_OUTSIDE, AUTH_SOURCE_POP, 0, &d), 1);
-	CU_ASSERT_STRING_EQUAL(d.text, "250 Ok");
-	CU_ASSERT_EQUAL(smtp_policy_mail(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE, 1, &d), 1);
-	CU_ASSERT_STRING_EQUAL(d.text, "250 2.1.0 Ok");
+	CU_ASSERT_EQUAL(smtp_policy_mail(SERVICE_SUBMISSION, CLIENT_CUSTOMER, AUTH_SOURCE_NONE, &d), 0);
+	CU_ASSERT_STRING_EQUAL(TEXT(&d, 0, 1, NULL), "530 5.7.0 Authentication required");
+	CU_ASSERT_EQUAL(smtp_policy_mail(SERVICE_SMTPS, CLIENT_OUTSIDE, AUTH_SOURCE_NONE, &d), 0);
+	CU_ASSERT_STRING_EQUAL(TEXT(&d, 0, 0, NULL), "530 Authentication required");
+	CU_ASSERT_EQUAL(smtp_policy_mail(SERVICE_SMTPS, CLIENT_OUTSIDE, AUTH_SOURCE_POP, &d), 1);
+	CU_ASSERT_STRING_EQUAL(TEXT(&d, 0, 0, NULL), "250 Ok");
+	CU_ASSERT_EQUAL(smtp_policy_mail(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE, &d), 1);
+	CU_ASSERT_STRING_EQUAL(TEXT(&d, 0, 1, NULL), "250 2.1.0 Ok");
 }
 
 /* The 550 names the mailbox as written, and only if it is harmless. */
@@ -186,37 +221,38 @@ static void test_denied_mailbox(void)
 	char longbox[300];
 
 	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
-	    SMTP_RCPT_REMOTE, 1, "\"a@remote.example\"@Example.Net.", &d);
-	CU_ASSERT_STRING_EQUAL(d.text, "550 5.7.1 relaying to <\"a@remote.example\"@Example.Net.> prohibited by administrator");
+	    SMTP_RCPT_REMOTE, &d);
+	CU_ASSERT_STRING_EQUAL(TEXT(&d, 1, 1, "\"a@remote.example\"@Example.Net."), "550 5.7.1 relaying to <\"a@remote.example\"@Example.Net.> prohibited by administrator");
 	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
-	    SMTP_RCPT_REMOTE, 0, "a%remote.example@example.net", &d);
-	CU_ASSERT_STRING_EQUAL(d.text, "550 relaying to <a%remote.example@example.net> prohibited by administrator");
+	    SMTP_RCPT_REMOTE, &d);
+	CU_ASSERT_STRING_EQUAL(TEXT(&d, 1, 0, "a%remote.example@example.net"), "550 relaying to <a%remote.example@example.net> prohibited by administrator");
 
 	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
-	    SMTP_RCPT_REMOTE, 1, "a@b\r\n250 Ok", &d);
-	CU_ASSERT_EQUAL(d.code, 550);
-	CU_ASSERT_STRING_EQUAL(d.text, "550 5.7.1 relaying prohibited by administrator");
+	    SMTP_RCPT_REMOTE, &d);
+	CU_ASSERT_EQUAL(d.verdict, SMTP_VERDICT_DENIED);
+	CU_ASSERT_EQUAL(CODE(&d, 1), 550);
+	CU_ASSERT_STRING_EQUAL(TEXT(&d, 1, 1, "a@b\r\n250 Ok"), "550 5.7.1 relaying prohibited by administrator");
 	CU_ASSERT_STRING_EQUAL(d.reason, "relay=denied");
 	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
-	    SMTP_RCPT_REMOTE, 0, NULL, &d);
-	CU_ASSERT_STRING_EQUAL(d.text, "550 relaying prohibited by administrator");
+	    SMTP_RCPT_REMOTE, &d);
+	CU_ASSERT_STRING_EQUAL(TEXT(&d, 1, 0, NULL), "550 relaying prohibited by administrator");
 	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
-	    SMTP_RCPT_REMOTE, 0, "", &d);
-	CU_ASSERT_STRING_EQUAL(d.text, "550 relaying prohibited by administrator");
+	    SMTP_RCPT_REMOTE, &d);
+	CU_ASSERT_STRING_EQUAL(TEXT(&d, 1, 0, ""), "550 relaying prohibited by administrator");
 	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
-	    SMTP_RCPT_REMOTE, 1, "caf\xc3\xa9@remote.example", &d);
-	CU_ASSERT_STRING_EQUAL(d.text, "550 5.7.1 relaying prohibited by administrator");
+	    SMTP_RCPT_REMOTE, &d);
+	CU_ASSERT_STRING_EQUAL(TEXT(&d, 1, 1, "caf\xc3\xa9@remote.example"), "550 5.7.1 relaying prohibited by administrator");
 
 	memset(longbox, 'x', sizeof longbox - 1);
 	longbox[sizeof longbox - 1] = '\0';
 	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
-	    SMTP_RCPT_REMOTE, 1, longbox, &d);
-	CU_ASSERT_STRING_EQUAL(d.text, "550 5.7.1 relaying prohibited by administrator");
+	    SMTP_RCPT_REMOTE, &d);
+	CU_ASSERT_STRING_EQUAL(TEXT(&d, 1, 1, longbox), "550 5.7.1 relaying prohibited by administrator");
 	longbox[SMTP_PATH_MAX - 2] = '\0';	/* the longest real mailbox */
 	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
-	    SMTP_RCPT_REMOTE, 1, longbox, &d);
-	CU_ASSERT_EQUAL(strlen(d.text), strlen(DENIED_EHLO) - strlen("user@remote.example") + 254);
-	CU_ASSERT(strlen(d.text) + 2 <= 512);
+	    SMTP_RCPT_REMOTE, &d);
+	CU_ASSERT_EQUAL(strlen(TEXT(&d, 1, 1, longbox)), strlen(DENIED_EHLO) - strlen("user@remote.example") + 254);
+	CU_ASSERT(strlen(TEXT(&d, 1, 1, longbox)) + 2 <= 512);
 }
 
 static void test_invalid_kind(void)
@@ -224,14 +260,16 @@ static void test_invalid_kind(void)
 	struct smtp_decision d;
 
 	CU_ASSERT_EQUAL(smtp_policy_decide(SERVICE_SMTP, CLIENT_TRUSTED,
-	    AUTH_SOURCE_SMTP, SMTP_RCPT_INVALID, 1, "Postmaster", &d), 0);
-	CU_ASSERT_EQUAL(d.code, 501);
+	    AUTH_SOURCE_SMTP, SMTP_RCPT_INVALID, &d), 0);
+	CU_ASSERT_EQUAL(d.verdict, SMTP_VERDICT_BAD_PATH);
+	CU_ASSERT_EQUAL(CODE(&d, 1), 501);
 	CU_ASSERT_EQUAL(d.relay, 0);
-	CU_ASSERT_STRING_EQUAL(d.text, "501 5.1.3 Bad recipient address syntax");
+	CU_ASSERT_STRING_EQUAL(TEXT(&d, 1, 1, "Postmaster"), "501 5.1.3 Bad recipient address syntax");
 	CU_ASSERT_STRING_EQUAL(d.reason, "invalid");
 	smtp_policy_decide(SERVICE_SMTP, CLIENT_OUTSIDE, AUTH_SOURCE_NONE,
-	    SMTP_RCPT_INVALID, 0, "", &d);
-	CU_ASSERT_STRING_EQUAL(d.text, "501 Bad recipient address syntax");
+	    SMTP_RCPT_INVALID, &d);
+	CU_ASSERT_EQUAL(d.verdict, SMTP_VERDICT_BAD_PATH);
+	CU_ASSERT_STRING_EQUAL(TEXT(&d, 1, 0, ""), "501 Bad recipient address syntax");
 }
 
 /* Every parser error, at MAIL and at RCPT, after EHLO and after HELO. */
@@ -239,31 +277,31 @@ static void test_path_errors(void)
 {
 	static const struct {
 		int err;
+		enum smtp_verdict v;
 		const char *mail, *rcpt, *helo;
 	} t[] = {
-		{ SMTP_PATH_ESYNTAX, "501 5.1.7 Bad sender address syntax", "501 5.1.3 Bad recipient address syntax", "501 Bad recipient address syntax" },
-		{ SMTP_PATH_ENULL, "501 5.1.7 Bad sender address syntax", "501 5.1.3 Bad recipient address syntax", "501 Bad recipient address syntax" },
-		{ SMTP_PATH_ELONG, "501 5.1.7 Path too long", "501 5.1.3 Path too long", "501 Path too long" },
-		{ SMTP_PATH_ELOCAL, "501 5.1.7 Local part too long", "501 5.1.3 Local part too long", "501 Local part too long" },
-		{ SMTP_PATH_EDOMAIN, "501 5.1.7 Domain name too long", "501 5.1.3 Domain name too long", "501 Domain name too long" },
-		{ SMTP_PATH_EPARAM, "501 5.5.4 Syntax error in parameters", "501 5.5.4 Syntax error in parameters", "501 Syntax error in parameters" },
-		{ SMTP_PATH_E8BIT, "553 5.6.7 Non-ASCII address not permitted", "553 5.6.7 Non-ASCII address not permitted", "553 Non-ASCII address not permitted" },
+		{ SMTP_PATH_ESYNTAX, SMTP_VERDICT_BAD_PATH, "501 5.1.7 Bad sender address syntax", "501 5.1.3 Bad recipient address syntax", "501 Bad recipient address syntax" },
+		{ SMTP_PATH_ENULL, SMTP_VERDICT_BAD_PATH, "501 5.1.7 Bad sender address syntax", "501 5.1.3 Bad recipient address syntax", "501 Bad recipient address syntax" },
+		{ SMTP_PATH_ELONG, SMTP_VERDICT_PATH_LONG, "501 5.1.7 Path too long", "501 5.1.3 Path too long", "501 Path too long" },
+		{ SMTP_PATH_ELOCAL, SMTP_VERDICT_LOCAL_LONG, "501 5.1.7 Local part too long", "501 5.1.3 Local part too long", "501 Local part too long" },
+		{ SMTP_PATH_EDOMAIN, SMTP_VERDICT_DOMAIN_LONG, "501 5.1.7 Domain name too long", "501 5.1.3 Domain name too long", "501 Domain name too long" },
+		{ SMTP_PATH_EPARAM, SMTP_VERDICT_BAD_PARAM, "501 5.5.4 Syntax error in parameters", "501 5.5.4 Syntax error in parameters", "501 Syntax error in parameters" },
+		{ SMTP_PATH_E8BIT, SMTP_VERDICT_NON_ASCII, "553 5.6.7 Non-ASCII address not permitted", "553 5.6.7 Non-ASCII address not permitted", "553 Non-ASCII address not permitted" },
 	};
 	struct smtp_decision d;
 
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-		CU_ASSERT_EQUAL(smtp_policy_path_error(t[i].err, 0, 1, &d), 0);
-		CU_ASSERT_STRING_EQUAL(d.text, t[i].mail);
+		CU_ASSERT_EQUAL(smtp_policy_path_error(t[i].err, &d), 0);
+		CU_ASSERT_EQUAL(d.verdict, t[i].v);
+		CU_ASSERT_STRING_EQUAL(TEXT(&d, 0, 1, NULL), t[i].mail);
 		CU_ASSERT_EQUAL(d.accept, 0);
 		CU_ASSERT_STRING_EQUAL(d.reason, "syntax");
-		smtp_policy_path_error(t[i].err, 1, 1, &d);
-		CU_ASSERT_STRING_EQUAL(d.text, t[i].rcpt);
-		smtp_policy_path_error(t[i].err, 1, 0, &d);
-		CU_ASSERT_STRING_EQUAL(d.text, t[i].helo);
-		CU_ASSERT_EQUAL(d.code, t[i].helo[0] == '5' && t[i].helo[1] == '5' ? 553 : 501);
+		CU_ASSERT_STRING_EQUAL(TEXT(&d, 1, 1, NULL), t[i].rcpt);
+		CU_ASSERT_STRING_EQUAL(TEXT(&d, 1, 0, NULL), t[i].helo);
+		CU_ASSERT_EQUAL(CODE(&d, 1), t[i].helo[0] == '5' && t[i].helo[1] == '5' ? 553 : 501);
 	}
-	smtp_policy_path_error(SMTP_PATH_ESYNTAX, 0, 0, &d);
-	CU_ASSERT_STRING_EQUAL(d.text, "501 Bad sender address syntax");
+	smtp_policy_path_error(SMTP_PATH_ESYNTAX, &d);
+	CU_ASSERT_STRING_EQUAL(TEXT(&d, 0, 0, NULL), "501 Bad sender address syntax");
 }
 
 /* From the bytes after "RCPT TO:" to the reply line, as a session does it. */
@@ -302,13 +340,57 @@ static void test_end_to_end(void)
 
 		CU_ASSERT_EQUAL(smtp_parse_path_arg(t[i].arg, strlen(t[i].arg), 0, &p, NULL), 0);
 		k = smtp_classify_rcpt(&p, domains, 1);
-		smtp_policy_decide(SERVICE_SMTP, t[i].cls, t[i].auth, k,
-		    t[i].esmtp, p.mailbox, &d);
-		if (strcmp(d.text, t[i].reply) != 0)
-			printf("# %s: \"%s\"\n", t[i].arg, d.text);
-		CU_ASSERT_STRING_EQUAL(d.text, t[i].reply);
+		smtp_policy_decide(SERVICE_SMTP, t[i].cls, t[i].auth, k, &d);
+		if (strcmp(TEXT(&d, 1, t[i].esmtp, p.mailbox), t[i].reply) != 0)
+			printf("# %s: \"%s\"\n", t[i].arg, TEXT(&d, 1, t[i].esmtp, p.mailbox));
+		CU_ASSERT_STRING_EQUAL(TEXT(&d, 1, t[i].esmtp, p.mailbox), t[i].reply);
 		CU_ASSERT_EQUAL(d.relay, t[i].relay);
 	}
+}
+
+/*
+ * Every verdict to its reply, at MAIL and RCPT, after EHLO and HELO: the
+ * session's one mapping, byte for byte (docs/PROTOCOL.md).
+ */
+static void test_verdict_replies(void)
+{
+	static const struct {
+		enum smtp_verdict v;
+		const char *mail, *rcpt, *rcpt_helo;
+	} t[] = {
+		{ SMTP_VERDICT_SENDER_OK, MAIL_OK_EHLO, MAIL_OK_EHLO, MAIL_OK_HELO },
+		{ SMTP_VERDICT_LOCAL, RCPT_OK_EHLO, RCPT_OK_EHLO, RCPT_OK_HELO },
+		{ SMTP_VERDICT_RELAY, RCPT_OK_EHLO, RCPT_OK_EHLO, RCPT_OK_HELO },
+		{ SMTP_VERDICT_FIRST_POP, FIRST_POP_EHLO, FIRST_POP_EHLO, FIRST_POP_HELO },
+		{ SMTP_VERDICT_DENIED, DENIED_EHLO, DENIED_EHLO, DENIED_HELO },
+		{ SMTP_VERDICT_AUTH_REQUIRED, AUTH_EHLO, AUTH_EHLO, AUTH_HELO },
+		{ SMTP_VERDICT_BAD_PATH, "501 5.1.7 Bad sender address syntax",
+		  "501 5.1.3 Bad recipient address syntax", "501 Bad recipient address syntax" },
+		{ SMTP_VERDICT_PATH_LONG, "501 5.1.7 Path too long",
+		  "501 5.1.3 Path too long", "501 Path too long" },
+		{ SMTP_VERDICT_LOCAL_LONG, "501 5.1.7 Local part too long",
+		  "501 5.1.3 Local part too long", "501 Local part too long" },
+		{ SMTP_VERDICT_DOMAIN_LONG, "501 5.1.7 Domain name too long",
+		  "501 5.1.3 Domain name too long", "501 Domain name too long" },
+		{ SMTP_VERDICT_BAD_PARAM, "501 5.5.4 Syntax error in parameters",
+		  "501 5.5.4 Syntax error in parameters", "501 Syntax error in parameters" },
+		{ SMTP_VERDICT_NON_ASCII, "553 5.6.7 Non-ASCII address not permitted",
+		  "553 5.6.7 Non-ASCII address not permitted", "553 Non-ASCII address not permitted" },
+	};
+	const char *box = "user@remote.example";
+
+	CU_ASSERT_EQUAL(sizeof t / sizeof t[0], SMTP_VERDICTS);
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		CU_ASSERT_EQUAL(t[i].v, (enum smtp_verdict)i);
+		CU_ASSERT_STRING_EQUAL(verdict_text(t[i].v, 0, 1, box), t[i].mail);
+		CU_ASSERT_STRING_EQUAL(verdict_text(t[i].v, 1, 1, box), t[i].rcpt);
+		CU_ASSERT_STRING_EQUAL(verdict_text(t[i].v, 1, 0, box), t[i].rcpt_helo);
+	}
+	/* The 550 without a mailbox fit for a reply line. */
+	CU_ASSERT_STRING_EQUAL(verdict_text(SMTP_VERDICT_DENIED, 1, 1, "a@b\r\n250 Ok"),
+	    "550 5.7.1 relaying prohibited by administrator");
+	CU_ASSERT_STRING_EQUAL(verdict_text(SMTP_VERDICT_DENIED, 1, 0, NULL),
+	    "550 relaying prohibited by administrator");
 }
 
 int main(void)
@@ -324,5 +406,6 @@ int main(void)
 	CU_add_test(s, "invalid recipient", test_invalid_kind);
 	CU_add_test(s, "path error replies", test_path_errors);
 	CU_add_test(s, "parse, classify, decide", test_end_to_end);
+	CU_add_test(s, "every verdict's reply", test_verdict_replies);
 	return cutap_run();
 }
