@@ -21,6 +21,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "dkim_keys.h"
 #include "log.h"
 #include "maildir.h"
 #include "net.h"
@@ -625,6 +626,37 @@ static int local_domain_arg(const struct conf *c, const char *domain)
  * The records to publish (RFC 5321 MX, RFC 6186 and RFC 8314 SRV, SPF):
  * a service not offered gets the "." target that says so (RFC 6186 §3.4).
  */
+/* The DKIM records of one domain, for dns DOMAIN; 1 when a key was bad. */
+static int dns_dkim_show(const struct conf *c, const char *domain)
+{
+	struct dkim_key *keys;
+	size_t n;
+	char err[512];
+	int r = dkim_key_list(c->dkim.keys_dir, domain, &keys, &n, err, sizeof err);
+
+	if (r < 0) {
+		fail("dkim keys of %s: %s", domain, err);
+		return 1;
+	}
+	if (r > 0)
+		fail("dkim keys of %s: %s", domain, err);
+	for (size_t i = 0; i < n; i++) {
+		struct buf record = BUF_INIT;
+
+		if (dkim_key_dns(&keys[i], &record, NULL, err, sizeof err) != 0) {
+			fail("%s: %s", keys[i].path, err);
+			r = 1;
+		} else {
+			printf("%s\n", record.s);
+		}
+		buf_free(&record);
+	}
+	if (n == 0)
+		printf("; no DKIM key: ispmailctl dkim keygen %s\n", domain);
+	dkim_keys_free(keys, n);
+	return r != 0;
+}
+
 static int dns_show(const struct conf *c, const char *domain)
 {
 	static const struct { const char *name; enum service svc; } srv[] = {
@@ -634,6 +666,7 @@ static int dns_show(const struct conf *c, const char *domain)
 		{ "_pop3._tcp", SERVICE_POP3 },
 	};
 	size_t i;
+	int rc;
 
 	if (local_domain_arg(c, domain) != 0)
 		return 1;
@@ -649,9 +682,12 @@ static int dns_show(const struct conf *c, const char *domain)
 			printf("%s.%s.\t3600\tIN\tSRV\t0 0 0 .\n", srv[i].name, domain);
 	}
 	printf("%s.\t3600\tIN\tTXT\t\"v=spf1 mx a:%s -all\"\n", domain, c->hostname);
+	rc = dns_dkim_show(c, domain);
+	printf("_dmarc.%s.\t3600\tIN\tTXT\t\"v=DMARC1; p=none; rua=mailto:postmaster@%s\"\n",
+	    domain, domain);
 	printf("; and a PTR record for the address of %s that names %s\n",
 	    c->hostname, c->hostname);
-	return 0;
+	return rc;
 }
 
 /* Thunderbird's autoconfig (config-v1.1.xml) from the listeners. */
@@ -705,6 +741,67 @@ static int autoconfig_show(const struct conf *c, const char *domain)
 	return 0;
 }
 
+/* ---- DKIM keys ---- */
+
+/* dkim keygen DOMAIN [--selector S] [--algorithm rsa|ed25519] */
+static int dkim_keygen(const struct conf *c, int argc, char **argv)
+{
+	const char *selector = NULL;
+	enum dkim_alg alg = DKIM_ALG_RSA;
+	struct buf record = BUF_INIT;
+	char err[512];
+	uid_t uid;
+	gid_t gid = (gid_t)-1;
+	int i;
+
+	if (argc < 1 || argv[0][0] == '-')
+		return fail("usage: ispmailctl dkim keygen DOMAIN [--selector S] "
+		    "[--algorithm rsa|ed25519]");
+	for (i = 1; i < argc; i += 2) {
+		if (i + 1 >= argc)
+			return fail("option %s needs a value", q(argv[i]));
+		if (strcmp(argv[i], "--selector") == 0)
+			selector = argv[i + 1];
+		else if (strcmp(argv[i], "--algorithm") == 0 && strcmp(argv[i + 1], "rsa") == 0)
+			alg = DKIM_ALG_RSA;
+		else if (strcmp(argv[i], "--algorithm") == 0 && strcmp(argv[i + 1], "ed25519") == 0)
+			alg = DKIM_ALG_ED25519;
+		else if (strcmp(argv[i], "--algorithm") == 0)
+			return fail("algorithm \"%s\": use rsa or ed25519", q(argv[i + 1]));
+		else
+			return fail("unknown option %s (use --selector or --algorithm)", q(argv[i]));
+	}
+	if (geteuid() == 0 && owner_lookup(c, &uid, &gid) == -1)
+		return 1;
+	if (admin_dkim_keygen(c, argv[0], selector, alg, gid, &record, err, sizeof err) != 0)
+		return fail("dkim keygen %s: %s", q(argv[0]), err);
+	printf("%s\n", record.s);
+	buf_free(&record);
+	return 0;
+}
+
+static int dkim_list_one(const struct dkim_key *k, void *arg)
+{
+	(void)arg;
+	printf("%s\t%s\t%s\t%s\n", k->domain, k->selector, dkim_alg_name(k->alg), k->path);
+	return 0;
+}
+
+/* dkim list: domain, selector, algorithm, key file; a bad key fails the command. */
+static int dkim_list(const struct conf *c, const char *arg)
+{
+	char err[512];
+	int r;
+
+	(void)arg;
+	if ((r = admin_dkim_list(c, dkim_list_one, NULL, err, sizeof err)) < 0)
+		return fail("dkim list: %s", err);
+	if (r > 0)
+		return fail("dkim list: %d key file%s could not be loaded; the last: %s", r,
+		    r == 1 ? "" : "s", err);
+	return 0;
+}
+
 /* ---- the command table ---- */
 
 struct command {
@@ -713,23 +810,28 @@ struct command {
 	const char *operand;	/* NULL: none */
 	int (*run)(const struct conf *c, const char *operand);
 	const char *help;
+	/* instead of run, for commands with options: the words after the verb */
+	int (*run_args)(const struct conf *c, int argc, char **argv);
 };
 
 static const struct command commands[] = {
-	{ "user", "add", "ADDRESS", user_add, "password from stdin; creates the Maildir" },
-	{ "user", "passwd", "ADDRESS", user_passwd, "password from stdin" },
-	{ "user", "del", "ADDRESS", user_del, "the Maildir is left in place" },
-	{ "user", "list", NULL, user_list, "one address per line" },
-	{ "relay", "list", NULL, relay_list, "address, authorized at, expires in, user" },
-	{ "relay", "add", "ADDRESS", relay_add, "authorize an IP address now" },
-	{ "relay", "del", "ADDRESS", relay_del, "withdraw an authorization" },
-	{ "relay", "expire", NULL, relay_expire, "remove expired entries" },
-	{ "queue", "list", NULL, queue_list, "one message per line, queue id first" },
-	{ "queue", "flush", NULL, queue_flush, "retry every message now" },
-	{ "queue", "del", "ID", queue_del, "remove a message" },
-	{ "status", NULL, NULL, status_show, "daemon, sessions, queue, counters" },
-	{ "dns", NULL, "DOMAIN", dns_show, "the MX, SRV and SPF records to publish" },
-	{ "autoconfig", NULL, "DOMAIN", autoconfig_show, "Thunderbird's config-v1.1.xml" },
+	{ "user", "add", "ADDRESS", user_add, "password from stdin; creates the Maildir", NULL },
+	{ "user", "passwd", "ADDRESS", user_passwd, "password from stdin", NULL },
+	{ "user", "del", "ADDRESS", user_del, "the Maildir is left in place", NULL },
+	{ "user", "list", NULL, user_list, "one address per line", NULL },
+	{ "relay", "list", NULL, relay_list, "address, authorized at, expires in, user", NULL },
+	{ "relay", "add", "ADDRESS", relay_add, "authorize an IP address now", NULL },
+	{ "relay", "del", "ADDRESS", relay_del, "withdraw an authorization", NULL },
+	{ "relay", "expire", NULL, relay_expire, "remove expired entries", NULL },
+	{ "queue", "list", NULL, queue_list, "one message per line, queue id first", NULL },
+	{ "queue", "flush", NULL, queue_flush, "retry every message now", NULL },
+	{ "queue", "del", "ID", queue_del, "remove a message", NULL },
+	{ "status", NULL, NULL, status_show, "daemon, sessions, queue, counters", NULL },
+	{ "dkim", "keygen", "DOMAIN [--selector S] [--algorithm rsa|ed25519]", NULL,
+	    "make a signing key, print its DNS record", dkim_keygen },
+	{ "dkim", "list", NULL, dkim_list, "domain, selector, algorithm, key file", NULL },
+	{ "dns", NULL, "DOMAIN", dns_show, "the MX, SRV, SPF, DKIM and DMARC records to publish", NULL },
+	{ "autoconfig", NULL, "DOMAIN", autoconfig_show, "Thunderbird's config-v1.1.xml", NULL },
 };
 
 static void usage(FILE *f)
@@ -740,12 +842,15 @@ static void usage(FILE *f)
 	    "commands:\n", SYSCONFDIR "/ispmaild.conf");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		const struct command *cmd = &commands[i];
-		char words[64];
+		char words[96];
 
 		(void)str_format(words, sizeof words, "%s%s%s%s%s", cmd->noun,
 		    cmd->verb ? " " : "", cmd->verb ? cmd->verb : "",
 		    cmd->operand ? " " : "", cmd->operand ? cmd->operand : "");
-		fprintf(f, "  %-20s %s\n", words, cmd->help);
+		if (strlen(words) > 20)
+			fprintf(f, "  %s\n  %-20s %s\n", words, "", cmd->help);
+		else
+			fprintf(f, "  %-20s %s\n", words, cmd->help);
 	}
 }
 
@@ -801,13 +906,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	words = cmd->verb ? 2 : 1;
-	if (argc - words != (cmd->operand ? 1 : 0))
+	if (cmd->run_args == NULL && argc - words != (cmd->operand ? 1 : 0))
 		return fail("usage: ispmailctl [-c FILE] %s%s%s%s%s", cmd->noun,
 		    cmd->verb ? " " : "", cmd->verb ? cmd->verb : "",
 		    cmd->operand ? " " : "", cmd->operand ? cmd->operand : "");
 	if (conf_load(path, &conf, err, sizeof err) == -1)
 		return fail("%s", err);
-	rc = cmd->run(&conf, cmd->operand ? argv[words] : NULL);
+	if (cmd->run_args != NULL)
+		rc = cmd->run_args(&conf, argc - words, argv + words);
+	else
+		rc = cmd->run(&conf, cmd->operand ? argv[words] : NULL);
 	conf_free(&conf);
 	if (fflush(stdout) == EOF || ferror(stdout))
 		return fail("stdout: %s", strerror(errno));
