@@ -70,4 +70,10 @@ void smtp_transaction_reset(struct smtp *s);
 /* The name of a state, for logs. */
 const char *smtp_state_name(enum smtp_state st);
 
+/*
+ * intake.c: the DATA path once DATA is allowed (cmd_data checked the
+ * state): 354, the message, its header block, every copy stored, the reply.
+ */
+void intake_data(struct smtp *s);
+
 #endif
