@@ -244,9 +244,12 @@ int deliver_commit(struct delivery *d, const struct buf *header,
 	if (set->nlocal > 0)
 		buf_printf(&rp, "Return-Path: <%s>\n", d->sender);
 	/*
-	 * Hook: a quota check (SPEC 12, Maildir++) would judge each local copy
-	 * here and below, before it is written; the maildirsize update follows
-	 * each maildir_writer_commit / maildir_writer_link.
+	 * Hook (second stage, quotas): the Maildir++ maildirsize of each local
+	 * recipient is brought up to date right after its copy is stored, the
+	 * first below and the links in the loop (res->nlocal_done counts them).
+	 * The quota is judged at RCPT, not here: a message that crosses it is
+	 * still delivered. Per-copy headers beyond Return-Path (Delivered-To)
+	 * would make copies differ: such a copy is written, not linked.
 	 */
 	if (copy_store(d, &d->first, d->first_is_queue ? NULL : &rp, header) != 0) {
 		failed(res, DELIVER_FAIL_FIRST);

@@ -227,16 +227,16 @@ static int intake_receive(struct smtp *s, struct intake *in)
 }
 
 /*
- * Hook point (second stage, SPEC 10 and 11): the milters' end of message
- * and then the DKIM signature. Here the whole body is known (the message's
- * own header section is its start: in->dv.body.mem, then the spool
- * in->dv.body.spool past DELIVER_MEMORY_MAX) and nothing is stored yet, so
- * a filter may add headers to the header block (in->header), change or
- * delete the message's own, or refuse the message (a reply and -1), and the
- * signature is put on top of the header block. Empty today: 0, go on.
+ * Hook point for the second stage: the milters' end of message, then the
+ * DKIM signature. Here the whole body is known (the message's own header
+ * section is its start: body->mem, then body->spool past
+ * DELIVER_MEMORY_MAX) and nothing is stored yet, so a filter may add
+ * headers to the header block, change or delete the message's own,
+ * refuse the message (its reply, then -1) or hold it in the queue, and the
+ * signature goes on top of the header block. Empty today: 0, go on.
  */
 static int intake_filters_and_signature(struct smtp *s, struct buf *header,
-    const struct deliver_body *body)
+    struct deliver_body *body)
 {
 	(void)s;
 	(void)header;
