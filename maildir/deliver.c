@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "maildir.h"
@@ -220,8 +221,25 @@ static void fd_close(int *fd)
 	}
 }
 
-/* O_EXCL: never write into a file another delivery owns. */
-int maildir_writer_open(struct maildir_writer *w, const char *maildir)
+/* An LF without CR before it counts 2 in W=: the wire encoder adds the CR. */
+void maildir_count_add(struct maildir_count *c, const void *p, size_t n)
+{
+	const char *s = p;
+
+	if (n == 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\n' && !c->last_cr)
+			c->crlf++;
+		c->last_cr = s[i] == '\r';
+	}
+	c->disk += n;
+	c->crlf += n;
+	c->last_lf = s[n - 1] == '\n';
+}
+
+/* tmp/ and new/ of maildir, by descriptor; the writer ready for a name. */
+static int writer_dirs(struct maildir_writer *w, const char *maildir)
 {
 	memset(w, 0, sizeof *w);
 	w->fd = w->tmpfd = w->newfd = -1;
@@ -230,45 +248,185 @@ int maildir_writer_open(struct maildir_writer *w, const char *maildir)
 		return -1;
 	}
 	if ((w->tmpfd = sub_open(maildir, "tmp")) < 0 ||
-	    (w->newfd = sub_open(maildir, "new")) < 0)
-		goto fail;
+	    (w->newfd = sub_open(maildir, "new")) < 0) {
+		fd_close(&w->tmpfd);
+		fd_close(&w->newfd);
+		return -1;
+	}
+	return 0;
+}
+
+/* O_EXCL: never write into a file another delivery owns. */
+static int writer_create(struct maildir_writer *w)
+{
+	w->fd = openat(w->tmpfd, w->base, O_CREAT | O_EXCL | O_WRONLY |
+	    O_NOFOLLOW | O_CLOEXEC, 0600);
+	return w->fd >= 0 ? 0 : -1;
+}
+
+static void writer_unopen(struct maildir_writer *w)
+{
+	fd_close(&w->tmpfd);
+	fd_close(&w->newfd);
+	w->base[0] = '\0';
+}
+
+int maildir_writer_open(struct maildir_writer *w, const char *maildir)
+{
+	if (writer_dirs(w, maildir) != 0)
+		return -1;
 	for (int i = 0; i < NAME_TRIES; i++) {
 		if (maildir_unique_name(w->base, sizeof w->base) != 0)
 			break;
-		w->fd = openat(w->tmpfd, w->base, O_CREAT | O_EXCL | O_WRONLY |
-		    O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (w->fd >= 0)
+		if (writer_create(w) == 0)
 			return 0;
 		if (errno != EEXIST)
 			break;
 	}
-fail:
-	fd_close(&w->tmpfd);
-	fd_close(&w->newfd);
-	w->base[0] = '\0';
+	writer_unopen(w);
 	return -1;
+}
+
+int maildir_writer_open_as(struct maildir_writer *w, const char *maildir,
+    const char *base)
+{
+	if (base[0] == '\0' || strchr(base, '/') != NULL ||
+	    strlen(base) >= sizeof w->base) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (writer_dirs(w, maildir) != 0)
+		return -1;
+	(void)str_copy(w->base, sizeof w->base, base);
+	if (writer_create(w) == 0)
+		return 0;
+	writer_unopen(w);
+	return -1;
+}
+
+/* The writer's own sizes, kept in its fields, as a maildir_count. */
+static void writer_count(struct maildir_writer *w, const void *p, size_t n)
+{
+	struct maildir_count c = { w->disk, w->crlf, w->last_cr, w->last_lf };
+
+	maildir_count_add(&c, p, n);
+	w->disk = c.disk;
+	w->crlf = c.crlf;
+	w->last_cr = c.last_cr;
+	w->last_lf = c.last_lf;
 }
 
 /* Count as we go, so that commit can name the sizes without a second pass. */
 int maildir_writer_write(struct maildir_writer *w, const void *p, size_t n)
 {
-	const char *s = p;
-
 	if (w->fd < 0) {
 		errno = EBADF;
 		return -1;
 	}
 	if (n == 0)
 		return 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '\n' && !w->last_cr)
-			w->crlf++;
-		w->last_cr = s[i] == '\r';
+	writer_count(w, p, n);
+	return write_all(w->fd, p, n);
+}
+
+/* One system call for a header block and a body held in memory. */
+int maildir_writer_writev(struct maildir_writer *w, const struct iovec *iov, int iovcnt)
+{
+	size_t total = 0, done;
+	ssize_t r;
+	int i;
+
+	if (w->fd < 0) {
+		errno = EBADF;
+		return -1;
 	}
-	w->disk += n;
-	w->crlf += n;
-	w->last_lf = s[n - 1] == '\n';
-	return write_all(w->fd, s, n);
+	for (i = 0; i < iovcnt; i++) {
+		writer_count(w, iov[i].iov_base, iov[i].iov_len);
+		total += iov[i].iov_len;
+	}
+	do
+		r = writev(w->fd, iov, iovcnt);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -1;
+	/* A short write (a disk filling up): the rest piece by piece. */
+	done = (size_t)r;
+	for (i = 0; i < iovcnt && done < total; i++) {
+		size_t len = iov[i].iov_len;
+
+		if (done >= len) {
+			done -= len;
+			total -= len;
+			continue;
+		}
+		if (write_all(w->fd, (const char *)iov[i].iov_base + done, len - done) != 0)
+			return -1;
+		total -= len;
+		done = 0;
+	}
+	return 0;
+}
+
+/* Where the kernel cannot copy between these files: through a buffer. */
+static int copy_plain(int in, off_t off, int out, size_t len)
+{
+	char buf[65536];
+
+	while (len > 0) {
+		ssize_t n = pread(in, buf, len < sizeof buf ? len : sizeof buf, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = EIO;	/* the spool is shorter than it said */
+			return -1;
+		}
+		if (write_all(out, buf, (size_t)n) != 0)
+			return -1;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int maildir_writer_append_file(struct maildir_writer *w, int fd, off_t off,
+    size_t len, const struct maildir_count *from)
+{
+	loff_t in = off;
+	size_t left = len;
+
+	if (w->fd < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	while (left > 0) {
+		ssize_t n = copy_file_range(fd, &in, w->fd, NULL, left, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+		    errno == EOPNOTSUPP)) {
+			if (copy_plain(fd, in, w->fd, left) != 0)
+				return -1;
+			break;
+		}
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		left -= (size_t)n;
+	}
+	w->disk += from->disk;
+	w->crlf += from->crlf;
+	if (from->disk > 0) {
+		w->last_cr = from->last_cr;
+		w->last_lf = from->last_lf;
+	}
+	return 0;
 }
 
 /* Close (if open) and remove tmp/, keeping the errno of the first failure. */

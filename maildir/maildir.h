@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "buf.h"
 
@@ -112,6 +113,21 @@ struct maildir_writer {
 };
 
 /*
+ * The sizes of bytes as they pass: S= (disk) and W= (crlf, before the 2
+ * that commit adds for a last line without LF), continued across calls.
+ * What maildir_writer_write counts; a body spooled elsewhere is counted
+ * with it as it arrives, so that copying it in needs no second look.
+ */
+struct maildir_count {
+	size_t disk;
+	size_t crlf;
+	int last_cr;
+	int last_lf;
+};
+
+void maildir_count_add(struct maildir_count *c, const void *p, size_t n);
+
+/*
  * All calls return 0, or -1 with errno kept from the failing system call
  * (ENOSPC and EDQUOT are worth telling apart: 452 4.3.1).
  *
@@ -126,8 +142,25 @@ struct maildir_writer {
  * through those descriptors.
  */
 int maildir_writer_open(struct maildir_writer *w, const char *maildir);
+/*
+ * maildir_writer_open with the unique name given (the queue names its
+ * data files by its own ids): EEXIST when tmp/<base> is taken, EINVAL for
+ * a name with '/' or an empty one or one too long.
+ */
+int maildir_writer_open_as(struct maildir_writer *w, const char *maildir,
+    const char *base);
 /* Append bytes (LF line ends expected; CRLF is stored as given). */
 int maildir_writer_write(struct maildir_writer *w, const void *p, size_t n);
+/* Append several pieces with writev(2), counted as maildir_writer_write does. */
+int maildir_writer_writev(struct maildir_writer *w, const struct iovec *iov, int iovcnt);
+/*
+ * Append len bytes of the file fd from offset off, copied in the kernel
+ * (copy_file_range(2); a read/write loop where it cannot), without
+ * looking at them: from holds their counts, made by maildir_count_add
+ * from the last_cr state of the bytes before them (from->disk == len).
+ */
+int maildir_writer_append_file(struct maildir_writer *w, int fd, off_t off,
+    size_t len, const struct maildir_count *from);
 /*
  * fsync and close the file, link it into new/<base>,S=<disk>,W=<crlf>,
  * remove the tmp name, fsync new/. After 0 the message is durable and

@@ -18,6 +18,7 @@
 
 #include "aliases.h"
 #include "bounce.h"
+#include "deliver.h"
 #include "log.h"
 #include "maildir.h"
 #include "recipient.h"
@@ -180,55 +181,34 @@ void bounce_build(const struct conf *c, const struct queue_env *env,
 	buf_printf(out, "\n--%s--\n", boundary);
 }
 
-/* Write one message to every destination of set: Maildirs, then queue. */
+/*
+ * Deliver the DSN through the one delivery function (local/deliver.c),
+ * as the SMTP side delivers a message: Return-Path: <> on the local
+ * copies, the queue's copy as it is, from the null sender.
+ */
 static int deliver_set(const struct conf *c, const struct rcpt_set *set,
     const struct buf *msg, const char *id)
 {
-	struct maildir_writer w;
-	struct queue_env env;
-	char path[PATH_MAX];
+	struct delivery d;
+	struct deliver_result res;
+	struct buf none = BUF_INIT;
 	size_t i;
 
-	for (i = 0; i < set->nlocal; i++) {
-		struct buf full = BUF_INIT;
-		int r;
-
-		if (maildir_path_for(c->maildir_root, set->local[i], path, sizeof path) != 0 ||
-		    maildir_make(path, (uid_t)-1, (gid_t)-1) != 0 ||
-		    maildir_writer_open(&w, path) != 0)
-			return -1;
-		buf_appends(&full, "Return-Path: <>\n");
-		buf_append(&full, msg->s, msg->len);
-		r = maildir_writer_write(&w, full.s, full.len);
-		buf_free(&full);
-		if (r != 0 || maildir_writer_commit(&w) != 0) {
-			maildir_writer_abort(&w);
-			return -1;
-		}
+	if (deliver_open(&d, c, set, "", "local bounce") != 0)
+		return -1;
+	if (deliver_body_write(&d, msg->s, msg->len) != 0) {
+		deliver_abort(&d);
+		return -1;
+	}
+	(void)deliver_commit(&d, &none, &res);
+	for (i = 0; i < res.nlocal_done; i++)
 		log_info("bounce id=%s to=%s result=delivered", id, log_q(set->local[i]));
-	}
-	if (set->nremote == 0)
-		return 0;
-	if (queue_data_open(&w, c->state_dir) != 0)
-		return -1;
-	if (maildir_writer_write(&w, msg->s, msg->len) != 0 ||
-	    maildir_writer_commit(&w) != 0) {
-		maildir_writer_abort(&w);
+	if (res.stage != DELIVER_OK) {
+		errno = res.error;
 		return -1;
 	}
-	memset(&env, 0, sizeof env);
-	env.arrival = time(NULL);
-	env.sender = xstrdup("");
-	env.client = xstrdup("local bounce");
-	for (i = 0; i < set->nremote; i++)
-		queue_env_add_rcpt(&env, set->remote[i]);
-	if (queue_commit(c->state_dir, &w, &env) != 0) {
-		queue_env_free(&env);
-		return -1;
-	}
-	log_info("bounce id=%s queued=%s rcpts=%zu", id, env.id, env.nrcpt);
-	queue_env_free(&env);
-	(void)queue_wakeup(c->state_dir, 'n');
+	if (res.qid[0] != '\0')
+		log_info("bounce id=%s queued=%s rcpts=%zu", id, res.qid, set->nremote);
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -55,17 +56,75 @@ int queue_dirs_make(const char *state_dir)
 	return close(sfd);
 }
 
-int queue_data_open(struct maildir_writer *w, const char *state_dir)
+/*
+ * The queue's own ids, as Postfix makes its queue ids: the time to the
+ * microsecond, the pid and a per-process counter, unique on this host
+ * (the queue is never shared between hosts). The same shape as a Maildir
+ * name's unique part, so ids sort by time (queue_ids) and old ones stay
+ * valid.
+ */
+int queue_id_new(char *id, size_t idlen)
 {
-	char p[PATH_MAX];
+	static unsigned long counter;
+	struct timeval tv;
 
+	if (gettimeofday(&tv, NULL) != 0)
+		return -1;
+	counter++;
+	if (str_format(id, idlen, "%lld.M%ldP%ldQ%lu", (long long)tv.tv_sec,
+	    (long)tv.tv_usec, (long)getpid(), counter) != 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The data file's unique part: "<id>.<host>", the host cut to the
+ * characters of a queue id, so the name reads like a Maildir file's and
+ * "<id>." finds it (remove_data_of).
+ */
+static void data_base(const char *id, char *out, size_t outlen)
+{
+	char host[256];
+	size_t o;
+
+	if (gethostname(host, sizeof host) != 0 || host[0] == '\0')
+		(void)str_copy(host, sizeof host, "localhost");
+	host[sizeof host - 1] = '\0';
+	(void)str_format(out, outlen, "%s.", id);
+	o = strlen(out);
+	for (const char *p = host; *p != '\0' && o + 1 < outlen && o < MAILDIR_UID_MAX; p++)
+		if (isalnum((unsigned char)*p) || *p == '.' || *p == '-' || *p == '_')
+			out[o++] = *p;
+	out[o] = '\0';
+}
+
+int queue_data_open_id(struct maildir_writer *w, const char *state_dir, const char *id)
+{
+	char p[PATH_MAX], base[MAILDIR_NAME_MAX];
+
+	if (!queue_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (queue_dirs_make(state_dir) != 0)
 		return -1;
 	if (str_format(p, sizeof p, "%s/queue", state_dir) != 0) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	return maildir_writer_open(w, p);
+	data_base(id, base, sizeof base);
+	return maildir_writer_open_as(w, p, base);
+}
+
+int queue_data_open(struct maildir_writer *w, const char *state_dir)
+{
+	char id[QUEUE_ID_MAX];
+
+	if (queue_id_new(id, sizeof id) != 0)
+		return -1;
+	return queue_data_open_id(w, state_dir, id);
 }
 
 int queue_id_valid(const char *id)

@@ -3,8 +3,10 @@
  * (docs/PROTOCOL.md).
  *
  *   queue/tmp/   files being written
- *   queue/new/   message data, named like Maildir files, LF line ends
+ *   queue/new/   message data, "<id>.<host>,S=<size>,W=<size>", LF line ends
  *   queue/env/   one envelope per message, named by its queue id
+ *
+ * Queue ids are the queue's own (queue_id_new), never a Maildir file's.
  *
  * A message is committed when its envelope appears in env/ (written in
  * tmp/, fsynced, renamed, env/ fsynced); its data file is fsynced and
@@ -59,8 +61,20 @@ struct queue_env {
 /* Make queue/{tmp,new,env} under state_dir. */
 int queue_dirs_make(const char *state_dir);
 
-/* Open a data file in queue/tmp; use maildir_writer_write() on it. */
+/*
+ * A fresh queue id: "<sec>.M<usec>P<pid>Q<n>" (time, pid, counter), the
+ * queue's own, safe as a file name (queue_id_valid).
+ */
+int queue_id_new(char *id, size_t idlen);
+
+/*
+ * Open a data file in queue/tmp named for a fresh queue id ("<id>.<host>");
+ * use maildir_writer_write() on it; queue_commit() takes the id back from
+ * the name.
+ */
 int queue_data_open(struct maildir_writer *w, const char *state_dir);
+/* The same for an id already chosen (queue_id_new). */
+int queue_data_open_id(struct maildir_writer *w, const char *state_dir, const char *id);
 
 /*
  * Commit a message: the data file of w (already committed with

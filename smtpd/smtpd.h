@@ -84,4 +84,10 @@ int smtp_auth_offered(const struct smtp *s);
 /* Forget what AUTH proved (STARTTLS starts the session over). */
 void smtp_auth_forget(struct smtp *s);
 
+/*
+ * intake.c: the DATA path once DATA is allowed (cmd_data checked the
+ * state): 354, the message, its header block, every copy stored, the reply.
+ */
+void intake_data(struct smtp *s);
+
 #endif

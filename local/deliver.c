@@ -1,0 +1,303 @@
+/*
+ * deliver.c: the one delivery of a message (see deliver.h). The order is
+ * the one docs/PROTOCOL.md promises: the first local copy written, fsynced
+ * and linked into new/, the other local recipients hard links of it, then
+ * the queue's data file and its envelope; every directory fsynced on the
+ * way. Nothing is read back from disk: each copy is the header block and
+ * the body as they were received.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "deliver.h"
+#include "sys.h"
+
+/* The Maildir of a local recipient, made when missing (first delivery). */
+static int local_maildir(const struct conf *c, const char *address, char *path,
+    size_t pathlen)
+{
+	if (maildir_path_for(c->maildir_root, address, path, pathlen) != 0 ||
+	    maildir_make(path, (uid_t)-1, (gid_t)-1) != 0)
+		return -1;
+	return 0;
+}
+
+int deliver_open(struct delivery *d, const struct conf *c, const struct rcpt_set *set,
+    const char *sender, const char *client)
+{
+	char path[PATH_MAX];
+	int r;
+
+	memset(d, 0, sizeof *d);
+	d->conf = c;
+	d->set = set;
+	d->sender = sender;
+	d->client = client;
+	d->body.spool = -1;
+	d->first.fd = d->first.tmpfd = d->first.newfd = -1;
+	if (set->nlocal > 0) {
+		r = local_maildir(c, set->local[0], path, sizeof path) == 0 &&
+		    maildir_writer_open(&d->first, path) == 0 ? 0 : -1;
+		if (r == 0)
+			queue_id_from_base(d->first.base, d->id, sizeof d->id);
+	} else {
+		d->first_is_queue = 1;
+		r = queue_id_new(d->id, sizeof d->id) == 0 &&
+		    queue_data_open_id(&d->first, c->state_dir, d->id) == 0 ? 0 : -1;
+	}
+	if (r != 0)
+		return -1;
+	d->first_open = 1;
+	return 0;
+}
+
+/*
+ * The spool: an unnamed file in the first copy's tmp/ (O_TMPFILE; where
+ * the file system has none, a name removed at once), so a session killed
+ * in DATA leaves nothing behind, and copy_file_range(2) stays within one
+ * file system.
+ */
+static int spool_open(struct delivery *d)
+{
+	char name[MAILDIR_NAME_MAX + 8];
+	int fd;
+
+	fd = openat(d->first.tmpfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		if (str_format(name, sizeof name, "%s.spool", d->first.base) != 0) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		fd = openat(d->first.tmpfd, name, O_CREAT | O_EXCL | O_RDWR |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			(void)unlinkat(d->first.tmpfd, name, 0);
+	}
+	if (fd < 0)
+		return -1;
+	d->body.spool = fd;
+	/* The spool's sizes go on from where the memory part left off. */
+	d->body.spool_count.last_cr = d->body.mem_count.last_cr;
+	d->body.spool_count.last_lf = d->body.mem_count.last_lf;
+	return 0;
+}
+
+int deliver_body_write(struct delivery *d, const void *p, size_t n)
+{
+	struct deliver_body *b = &d->body;
+	const char *s = p;
+	size_t room = 0;
+
+	if (b->spool < 0 && b->mem.len < DELIVER_MEMORY_MAX)
+		room = DELIVER_MEMORY_MAX - b->mem.len;
+	if (room > n)
+		room = n;
+	if (room > 0) {
+		buf_append(&b->mem, s, room);
+		maildir_count_add(&b->mem_count, s, room);
+		s += room;
+		n -= room;
+	}
+	if (n == 0)
+		return 0;
+	if (b->spool < 0 && spool_open(d) != 0)
+		return -1;
+	if (write_all(b->spool, s, n) != 0)
+		return -1;
+	maildir_count_add(&b->spool_count, s, n);
+	return 0;
+}
+
+size_t deliver_body_size(const struct delivery *d)
+{
+	return d->body.mem_count.disk + d->body.spool_count.disk;
+}
+
+/* One copy: [Return-Path] + header block + body, in one pass. */
+static int copy_write(struct delivery *d, struct maildir_writer *w,
+    const struct buf *rp, const struct buf *header)
+{
+	struct iovec iov[3];
+	int n = 0;
+
+	if (rp != NULL && rp->len > 0) {
+		iov[n].iov_base = rp->s;
+		iov[n++].iov_len = rp->len;
+	}
+	if (header->len > 0) {
+		iov[n].iov_base = header->s;
+		iov[n++].iov_len = header->len;
+	}
+	if (d->body.mem.len > 0) {
+		iov[n].iov_base = d->body.mem.s;
+		iov[n++].iov_len = d->body.mem.len;
+	}
+	if (n > 0 && maildir_writer_writev(w, iov, n) != 0)
+		return -1;
+	if (d->body.spool >= 0 &&
+	    maildir_writer_append_file(w, d->body.spool, 0, d->body.spool_count.disk,
+	    &d->body.spool_count) != 0)
+		return -1;
+	return 0;
+}
+
+/* Write and commit the copy that w was opened for; w is finished after it. */
+static int copy_store(struct delivery *d, struct maildir_writer *w,
+    const struct buf *rp, const struct buf *header)
+{
+	if (copy_write(d, w, rp, header) != 0 || maildir_writer_commit(w) != 0) {
+		int e = errno ? errno : EIO;
+
+		maildir_writer_abort(w);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The envelope of the queue's copy (already committed in w): after it is
+ * saved the message is in the queue. When it cannot be, the data file
+ * goes too: a data file without an envelope is nobody's.
+ */
+static int queue_envelope(struct delivery *d, const struct maildir_writer *w,
+    struct deliver_result *res)
+{
+	struct queue_env env;
+	size_t i;
+	int r;
+
+	memset(&env, 0, sizeof env);
+	env.arrival = time(NULL);
+	env.sender = xstrdup(d->sender);
+	env.client = xstrdup(d->client ? d->client : "");
+	for (i = 0; i < d->set->nremote; i++)
+		queue_env_add_rcpt(&env, d->set->remote[i]);
+	r = queue_commit(d->conf->state_dir, w, &env);
+	if (r == 0) {
+		str_copy(res->qid, sizeof res->qid, env.id);
+		res->queue_size = w->disk;
+	} else {
+		int e = errno;
+
+		(void)unlink(w->final);
+		errno = e;
+	}
+	queue_env_free(&env);
+	return r;
+}
+
+/* The remote recipients' copy, written directly (not read back from a Maildir). */
+static int queue_store(struct delivery *d, const struct buf *header,
+    struct deliver_result *res)
+{
+	struct maildir_writer qw;
+
+	if (queue_data_open(&qw, d->conf->state_dir) != 0 ||
+	    copy_store(d, &qw, NULL, header) != 0)
+		return -1;
+	return queue_envelope(d, &qw, res);
+}
+
+/* Record where the delivery stopped, keeping errno for the caller. */
+static int failed(struct deliver_result *res, enum deliver_stage stage)
+{
+	res->stage = stage;
+	res->error = errno ? errno : EIO;
+	errno = res->error;
+	return -1;
+}
+
+static void body_free(struct deliver_body *b)
+{
+	buf_free(&b->mem);
+	if (b->spool >= 0) {
+		(void)close(b->spool);
+		b->spool = -1;
+	}
+}
+
+int deliver_commit(struct delivery *d, const struct buf *header,
+    struct deliver_result *res)
+{
+	const struct rcpt_set *set = d->set;
+	struct buf rp = BUF_INIT;
+	char path[PATH_MAX];
+	size_t i;
+	int r = -1;
+
+	memset(res, 0, sizeof *res);
+	if (!d->first_open) {
+		errno = EBADF;
+		return failed(res, DELIVER_FAIL_FIRST);
+	}
+	d->first_open = 0;
+	/* The one per-copy header today: the same for every local copy, so links. */
+	if (set->nlocal > 0)
+		buf_printf(&rp, "Return-Path: <%s>\n", d->sender);
+	/*
+	 * Hook (second stage, quotas): the Maildir++ maildirsize of each local
+	 * recipient is brought up to date right after its copy is stored, the
+	 * first below and the links in the loop (res->nlocal_done counts them).
+	 * The quota is judged at RCPT, not here: a message that crosses it is
+	 * still delivered. Per-copy headers beyond Return-Path (Delivered-To)
+	 * would make copies differ: such a copy is written, not linked.
+	 */
+	if (copy_store(d, &d->first, d->first_is_queue ? NULL : &rp, header) != 0) {
+		failed(res, DELIVER_FAIL_FIRST);
+		goto out;
+	}
+	res->size = d->first.disk;
+	if (d->first_is_queue) {
+		if (queue_envelope(d, &d->first, res) != 0) {
+			failed(res, DELIVER_FAIL_QUEUE);
+			goto out;
+		}
+	} else {
+		res->nlocal_done = 1;
+		for (i = 1; i < set->nlocal; i++) {
+			if (local_maildir(d->conf, set->local[i], path, sizeof path) != 0 ||
+			    maildir_writer_link(&d->first, path) != 0) {
+				failed(res, DELIVER_FAIL_LOCAL);
+				goto out;
+			}
+			res->nlocal_done++;
+		}
+		if (set->nremote > 0 && queue_store(d, header, res) != 0) {
+			failed(res, DELIVER_FAIL_QUEUE);
+			goto out;
+		}
+	}
+	if (res->qid[0] != '\0')
+		(void)queue_wakeup(d->conf->state_dir, 'n');
+	r = 0;
+out:
+	{
+		int e = errno;
+
+		buf_free(&rp);
+		body_free(&d->body);
+		errno = e;
+	}
+	return r;
+}
+
+void deliver_abort(struct delivery *d)
+{
+	int e = errno;
+
+	if (d->first_open) {
+		maildir_writer_abort(&d->first);
+		d->first_open = 0;
+	}
+	body_free(&d->body);
+	errno = e;
+}

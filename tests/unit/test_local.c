@@ -1,0 +1,449 @@
+/*
+ * test_local.c: the one delivery function (local/deliver.h): one and
+ * several local recipients, local and remote together, remote only, a
+ * Maildir that cannot be made (a file where it should be), a header block
+ * set after a body spooled past DELIVER_MEMORY_MAX, an abort. Every check
+ * is on the exact bytes and names on disk: the Maildir files (Return-Path,
+ * then the header block, then the body; S= and W= in the name), the queue's
+ * data file (no Return-Path) and its envelope (docs/PROTOCOL.md).
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "cutap.h"
+#include "deliver.h"
+#include "maildir.h"
+#include "queue.h"
+#include "recipient.h"
+
+static char root[PATH_MAX / 4], state[PATH_MAX / 4];
+static unsigned seq;
+static struct conf conf;
+
+/* A fresh maildir_root and state_dir for each test. */
+static void fresh(void)
+{
+	seq++;
+	snprintf(root, sizeof root, "%s/mail%u", cutap_tmpdir(), seq);
+	snprintf(state, sizeof state, "%s/state%u", cutap_tmpdir(), seq);
+	if (mkdir(root, 0700) != 0 || mkdir(state, 0700) != 0)
+		CU_FAIL("mkdir");
+	memset(&conf, 0, sizeof conf);
+	conf.maildir_root = root;
+	conf.state_dir = state;
+	conf.hostname = "mx.example.test";
+}
+
+static void add_local(struct rcpt_set *set, const char *address)
+{
+	set->local = xreallocarray(set->local, set->nlocal + 1, sizeof *set->local);
+	set->local[set->nlocal++] = xstrdup(address);
+}
+
+/* The file names in dir (dot files aside), sorted; their number. */
+static size_t names(const char *dir, char out[][MAILDIR_NAME_MAX + 64], size_t max)
+{
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && n < max)
+			snprintf(out[n++], MAILDIR_NAME_MAX + 64, "%s", de->d_name);
+	closedir(d);
+	return n;
+}
+
+static int slurp(const char *path, struct buf *b)
+{
+	char chunk[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	buf_reset(b);
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, chunk, sizeof chunk)) > 0)
+		buf_append(b, chunk, (size_t)n);
+	close(fd);
+	return n < 0 ? -1 : 0;
+}
+
+/* W= the long way: an LF without CR counts 2, a last line without LF 2 more. */
+static size_t crlf_size(const char *p, size_t n)
+{
+	size_t w = n;
+
+	for (size_t i = 0; i < n; i++)
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			w++;
+	if (n > 0 && p[n - 1] != '\n')
+		w += 2;
+	return w;
+}
+
+/*
+ * The one message in <maildir>/new: its bytes equal want, its name starts
+ * with prefix (when not NULL) and carries S= and W= of those bytes.
+ */
+static void check_maildir(const char *address, const struct buf *want, const char *prefix,
+    ino_t *ino)
+{
+	char dir[PATH_MAX], path[PATH_MAX * 2], sizes[96];
+	char found[4][MAILDIR_NAME_MAX + 64];
+	struct buf got = BUF_INIT;
+	struct stat st;
+	size_t n;
+
+	CU_ASSERT_EQUAL_FATAL(maildir_path_for(root, address, dir, sizeof dir), 0);
+	snprintf(path, sizeof path, "%s/tmp", dir);
+	CU_ASSERT_EQUAL(names(path, found, 4), 0);
+	snprintf(path, sizeof path, "%s/new", dir);
+	n = names(path, found, 4);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	if (prefix != NULL) {
+		CU_ASSERT_EQUAL(strncmp(found[0], prefix, strlen(prefix)), 0);
+		CU_ASSERT_EQUAL(found[0][strlen(prefix)], '.');
+	}
+	snprintf(sizes, sizeof sizes, ",S=%zu,W=%zu", want->len, crlf_size(want->s, want->len));
+	CU_ASSERT_PTR_NOT_NULL(strstr(found[0], sizes));
+	snprintf(path, sizeof path, "%s/new/%s", dir, found[0]);
+	CU_ASSERT_EQUAL_FATAL(slurp(path, &got), 0);
+	CU_ASSERT_EQUAL(got.len, want->len);
+	CU_ASSERT(got.len == want->len && memcmp(got.s, want->s, got.len) == 0);
+	if (ino != NULL && stat(path, &st) == 0)
+		*ino = st.st_ino;
+	buf_free(&got);
+}
+
+/* The queue holds exactly one message, id qid, with these bytes and envelope. */
+static void check_queue(const char *qid, const struct buf *want, const char *sender,
+    const char *client, const char *const *rcpts, size_t nrcpt)
+{
+	char dir[PATH_MAX], path[PATH_MAX * 2], found[4][MAILDIR_NAME_MAX + 64];
+	struct buf got = BUF_INIT, env = BUF_INIT;
+	struct queue_env e;
+	size_t i;
+
+	snprintf(dir, sizeof dir, "%s/queue/new", state);
+	CU_ASSERT_EQUAL_FATAL(names(dir, found, 4), 1);
+	CU_ASSERT_EQUAL(strncmp(found[0], qid, strlen(qid)), 0);
+	CU_ASSERT_EQUAL(found[0][strlen(qid)], '.');
+	snprintf(path, sizeof path, "%s/%s", dir, found[0]);
+	CU_ASSERT_EQUAL_FATAL(slurp(path, &got), 0);
+	CU_ASSERT(got.len == want->len && memcmp(got.s, want->s, got.len) == 0);
+	snprintf(dir, sizeof dir, "%s/queue/tmp", state);
+	CU_ASSERT_EQUAL(names(dir, found + 1, 3), 0);
+
+	/* The envelope, to the byte, as docs/PROTOCOL.md has it. */
+	CU_ASSERT_EQUAL_FATAL(queue_env_load(state, qid, &e), 0);
+	buf_printf(&env, "ispmaild-queue 1\narrival %lld\nsender %s\ndata %s\nclient %s\n",
+	    (long long)e.arrival, sender, found[0], client);
+	for (i = 0; i < nrcpt; i++)
+		buf_printf(&env, "rcpt pending 0 0 %s\t\n", rcpts[i]);
+	snprintf(path, sizeof path, "%s/queue/env/%s", state, qid);
+	CU_ASSERT_EQUAL(slurp(path, &got), 0);
+	CU_ASSERT(got.len == env.len && memcmp(got.s, env.s, got.len) == 0);
+	CU_ASSERT_EQUAL(e.size, want->len);
+	queue_env_free(&e);
+	buf_free(&got);
+	buf_free(&env);
+}
+
+static int queue_count(void)
+{
+	char dir[PATH_MAX], found[4][MAILDIR_NAME_MAX + 64];
+
+	snprintf(dir, sizeof dir, "%s/queue/env", state);
+	return (int)names(dir, found, 4);
+}
+
+static const char BODY[] = "From: <a@example.test>\nSubject: hello\n\nline one\n.dot\n";
+static const char HEADER[] = "Received: from client ([192.0.2.7])\n\tby mx (ispmaild) with ESMTP id X; date\n";
+
+/* want = [Return-Path] + header + body */
+static void expected(struct buf *want, const char *sender, const char *header,
+    const char *body, size_t bodylen)
+{
+	buf_reset(want);
+	if (sender != NULL)
+		buf_printf(want, "Return-Path: <%s>\n", sender);
+	buf_appends(want, header);
+	buf_append(want, body, bodylen);
+}
+
+static void test_one_local(void)
+{
+	struct rcpt_set set = { 0 };
+	struct delivery d;
+	struct deliver_result res;
+	struct buf header = BUF_INIT, want = BUF_INIT;
+
+	fresh();
+	add_local(&set, "alice@example.test");
+	CU_ASSERT_EQUAL_FATAL(deliver_open(&d, &conf, &set, "s@remote.example",
+	    "192.0.2.7 helo"), 0);
+	CU_ASSERT(queue_id_valid(d.id));
+	CU_ASSERT_EQUAL(deliver_body_write(&d, BODY, sizeof BODY - 1), 0);
+	CU_ASSERT_EQUAL(deliver_body_size(&d), sizeof BODY - 1);
+	buf_appends(&header, HEADER);
+	CU_ASSERT_EQUAL(deliver_commit(&d, &header, &res), 0);
+	CU_ASSERT_EQUAL(res.stage, DELIVER_OK);
+	CU_ASSERT_EQUAL(res.nlocal_done, 1);
+	CU_ASSERT_STRING_EQUAL(res.qid, "");
+	expected(&want, "s@remote.example", HEADER, BODY, sizeof BODY - 1);
+	CU_ASSERT_EQUAL(res.size, want.len);
+	/* The message's id is its Maildir file's unique part. */
+	check_maildir("alice@example.test", &want, d.id, NULL);
+	CU_ASSERT_EQUAL(queue_count(), 0);
+	buf_free(&header);
+	buf_free(&want);
+	rcpt_set_free(&set);
+}
+
+static void test_several_local(void)
+{
+	static const char *const who[] = { "alice@example.test", "bob@example.test",
+		"carol@example.org" };
+	struct rcpt_set set = { 0 };
+	struct delivery d;
+	struct deliver_result res;
+	struct buf header = BUF_INIT, want = BUF_INIT;
+	ino_t ino[3] = { 0, 0, 0 };
+
+	fresh();
+	for (size_t i = 0; i < 3; i++)
+		add_local(&set, who[i]);
+	CU_ASSERT_EQUAL_FATAL(deliver_open(&d, &conf, &set, "", "local bounce"), 0);
+	CU_ASSERT_EQUAL(deliver_body_write(&d, BODY, sizeof BODY - 1), 0);
+	buf_appends(&header, HEADER);
+	CU_ASSERT_EQUAL(deliver_commit(&d, &header, &res), 0);
+	CU_ASSERT_EQUAL(res.nlocal_done, 3);
+	/* The null sender: Return-Path: <>. */
+	expected(&want, "", HEADER, BODY, sizeof BODY - 1);
+	for (size_t i = 0; i < 3; i++)
+		check_maildir(who[i], &want, i == 0 ? d.id : NULL, &ino[i]);
+	/* Written once: the others are links of the first. */
+	CU_ASSERT(ino[0] != 0 && ino[0] == ino[1] && ino[1] == ino[2]);
+	buf_free(&header);
+	buf_free(&want);
+	rcpt_set_free(&set);
+}
+
+static void test_local_and_remote(void)
+{
+	static const char *const far[] = { "x@remote.example", "y@other.example" };
+	struct rcpt_set set = { 0 };
+	struct delivery d;
+	struct deliver_result res;
+	struct buf header = BUF_INIT, want = BUF_INIT;
+
+	fresh();
+	add_local(&set, "alice@example.test");
+	rcpt_add_remote(&set, far[0]);
+	rcpt_add_remote(&set, far[1]);
+	CU_ASSERT_EQUAL_FATAL(deliver_open(&d, &conf, &set, "s@example.test",
+	    "192.0.2.7 helo.example"), 0);
+	CU_ASSERT_EQUAL(deliver_body_write(&d, BODY, 10), 0);
+	CU_ASSERT_EQUAL(deliver_body_write(&d, BODY + 10, sizeof BODY - 11), 0);
+	buf_appends(&header, HEADER);
+	CU_ASSERT_EQUAL(deliver_commit(&d, &header, &res), 0);
+	CU_ASSERT_EQUAL(res.stage, DELIVER_OK);
+	CU_ASSERT_EQUAL(res.nlocal_done, 1);
+	/* The queue's id is its own, not the Maildir file's. */
+	CU_ASSERT(queue_id_valid(res.qid));
+	CU_ASSERT_STRING_NOT_EQUAL(res.qid, d.id);
+	expected(&want, "s@example.test", HEADER, BODY, sizeof BODY - 1);
+	check_maildir("alice@example.test", &want, d.id, NULL);
+	expected(&want, NULL, HEADER, BODY, sizeof BODY - 1);
+	CU_ASSERT_EQUAL(res.queue_size, want.len);
+	check_queue(res.qid, &want, "s@example.test", "192.0.2.7 helo.example", far, 2);
+	buf_free(&header);
+	buf_free(&want);
+	rcpt_set_free(&set);
+}
+
+static void test_remote_only(void)
+{
+	static const char *const far[] = { "x@remote.example" };
+	struct rcpt_set set = { 0 };
+	struct delivery d;
+	struct deliver_result res;
+	struct buf header = BUF_INIT, want = BUF_INIT;
+
+	fresh();
+	rcpt_add_remote(&set, far[0]);
+	CU_ASSERT_EQUAL_FATAL(deliver_open(&d, &conf, &set, "", "local bounce"), 0);
+	CU_ASSERT_EQUAL(deliver_body_write(&d, BODY, sizeof BODY - 1), 0);
+	CU_ASSERT_EQUAL(deliver_commit(&d, &header, &res), 0);
+	/* Queue only: the message's id is the queue id (the Received: line names it). */
+	CU_ASSERT_STRING_EQUAL(res.qid, d.id);
+	expected(&want, NULL, "", BODY, sizeof BODY - 1);
+	CU_ASSERT_EQUAL(res.size, want.len);
+	check_queue(res.qid, &want, "", "local bounce", far, 1);
+	buf_free(&want);
+	rcpt_set_free(&set);
+}
+
+/* A file where a Maildir should be: the ones before it keep their copy. */
+static void test_failing_maildir(void)
+{
+	struct rcpt_set set = { 0 };
+	struct delivery d;
+	struct deliver_result res;
+	struct buf header = BUF_INIT, want = BUF_INIT;
+	char path[PATH_MAX * 2], dom[PATH_MAX];
+	int fd;
+
+	fresh();
+	add_local(&set, "alice@example.test");
+	add_local(&set, "bob@example.test");
+	add_local(&set, "carol@example.test");
+	rcpt_add_remote(&set, "x@remote.example");
+	snprintf(dom, sizeof dom, "%s/example.test", root);
+	CU_ASSERT_EQUAL_FATAL(mkdir(dom, 0700), 0);
+	snprintf(path, sizeof path, "%s/bob", dom);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	CU_ASSERT_FATAL(fd >= 0);
+	close(fd);
+
+	CU_ASSERT_EQUAL_FATAL(deliver_open(&d, &conf, &set, "s@example.test", "c"), 0);
+	CU_ASSERT_EQUAL(deliver_body_write(&d, BODY, sizeof BODY - 1), 0);
+	buf_appends(&header, HEADER);
+	errno = 0;
+	CU_ASSERT_EQUAL(deliver_commit(&d, &header, &res), -1);
+	CU_ASSERT_EQUAL(res.stage, DELIVER_FAIL_LOCAL);
+	CU_ASSERT_EQUAL(res.nlocal_done, 1);
+	CU_ASSERT_EQUAL(res.error, ENOTDIR);
+	CU_ASSERT_EQUAL(errno, ENOTDIR);
+	CU_ASSERT_STRING_EQUAL(res.qid, "");
+	expected(&want, "s@example.test", HEADER, BODY, sizeof BODY - 1);
+	check_maildir("alice@example.test", &want, d.id, NULL);
+	CU_ASSERT_EQUAL(queue_count(), 0);
+
+	/* The same file as the first recipient: refused before any body. */
+	rcpt_set_free(&set);
+	add_local(&set, "bob@example.test");
+	errno = 0;
+	CU_ASSERT_EQUAL(deliver_open(&d, &conf, &set, "s@example.test", "c"), -1);
+	CU_ASSERT_EQUAL(errno, ENOTDIR);
+	buf_free(&header);
+	buf_free(&want);
+	rcpt_set_free(&set);
+}
+
+/*
+ * A body past DELIVER_MEMORY_MAX (spooled), the header block made only
+ * after all of it was taken; a CR at the end of the part in memory and its
+ * LF at the start of the spool must still count as one CRLF in W=.
+ */
+static void test_header_after_spooled_body(void)
+{
+	static const char *const far[] = { "x@remote.example" };
+	struct rcpt_set set = { 0 };
+	struct delivery d;
+	struct deliver_result res;
+	struct buf body = BUF_INIT, header = BUF_INIT, want = BUF_INIT;
+	char dir[PATH_MAX], found[4][MAILDIR_NAME_MAX + 64];
+	size_t off;
+
+	fresh();
+	add_local(&set, "alice@example.test");
+	add_local(&set, "bob@example.test");
+	rcpt_add_remote(&set, far[0]);
+	buf_appends(&body, "Subject: big\n\n");
+	while (body.len < DELIVER_MEMORY_MAX - 1)
+		buf_appends(&body, "0123456789 a line of a big message, LF ended\n");
+	body.len = DELIVER_MEMORY_MAX - 1;
+	buf_appendc(&body, '\r');		/* the last byte held in memory */
+	buf_appends(&body, "\nthe spool starts here\r\n");
+	for (int i = 0; i < 20000; i++)
+		buf_appends(&body, "and goes on for a while\n");
+	buf_appends(&body, "no LF at the end");
+
+	CU_ASSERT_EQUAL_FATAL(deliver_open(&d, &conf, &set, "s@example.test", "c"), 0);
+	for (off = 0; off < body.len; off += 65536) {
+		size_t n = body.len - off < 65536 ? body.len - off : 65536;
+
+		CU_ASSERT_EQUAL_FATAL(deliver_body_write(&d, body.s + off, n), 0);
+	}
+	CU_ASSERT(d.body.spool >= 0);
+	CU_ASSERT_EQUAL(deliver_body_size(&d), body.len);
+	/* The spool is nameless: nothing in tmp/ but the first copy. */
+	CU_ASSERT_EQUAL_FATAL(maildir_path_for(root, "alice@example.test", dir, sizeof dir), 0);
+	strncat(dir, "/tmp", sizeof dir - strlen(dir) - 1);
+	CU_ASSERT_EQUAL(names(dir, found, 4), 1);
+
+	/* Only now the header block. */
+	buf_printf(&header, "Received: decided after %zu bytes\n", deliver_body_size(&d));
+	buf_appends(&header, "X-Signature: v=1; b=abc\n");
+	CU_ASSERT_EQUAL(deliver_commit(&d, &header, &res), 0);
+	CU_ASSERT_EQUAL(res.stage, DELIVER_OK);
+	expected(&want, "s@example.test", header.s, body.s, 0);
+	buf_append(&want, body.s, body.len);
+	check_maildir("alice@example.test", &want, d.id, NULL);
+	check_maildir("bob@example.test", &want, NULL, NULL);
+	buf_reset(&want);
+	buf_append(&want, header.s, header.len);
+	buf_append(&want, body.s, body.len);
+	check_queue(res.qid, &want, "s@example.test", "c", far, 1);
+	buf_free(&body);
+	buf_free(&header);
+	buf_free(&want);
+	rcpt_set_free(&set);
+}
+
+/* Given up after part of the body (a refused or broken DATA): no trace. */
+static void test_abort(void)
+{
+	struct rcpt_set set = { 0 };
+	struct delivery d;
+	char dir[PATH_MAX], sub[PATH_MAX + 8], found[4][MAILDIR_NAME_MAX + 64];
+	struct buf big = BUF_INIT;
+
+	fresh();
+	add_local(&set, "alice@example.test");
+	CU_ASSERT_EQUAL_FATAL(deliver_open(&d, &conf, &set, "s@example.test", "c"), 0);
+	while (big.len < DELIVER_MEMORY_MAX + 4096)
+		buf_appends(&big, "a line that is spooled in the end\n");
+	CU_ASSERT_EQUAL(deliver_body_write(&d, big.s, big.len), 0);
+	deliver_abort(&d);
+	CU_ASSERT_EQUAL_FATAL(maildir_path_for(root, "alice@example.test", dir, sizeof dir), 0);
+	snprintf(sub, sizeof sub, "%s/tmp", dir);
+	CU_ASSERT_EQUAL(names(sub, found, 4), 0);
+	snprintf(sub, sizeof sub, "%s/new", dir);
+	CU_ASSERT_EQUAL(names(sub, found, 4), 0);
+	buf_free(&big);
+	rcpt_set_free(&set);
+}
+
+int main(void)
+{
+	CU_pSuite s;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 99;
+	s = CU_add_suite("local", NULL, NULL);
+	CU_add_test(s, "deliver: one local recipient", test_one_local);
+	CU_add_test(s, "deliver: several local recipients, one file", test_several_local);
+	CU_add_test(s, "deliver: local and remote, the queue's own id", test_local_and_remote);
+	CU_add_test(s, "deliver: remote only, the id is the queue id", test_remote_only);
+	CU_add_test(s, "deliver: a file where a Maildir should be", test_failing_maildir);
+	CU_add_test(s, "deliver: header block set after a spooled body",
+	    test_header_after_spooled_body);
+	CU_add_test(s, "deliver: abort leaves nothing", test_abort);
+	return cutap_run();
+}
