@@ -1,32 +1,24 @@
 /*
  * smtp_session.c: one SMTP session (RFC 5321 §4.1). A state machine with
  * a command table; replies are batched and flushed only when no pipelined
- * input waits (RFC 2920). RCPT asks the relay policy (policy.c) and the
- * relay DB; DATA streams the message once into the first local Maildir (or
- * the queue) and links it to the rest; 250 comes only after every copy is
- * fsynced, file and directory (docs/PROTOCOL.md).
+ * input waits (RFC 2920). Each command's allowed states and flags are in
+ * the table and checked once, in dispatch. RCPT asks the relay policy
+ * (policy.c, a verdict) and the relay DB; AUTH is auth.c's, DATA is
+ * intake.c's (docs/ARCHITECTURE.md).
  */
 #include "config.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "address.h"
 #include "aliases.h"
 #include "buf.h"
-#include "data.h"
 #include "log.h"
-#include "maildir.h"
 #include "policy.h"
-#include "queue.h"
 #include "recipient.h"
 #include "relaydb.h"
 #include "smtp.h"
@@ -34,7 +26,6 @@
 #include "smtp_replies.h"
 #include "stats.h"
 #include "stream.h"
-#include "sys.h"
 
 static const char *const state_names[] = { "start", "ready", "mail", "rcpt" };
 
@@ -589,19 +580,7 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 
 static void cmd_data(struct smtp *s, char *arg)
 {
-	if (arg != NULL) {
-		smtp_refuse(s, "data", "syntax", &SMTP_SYNTAX_NOARGS, NULL);
-		return;
-	}
-	if (s->state < SMTP_STATE_MAIL) {
-		smtp_refuse(s, "data", "sequence", s->state == SMTP_STATE_START ?
-		    &SMTP_NEED_HELO : &SMTP_NEED_MAIL, NULL);
-		return;
-	}
-	if (s->state != SMTP_STATE_RCPT) {
-		smtp_refuse(s, "data", "sequence", &SMTP_NEED_RCPT, NULL);
-		return;
-	}
+	(void)arg;	/* the table refused DATA with an argument */
 	intake_data(s);
 }
 
