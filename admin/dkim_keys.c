@@ -5,14 +5,13 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "dkim_keys.h"
-#include "dns.h"
+#include "keyring.h"
 #include "sys.h"
 
 /* The daemon reads the key as a member of group; nobody else may. */
@@ -54,38 +53,15 @@ out:
 	return rc;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int admin_dkim_list(const struct conf *c,
     int (*each)(const struct dkim_key *k, void *arg), void *arg, char *err, size_t errlen)
 {
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *e;
-	DIR *d;
+	char **names;
+	size_t n;
 	int failed = 0, stop = 0;
 
-	if ((d = opendir(c->dkim.keys_dir)) == NULL) {
-		if (errno == ENOENT)
-			return 0;
-		seterr(err, errlen, "%s: %s", c->dkim.keys_dir, strerror(errno));
+	if (dkim_key_domains(c->dkim.keys_dir, &names, &n, err, errlen) != 0)
 		return -1;
-	}
-	while ((e = readdir(d)) != NULL) {
-		if (!dns_name_ok(e->d_name))
-			continue;	/* ".", "..", temporary files */
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			names = xreallocarray(names, cap, sizeof *names);
-		}
-		names[n++] = xstrdup(e->d_name);
-	}
-	(void)closedir(d);
-	if (n > 0)
-		qsort(names, n, sizeof *names, name_cmp);
 	for (size_t i = 0; i < n; i++) {
 		struct dkim_key *keys;
 		size_t nk;

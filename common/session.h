@@ -10,6 +10,7 @@
 #include "net.h"
 
 struct ssl_ctx_st;
+struct dkim_keyring;
 
 struct session_ctx {
 	const struct conf *conf;
@@ -22,6 +23,7 @@ struct session_ctx {
 	enum client_class class;
 	char id[16];			/* session id, also in every log line */
 	struct ssl_ctx_st *tls;		/* NULL when the service offers no TLS */
+	const struct dkim_keyring *dkim;	/* the master's signing keys */
 };
 
 /*

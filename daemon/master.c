@@ -42,6 +42,7 @@
 
 #include "aliases.h"
 #include "buf.h"
+#include "keyring.h"
 #include "log.h"
 #include "master.h"
 #include "pop3.h"
@@ -83,6 +84,7 @@ struct handoff {
 
 static struct {
 	struct conf *conf;
+	struct dkim_keyring dkim;	/* loaded at start and at each reload */
 	const char *conf_path;
 	struct listener *ls;
 	size_t nls;
@@ -347,6 +349,7 @@ static void child_free(void)
 	free(M.ls);
 	free(M.kids);
 	free(M.pfds);
+	dkim_keyring_free(&M.dkim);
 	conf_free(M.conf);
 	free(M.conf);
 }
@@ -436,6 +439,7 @@ static int handoff_recv(int sock, struct session_ctx *ctx)
 	*ctx = m.h.ctx;
 	ctx->conf = M.conf;
 	ctx->tls = M.ls[m.h.listener].tls;
+	ctx->dkim = &M.dkim;
 	ctx->fd = fd;
 	return 0;
 }
@@ -576,6 +580,7 @@ static struct child *worker_fork(size_t listener, struct session_ctx *ctx)
 	if (pid == 0) {
 		close(sv[0]);
 		ctx->tls = M.ls[listener].tls;
+		ctx->dkim = &M.dkim;
 		worker_run(ctx, sv[1]);		/* does not return */
 	}
 	close(sv[1]);
@@ -608,6 +613,7 @@ static void accept_one(struct listener *l)
 	ctx.service = l->service;
 	ctx.fd = fd;
 	ctx.tls = l->tls;
+	ctx.dkim = &M.dkim;
 	if (net_addr_from_sockaddr((struct sockaddr *)&peer, plen, &ctx.client) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&local, &llen) != 0 ||
 	    net_addr_from_sockaddr((struct sockaddr *)&local, llen, &ctx.local) != 0) {
@@ -826,6 +832,7 @@ static int listen_changed(const struct conf *a, const struct conf *b)
 static void reload(void)
 {
 	struct conf *next = xcalloc(1, sizeof *next);
+	struct dkim_keyring ring;
 	char err[1024];
 
 	if (conf_load(M.conf_path, next, err, sizeof err) != 0) {
@@ -859,6 +866,15 @@ static void reload(void)
 		memcpy(M.tls_files, st, sizeof st);
 		log_info("reload tls=reloaded");
 	}
+	if (dkim_keyring_load(next->dkim.keys_dir, &ring, err, sizeof err) != 0) {
+		log_error("reload result=refused reason=\"dkim: %s\"", err);
+		conf_free(next);
+		free(next);
+		return;
+	}
+	dkim_keyring_free(&M.dkim);
+	M.dkim = ring;
+	log_info("reload dkim_keys=%zu", M.dkim.n);
 	conf_free(M.conf);
 	free(M.conf);
 	M.conf = next;
@@ -992,6 +1008,15 @@ int master_run(const struct master_options *opt, struct conf *conf)
 		free(ctxs);
 	}
 	drop_privileges(M.conf);
+	{
+		/* As the daemon's user, as a reload will: keys it cannot read fail now. */
+		char err[1024];
+
+		if (dkim_keyring_load(M.conf->dkim.keys_dir, &M.dkim, err, sizeof err) != 0)
+			log_fatal("dkim reason=\"%s\"", err);
+		if (M.dkim.n > 0)
+			log_info("dkim keys=%zu", M.dkim.n);
+	}
 	/* A mapping that cannot be backed on disk would SIGBUS a session later. */
 	if (stats_create(M.conf->state_dir) != 0)
 		log_fatal("stats file=%s/stats reason=\"%s\"", M.conf->state_dir,
@@ -1045,6 +1070,7 @@ int master_run(const struct master_options *opt, struct conf *conf)
 	free((char *)M.conf_path);
 	free(M.ls);
 	free(M.kids);
+	dkim_keyring_free(&M.dkim);
 	conf_free(M.conf);
 	free(M.conf);
 	return 0;
@@ -1172,6 +1198,16 @@ int master_check(const struct conf *c, char *err, size_t errlen)
 	if (users_load(c->users_file, &users, err, errlen) != 0)
 		return 1;
 	users_free(&users);
+	{
+		struct dkim_keyring ring;
+		char why[900];
+
+		if (dkim_keyring_load(c->dkim.keys_dir, &ring, why, sizeof why) != 0) {
+			snprintf(err, errlen, "dkim: %s", why);
+			return 1;
+		}
+		dkim_keyring_free(&ring);
+	}
 	check_private("users_file", c->users_file, "password hashes");
 	if (aliases_load(c->aliases_file, &aliases, err, errlen) != 0)
 		return 1;

@@ -285,6 +285,11 @@ static enum auth_source auth_source(struct smtp *s)
 	return pop_authorized(s);
 }
 
+int smtp_client_authorized(struct smtp *s)
+{
+	return s->ctx->class == CLIENT_TRUSTED || auth_source(s) != AUTH_SOURCE_NONE;
+}
+
 /*
  * The reply to each verdict of the relay policy (policy.h), at MAIL and at
  * RCPT, and the counter a refusal goes to: the one place the policy's

@@ -90,4 +90,15 @@ void smtp_auth_forget(struct smtp *s);
  */
 void intake_data(struct smtp *s);
 
+/* Trusted, or authorized by SMTP AUTH or a recent POP3 login. */
+int smtp_client_authorized(struct smtp *s);
+
+struct deliver_body;
+/*
+ * signing.c: put the DKIM signatures of the message's From: domain on top
+ * of the header block when the client is authorized or trusted. The
+ * number of signatures (0: none due, or signing failed and was logged).
+ */
+int smtp_sign(struct smtp *s, struct buf *header, const struct deliver_body *body);
+
 #endif
