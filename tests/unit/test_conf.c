@@ -972,6 +972,8 @@ static void test_print_defaults(void)
 		"relay.ipv6_prefix = 64\n", "relay.plaintext_auth = false\n",
 		"relay.smarthost = \"\"\n", "dns.nameserver = \"\"\n",
 		"limits.message_size = 26214400\n", "limits.error_limit = 10\n",
+		"limits.outbound_per_user_hour = 500\n", "limits.outbound_window = 3600\n",
+		"relay.sender_login_match = false\n",
 		"queue.retry_min = 300\n", "queue.delivery_timeout = 1200\n",
 		"dkim.selector = \"s2026\"\n",
 	};
@@ -989,8 +991,8 @@ static void test_print_defaults(void)
 	}
 	for (const char *p = out.s; *p != '\0'; p++)
 		n += *p == '\n';
-	/* 10 top-level keys, 5 of a listen entry, tls 4, relay 7, dns 1, limits 12, queue 4, dkim 2. */
-	CU_ASSERT_EQUAL(n, 45);
+	/* 10 top-level keys, 5 of a listen entry, tls 4, relay 9, dns 1, limits 15, queue 4, dkim 2. */
+	CU_ASSERT_EQUAL(n, 50);
 	buf_free(&out);
 }
 
