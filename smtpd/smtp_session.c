@@ -482,7 +482,7 @@ static int mail_sender_check(struct smtp *s, struct smtp_decision *d, char *user
 static void cmd_mail(struct smtp *s, char *arg)
 {
 	char user[RELAYDB_USER_MAX + 1];
-	struct smtp_decision d;
+	struct smtp_decision d, sender_d;
 	const struct smtp_reply *reply;
 	const char *params = NULL;
 	char *p;
@@ -510,8 +510,9 @@ static void cmd_mail(struct smtp *s, char *arg)
 	 */
 	user[0] = '\0';
 	if (smtp_policy_mail(s->ctx->service, s->ctx->class,
-	    s->ctx->service == SERVICE_SMTP ? s->smtp_auth : auth_source(s), &d))
-		mail_sender_check(s, &d, user, sizeof user);
+	    s->ctx->service == SERVICE_SMTP ? s->smtp_auth : auth_source(s), &d) &&
+	    !mail_sender_check(s, &sender_d, user, sizeof user))
+		d = sender_d;	/* a refusal; an accepted MAIL keeps its reason */
 	reply = smtp_verdict_reply(d.verdict, 0, s->esmtp, NULL);
 	if (!d.accept) {
 		log_info("mail from=%s result=reject code=%d reason=%s%s%s",
