@@ -695,10 +695,16 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 		return;
 	}
 	if (d.relay && !rcpt_rate_check(s, auth, &rate)) {
+		enum stats_reject why = verdict_replies[rate.verdict].stat;
+
+		/* Logged like the relay refusals (the first few), no client error. */
 		reply = smtp_verdict_reply(rate.verdict, 1, s->esmtp, NULL);
-		log_info("rcpt to=%s result=reject code=%d %s", log_qaddr(path.mailbox),
-		    reply->code, rate.reason);
-		stats_reject(verdict_replies[rate.verdict].stat);
+		stats_reject(why);
+		if (++s->refusals <= SMTP_REFUSALS_LOGGED)
+			log_info("rcpt to=%s result=reject code=%d %s", log_qaddr(path.mailbox),
+			    reply->code, rate.reason);
+		else
+			s->unlogged[why]++;
 		smtp_reply(s, reply, NULL);
 		return;
 	}

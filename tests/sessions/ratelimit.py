@@ -13,6 +13,8 @@ limits.outbound_*; docs/ADMIN.md, sending limits) and the sender checks
 - per address: outbound_per_ip_hour = 3 counts every user of 127.0.0.1
   together; trusted networks are exempt; `ispmailctl ratelimit list`
   shows the counter, `ratelimit reset` lifts it at once;
+- 30 refusals in one session: no 421 (not client errors), 5 logged
+  and the rest summed;
 - the reject counter "ratelimit" in `ispmailctl status` and the metrics;
 - the window: outbound_window = 2, after two windows (slept, so a
   loaded machine only makes the wait longer) the user may send again,
@@ -113,6 +115,15 @@ def per_user(t, fx):
     st = X.status_counters(srv)
     t.eq(st.get(("rejected", "ratelimit")), 4, "ispmailctl status: rejected ratelimit=4")
     t.eq(metric(srv, "ratelimit"), 4, 'metrics: rcpt_rejected_total{reason="ratelimit"} 4')
+    # Refusals are not client errors (no 421 after error_limit), and a
+    # session logs the first five, then sums the rest.
+    r = session(srv, T.CUSTOMER, ALICE, remote(30, 100))
+    t.eq(r[1:], [LIMITED] * 30, "user: 30 RCPTs over the limit: 30 x 451, no 421")
+    # The summary comes as the session ends, just after QUIT's reply.
+    t.ok(H.wait_for(lambda: re.search(r"rcpt-refusals count=30 unlogged=25 ratelimit=25$",
+                                      srv.log(), re.M), timeout=10),
+         "user: the session logs 5 refusals and sums the other 25")
+    t.eq(len(ratelimit_lines(srv)), 1, "user: still one ratelimit line")
     # Default off: the sender checks let everything by.
     r = session(srv, T.CUSTOMER, BOB, [])
     t.eq(r[0][:3], "250", "sender checks off: alice's address sends as bob")
