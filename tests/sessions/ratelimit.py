@@ -32,12 +32,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import ispmaild_test as T  # noqa: E402
 import smtp_helpers as H  # noqa: E402
 import harden_helpers as X  # noqa: E402
+import tls_helpers as TH  # noqa: E402
 
 LIMITED = "451 4.7.1 Sending rate limit exceeded, try again later"
 OTHER = "127.0.0.4"         # a second customer address
 ROAMING = "127.0.0.5"       # a third one, for the same user elsewhere
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
+CAROL = "carol@example.test"
 PW = "secret"
 BODY = b"Subject: rate\r\n\r\nhello\r\n"
 
@@ -48,6 +50,7 @@ def server(fx, config):
     srv = fx.server(services=("smtp", "pop3", "metrics"), config=conf)
     srv.add_user(ALICE, PW)
     srv.add_user(BOB, PW)
+    srv.add_user(CAROL, PW)
     srv.start()
     return srv
 
@@ -115,6 +118,18 @@ def per_user(t, fx):
     st = X.status_counters(srv)
     t.eq(st.get(("rejected", "ratelimit")), 4, "ispmailctl status: rejected ratelimit=4")
     t.eq(metric(srv, "ratelimit"), 4, 'metrics: rcpt_rejected_total{reason="ratelimit"} 4')
+    # (counted below: carol's 1 and the flood's 30)
+    # An SMTP AUTH user on alice's address has a limit of its own.
+    s = H.Smtp(srv, "smtp", T.CUSTOMER)
+    s.hello(True)
+    t.eq(s.cmd("AUTH PLAIN " + TH.plain(CAROL, PW))[:3], "235", "user: carol logs in with AUTH")
+    s.cmd("MAIL FROM:<%s>" % CAROL)
+    r = [s.cmd("RCPT TO:<%s>" % x) for x in remote(6, 200)]
+    s.quit()
+    t.eq(r, ["250 2.1.5 Ok"] * 5 + [LIMITED], "user: AUTH user carol: 5 relayed, the 6th 451")
+    lines = ratelimit_lines(srv)
+    t.ok(len(lines) == 2 and "limit=user user=<%s> address=127.0.0.1 " % CAROL in lines[1],
+         "user: carol's crossing has its own ratelimit line", "\n".join(lines))
     # Refusals are not client errors (no 421 after error_limit), and a
     # session logs the first five, then sums the rest.
     r = session(srv, T.CUSTOMER, ALICE, remote(30, 100))
@@ -123,7 +138,8 @@ def per_user(t, fx):
     t.ok(H.wait_for(lambda: re.search(r"rcpt-refusals count=30 unlogged=25 ratelimit=25$",
                                       srv.log(), re.M), timeout=10),
          "user: the session logs 5 refusals and sums the other 25")
-    t.eq(len(ratelimit_lines(srv)), 1, "user: still one ratelimit line")
+    t.eq(len(ratelimit_lines(srv)), 2, "user: no new ratelimit line for the flood")
+    t.eq(metric(srv, "ratelimit"), 35, 'metrics: rcpt_rejected_total{reason="ratelimit"} 35')
     # Default off: the sender checks let everything by.
     r = session(srv, T.CUSTOMER, BOB, [])
     t.eq(r[0][:3], "250", "sender checks off: alice's address sends as bob")
