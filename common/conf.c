@@ -1386,6 +1386,8 @@ static const struct conf_row conf_relay_rows[] = {
 	CONF_BOOL(struct relay_conf, plaintext_auth, 0),
 	CONF_ROW("smarthost", struct relay_conf, smarthost, conf_type_string,
 	    .str = "", .flags = CONF_EMPTY_OK, .arg = &conf_smarthost_check),
+	CONF_BOOL(struct relay_conf, sender_login_match, 0),
+	CONF_BOOL(struct relay_conf, local_sender_from_outside, 0),
 };
 static const struct conf_block conf_relay = CONF_BLOCK(conf_relay_rows, NULL);
 
@@ -1398,7 +1400,8 @@ static const struct conf_block conf_dns = CONF_BLOCK(conf_dns_rows, NULL);
 
 /*
  * Every limit is at least 1, or it would lock everyone out; only
- * session_timeout may be 0, which turns it off.
+ * session_timeout and the two outbound limits may be 0, which turns them
+ * off.
  */
 static const struct conf_row conf_limits_rows[] = {
 	CONF_LONG(struct limits_conf, max_connections, 200, 1, INT_MAX),
@@ -1413,6 +1416,9 @@ static const struct conf_row conf_limits_rows[] = {
 	CONF_LONG(struct limits_conf, junk_command_limit, 100, 1, INT_MAX),
 	CONF_LONG(struct limits_conf, session_timeout, 3600, 0, CONF_TIMEOUT_MAX),
 	CONF_LONG(struct limits_conf, error_limit, 10, 1, INT_MAX),
+	CONF_LONG(struct limits_conf, outbound_per_user_hour, 500, 0, INT_MAX),
+	CONF_LONG(struct limits_conf, outbound_per_ip_hour, 1000, 0, INT_MAX),
+	CONF_LONG(struct limits_conf, outbound_window, 3600, 1, CONF_TIMEOUT_MAX),
 };
 static const struct conf_block conf_limits = CONF_BLOCK(conf_limits_rows, NULL);
 

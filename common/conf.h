@@ -45,6 +45,8 @@ struct relay_conf {
 	struct netlist never_authorize;
 	int plaintext_auth;			/* default 0 */
 	char *smarthost;			/* "" when unset */
+	int sender_login_match;			/* default 0: MAIL as own address only */
+	int local_sender_from_outside;		/* default 0: 550 to outside local senders */
 };
 
 struct limits_conf {
@@ -60,6 +62,9 @@ struct limits_conf {
 	long junk_command_limit;	/* 100: NOOP and kin per session, then close */
 	long session_timeout;	/* 3600: seconds a whole session may last; 0 off */
 	long error_limit;	/* 10: client errors per session, then 421 and close */
+	long outbound_per_user_hour;	/* 500: relayed RCPTs per user; 0 off */
+	long outbound_per_ip_hour;	/* 1000: the same per client address; 0 off */
+	long outbound_window;	/* 3600: seconds the two count over */
 };
 
 struct queue_conf {

@@ -53,6 +53,7 @@
 #include <db.h>
 
 #include "buf.h"
+#include "ratelimit.h"
 #include "relaydb.h"
 #include "sys.h"
 
@@ -85,6 +86,7 @@ struct lockhdr {
 struct relaydb {
 	DB_ENV *env;
 	DB *db;
+	DB *rate;		/* rate.db: the outbound counters (see below) */
 	int lockfd;
 	pid_t pid;		/* the process that opened the handle */
 	uint64_t gen;		/* the generation env belongs to */
@@ -321,6 +323,9 @@ static void relaydb_detach(struct relaydb *r, int stale)
 	if (r->db != NULL)
 		(void)r->db->close(r->db, DB_NOSYNC);
 	r->db = NULL;
+	if (r->rate != NULL)
+		(void)r->rate->close(r->rate, DB_NOSYNC);
+	r->rate = NULL;
 	(void)r->env->close(r->env, 0);
 	r->env = NULL;
 }
@@ -450,6 +455,8 @@ static int relaydb_file_missing(const struct relaydb *r)
 	    access(path, F_OK) == -1 && errno == ENOENT;
 }
 
+static int relaydb_rate_open(struct relaydb *r);
+
 /*
  * (Re)join the environment, holding the operation lock with our pid marked
  * busy. h is the header as we found it. Recovery when asked to, when a
@@ -515,6 +522,8 @@ static int relaydb_attach(struct relaydb *r, const struct lockhdr *h, int force)
 		seterr(r->err, sizeof r->err, "%s/%s could not be opened (%s); moved to %s "
 		    "and recreated empty", r->dir, RELAYDB_FILE, why, aside);
 	} else if (ret != 0)
+		return -1;
+	if (relaydb_rate_open(r) != 0)
 		return -1;
 	r->gen = r->hdr_gen;
 	return 0;
@@ -1125,4 +1134,323 @@ const char *relaydb_strerror(const struct relaydb *r)
 int relaydb_recreated(const struct relaydb *r)
 {
 	return r->recreated;
+}
+
+/*
+ * ---- rate.db: the outbound counters (ratelimit.h) ----
+ *
+ * A second hash in the same environment, under the same operation lock, so
+ * every session process counts into one table and no increment is lost:
+ * each take reads, checks and writes all its counters in one transaction.
+ * Key: "user:<name>" or "addr:<relay key>"; value: rate_format()'s text.
+ * The counters are worth less than the relay table: a rate.db that cannot
+ * be opened as a database is removed and started afresh.
+ */
+#define RATEDB_FILE "rate.db"
+
+static int relaydb_rate_open(struct relaydb *r)
+{
+	char path[PATH_MAX];
+	DB *db;
+	int ret, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		if ((ret = db_create(&db, r->env, 0)) != 0) {
+			relaydb_dberr(r, "db_create", ret);
+			return -1;
+		}
+		ret = db->open(db, NULL, RATEDB_FILE, NULL, DB_HASH,
+		    DB_CREATE | DB_AUTO_COMMIT, 0600);
+		if (ret == 0) {
+			r->rate = db;
+			return 0;
+		}
+		relaydb_dberr(r, "open " RATEDB_FILE, ret);
+		(void)db->close(db, 0);
+		if (!relaydb_is_corrupt(ret) ||
+		    str_format(path, sizeof path, "%s/%s", r->dir, RATEDB_FILE) != 0 ||
+		    unlink(path) != 0)
+			return -1;
+	}
+	return -1;
+}
+
+static int relaydb_rate_check_key(struct relaydb *r, const char *key)
+{
+	size_t i, n = key ? strlen(key) : 0;
+
+	if (n == 0 || n > RELAYDB_RATE_KEY_MAX) {
+		seterr(r->err, sizeof r->err, "rate key must be 1 to %d bytes",
+		    RELAYDB_RATE_KEY_MAX);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if ((unsigned char)key[i] <= 0x20 || (unsigned char)key[i] >= 0x7f) {
+			seterr(r->err, sizeof r->err, "rate key has a space or control byte");
+			return -1;
+		}
+	return 0;
+}
+
+/* Read one counter inside txn (locked for writing); a new one when absent or bad. */
+static int rate_get(struct relaydb *r, DB_TXN *txn, const char *key,
+    struct rate_counter *c, time_t now, long window)
+{
+	char buf[RATE_VALUE_MAX + 1];
+	DBT k, v;
+	int ret;
+
+	memset(&k, 0, sizeof k);
+	memset(&v, 0, sizeof v);
+	k.data = (void *)key;
+	k.size = (u_int32_t)strlen(key);
+	v.data = buf;
+	v.ulen = RATE_VALUE_MAX;
+	v.flags = DB_DBT_USERMEM;
+	ret = r->rate->get(r->rate, txn, &k, &v, DB_RMW);
+	if (ret != 0 && ret != DB_NOTFOUND && ret != DB_BUFFER_SMALL)
+		return ret;
+	if (ret != 0 || rate_parse(buf, v.size, c) != 0)
+		rate_init(c, (long long)now, window);
+	rate_roll(c, (long long)now, window);
+	return 0;
+}
+
+static int rate_put(struct relaydb *r, DB_TXN *txn, const char *key,
+    const struct rate_counter *c)
+{
+	char buf[RATE_VALUE_MAX + 1];
+	DBT k, v;
+
+	if (rate_format(buf, sizeof buf, c) != 0)
+		return EINVAL;
+	memset(&k, 0, sizeof k);
+	memset(&v, 0, sizeof v);
+	k.data = (void *)key;
+	k.size = (u_int32_t)strlen(key);
+	v.data = buf;
+	v.size = (u_int32_t)strlen(buf);
+	return r->rate->put(r->rate, txn, &k, &v, 0);
+}
+
+struct rate_take_arg {
+	struct relaydb_rate *v;
+	size_t n;
+	time_t now;
+	long window;
+	int taken;
+};
+
+/*
+ * Check every counter against its limit; count one in each when all allow
+ * it, else count nothing and mark the first refusal of a window in the
+ * counters that refused. One transaction.
+ */
+static int op_rate_take(struct relaydb *r, void *p)
+{
+	struct rate_take_arg *a = p;
+	struct rate_counter c[RELAYDB_RATE_KEYS];
+	DB_TXN *txn;
+	size_t i;
+	int ret = 0, over = 0;
+
+	if ((ret = r->env->txn_begin(r->env, NULL, &txn, 0)) != 0)
+		return ret;
+	for (i = 0; i < a->n && ret == 0; i++) {
+		a->v[i].over = a->v[i].first = 0;
+		a->v[i].count = 0;
+		if (a->v[i].key == NULL || a->v[i].limit <= 0)
+			continue;
+		if ((ret = rate_get(r, txn, a->v[i].key, &c[i], a->now, a->window)) != 0)
+			break;
+		a->v[i].count = rate_estimate(&c[i], (long long)a->now, a->window);
+		if (!rate_allows(&c[i], (long long)a->now, a->window, a->v[i].limit)) {
+			a->v[i].over = 1;
+			over = 1;
+		}
+	}
+	for (i = 0; i < a->n && ret == 0; i++) {
+		if (a->v[i].key == NULL || a->v[i].limit <= 0)
+			continue;
+		if (over) {
+			if (!a->v[i].over || c[i].noted == c[i].start)
+				continue;
+			a->v[i].first = 1;
+			c[i].noted = c[i].start;
+		} else {
+			c[i].cur++;
+		}
+		ret = rate_put(r, txn, a->v[i].key, &c[i]);
+	}
+	if (ret != 0) {
+		(void)txn->abort(txn);
+		return ret;
+	}
+	if ((ret = txn->commit(txn, 0)) != 0)
+		return ret;
+	a->taken = !over;
+	(void)r->env->txn_checkpoint(r->env, RELAYDB_CHECKPOINT_KB, 0, 0);
+	return 0;
+}
+
+int relaydb_rate_take(struct relaydb *r, struct relaydb_rate *v, size_t n,
+    time_t now, long window)
+{
+	struct rate_take_arg a;
+	size_t i;
+
+	if (n > RELAYDB_RATE_KEYS || window < 1 || now < 0) {
+		seterr(r->err, sizeof r->err, "bad rate request");
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (v[i].key != NULL && relaydb_rate_check_key(r, v[i].key) != 0)
+			return -1;
+	a.v = v;
+	a.n = n;
+	a.now = now;
+	a.window = window;
+	a.taken = 0;
+	if (relaydb_run(r, "rate", op_rate_take, &a) != 0)
+		return -1;
+	return a.taken;
+}
+
+struct rate_scan_arg {
+	struct entries e;
+	int prune;		/* delete idle counters instead of copying */
+	time_t now;
+	long window;
+	long removed;
+};
+
+/* Copy every counter out, or delete the idle ones, in one cursor pass. */
+static int op_rate_scan(struct relaydb *r, void *p)
+{
+	struct rate_scan_arg *a = p;
+	struct rate_counter c;
+	DB_TXN *txn;
+	DBC *cur;
+	DBT k, v;
+	int ret, t_ret;
+	long removed = 0;
+
+	entries_free(&a->e);
+	if ((ret = r->env->txn_begin(r->env, NULL, &txn, 0)) != 0)
+		return ret;
+	if ((ret = r->rate->cursor(r->rate, txn, &cur, 0)) != 0) {
+		(void)txn->abort(txn);
+		return ret;
+	}
+	memset(&k, 0, sizeof k);
+	memset(&v, 0, sizeof v);
+	while ((ret = cur->get(cur, &k, &v, DB_NEXT | (a->prune ? DB_RMW : 0))) == 0) {
+		int bad = rate_parse(v.data, v.size, &c) != 0;
+		struct entry *en;
+
+		if (a->prune) {
+			if (bad || rate_idle(&c, (long long)a->now, a->window)) {
+				if ((ret = cur->del(cur, 0)) != 0)
+					break;
+				removed++;
+			}
+			continue;
+		}
+		if (bad)
+			continue;
+		if (a->e.n == a->e.cap) {
+			a->e.cap = a->e.cap ? a->e.cap * 2 : 64;
+			a->e.v = xreallocarray(a->e.v, a->e.cap, sizeof *a->e.v);
+		}
+		en = &a->e.v[a->e.n++];
+		en->key = xstrndup(k.data, k.size);
+		en->klen = k.size;
+		en->val = xstrndup(v.data, v.size);
+		en->vlen = v.size;
+	}
+	if (ret == DB_NOTFOUND)
+		ret = 0;
+	if ((t_ret = cur->close(cur)) != 0 && ret == 0)
+		ret = t_ret;
+	if (ret != 0) {
+		(void)txn->abort(txn);
+		return ret;
+	}
+	if ((ret = txn->commit(txn, 0)) != 0)
+		return ret;
+	a->removed = removed;
+	return 0;
+}
+
+int relaydb_rate_foreach(struct relaydb *r, relaydb_rate_visit_fn fn, void *arg)
+{
+	struct rate_scan_arg s;
+	struct rate_counter c;
+	size_t i;
+
+	memset(&s, 0, sizeof s);
+	if (relaydb_run(r, "rate list", op_rate_scan, &s) != 0) {
+		entries_free(&s.e);
+		return -1;
+	}
+	for (i = 0; i < s.e.n; i++) {
+		if (rate_parse(s.e.v[i].val, s.e.v[i].vlen, &c) != 0)
+			continue;
+		if (fn(s.e.v[i].key, &c, arg) != 0)
+			break;
+	}
+	entries_free(&s.e);
+	return 0;
+}
+
+long relaydb_rate_expire(struct relaydb *r, time_t now, long window)
+{
+	struct rate_scan_arg s;
+
+	memset(&s, 0, sizeof s);
+	s.prune = 1;
+	s.now = now;
+	s.window = window < 1 ? 1 : window;
+	if (relaydb_run(r, "rate expire", op_rate_scan, &s) != 0)
+		return -1;
+	return s.removed;
+}
+
+struct rate_del_arg {
+	const char *key;
+	int found;
+};
+
+static int op_rate_del(struct relaydb *r, void *p)
+{
+	struct rate_del_arg *a = p;
+	DB_TXN *txn;
+	DBT k;
+	int ret;
+
+	memset(&k, 0, sizeof k);
+	k.data = (void *)a->key;
+	k.size = (u_int32_t)strlen(a->key);
+	if ((ret = r->env->txn_begin(r->env, NULL, &txn, 0)) != 0)
+		return ret;
+	ret = r->rate->del(r->rate, txn, &k, 0);
+	if (ret != 0 && ret != DB_NOTFOUND) {
+		(void)txn->abort(txn);
+		return ret;
+	}
+	a->found = ret == 0;
+	return txn->commit(txn, 0);
+}
+
+int relaydb_rate_reset(struct relaydb *r, const char *key)
+{
+	struct rate_del_arg a;
+
+	if (relaydb_rate_check_key(r, key) != 0)
+		return -1;
+	a.key = key;
+	a.found = 0;
+	if (relaydb_run(r, "rate reset", op_rate_del, &a) != 0)
+		return -1;
+	return a.found;
 }

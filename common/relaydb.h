@@ -14,7 +14,7 @@
  *   process is stuck or died inside the library; -1 then, never a hang.
  * - Errors: -1 (NULL from open) and a message from relaydb_strerror() (or
  *   in err for open). Nothing here logs.
- * - Files (relay.db, relay.db.lock, the environment's __db.* and log.*) are
+ * - Files (relay.db, rate.db, relay.db.lock, the environment's __db.* and log.*) are
  *   created mode 0600 (less the umask), owned by the caller's user.
  */
 #ifndef ISPMAILD_RELAYDB_H
@@ -72,6 +72,40 @@ typedef int (*relaydb_visit_fn)(const char *key, time_t when, const char *user, 
  * relaydb functions. Malformed entries are skipped. 0 or -1.
  */
 int relaydb_foreach(struct relaydb *db, relaydb_visit_fn fn, void *arg);
+
+/*
+ * The outbound counters (ratelimit.h): rate.db in the same environment.
+ * A take names up to RELAYDB_RATE_KEYS counters ("user:<name>",
+ * "addr:<relay key>"; bytes 0x21..0x7e), each with its limit (0 or a NULL
+ * key: skipped, not counted). In one transaction: when every counter
+ * allows one more, one is counted in each and 1 is returned; otherwise
+ * nothing is counted, over is set in each counter that refused, first in
+ * those whose refusal is the first in their window (for the one log line),
+ * and 0 is returned. count: the counter's value before. -1 on error.
+ */
+#define RELAYDB_RATE_KEYS 4
+#define RELAYDB_RATE_KEY_MAX (5 + RELAYDB_USER_MAX)
+
+struct rate_counter;
+
+struct relaydb_rate {
+	const char *key;
+	long limit;
+	int over;
+	int first;
+	long count;
+};
+
+int relaydb_rate_take(struct relaydb *db, struct relaydb_rate *v, size_t n,
+    time_t now, long window);
+typedef int (*relaydb_rate_visit_fn)(const char *key, const struct rate_counter *c,
+    void *arg);
+/* Each counter, copied out first (as relaydb_foreach); 0 or -1. */
+int relaydb_rate_foreach(struct relaydb *db, relaydb_rate_visit_fn fn, void *arg);
+/* Forget one counter: 1 deleted, 0 absent, -1 error. */
+int relaydb_rate_reset(struct relaydb *db, const char *key);
+/* Delete the counters that count nothing any more at now; how many, or -1. */
+long relaydb_rate_expire(struct relaydb *db, time_t now, long window);
 
 /* The last error, or the note left by relaydb_open (see there); never NULL. */
 const char *relaydb_strerror(const struct relaydb *db);

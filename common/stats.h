@@ -33,6 +33,8 @@ enum stats_reject {
 	STAT_REJECT_SYNTAX,		/* 501 and friends: bad form, out of sequence */
 	STAT_REJECT_LIMIT,		/* 452/552: too many, too big */
 	STAT_REJECT_DATA,		/* bare LF/CR, NUL, long lines */
+	STAT_REJECT_RATELIMIT,		/* 451 sending rate limit exceeded */
+	STAT_REJECT_SENDER,		/* 553/550 sender checks (relay block) */
 	STAT_REJECT_KINDS
 };
 

@@ -22,6 +22,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "dkim_keys.h"
+#include "ratelimits.h"
 #include "log.h"
 #include "maildir.h"
 #include "net.h"
@@ -488,8 +489,60 @@ static int relay_expire(const struct conf *c, const char *arg)
 		fail("relay expire: %s", relaydb_strerror(db));
 	else
 		printf("relay: %ld expired %s removed\n", n, n == 1 ? "entry" : "entries");
+	/* The sending counters that count nothing any more go too (silently). */
+	if (n != -1 && relaydb_rate_expire(db, time(NULL), c->limits.outbound_window) == -1) {
+		fail("relay expire: rate counters: %s", relaydb_strerror(db));
+		n = -1;
+	}
 	relaydb_close(db);
 	return n == -1;
+}
+
+/* ---- the outbound sending limits ---- */
+
+/* "user|address NAME COUNT LIMIT", LIMIT "-" when that limit is off. */
+static int ratelimit_list_one(const struct admin_rate *r, void *arg)
+{
+	(void)arg;
+	if (r->limit > 0)
+		printf("%s %s %ld %ld\n", r->kind, q(r->name), r->count, r->limit);
+	else
+		printf("%s %s %ld -\n", r->kind, q(r->name), r->count);
+	return 0;
+}
+
+static int ratelimit_list(const struct conf *c, const char *arg)
+{
+	struct relaydb *db;
+	int r;
+
+	(void)arg;
+	if ((db = relay_open(c)) == NULL)
+		return 1;
+	r = admin_ratelimit_list(db, c, time(NULL), ratelimit_list_one, NULL);
+	if (r == -1)
+		fail("ratelimit list: %s", relaydb_strerror(db));
+	relaydb_close(db);
+	return r == -1;
+}
+
+static int ratelimit_reset(const struct conf *c, const char *arg)
+{
+	char err[512];
+	struct relaydb *db;
+	int r;
+
+	if ((db = relay_open(c)) == NULL)
+		return 1;
+	r = admin_ratelimit_reset(db, c, arg, err, sizeof err);
+	if (r == -1)
+		fail("ratelimit reset %s: %s", q(arg), err);
+	else if (r == 0)
+		fail("no rate counter for %s", q(arg));
+	else
+		printf("ratelimit %s reset\n", q(arg));
+	relaydb_close(db);
+	return r != 1;
 }
 
 /* ---- the queue ---- */
@@ -823,6 +876,8 @@ static const struct command commands[] = {
 	{ "relay", "add", "ADDRESS", relay_add, "authorize an IP address now", NULL },
 	{ "relay", "del", "ADDRESS", relay_del, "withdraw an authorization", NULL },
 	{ "relay", "expire", NULL, relay_expire, "remove expired entries", NULL },
+	{ "ratelimit", "list", NULL, ratelimit_list, "sending counters: kind, name, count, limit", NULL },
+	{ "ratelimit", "reset", "ADDRESS|USER", ratelimit_reset, "lift a sending limit now", NULL },
 	{ "queue", "list", NULL, queue_list, "one message per line, queue id first", NULL },
 	{ "queue", "flush", NULL, queue_flush, "retry every message now", NULL },
 	{ "queue", "del", "ID", queue_del, "remove a message", NULL },

@@ -5,6 +5,9 @@
  */
 #include "config.h"
 
+#include <string.h>
+#include <strings.h>
+
 #include "policy.h"
 
 /* The decision: verdict v, logged as reason. */
@@ -88,4 +91,28 @@ int smtp_policy_path_error(int err, struct smtp_decision *out)
 			return decide(out, map[i].v, "syntax");
 	/* ESYNTAX, ENULL, anything else */
 	return decide(out, SMTP_VERDICT_BAD_PATH, "syntax");
+}
+
+int smtp_policy_sender(const struct smtp_sender_facts *f, struct smtp_decision *out)
+{
+	const char *sender = f->sender ? f->sender : "";
+
+	if (*sender == '\0')
+		return decide(out, SMTP_VERDICT_SENDER_OK, "sender");
+	if (f->login_match && f->auth != AUTH_SOURCE_NONE && f->user != NULL &&
+	    *f->user != '\0' && strcasecmp(f->user, sender) != 0)
+		return decide(out, SMTP_VERDICT_NOT_OWNER, "sender=not-owner");
+	if (f->local_from_outside && f->cls == CLIENT_OUTSIDE &&
+	    f->auth == AUTH_SOURCE_NONE && f->sender_local)
+		return decide(out, SMTP_VERDICT_LOCAL_SENDER, "sender=local");
+	return decide(out, SMTP_VERDICT_SENDER_OK, "sender");
+}
+
+int smtp_policy_rate(int over_user, int over_address, struct smtp_decision *out)
+{
+	if (over_user)
+		return decide(out, SMTP_VERDICT_RATE_LIMITED, "ratelimit=user");
+	if (over_address)
+		return decide(out, SMTP_VERDICT_RATE_LIMITED, "ratelimit=address");
+	return decide(out, SMTP_VERDICT_RELAY, "relay");
 }

@@ -35,6 +35,9 @@ enum smtp_verdict {
 	SMTP_VERDICT_DOMAIN_LONG,	/* 501: domain over 255 */
 	SMTP_VERDICT_BAD_PARAM,		/* 501: parameter syntax */
 	SMTP_VERDICT_NON_ASCII,		/* 553: 8-bit address (RFC 6531) */
+	SMTP_VERDICT_NOT_OWNER,		/* 553: MAIL as someone else's address */
+	SMTP_VERDICT_LOCAL_SENDER,	/* 550: outside client, local sender */
+	SMTP_VERDICT_RATE_LIMITED,	/* 451: RCPT over an outbound limit */
 	SMTP_VERDICTS
 };
 
@@ -85,5 +88,38 @@ int smtp_policy_decide(enum service service, enum client_class cls,
  * Reason "syntax". Fills *out (never accepted); returns 0.
  */
 int smtp_policy_path_error(int err, struct smtp_decision *out);
+
+/* What the sender checks (relay block) look at, all known at MAIL. */
+struct smtp_sender_facts {
+	int login_match;	/* relay.sender_login_match */
+	int local_from_outside;	/* relay.local_sender_from_outside */
+	enum client_class cls;
+	enum auth_source auth;
+	const char *user;	/* the authorized user, NULL when none or not
+				   a mailbox (a relay add entry's "admin") */
+	const char *sender;	/* the envelope sender, "" for <> */
+	int sender_local;	/* the sender is in a local domain */
+};
+
+/*
+ * The sender checks at MAIL (docs: ispmaild.conf(5), relay), both off by
+ * default; the null sender <> always passes:
+ *   login_match, an authorized user (SMTP AUTH or POP-before-SMTP with a
+ *     user) sending as any address but its own (compared without regard
+ *     to case): NOT_OWNER ("sender=not-owner");
+ *   local_from_outside, an outside client that is not authorized sending
+ *     as an address in a local domain: LOCAL_SENDER ("sender=local");
+ * else SENDER_OK ("sender"). Fills *out; returns out->accept.
+ */
+int smtp_policy_sender(const struct smtp_sender_facts *f, struct smtp_decision *out);
+
+/*
+ * A relayed RCPT against the outbound limits (relaydb_rate_take's answer):
+ * over_user or over_address, RATE_LIMITED ("ratelimit=user",
+ * "ratelimit=address", the user's first); else RELAY ("relay"). Trusted
+ * clients are exempt: the caller does not count them. Fills *out; returns
+ * out->accept.
+ */
+int smtp_policy_rate(int over_user, int over_address, struct smtp_decision *out);
 
 #endif

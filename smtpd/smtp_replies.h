@@ -88,6 +88,11 @@ R(SMTP_RCPT_DOMAIN_LONG, 501, "5.1.3", "Domain name too long");
 R(SMTP_BAD_PARAMS,     501, "5.5.4", "Syntax error in parameters");
 R(SMTP_NON_ASCII,      553, "5.6.7", "Non-ASCII address not permitted");
 
+/* The sender checks and the outbound limits (relay and limits blocks). */
+R(SMTP_SENDER_NOT_OWNED, 553, "5.7.1", "Sender address rejected: not owned by user %s");
+R(SMTP_SENDER_NOT_LOGGED_IN, 550, "5.7.1", "Sender address rejected: not logged in");
+R(SMTP_RATE_LIMITED,   451, "4.7.1", "Sending rate limit exceeded, try again later");
+
 #undef R
 
 #endif

@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "log.h"
 #include "policy.h"
+#include "ratelimit.h"
 #include "recipient.h"
 #include "relaydb.h"
 #include "smtp.h"
@@ -251,10 +252,10 @@ static void cmd_ehlo(struct smtp *s, char *arg)
  * Is the client authorized by a recent POP3 login (docs/PROTOCOL.md, relay
  * policy)?
  */
-static enum auth_source pop_authorized(struct smtp *s)
+/* The session's relay DB handle, opened at first use; NULL when it failed. */
+static struct relaydb *session_relaydb(struct smtp *s)
 {
-	char key[NET_ADDR_MAX], err[256];
-	int r;
+	char err[256];
 
 	if (s->db == NULL && !s->db_failed) {
 		s->db = relaydb_open(s->conf->state_dir, err, sizeof err);
@@ -265,7 +266,15 @@ static enum auth_source pop_authorized(struct smtp *s)
 			log_warn("relaydb result=recreated reason=\"%s\"",
 			    relaydb_strerror(s->db));
 	}
-	if (s->db == NULL)
+	return s->db;
+}
+
+static enum auth_source pop_authorized(struct smtp *s)
+{
+	char key[NET_ADDR_MAX];
+	int r;
+
+	if (session_relaydb(s) == NULL)
 		return AUTH_SOURCE_NONE;
 	net_relay_key(&s->ctx->client, s->conf->relay.ipv6_prefix, key, sizeof key);
 	r = relaydb_is_authorized(s->db, key, time(NULL),
@@ -316,6 +325,12 @@ static const struct verdict_reply {
 	    STAT_REJECT_SYNTAX },
 	[SMTP_VERDICT_BAD_PARAM] = { &SMTP_BAD_PARAMS, &SMTP_BAD_PARAMS, STAT_REJECT_SYNTAX },
 	[SMTP_VERDICT_NON_ASCII] = { &SMTP_NON_ASCII, &SMTP_NON_ASCII, STAT_REJECT_SYNTAX },
+	[SMTP_VERDICT_NOT_OWNER] = { &SMTP_SENDER_NOT_OWNED, &SMTP_SENDER_NOT_OWNED,
+	    STAT_REJECT_SENDER },
+	[SMTP_VERDICT_LOCAL_SENDER] = { &SMTP_SENDER_NOT_LOGGED_IN, &SMTP_SENDER_NOT_LOGGED_IN,
+	    STAT_REJECT_SENDER },
+	[SMTP_VERDICT_RATE_LIMITED] = { &SMTP_RATE_LIMITED, &SMTP_RATE_LIMITED,
+	    STAT_REJECT_RATELIMIT },
 };
 
 /* A mailbox goes into a reply only if it cannot break the line. */
@@ -413,9 +428,57 @@ static int mail_params(struct smtp *s, const char *p, const char *end)
 	return 0;
 }
 
+/*
+ * The user an authorized client sends as: the SMTP AUTH name, or the user
+ * the relay DB recorded with the POP3 login. Only a mailbox counts (a
+ * `relay add` entry records "admin"); "" when there is none.
+ */
+static void authorized_user(struct smtp *s, enum auth_source auth, char *user,
+    size_t len)
+{
+	char key[NET_ADDR_MAX];
+
+	user[0] = '\0';
+	if (auth == AUTH_SOURCE_SMTP)
+		(void)str_copy(user, len, s->auth_user);
+	else if (auth == AUTH_SOURCE_POP && session_relaydb(s) != NULL) {
+		net_relay_key(&s->ctx->client, s->conf->relay.ipv6_prefix, key, sizeof key);
+		if (relaydb_lookup(s->db, key, NULL, user, len) != 1)
+			user[0] = '\0';
+	}
+	if (strchr(user, '@') == NULL)
+		user[0] = '\0';
+}
+
+/*
+ * The sender checks of the relay block (policy.c), when one is on: who the
+ * client is authorized as is looked up here, at MAIL, even on port 25.
+ */
+static int mail_sender_check(struct smtp *s, struct smtp_decision *d, char *user,
+    size_t userlen)
+{
+	struct smtp_sender_facts f;
+
+	memset(&f, 0, sizeof f);
+	user[0] = '\0';
+	f.login_match = s->conf->relay.sender_login_match;
+	f.local_from_outside = s->conf->relay.local_sender_from_outside;
+	f.cls = s->ctx->class;
+	f.sender = s->sender.mailbox;
+	if ((f.login_match || f.local_from_outside) && s->sender.mailbox[0] != '\0') {
+		f.auth = auth_source(s);
+		authorized_user(s, f.auth, user, userlen);
+		f.user = user;
+		f.sender_local = smtp_classify_rcpt(&s->sender, s->conf->domains,
+		    s->conf->ndomains) == SMTP_RCPT_LOCAL;
+	}
+	return smtp_policy_sender(&f, d);
+}
+
 static void cmd_mail(struct smtp *s, char *arg)
 {
-	struct smtp_decision d;
+	char user[RELAYDB_USER_MAX + 1];
+	struct smtp_decision d, sender_d;
 	const struct smtp_reply *reply;
 	const char *params = NULL;
 	char *p;
@@ -441,14 +504,18 @@ static void cmd_mail(struct smtp *s, char *arg)
 	 * Port 25 accepts every MAIL and judges at RCPT: only submission and
 	 * smtps need the relay DB here (for their 530).
 	 */
-	smtp_policy_mail(s->ctx->service, s->ctx->class,
-	    s->ctx->service == SERVICE_SMTP ? s->smtp_auth : auth_source(s), &d);
+	user[0] = '\0';
+	if (smtp_policy_mail(s->ctx->service, s->ctx->class,
+	    s->ctx->service == SERVICE_SMTP ? s->smtp_auth : auth_source(s), &d) &&
+	    !mail_sender_check(s, &sender_d, user, sizeof user))
+		d = sender_d;	/* a refusal; an accepted MAIL keeps its reason */
 	reply = smtp_verdict_reply(d.verdict, 0, s->esmtp, NULL);
 	if (!d.accept) {
-		log_info("mail from=%s result=reject code=%d reason=%s",
-		    log_qaddr(s->sender.mailbox), reply->code, d.reason);
+		log_info("mail from=%s result=reject code=%d reason=%s%s%s",
+		    log_qaddr(s->sender.mailbox), reply->code, d.reason,
+		    user[0] ? " user=" : "", user[0] ? log_qaddr(user) : "");
 		stats_reject(verdict_replies[d.verdict].stat);
-		smtp_reply(s, reply, NULL);
+		smtp_reply(s, reply, user);
 		return;
 	}
 	log_info("mail from=%s result=ok reason=%s", log_qaddr(s->sender.mailbox), d.reason);
@@ -517,9 +584,63 @@ static void refusals_summary(const struct smtp *s)
 	    s->refusals - SMTP_REFUSALS_LOGGED, by);
 }
 
+/*
+ * One line when a limit is first crossed in its window (not for every
+ * refused RCPT): which limit, for whom, and how far it had counted.
+ */
+static void rate_log(const char *limit, const char *user, const char *addr,
+    const struct relaydb_rate *v, long window)
+{
+	log_warn("ratelimit limit=%s user=%s address=%s count=%ld max=%ld window=%ld",
+	    limit, user[0] ? log_qaddr(user) : "-", addr, v->count, v->limit, window);
+}
+
+/*
+ * Count a relayed recipient against the outbound limits (policy.h,
+ * smtp_policy_rate): the authorized user and the client address, in the
+ * relay DB's rate table. Trusted clients are exempt; a DB error lets the
+ * recipient by (logged): the limits guard against abuse, they must not
+ * stop mail. Fills *d with RELAY or RATE_LIMITED.
+ */
+static int rcpt_rate_check(struct smtp *s, enum auth_source auth,
+    struct smtp_decision *d)
+{
+	const struct limits_conf *l = &s->conf->limits;
+	char user[RELAYDB_USER_MAX + 1], addr[NET_ADDR_MAX];
+	char ukey[RELAYDB_RATE_KEY_MAX + 1], akey[RELAYDB_RATE_KEY_MAX + 1];
+	struct relaydb_rate v[2];
+	int r;
+
+	if (s->ctx->class == CLIENT_TRUSTED ||
+	    (l->outbound_per_user_hour == 0 && l->outbound_per_ip_hour == 0) ||
+	    session_relaydb(s) == NULL)
+		return 1;
+	authorized_user(s, auth, user, sizeof user);
+	net_relay_key(&s->ctx->client, s->conf->relay.ipv6_prefix, addr, sizeof addr);
+	memset(v, 0, sizeof v);
+	if (user[0] != '\0' && rate_key(ukey, sizeof ukey, "user", user) == 0) {
+		v[0].key = ukey;
+		v[0].limit = l->outbound_per_user_hour;
+	}
+	if (rate_key(akey, sizeof akey, "addr", addr) == 0) {
+		v[1].key = akey;
+		v[1].limit = l->outbound_per_ip_hour;
+	}
+	r = relaydb_rate_take(s->db, v, 2, time(NULL), l->outbound_window);
+	if (r < 0) {
+		log_error("ratelimit result=error reason=\"%s\"", relaydb_strerror(s->db));
+		return 1;
+	}
+	if (v[0].first)
+		rate_log("user", user, addr, &v[0], l->outbound_window);
+	if (v[1].first)
+		rate_log("address", user, addr, &v[1], l->outbound_window);
+	return smtp_policy_rate(v[0].over, v[1].over, d);
+}
+
 static void cmd_rcpt(struct smtp *s, char *arg)
 {
-	struct smtp_decision d;
+	struct smtp_decision d, rate;
 	const struct smtp_reply *reply;
 	struct smtp_path path;
 	enum smtp_rcpt_kind kind;
@@ -567,6 +688,20 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 			s->unlogged[why]++;
 		smtp_reply(s, reply, path.mailbox);
 		smtp_count_error(s);
+		return;
+	}
+	if (d.relay && !rcpt_rate_check(s, auth, &rate)) {
+		enum stats_reject why = verdict_replies[rate.verdict].stat;
+
+		/* Logged like the relay refusals (the first few), no client error. */
+		reply = smtp_verdict_reply(rate.verdict, 1, s->esmtp, NULL);
+		stats_reject(why);
+		if (++s->refusals <= SMTP_REFUSALS_LOGGED)
+			log_info("rcpt to=%s result=reject code=%d %s", log_qaddr(path.mailbox),
+			    reply->code, rate.reason);
+		else
+			s->unlogged[why]++;
+		smtp_reply(s, reply, NULL);
 		return;
 	}
 	if (kind == SMTP_RCPT_LOCAL) {

@@ -92,6 +92,8 @@ static void check_defaults_except_core(const struct conf *c)
 	CU_ASSERT_EQUAL(c->relay.never_authorize.n, 0);
 	CU_ASSERT_EQUAL(c->relay.plaintext_auth, 0);
 	CU_ASSERT_STRING_EQUAL(c->relay.smarthost, "");
+	CU_ASSERT_EQUAL(c->relay.sender_login_match, 0);
+	CU_ASSERT_EQUAL(c->relay.local_sender_from_outside, 0);
 	CU_ASSERT_STRING_EQUAL(c->dns_nameserver, "");
 	CU_ASSERT_EQUAL(c->limits.max_connections, 200);
 	CU_ASSERT_EQUAL(c->limits.max_per_ip, 10);
@@ -105,6 +107,9 @@ static void check_defaults_except_core(const struct conf *c)
 	CU_ASSERT_EQUAL(c->limits.junk_command_limit, 100);
 	CU_ASSERT_EQUAL(c->limits.session_timeout, 3600);
 	CU_ASSERT_EQUAL(c->limits.error_limit, 10);
+	CU_ASSERT_EQUAL(c->limits.outbound_per_user_hour, 500);
+	CU_ASSERT_EQUAL(c->limits.outbound_per_ip_hour, 1000);
+	CU_ASSERT_EQUAL(c->limits.outbound_window, 3600);
 	CU_ASSERT_EQUAL(c->queue.retry_min, 300);
 	CU_ASSERT_EQUAL(c->queue.retry_max, 3600);
 	CU_ASSERT_EQUAL(c->queue.max_age, 432000);
@@ -267,12 +272,14 @@ static void test_non_defaults(void)
 		"  trusted_networks = [];\n"
 		"  authorization_ttl = 0; ipv6_prefix = 56;\n"
 		"  never_authorize = ( \"100.64.0.0/10\", \"::ffff:192.0.2.0/120\" );\n"
-		"  plaintext_auth = true; smarthost = \"[127.0.0.1]:2626\"; };\n"
+		"  plaintext_auth = true; smarthost = \"[127.0.0.1]:2626\";\n"
+		"  sender_login_match = true; local_sender_from_outside = true; };\n"
 		"dns = { nameserver = \"[::1]:5353\"; };\n"
 		"limits = { max_connections = 1; max_per_ip = 2; message_size = 52428800L;\n"
 		"  max_recipients = 4; command_timeout = 5; data_timeout = 6; auth_failures = 7;\n"
 		"  max_use = 1; max_idle = 2; junk_command_limit = 3;\n"
-		"  session_timeout = 0; error_limit = 20; };\n"
+		"  session_timeout = 0; error_limit = 20;\n"
+		"  outbound_per_user_hour = 0; outbound_per_ip_hour = 7; outbound_window = 2; };\n"
 		"queue = { retry_min = 10; retry_max = 10; max_age = 11; delivery_timeout = 12; };\n"
 		"log_level = \"debug\";\n";
 	struct conf c;
@@ -317,6 +324,11 @@ static void test_non_defaults(void)
 	CU_ASSERT_EQUAL(c.limits.junk_command_limit, 3);
 	CU_ASSERT_EQUAL(c.limits.session_timeout, 0);
 	CU_ASSERT_EQUAL(c.limits.error_limit, 20);
+	CU_ASSERT_EQUAL(c.limits.outbound_per_user_hour, 0);
+	CU_ASSERT_EQUAL(c.limits.outbound_per_ip_hour, 7);
+	CU_ASSERT_EQUAL(c.limits.outbound_window, 2);
+	CU_ASSERT_EQUAL(c.relay.sender_login_match, 1);
+	CU_ASSERT_EQUAL(c.relay.local_sender_from_outside, 1);
 	CU_ASSERT_EQUAL(c.queue.retry_min, 10);
 	CU_ASSERT_EQUAL(c.queue.retry_max, 10);
 	CU_ASSERT_EQUAL(c.queue.max_age, 11);
@@ -595,6 +607,10 @@ static const struct err_case err_cases[] = {
 	  "limits.session_timeout: must be from 0 to 86400, not -1" },
 	{ "session_timeout above a day", H "limits = { session_timeout = 86401; };\n", 2,
 	  "limits.session_timeout: must be from 0 to 86400, not 86401" },
+	{ "outbound_window 0", H "limits = { outbound_window = 0; };\n", 2,
+	  "limits.outbound_window: must be from 1 to 86400, not 0" },
+	{ "outbound_per_user_hour -1", H "limits = { outbound_per_user_hour = -1; };\n", 2,
+	  "limits.outbound_per_user_hour: must be from 0 to 2147483647, not -1" },
 	{ "error_limit 0", H "limits = { error_limit = 0; };\n", 2,
 	  "limits.error_limit: must be from 1 to 2147483647, not 0" },
 	{ "max_connections 0", H "limits = { max_connections = 0; };\n", 2,
@@ -956,6 +972,8 @@ static void test_print_defaults(void)
 		"relay.ipv6_prefix = 64\n", "relay.plaintext_auth = false\n",
 		"relay.smarthost = \"\"\n", "dns.nameserver = \"\"\n",
 		"limits.message_size = 26214400\n", "limits.error_limit = 10\n",
+		"limits.outbound_per_user_hour = 500\n", "limits.outbound_window = 3600\n",
+		"relay.sender_login_match = false\n",
 		"queue.retry_min = 300\n", "queue.delivery_timeout = 1200\n",
 		"dkim.selector = \"s2026\"\n",
 	};
@@ -973,8 +991,8 @@ static void test_print_defaults(void)
 	}
 	for (const char *p = out.s; *p != '\0'; p++)
 		n += *p == '\n';
-	/* 10 top-level keys, 5 of a listen entry, tls 4, relay 7, dns 1, limits 12, queue 4, dkim 2. */
-	CU_ASSERT_EQUAL(n, 45);
+	/* 10 top-level keys, 5 of a listen entry, tls 4, relay 9, dns 1, limits 15, queue 4, dkim 2. */
+	CU_ASSERT_EQUAL(n, 50);
 	buf_free(&out);
 }
 

@@ -376,6 +376,16 @@ static void test_verdict_replies(void)
 		  "501 5.5.4 Syntax error in parameters", "501 Syntax error in parameters" },
 		{ SMTP_VERDICT_NON_ASCII, "553 5.6.7 Non-ASCII address not permitted",
 		  "553 5.6.7 Non-ASCII address not permitted", "553 Non-ASCII address not permitted" },
+		{ SMTP_VERDICT_NOT_OWNER,
+		  "553 5.7.1 Sender address rejected: not owned by user user@remote.example",
+		  "553 5.7.1 Sender address rejected: not owned by user user@remote.example",
+		  "553 Sender address rejected: not owned by user user@remote.example" },
+		{ SMTP_VERDICT_LOCAL_SENDER, "550 5.7.1 Sender address rejected: not logged in",
+		  "550 5.7.1 Sender address rejected: not logged in",
+		  "550 Sender address rejected: not logged in" },
+		{ SMTP_VERDICT_RATE_LIMITED, "451 4.7.1 Sending rate limit exceeded, try again later",
+		  "451 4.7.1 Sending rate limit exceeded, try again later",
+		  "451 Sending rate limit exceeded, try again later" },
 	};
 	const char *box = "user@remote.example";
 
@@ -393,6 +403,93 @@ static void test_verdict_replies(void)
 	    "550 relaying prohibited by administrator");
 }
 
+/* The sender checks: each rule, each exception, each switch off. */
+static void test_sender_checks(void)
+{
+	static const struct {
+		int match, outside;
+		enum client_class cls;
+		enum auth_source auth;
+		const char *user, *sender;
+		int local;
+		enum smtp_verdict v;
+		const char *reason;
+	} t[] = {
+		/* both off: everything passes */
+		{ 0, 0, CLIENT_OUTSIDE, AUTH_SOURCE_NONE, NULL, "a@local.test", 1,
+		  SMTP_VERDICT_SENDER_OK, "sender" },
+		{ 0, 0, CLIENT_CUSTOMER, AUTH_SOURCE_SMTP, "a@local.test", "b@x.example", 0,
+		  SMTP_VERDICT_SENDER_OK, "sender" },
+		/* sender_login_match */
+		{ 1, 0, CLIENT_CUSTOMER, AUTH_SOURCE_SMTP, "a@local.test", "b@x.example", 0,
+		  SMTP_VERDICT_NOT_OWNER, "sender=not-owner" },
+		{ 1, 0, CLIENT_OUTSIDE, AUTH_SOURCE_POP, "a@local.test", "b@local.test", 1,
+		  SMTP_VERDICT_NOT_OWNER, "sender=not-owner" },
+		{ 1, 0, CLIENT_CUSTOMER, AUTH_SOURCE_SMTP, "a@local.test", "A@Local.Test", 1,
+		  SMTP_VERDICT_SENDER_OK, "sender" },
+		{ 1, 0, CLIENT_CUSTOMER, AUTH_SOURCE_SMTP, "a@local.test", "", 0,
+		  SMTP_VERDICT_SENDER_OK, "sender" },
+		/* no user to match: not authorized, trusted, or a relay add entry */
+		{ 1, 0, CLIENT_CUSTOMER, AUTH_SOURCE_NONE, NULL, "b@x.example", 0,
+		  SMTP_VERDICT_SENDER_OK, "sender" },
+		{ 1, 0, CLIENT_TRUSTED, AUTH_SOURCE_NONE, NULL, "b@x.example", 0,
+		  SMTP_VERDICT_SENDER_OK, "sender" },
+		{ 1, 0, CLIENT_CUSTOMER, AUTH_SOURCE_POP, "", "b@x.example", 0,
+		  SMTP_VERDICT_SENDER_OK, "sender" },
+		/* local_sender_from_outside */
+		{ 0, 1, CLIENT_OUTSIDE, AUTH_SOURCE_NONE, NULL, "a@local.test", 1,
+		  SMTP_VERDICT_LOCAL_SENDER, "sender=local" },
+		{ 0, 1, CLIENT_OUTSIDE, AUTH_SOURCE_NONE, NULL, "", 0,
+		  SMTP_VERDICT_SENDER_OK, "sender" },
+		{ 0, 1, CLIENT_OUTSIDE, AUTH_SOURCE_NONE, NULL, "a@x.example", 0,
+		  SMTP_VERDICT_SENDER_OK, "sender" },
+		{ 0, 1, CLIENT_OUTSIDE, AUTH_SOURCE_POP, "a@local.test", "a@local.test", 1,
+		  SMTP_VERDICT_SENDER_OK, "sender" },
+		{ 0, 1, CLIENT_OUTSIDE, AUTH_SOURCE_SMTP, "a@local.test", "b@local.test", 1,
+		  SMTP_VERDICT_SENDER_OK, "sender" },
+		{ 0, 1, CLIENT_CUSTOMER, AUTH_SOURCE_NONE, NULL, "a@local.test", 1,
+		  SMTP_VERDICT_SENDER_OK, "sender" },
+		{ 0, 1, CLIENT_TRUSTED, AUTH_SOURCE_NONE, NULL, "a@local.test", 1,
+		  SMTP_VERDICT_SENDER_OK, "sender" },
+		/* both on: the owner rule first */
+		{ 1, 1, CLIENT_OUTSIDE, AUTH_SOURCE_POP, "a@local.test", "b@local.test", 1,
+		  SMTP_VERDICT_NOT_OWNER, "sender=not-owner" },
+	};
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		struct smtp_sender_facts f = { t[i].match, t[i].outside, t[i].cls, t[i].auth,
+		    t[i].user, t[i].sender, t[i].local };
+		struct smtp_decision d;
+		int ok = smtp_policy_sender(&f, &d);
+
+		if (d.verdict != t[i].v)
+			printf("# sender case %zu: verdict %d, want %d\n", i, d.verdict, t[i].v);
+		CU_ASSERT_EQUAL(d.verdict, t[i].v);
+		CU_ASSERT_EQUAL(ok, t[i].v == SMTP_VERDICT_SENDER_OK);
+		CU_ASSERT_EQUAL(d.accept, ok);
+		CU_ASSERT_EQUAL(d.relay, 0);
+		CU_ASSERT_STRING_EQUAL(d.reason, t[i].reason);
+	}
+}
+
+/* The outbound limits' verdict: the user's limit named first. */
+static void test_rate_verdict(void)
+{
+	struct smtp_decision d;
+
+	CU_ASSERT_EQUAL(smtp_policy_rate(0, 0, &d), 1);
+	CU_ASSERT_EQUAL(d.verdict, SMTP_VERDICT_RELAY);
+	CU_ASSERT_EQUAL(d.relay, 1);
+	CU_ASSERT_EQUAL(smtp_policy_rate(1, 0, &d), 0);
+	CU_ASSERT_EQUAL(d.verdict, SMTP_VERDICT_RATE_LIMITED);
+	CU_ASSERT_STRING_EQUAL(d.reason, "ratelimit=user");
+	CU_ASSERT_EQUAL(smtp_policy_rate(0, 1, &d), 0);
+	CU_ASSERT_STRING_EQUAL(d.reason, "ratelimit=address");
+	CU_ASSERT_EQUAL(smtp_policy_rate(1, 1, &d), 0);
+	CU_ASSERT_STRING_EQUAL(d.reason, "ratelimit=user");
+	CU_ASSERT_EQUAL(d.relay, 0);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -407,5 +504,7 @@ int main(void)
 	CU_add_test(s, "path error replies", test_path_errors);
 	CU_add_test(s, "parse, classify, decide", test_end_to_end);
 	CU_add_test(s, "every verdict's reply", test_verdict_replies);
+	CU_add_test(s, "sender checks", test_sender_checks);
+	CU_add_test(s, "outbound limit verdict", test_rate_verdict);
 	return cutap_run();
 }
