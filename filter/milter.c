@@ -362,6 +362,10 @@ static void queue_macros(struct milter *m, char cmd)
 	size_t n = 0, k = 0, i;
 	int stage = stage_of(cmd);
 
+	/* An unknown queue id is left out rather than sent empty. */
+	const char *qid = m->queue_id != NULL && m->queue_id[0] != '\0' ?
+	    m->queue_id : NULL;
+
 #define MAC(nm, val) do { if ((val) != NULL) { all[n][0] = (nm); \
 	all[n][1] = (val); n++; } } while (0)
 	switch (cmd) {
@@ -373,7 +377,7 @@ static void queue_macros(struct milter *m, char cmd)
 		MAC("{client_name}", m->client_name);
 		break;
 	case SMFIC_MAIL:
-		MAC("i", m->queue_id);
+		MAC("i", qid);
 		MAC("{auth_authen}", m->auth_authen);
 		MAC("{mail_addr}", m->mail_addr);
 		break;
@@ -383,7 +387,7 @@ static void queue_macros(struct milter *m, char cmd)
 	case SMFIC_DATA:
 	case SMFIC_EOH:
 	case SMFIC_BODYEOB:
-		MAC("i", m->queue_id);
+		MAC("i", qid);
 		break;
 	default:
 		break;
@@ -728,6 +732,7 @@ void milter_mail(struct milter *m, const char *sender, const char *const *args,
 	milter_abort(m);
 	if (m->state == M_READY)
 		m->state = M_TXN;
+	set_str(&m->queue_id, "");
 	set_str(&m->mail_addr, sender);
 	set_str(&m->auth_authen, auth_authen != NULL && auth_authen[0] != '\0' ?
 	    auth_authen : NULL);

@@ -117,7 +117,8 @@ void milter_helo(struct milter *m, const char *helo, struct milter_verdict *v);
    auth_authen: the SASL login or "" ({auth_authen}). */
 void milter_mail(struct milter *m, const char *sender, const char *const *args,
     const char *auth_authen, struct milter_verdict *v);
-/* The queue id for the i macro, once it is known ("" until then). */
+/* The queue id for the i macro, once it is known: after milter_mail
+   (which forgets the last message's), before the stages that send it. */
 void milter_set_queue_id(struct milter *m, const char *id);
 /* A reject here refuses this recipient only. */
 void milter_rcpt(struct milter *m, const char *rcpt, const char *const *args,
