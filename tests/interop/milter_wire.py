@@ -124,12 +124,22 @@ class Filter:
         self.err.close()
 
 
+# Runs of milter_client that exited badly or printed a sanitizer report.
+BAD_RUNS = []
+# Its log lines (stderr), all runs.
+LOG_LINES = []
+
+
 def run(addresses, *opts, timeout=60):
     """milter_client's output lines, and how long it took (s)."""
     t0 = time.time()
     p = subprocess.run([client_tool(), *opts, *addresses], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, timeout=timeout)
+                       stderr=subprocess.PIPE, timeout=timeout)
     out = p.stdout.decode("utf-8", "replace").splitlines()
+    err = p.stderr.decode("utf-8", "replace")
+    LOG_LINES.extend(err.splitlines())
+    if p.returncode != 0 or "Sanitizer" in err or "runtime error" in err:
+        BAD_RUNS.append((opts, addresses, p.returncode, err[-2000:]))
     return out, time.time() - t0
 
 
@@ -419,6 +429,11 @@ def main():
         check_steps(t, tmp)
         check_failures(t, tmp)
         check_chain(t, tmp)
+        t.ok(not BAD_RUNS, "milter_client exited 0 every time, no sanitizer report",
+             repr(BAD_RUNS))
+        t.ok(any("milter=f1 error=timeout waiting for a reply" in line
+                 for line in LOG_LINES), "the timeout is logged, key=value",
+             "\n".join(LOG_LINES[-20:]))
     finally:
         if os.environ.get("KEEP_TMP"):
             t.diag("kept %s" % tmp)

@@ -10,7 +10,8 @@
  *
  * Output, one line each: "STAGE ACTION [filter=NAME] [reply=TEXT]
  * [quarantine=REASON] [why=TEXT]", "edit OP INDEX NAME VALUE", then
- * "message:" and the message as it would be stored, and "end".
+ * "message:" and the header as it would be stored, and "end". The log
+ * lines of filter/milter.c go to stderr.
  */
 #include "config.h"
 
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "log.h"
 #include "milter.h"
 
 static const char header[] =
@@ -174,6 +176,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* filter/milter.c's log lines go to stderr, for the test to read. */
+	log_open("milter_client", 1);
 	n = argc - optind;
 	if (n < 1)
 		return 2;
