@@ -194,8 +194,9 @@ int milter_header_ok(const char *name, const char *value);
 
 /*
  * Is text a reply a filter may set: "4xx" or "5xx", a space or '-', then
- * an enhanced code of the same class ("5.7.1"); lines after the first
- * (CRLF-separated) keep the same form. 1 or 0.
+ * the text; an enhanced code that starts it ("5.7.1") must be of the same
+ * class (libmilter lets a filter leave it out). Lines after the first
+ * (CRLF-separated) keep the same form; no other control characters. 1 or 0.
  */
 int milter_replycode_ok(const char *text);
 
