@@ -88,6 +88,13 @@ R(SMTP_RCPT_DOMAIN_LONG, 501, "5.1.3", "Domain name too long");
 R(SMTP_BAD_PARAMS,     501, "5.5.4", "Syntax error in parameters");
 R(SMTP_NON_ASCII,      553, "5.6.7", "Non-ASCII address not permitted");
 
+/*
+ * Inbound filters at RCPT (filter/dnsbl.h, filter/greylist.h). The DNSBL
+ * reply holds two %s: the client's address, then the zone.
+ */
+R(SMTP_DNSBL_BLOCKED,  554, "5.7.1", "Service unavailable; client [%s] blocked using %s");
+R(SMTP_GREYLISTED,     450, "4.7.1", "Greylisted, try again later");
+
 #undef R
 
 #endif
