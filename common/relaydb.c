@@ -1237,8 +1237,10 @@ int relaydb_txn_get(struct relaydb_txn *t, const void *key, size_t klen,
 	ret = t->db->get(t->db, t->txn, &k, &v, DB_RMW);
 	if (ret == DB_NOTFOUND)
 		return 0;
-	if (ret == DB_BUFFER_SMALL)
-		return -1;
+	if (ret == DB_BUFFER_SMALL) {
+		*vlen = v.size;		/* over vmax: nothing copied */
+		return 1;
+	}
 	if (ret != 0) {
 		if (t->ret == 0)
 			t->ret = ret;

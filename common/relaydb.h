@@ -96,7 +96,10 @@ struct relaydb_txn;	/* one transaction on one table, inside relaydb_table_run */
  */
 typedef int (*relaydb_txn_fn)(struct relaydb_txn *t, void *arg);
 int relaydb_table_run(struct relaydb *db, const char *file, relaydb_txn_fn fn, void *arg);
-/* 1 found (val holds vlen bytes, no NUL added), 0 absent, -1 error or too long. */
+/*
+ * 1 found (val holds *vlen bytes, no NUL added; a *vlen over vmax means
+ * the value was too long and nothing was copied), 0 absent, -1 error.
+ */
 int relaydb_txn_get(struct relaydb_txn *t, const void *key, size_t klen,
     void *val, size_t vmax, size_t *vlen);
 /* 0 or -1. */

@@ -129,7 +129,7 @@ static int gl_get(struct relaydb_txn *t, const char *key, size_t klen, struct gl
 
 	if (r <= 0)
 		return r;
-	return gl_parse(buf, len, v) == 0 ? 1 : 0;
+	return len <= sizeof buf && gl_parse(buf, len, v) == 0 ? 1 : 0;
 }
 
 static int gl_put(struct relaydb_txn *t, const char *key, size_t klen, const struct gl_value *v)
@@ -402,9 +402,9 @@ static int gl_delete_batch(struct relaydb_txn *t, void *p)
 		size_t len = 0;
 		int r = relaydb_txn_get(t, a->keys[i], a->lens[i], buf, sizeof buf, &len);
 
-		if (r < 0 && a->expired_at > 0)
+		if (r < 0)
 			return -1;
-		if (r == 0 || (r > 0 && !gl_doomed_expired(a, buf, len)))
+		if (r == 0 || (len <= sizeof buf && !gl_doomed_expired(a, buf, len)))
 			continue;
 		if ((r = relaydb_txn_del(t, a->keys[i], a->lens[i])) < 0)
 			return -1;
@@ -433,7 +433,8 @@ long greylist_remove(struct relaydb *db, const char *net, const char *sender,
 	}
 	a.expired_at = (long long)expired_at;
 	a.expire = expire;
-	if (relaydb_table_foreach(db, GREYLIST_FILE, GL_VALUE_MAX, gl_collect, &a) != 0)
+	/* Every value, junk included: a removal must be able to clear it. */
+	if (relaydb_table_foreach(db, GREYLIST_FILE, 65536, gl_collect, &a) != 0)
 		rc = -1;
 	for (a.at = 0; rc == 0 && a.at < a.n; a.at += a.batch) {
 		int r;

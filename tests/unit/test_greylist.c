@@ -204,6 +204,31 @@ static void test_remove(void)
 	relaydb_close(db);
 }
 
+static int put_junk(struct relaydb_txn *t, void *arg)
+{
+	static const char key[] = "192.0.2.0/24\0a@x.example\0u@example.net";
+	char val[300];
+
+	(void)arg;
+	memset(val, '9', sizeof val);
+	return relaydb_txn_put(t, key, sizeof key - 1, val, sizeof val);
+}
+
+/* A value that is not one (too long, junk): a new entry, and flush removes it. */
+static void test_junk_value(void)
+{
+	struct relaydb *db = db_open("junk");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+	CU_ASSERT_EQUAL(relaydb_table_run(db, GREYLIST_FILE, put_junk, NULL), 0);
+	CU_ASSERT_STRING_EQUAL(check(db, &G, "192.0.2.0/24", "a@x.example", "u@example.net", T0),
+	    "defer new 300");
+	CU_ASSERT_EQUAL(relaydb_table_run(db, GREYLIST_FILE, put_junk, NULL), 0);
+	CU_ASSERT_EQUAL(greylist_remove(db, NULL, NULL, NULL, 0, 0), 1);
+	CU_ASSERT_EQUAL(count(db), 0);
+	relaydb_close(db);
+}
+
 /* The RCPT check: only outside, unauthorized clients, only when enabled. */
 static void test_rcpt_check(void)
 {
@@ -310,6 +335,7 @@ int main(void)
 	CU_add_test(s, "auto_allow by network", test_auto_allow);
 	CU_add_test(s, "remove: a triple, a client, expired, all", test_remove);
 	CU_add_test(s, "the RCPT check: exemptions, enabled", test_rcpt_check);
+	CU_add_test(s, "a junk value: replaced, and removable", test_junk_value);
 	CU_add_test(s, "two processes: no pass lost", test_two_processes);
 	return cutap_run();
 }
