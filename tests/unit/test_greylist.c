@@ -71,6 +71,9 @@ static void test_networks(void)
 	CU_ASSERT_STRING_EQUAL(net, "2001:db8:1:200::/56");
 	CU_ASSERT_EQUAL(greylist_client_net("2001:db8::1", 128, net, sizeof net), 0);
 	CU_ASSERT_STRING_EQUAL(net, "2001:db8::1/128");
+	/* A dual-stack listener's view of an IPv4 client: its /24, not ::ffff:0:0/64. */
+	CU_ASSERT_EQUAL(greylist_client_net("::ffff:192.0.2.7", 64, net, sizeof net), 0);
+	CU_ASSERT_STRING_EQUAL(net, "192.0.2.0/24");
 	CU_ASSERT_EQUAL(greylist_client_net("nonsense", 64, net, sizeof net), -1);
 	CU_ASSERT_EQUAL(greylist_client_net("192.0.2.0/24", 64, net, sizeof net), -1);
 }
@@ -201,6 +204,11 @@ static void test_remove(void)
 	/* Everything. */
 	CU_ASSERT_EQUAL(greylist_remove(db, NULL, NULL, NULL, 0, 0), 1);
 	CU_ASSERT_EQUAL(count(db), 0);
+	/* Only a plain name beside relay.db, never relay.db itself. */
+	CU_ASSERT_EQUAL(relaydb_table_run(db, "relay.db", put_junk, NULL), -1);
+	CU_ASSERT_EQUAL(relaydb_table_run(db, "../x.db", put_junk, NULL), -1);
+	CU_ASSERT_EQUAL(relaydb_table_run(db, "x.txt", put_junk, NULL), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(relaydb_strerror(db), "bad table name"));
 	relaydb_close(db);
 }
 
@@ -226,6 +234,11 @@ static void test_junk_value(void)
 	CU_ASSERT_EQUAL(relaydb_table_run(db, GREYLIST_FILE, put_junk, NULL), 0);
 	CU_ASSERT_EQUAL(greylist_remove(db, NULL, NULL, NULL, 0, 0), 1);
 	CU_ASSERT_EQUAL(count(db), 0);
+	/* Only a plain name beside relay.db, never relay.db itself. */
+	CU_ASSERT_EQUAL(relaydb_table_run(db, "relay.db", put_junk, NULL), -1);
+	CU_ASSERT_EQUAL(relaydb_table_run(db, "../x.db", put_junk, NULL), -1);
+	CU_ASSERT_EQUAL(relaydb_table_run(db, "x.txt", put_junk, NULL), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(relaydb_strerror(db), "bad table name"));
 	relaydb_close(db);
 }
 
