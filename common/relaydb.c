@@ -1224,6 +1224,7 @@ static void relaydb_dbt(DBT *d, const void *data, size_t len)
 	d->size = (u_int32_t)len;
 }
 
+/* The library's answers mapped to 1/0/-1; its error kept for relaydb_run's retry. */
 int relaydb_txn_get(struct relaydb_txn *t, const void *key, size_t klen,
     void *val, size_t vmax, size_t *vlen)
 {

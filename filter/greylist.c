@@ -132,6 +132,7 @@ static int gl_get(struct relaydb_txn *t, const char *key, size_t klen, struct gl
 	return len <= sizeof buf && gl_parse(buf, len, v) == 0 ? 1 : 0;
 }
 
+/* Write one entry back, as text (db_dump shows it as it is). */
 static int gl_put(struct relaydb_txn *t, const char *key, size_t klen, const struct gl_value *v)
 {
 	char buf[GL_VALUE_MAX + 1];
@@ -323,6 +324,7 @@ struct gl_walk {
 	void *arg;
 };
 
+/* One stored entry as the caller sees it; junk is skipped, not shown. */
 static int gl_visit(const char *key, size_t klen, const char *val, size_t vlen, void *p)
 {
 	struct gl_walk *w = p;
@@ -366,6 +368,7 @@ static int gl_doomed_expired(const struct gl_doomed *a, const char *val, size_t 
 	return gl_parse(val, vlen, &v) != 0 || v.last + a->expire <= a->expired_at;
 }
 
+/* Note a key to remove; the deletion comes after the walk, in batches. */
 static int gl_collect(const char *key, size_t klen, const char *val, size_t vlen, void *p)
 {
 	struct gl_doomed *a = p;
