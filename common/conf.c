@@ -1040,6 +1040,20 @@ static const struct conf_type conf_type_domains = {
 	conf_strlist_parse, conf_domains_default, conf_strlist_print, conf_strlist_free
 };
 
+/* A list with no default: [ ] unless the file names some. */
+static int conf_strlist_default(struct ctx *x, const struct conf_row *r, const char *key,
+    void *base)
+{
+	(void)x;
+	(void)key;
+	conf_strlist_free(r, base);
+	return 0;
+}
+
+static const struct conf_type conf_type_strlist = {
+	conf_strlist_parse, conf_strlist_default, conf_strlist_print, conf_strlist_free
+};
+
 static int conf_smarthost_valid(const char *v)
 {
 	char host[256];
@@ -1448,6 +1462,45 @@ static const struct conf_row conf_dkim_rows[] = {
 };
 static const struct conf_block conf_dkim = CONF_BLOCK(conf_dkim_rows, NULL);
 
+/* DNSBL zones are names like domains: lower case, one trailing dot dropped. */
+static const struct conf_strlist conf_zones_rule = {
+	conf_domain_normalise, "zone", NULL
+};
+
+static const struct conf_row conf_dnsbl_rows[] = {
+	CONF_ROW("zones", struct dnsbl_conf, zones, conf_type_strlist,
+	    .off_n = offsetof(struct dnsbl_conf, nzones), .arg = &conf_zones_rule),
+};
+static const struct conf_block conf_dnsbl = CONF_BLOCK(conf_dnsbl_rows, NULL);
+
+/* A delay of 0 would accept every first attempt; an expiry below it nothing. */
+static const struct conf_row conf_greylist_rows[] = {
+	CONF_BOOL(struct greylist_conf, enabled, 0),
+	CONF_LONG(struct greylist_conf, delay, 300, 1, 86400),
+	CONF_LONG(struct greylist_conf, expire, 3024000, 3600, INT_MAX),
+	CONF_LONG(struct greylist_conf, auto_allow, 5, 0, INT_MAX),
+};
+static const struct conf_block conf_greylist = CONF_BLOCK(conf_greylist_rows, NULL);
+
+/* postmaster: one mailbox, local@domain, nothing a header could trip on. */
+static int conf_postmaster_valid(const char *v)
+{
+	const char *at = strrchr(v, '@');
+
+	if (at == NULL || at == v || at[1] == '\0' || strchr(v, '@') != at ||
+	    strlen(v) > 254)
+		return -1;
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+		    strchr("<>()[],;:\\\"", *p) != NULL)
+			return -1;
+	return conf_hostname_valid(at + 1, strlen(at + 1)) ? 0 : -1;
+}
+
+static const struct conf_check conf_postmaster_check = {
+	conf_postmaster_valid, "bad address", "write it as user@domain"
+};
+
 /*
  * The top level, in the order the keys are read: domains follow hostname
  * (their default), listen follows tls (smtps and pop3s need it).
@@ -1466,12 +1519,16 @@ static const struct conf_row conf_root_rows[] = {
 	CONF_GROUP("limits", struct conf, limits, conf_limits),
 	CONF_GROUP("queue", struct conf, queue, conf_queue),
 	CONF_GROUP("dkim", struct conf, dkim, conf_dkim),
+	CONF_GROUP("dnsbl", struct conf, dnsbl, conf_dnsbl),
+	CONF_GROUP("greylist", struct conf, greylist, conf_greylist),
 	CONF_ROW("domains", struct conf, domains, conf_type_domains,
 	    .off_n = offsetof(struct conf, ndomains), .arg = &conf_domains_rule),
 	CONF_ROW("listen", struct conf, listen, conf_type_listen,
 	    .off_n = offsetof(struct conf, nlisten), .arg = &conf_listen_entry),
 	CONF_ROW("log_level", struct conf, log_level, conf_type_enum,
 	    .num = LOG_INFO, .arg = &conf_log_levels),
+	CONF_ROW("postmaster", struct conf, postmaster, conf_type_string,
+	    .str = "", .flags = CONF_EMPTY_OK, .arg = &conf_postmaster_check),
 };
 static const struct conf_block conf_root = CONF_BLOCK(conf_root_rows, NULL);
 

@@ -80,6 +80,20 @@ struct dkim_conf {
 	char *selector;		/* the one keygen uses when none is given */
 };
 
+/* DNS blocklists (docs: ispmaild.conf(5), DNSBL). */
+struct dnsbl_conf {
+	char **zones;		/* lower case, no trailing dot; none: no lookups */
+	size_t nzones;
+};
+
+/* Greylisting (docs: ispmaild.conf(5), greylisting). */
+struct greylist_conf {
+	int enabled;		/* 0 */
+	long delay;		/* 300: seconds before a retry is accepted */
+	long expire;		/* 3024000: seconds an entry lives unseen */
+	long auto_allow;	/* 5: passes after which a client is not greylisted */
+};
+
 struct conf {
 	char *path;		/* the file it came from, absolute */
 	char *hostname;		/* default: gethostname() */
@@ -99,6 +113,9 @@ struct conf {
 	struct limits_conf limits;
 	struct queue_conf queue;
 	struct dkim_conf dkim;
+	struct dnsbl_conf dnsbl;
+	struct greylist_conf greylist;
+	char *postmaster;	/* "" when unset: the first user of the first domain */
 	int log_level;		/* syslog priority: LOG_INFO, or "log_level" */
 };
 

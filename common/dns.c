@@ -148,7 +148,7 @@ static enum dns_q dns_query(struct dns_resolver *r, const char *name, ns_type ty
 	}
 	h = r->res.res_h_errno;
 	(void)str_format(r->why, sizeof r->why, "%s type=%s: %s", name,
-	    type == ns_t_mx ? "MX" : type == ns_t_a ? "A" : "AAAA",
+	    type == ns_t_mx ? "MX" : type == ns_t_a ? "A" : type == ns_t_txt ? "TXT" : "AAAA",
 	    h == HOST_NOT_FOUND ? "no such domain" : h == NO_DATA ? "no records" :
 	    errno == ETIMEDOUT ? "timed out" : errno == ECONNREFUSED ?
 	    "connection refused" : h == TRY_AGAIN ? "server failure" : "refused or bad reply");
@@ -407,4 +407,90 @@ int dns_name_ok(const char *name)
 			return 0;
 	}
 	return label > 0;
+}
+
+/* The end of a lookup that found nothing: NXDOMAIN and no records are DNS_PERM. */
+static enum dns_status dns_lookup_fail(struct dns_resolver *r, enum dns_q q, char *err,
+    size_t errlen)
+{
+	(void)str_copy(err, errlen, r->why);
+	return q == Q_TEMP ? DNS_TEMP : DNS_PERM;
+}
+
+enum dns_status dns_lookup_a(struct dns_resolver *r, const char *name, struct in_addr *out,
+    size_t max, size_t *n, char *err, size_t errlen)
+{
+	enum dns_q q;
+	ns_msg msg;
+	ns_rr rr;
+	int len;
+
+	*n = 0;
+	err[0] = '\0';
+	if (strlen(name) > 253) {
+		str_format(err, errlen, "name too long");
+		return DNS_PERM;
+	}
+	if ((q = dns_query(r, name, ns_t_a, &len)) != Q_OK)
+		return dns_lookup_fail(r, q, err, errlen);
+	if (ns_initparse(r->answer, len, &msg) < 0) {
+		str_format(err, errlen, "%s type=A: bad reply", name);
+		return DNS_TEMP;
+	}
+	for (int k = 0; k < ns_msg_count(msg, ns_s_an) && *n < max; k++) {
+		if (ns_parserr(&msg, ns_s_an, k, &rr) < 0)
+			break;
+		if (ns_rr_type(rr) != ns_t_a || ns_rr_class(rr) != ns_c_in ||
+		    ns_rr_rdlen(rr) != 4)
+			continue;	/* CNAMEs on the way */
+		memcpy(&out[(*n)++], ns_rr_rdata(rr), 4);
+	}
+	if (*n > 0)
+		return DNS_OK;
+	str_format(err, errlen, "%s type=A: no records", name);
+	return DNS_PERM;
+}
+
+enum dns_status dns_lookup_txt(struct dns_resolver *r, const char *name, char *out,
+    size_t outlen, char *err, size_t errlen)
+{
+	enum dns_q q;
+	ns_msg msg;
+	ns_rr rr;
+	int len;
+
+	out[0] = '\0';
+	err[0] = '\0';
+	if (strlen(name) > 253) {
+		str_format(err, errlen, "name too long");
+		return DNS_PERM;
+	}
+	if ((q = dns_query(r, name, ns_t_txt, &len)) != Q_OK)
+		return dns_lookup_fail(r, q, err, errlen);
+	if (ns_initparse(r->answer, len, &msg) < 0) {
+		str_format(err, errlen, "%s type=TXT: bad reply", name);
+		return DNS_TEMP;
+	}
+	for (int k = 0; k < ns_msg_count(msg, ns_s_an); k++) {
+		const unsigned char *p, *end;
+		struct buf b = BUF_INIT;
+
+		if (ns_parserr(&msg, ns_s_an, k, &rr) < 0)
+			break;
+		if (ns_rr_type(rr) != ns_t_txt || ns_rr_class(rr) != ns_c_in)
+			continue;
+		/* <character-string>s: a length octet, then that many octets. */
+		p = ns_rr_rdata(rr);
+		end = p + ns_rr_rdlen(rr);
+		buf_appends(&b, "");
+		while (p < end && (size_t)(end - p - 1) >= *p) {
+			buf_append(&b, (const char *)p + 1, *p);
+			p += 1 + *p;
+		}
+		(void)str_copy(out, outlen, b.s);	/* cut, as the caller asked */
+		buf_free(&b);
+		return DNS_OK;
+	}
+	str_format(err, errlen, "%s type=TXT: no records", name);
+	return DNS_PERM;
 }

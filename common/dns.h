@@ -68,6 +68,24 @@ enum dns_status dns_host_targets(struct dns_resolver *r, const char *host, int p
     struct dns_target out[DNS_MAX_TARGETS], size_t *n, char *err, size_t errlen);
 
 /*
+ * The IPv4 addresses (A records) of name, at most max of them, for a
+ * DNSBL query: DNS_OK with *n >= 1; DNS_PERM for NXDOMAIN or no A record;
+ * DNS_TEMP for a timeout, SERVFAIL or a bad reply. A line in err for the
+ * log otherwise ("" with DNS_OK). The resolver's timeouts apply.
+ */
+struct in_addr;
+enum dns_status dns_lookup_a(struct dns_resolver *r, const char *name, struct in_addr *out,
+    size_t max, size_t *n, char *err, size_t errlen);
+
+/*
+ * The first TXT record of name, its strings joined and cut to outlen - 1
+ * bytes (a DNSBL's reason; client text: quote it before logging). Same
+ * statuses as dns_lookup_a.
+ */
+enum dns_status dns_lookup_txt(struct dns_resolver *r, const char *name, char *out,
+    size_t outlen, char *err, size_t errlen);
+
+/*
  * A name made of dot-separated labels of letters, digits, '-' and '_' (at
  * most 63 bytes each, 253 in all): safe as a file name and in a DKIM tag,
  * as a DKIM domain or selector must be.

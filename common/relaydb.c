@@ -1454,3 +1454,226 @@ int relaydb_rate_reset(struct relaydb *r, const char *key)
 		return -1;
 	return a.found;
 }
+
+/* ---- other tables in the environment (relaydb.h) ---- */
+
+struct relaydb_txn {
+	DB *db;
+	DB_TXN *txn;
+	int ret;		/* the first library error inside fn */
+};
+
+/* A table beside relay.db: a plain "name.db", never relay.db itself. */
+static int relaydb_table_ok(struct relaydb *r, const char *file)
+{
+	size_t n = strlen(file);
+
+	if (n < 4 || n > 64 || strcmp(file + n - 3, ".db") != 0 ||
+	    strcmp(file, RELAYDB_FILE) == 0 || strspn(file,
+	    "abcdefghijklmnopqrstuvwxyz0123456789_-.") != n || file[0] == '.') {
+		seterr(r->err, sizeof r->err, "bad table name \"%s\"", file);
+		return -1;
+	}
+	return 0;
+}
+
+/* Open a table for one operation (its own auto-committed open). */
+static int relaydb_table_open(struct relaydb *r, const char *file, DB **out)
+{
+	DB *db;
+	int ret;
+
+	*out = NULL;
+	if ((ret = db_create(&db, r->env, 0)) != 0)
+		return ret;
+	ret = db->open(db, NULL, file, NULL, DB_HASH, DB_CREATE | DB_AUTO_COMMIT, 0600);
+	if (ret != 0) {
+		(void)db->close(db, 0);
+		return ret;
+	}
+	*out = db;
+	return 0;
+}
+
+struct table_arg {
+	const char *file;
+	relaydb_txn_fn fn;
+	void *arg;
+	int rc;
+	size_t vmax;			/* scan */
+	struct entries e;		/* scan */
+};
+
+/* fn in one transaction; its own failure aborts without a retry. */
+static int op_table(struct relaydb *r, void *p)
+{
+	struct table_arg *a = p;
+	struct relaydb_txn t;
+	int ret;
+
+	memset(&t, 0, sizeof t);
+	if ((ret = relaydb_table_open(r, a->file, &t.db)) != 0)
+		return ret;
+	if ((ret = r->env->txn_begin(r->env, NULL, &t.txn, 0)) == 0) {
+		a->rc = a->fn(&t, a->arg);
+		if (t.ret != 0 || a->rc < 0) {
+			(void)t.txn->abort(t.txn);
+			ret = t.ret;
+		} else if ((ret = t.txn->commit(t.txn, 0)) == 0)
+			(void)r->env->txn_checkpoint(r->env, RELAYDB_CHECKPOINT_KB, 0, 0);
+	}
+	(void)t.db->close(t.db, DB_NOSYNC);
+	return ret;
+}
+
+int relaydb_table_run(struct relaydb *r, const char *file, relaydb_txn_fn fn, void *arg)
+{
+	struct table_arg a;
+
+	memset(&a, 0, sizeof a);
+	r->err[0] = '\0';
+	if (relaydb_table_ok(r, file) != 0)
+		return -1;
+	a.file = file;
+	a.fn = fn;
+	a.arg = arg;
+	if (relaydb_run(r, file, op_table, &a) != 0)
+		return -1;
+	if (a.rc < 0 && r->err[0] == '\0')
+		seterr(r->err, sizeof r->err, "%s: operation refused", file);
+	return a.rc;
+}
+
+/* A key or value as the library wants it. */
+static void relaydb_dbt(DBT *d, const void *data, size_t len)
+{
+	memset(d, 0, sizeof *d);
+	d->data = (void *)data;
+	d->size = (u_int32_t)len;
+}
+
+/* The library's answers mapped to 1/0/-1; its error kept for relaydb_run's retry. */
+int relaydb_txn_get(struct relaydb_txn *t, const void *key, size_t klen,
+    void *val, size_t vmax, size_t *vlen)
+{
+	DBT k, v;
+	int ret;
+
+	relaydb_dbt(&k, key, klen);
+	relaydb_dbt(&v, val, 0);
+	v.ulen = (u_int32_t)vmax;
+	v.flags = DB_DBT_USERMEM;
+	ret = t->db->get(t->db, t->txn, &k, &v, DB_RMW);
+	if (ret == DB_NOTFOUND)
+		return 0;
+	if (ret == DB_BUFFER_SMALL) {
+		*vlen = v.size;		/* over vmax: nothing copied */
+		return 1;
+	}
+	if (ret != 0) {
+		if (t->ret == 0)
+			t->ret = ret;
+		return -1;
+	}
+	*vlen = v.size;
+	return 1;
+}
+
+int relaydb_txn_put(struct relaydb_txn *t, const void *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	DBT k, v;
+	int ret;
+
+	relaydb_dbt(&k, key, klen);
+	relaydb_dbt(&v, val, vlen);
+	if ((ret = t->db->put(t->db, t->txn, &k, &v, 0)) != 0) {
+		if (t->ret == 0)
+			t->ret = ret;
+		return -1;
+	}
+	return 0;
+}
+
+int relaydb_txn_del(struct relaydb_txn *t, const void *key, size_t klen)
+{
+	DBT k;
+	int ret;
+
+	relaydb_dbt(&k, key, klen);
+	ret = t->db->del(t->db, t->txn, &k, 0);
+	if (ret == DB_NOTFOUND)
+		return 0;
+	if (ret != 0) {
+		if (t->ret == 0)
+			t->ret = ret;
+		return -1;
+	}
+	return 1;
+}
+
+/* Copy every entry of a table out with one cursor pass. */
+static int op_table_scan(struct relaydb *r, void *p)
+{
+	struct table_arg *a = p;
+	DB *db;
+	DBC *c;
+	DBT k, v;
+	int ret, t_ret;
+
+	entries_free(&a->e);
+	if ((ret = relaydb_table_open(r, a->file, &db)) != 0)
+		return ret;
+	if ((ret = db->cursor(db, NULL, &c, 0)) != 0) {
+		(void)db->close(db, DB_NOSYNC);
+		return ret;
+	}
+	memset(&k, 0, sizeof k);
+	memset(&v, 0, sizeof v);
+	while ((ret = c->get(c, &k, &v, DB_NEXT)) == 0) {
+		struct entry *en;
+
+		if (v.size > a->vmax)
+			continue;
+		if (a->e.n == a->e.cap) {
+			a->e.cap = a->e.cap ? a->e.cap * 2 : 64;
+			a->e.v = xreallocarray(a->e.v, a->e.cap, sizeof *a->e.v);
+		}
+		en = &a->e.v[a->e.n++];
+		en->key = xmalloc(k.size + 1);
+		memcpy(en->key, k.data, k.size);
+		en->key[k.size] = '\0';
+		en->klen = k.size;
+		en->val = xmalloc(v.size + 1);
+		memcpy(en->val, v.data, v.size);
+		en->val[v.size] = '\0';
+		en->vlen = v.size;
+	}
+	if (ret == DB_NOTFOUND)
+		ret = 0;
+	if ((t_ret = c->close(c)) != 0 && ret == 0)
+		ret = t_ret;
+	(void)db->close(db, DB_NOSYNC);
+	return ret;
+}
+
+int relaydb_table_foreach(struct relaydb *r, const char *file, size_t vmax,
+    relaydb_table_visit_fn fn, void *arg)
+{
+	struct table_arg a;
+
+	memset(&a, 0, sizeof a);
+	if (relaydb_table_ok(r, file) != 0)
+		return -1;
+	a.file = file;
+	a.vmax = vmax;
+	if (relaydb_run(r, file, op_table_scan, &a) != 0) {
+		entries_free(&a.e);
+		return -1;
+	}
+	for (size_t i = 0; i < a.e.n; i++)
+		if (fn(a.e.v[i].key, a.e.v[i].klen, a.e.v[i].val, a.e.v[i].vlen, arg) != 0)
+			break;
+	entries_free(&a.e);
+	return 0;
+}

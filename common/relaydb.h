@@ -112,4 +112,44 @@ const char *relaydb_strerror(const struct relaydb *db);
 /* 1 when relaydb_open replaced an unreadable or missing relay.db, else 0. */
 int relaydb_recreated(const struct relaydb *db);
 
+/*
+ * ---- Other tables in the same environment (greylist.db) ----
+ * A named hash database beside relay.db, sharing its environment, its
+ * operation lock and its recovery: every call below holds the same lock as
+ * the relay functions, so a read-modify-write in one relaydb_table_run is
+ * atomic against every other process. The database is opened for the call
+ * and closed after it, so nothing here outlives a recovery.
+ */
+struct relaydb_txn;	/* one transaction on one table, inside relaydb_table_run */
+
+/*
+ * Run fn in one transaction on table file (a plain name ending in ".db",
+ * not relay.db; created when missing). fn returns >= 0 to commit, < 0 to
+ * abort; a library error inside fn aborts too and may run fn again (a
+ * retry after recovery). Returns fn's value, or -1 with relaydb_strerror.
+ */
+typedef int (*relaydb_txn_fn)(struct relaydb_txn *t, void *arg);
+int relaydb_table_run(struct relaydb *db, const char *file, relaydb_txn_fn fn, void *arg);
+/*
+ * 1 found (val holds *vlen bytes, no NUL added; a *vlen over vmax means
+ * the value was too long and nothing was copied), 0 absent, -1 error.
+ */
+int relaydb_txn_get(struct relaydb_txn *t, const void *key, size_t klen,
+    void *val, size_t vmax, size_t *vlen);
+/* 0 or -1. */
+int relaydb_txn_put(struct relaydb_txn *t, const void *key, size_t klen,
+    const void *val, size_t vlen);
+/* 1 deleted, 0 absent, -1 error. */
+int relaydb_txn_del(struct relaydb_txn *t, const void *key, size_t klen);
+
+/*
+ * Call fn for each entry of table file (values of at most vmax bytes; a
+ * longer one is skipped), copied out first as relaydb_foreach does, so fn
+ * may call relaydb_table_run. fn's non-zero return stops the walk. 0 or -1.
+ */
+typedef int (*relaydb_table_visit_fn)(const char *key, size_t klen, const char *val,
+    size_t vlen, void *arg);
+int relaydb_table_foreach(struct relaydb *db, const char *file, size_t vmax,
+    relaydb_table_visit_fn fn, void *arg);
+
 #endif

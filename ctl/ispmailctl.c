@@ -22,6 +22,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "dkim_keys.h"
+#include "greylist_admin.h"
 #include "ratelimits.h"
 #include "log.h"
 #include "maildir.h"
@@ -545,6 +546,93 @@ static int ratelimit_reset(const struct conf *c, const char *arg)
 	return r != 1;
 }
 
+/* ---- the greylist table (in the relay DB's environment) ---- */
+
+static int greylist_list_one(const struct greylist_entry *e, void *arg)
+{
+	struct buf b = BUF_INIT;
+
+	(void)arg;
+	buf_appends(&b, "");
+	admin_greylist_line(e, &b);
+	printf("%s\n", b.s);
+	buf_free(&b);
+	return 0;
+}
+
+/* greylist list: NET <SENDER> <RECIPIENT> FIRST LAST PASSES, a network's own as NET * *. */
+static int greylist_list(const struct conf *c, const char *arg)
+{
+	struct relaydb *db;
+	int r;
+
+	(void)arg;
+	if ((db = relay_open(c)) == NULL)
+		return 1;
+	r = greylist_foreach(db, greylist_list_one, NULL);
+	if (r == -1)
+		fail("greylist list: %s", relaydb_strerror(db));
+	relaydb_close(db);
+	return r == -1;
+}
+
+/* greylist del ADDRESS [SENDER RECIPIENT] */
+static int greylist_del(const struct conf *c, int argc, char **argv)
+{
+	char err[512];
+	struct relaydb *db;
+	long n;
+
+	if (argc != 1 && argc != 3)
+		return fail("usage: ispmailctl greylist del ADDRESS [SENDER RECIPIENT]");
+	if ((db = relay_open(c)) == NULL)
+		return 1;
+	n = admin_greylist_del(db, c, argv[0], argc == 3 ? argv[1] : NULL,
+	    argc == 3 ? argv[2] : NULL, err, sizeof err);
+	relaydb_close(db);
+	if (n < 0)
+		return fail("greylist del: %s", err);
+	if (n == 0)
+		return fail("no greylist entry for %s%s", q(argv[0]),
+		    argc == 3 ? " with that sender and recipient" : "");
+	printf("greylist: %ld %s removed\n", n, n == 1 ? "entry" : "entries");
+	return 0;
+}
+
+static int greylist_flush(const struct conf *c, const char *arg)
+{
+	char err[512];
+	struct relaydb *db;
+	long n;
+
+	(void)arg;
+	if ((db = relay_open(c)) == NULL)
+		return 1;
+	n = admin_greylist_flush(db, err, sizeof err);
+	relaydb_close(db);
+	if (n < 0)
+		return fail("greylist flush: %s", err);
+	printf("greylist: %ld %s removed\n", n, n == 1 ? "entry" : "entries");
+	return 0;
+}
+
+static int greylist_expire(const struct conf *c, const char *arg)
+{
+	char err[512];
+	struct relaydb *db;
+	long n;
+
+	(void)arg;
+	if ((db = relay_open(c)) == NULL)
+		return 1;
+	n = admin_greylist_expire(db, c, time(NULL), err, sizeof err);
+	relaydb_close(db);
+	if (n < 0)
+		return fail("greylist expire: %s", err);
+	printf("greylist: %ld expired %s removed\n", n, n == 1 ? "entry" : "entries");
+	return 0;
+}
+
 /* ---- the queue ---- */
 
 /*
@@ -885,6 +973,13 @@ static const struct command commands[] = {
 	{ "dkim", "keygen", "DOMAIN [--selector S] [--algorithm rsa|ed25519]", NULL,
 	    "make a signing key, print its DNS record", dkim_keygen },
 	{ "dkim", "list", NULL, dkim_list, "domain, selector, algorithm, key file", NULL },
+	{ "greylist", "list", NULL, greylist_list,
+	    "network, sender, recipient, first seen, last seen, passes", NULL },
+	{ "greylist", "del", "ADDRESS [SENDER RECIPIENT]", NULL,
+	    "remove one triple, or everything of a client", greylist_del },
+	{ "greylist", "flush", NULL, greylist_flush, "remove every entry", NULL },
+	{ "greylist", "expire", NULL, greylist_expire, "remove entries unseen for greylist.expire",
+	    NULL },
 	{ "dns", NULL, "DOMAIN", dns_show, "the MX, SRV, SPF, DKIM and DMARC records to publish", NULL },
 	{ "autoconfig", NULL, "DOMAIN", autoconfig_show, "Thunderbird's config-v1.1.xml", NULL },
 };

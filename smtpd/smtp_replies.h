@@ -93,6 +93,13 @@ R(SMTP_SENDER_NOT_OWNED, 553, "5.7.1", "Sender address rejected: not owned by us
 R(SMTP_SENDER_NOT_LOGGED_IN, 550, "5.7.1", "Sender address rejected: not logged in");
 R(SMTP_RATE_LIMITED,   451, "4.7.1", "Sending rate limit exceeded, try again later");
 
+/*
+ * Inbound filters at RCPT (filter/dnsbl.h, filter/greylist.h). The DNSBL
+ * reply holds two %s: the client's address, then the zone.
+ */
+R(SMTP_DNSBL_BLOCKED,  554, "5.7.1", "Service unavailable; client [%s] blocked using %s");
+R(SMTP_GREYLISTED,     450, "4.7.1", "Greylisted, try again later");
+
 #undef R
 
 #endif

@@ -114,6 +114,12 @@ static void check_defaults_except_core(const struct conf *c)
 	CU_ASSERT_EQUAL(c->queue.retry_max, 3600);
 	CU_ASSERT_EQUAL(c->queue.max_age, 432000);
 	CU_ASSERT_EQUAL(c->queue.delivery_timeout, 1200);
+	CU_ASSERT_EQUAL(c->dnsbl.nzones, 0);
+	CU_ASSERT_EQUAL(c->greylist.enabled, 0);
+	CU_ASSERT_EQUAL(c->greylist.delay, 300);
+	CU_ASSERT_EQUAL(c->greylist.expire, 3024000);
+	CU_ASSERT_EQUAL(c->greylist.auto_allow, 5);
+	CU_ASSERT_STRING_EQUAL(c->postmaster, "");
 }
 
 /* ---- the two examples of ispmaild.conf(5) ---- */
@@ -641,6 +647,20 @@ static const struct err_case err_cases[] = {
 	  "dns.nameserver: bad nameserver \"127.0.0.1:99999\": use an IP address, \"addr:port\" or \"[addr]:port\"" },
 	{ "dkim selector path", H "dkim = { selector = \"../x\"; };\n", 2,
 	  "dkim.selector: bad selector \"../x\": use letters, digits, '-' and '_', in dot-separated labels" },
+	{ "dnsbl zone", H "dnsbl = { zones = [ \"bad zone\" ]; };\n", 2,
+	  "dnsbl.zones: bad zone \"bad zone\"" },
+	{ "dnsbl zone twice", H "dnsbl = { zones = [ \"a.example\", \"A.example.\" ]; };\n", 2,
+	  "dnsbl.zones: duplicate zone \"A.example.\"" },
+	{ "greylist delay 0", H "greylist = { delay = 0; };\n", 2,
+	  "greylist.delay: must be from 1 to 86400, not 0" },
+	{ "greylist expire 60", H "greylist = { expire = 60; };\n", 2,
+	  "greylist.expire: must be from 3600 to 2147483647, not 60" },
+	{ "greylist enabled 1", H "greylist = { enabled = 1; };\n", 2,
+	  "greylist.enabled: expected true or false" },
+	{ "postmaster no domain", H "postmaster = \"noc\";\n", 2,
+	  "postmaster: bad address \"noc\": write it as user@domain" },
+	{ "postmaster two @", H "postmaster = \"a@b@example.net\";\n", 2,
+	  "postmaster: bad address \"a@b@example.net\": write it as user@domain" },
 	/* libconfig's own errors name file and line. */
 	{ "syntax error", H "state_dir = ;\n", 2, "syntax error" },
 	{ "missing comma", H "listen = ( { service = \"smtp\"; port = 25; }\n"
@@ -961,6 +981,28 @@ static void test_print_changed_none(void)
 	buf_free(&out);
 }
 
+/* The DNSBL, greylisting and postmaster keys, set. */
+static void test_filter_keys(void)
+{
+	struct conf c;
+	char path[512], err[512];
+
+	conf_write("filter.conf", H
+	    "dnsbl = { zones = [ \"Zen.Example.\", \"key.zen.dq.spamhaus.net\" ]; };\n"
+	    "greylist = { enabled = true; delay = 60; expire = 7200; auto_allow = 0; };\n"
+	    "postmaster = \"noc@example.net\";\n", path, sizeof path);
+	CU_ASSERT_EQUAL_FATAL(conf_load(path, &c, err, sizeof err), 0);
+	CU_ASSERT_EQUAL_FATAL(c.dnsbl.nzones, 2);
+	CU_ASSERT_STRING_EQUAL(c.dnsbl.zones[0], "zen.example");
+	CU_ASSERT_STRING_EQUAL(c.dnsbl.zones[1], "key.zen.dq.spamhaus.net");
+	CU_ASSERT_EQUAL(c.greylist.enabled, 1);
+	CU_ASSERT_EQUAL(c.greylist.delay, 60);
+	CU_ASSERT_EQUAL(c.greylist.expire, 7200);
+	CU_ASSERT_EQUAL(c.greylist.auto_allow, 0);
+	CU_ASSERT_STRING_EQUAL(c.postmaster, "noc@example.net");
+	conf_free(&c);
+}
+
 /* Every key once, with its default; "key =" for none. */
 static void test_print_defaults(void)
 {
@@ -975,7 +1017,10 @@ static void test_print_defaults(void)
 		"limits.outbound_per_user_hour = 500\n", "limits.outbound_window = 3600\n",
 		"relay.sender_login_match = false\n",
 		"queue.retry_min = 300\n", "queue.delivery_timeout = 1200\n",
-		"dkim.selector = \"s2026\"\n",
+		"dkim.selector = \"s2026\"\n", "dnsbl.zones = [ ]\n",
+		"greylist.enabled = false\n", "greylist.delay = 300\n",
+		"greylist.expire = 3024000\n", "greylist.auto_allow = 5\n",
+		"postmaster = \"\"\n",
 	};
 	struct buf out = BUF_INIT;
 	size_t n = 0;
@@ -991,8 +1036,11 @@ static void test_print_defaults(void)
 	}
 	for (const char *p = out.s; *p != '\0'; p++)
 		n += *p == '\n';
-	/* 10 top-level keys, 5 of a listen entry, tls 4, relay 9, dns 1, limits 15, queue 4, dkim 2. */
-	CU_ASSERT_EQUAL(n, 50);
+	/*
+	 * 11 top-level keys, 5 of a listen entry, tls 4, relay 9, dns 1, limits 15,
+	 * queue 4, dkim 2, dnsbl 1, greylist 4.
+	 */
+	CU_ASSERT_EQUAL(n, 56);
 	buf_free(&out);
 }
 
@@ -1006,6 +1054,7 @@ int main(void)
 	CU_add_test(s, "minimal example", test_minimal);
 	CU_add_test(s, "full example", test_full);
 	CU_add_test(s, "non-default values", test_non_defaults);
+	CU_add_test(s, "dnsbl, greylist and postmaster keys", test_filter_keys);
 	CU_add_test(s, "absent keys take defaults", test_absent_defaults);
 	CU_add_test(s, "gethostname default", test_gethostname_default);
 	CU_add_test(s, "relative paths", test_relative_paths);
