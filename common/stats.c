@@ -220,7 +220,7 @@ const char *stats_reject_name(enum stats_reject why)
 {
 	static const char *const names[STAT_REJECT_KINDS] = {
 		"first-pop", "denied", "auth-required", "unknown-user", "syntax",
-		"limit", "data", "ratelimit", "sender",
+		"limit", "data", "ratelimit", "sender", "dnsbl", "greylist",
 	};
 
 	return why < STAT_REJECT_KINDS ? names[why] : "other";

@@ -35,6 +35,8 @@ enum stats_reject {
 	STAT_REJECT_DATA,		/* bare LF/CR, NUL, long lines */
 	STAT_REJECT_RATELIMIT,		/* 451 sending rate limit exceeded */
 	STAT_REJECT_SENDER,		/* 553/550 sender checks (relay block) */
+	STAT_REJECT_DNSBL,		/* 554 client listed in a DNSBL zone */
+	STAT_REJECT_GREYLIST,		/* 450 greylisted */
 	STAT_REJECT_KINDS
 };
 

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "dnsbl.h"
 #include "greylist.h"
 #include "log.h"
 
@@ -277,7 +278,8 @@ enum greylist_verdict greylist_rcpt_check(struct relaydb *db, const struct conf 
 		out->reason = "disabled";
 		return GREYLIST_PASS;
 	}
-	if (cls != CLIENT_OUTSIDE || authorized) {
+	/* postmaster@ and abuse@ must be reachable at once (RFC 5321 §4.5.1, RFC 2142). */
+	if (cls != CLIENT_OUTSIDE || authorized || dnsbl_rcpt_exempt(c, rcpt)) {
 		out->reason = "exempt";
 		return GREYLIST_PASS;
 	}

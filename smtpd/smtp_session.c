@@ -23,6 +23,7 @@
 #include "recipient.h"
 #include "relaydb.h"
 #include "smtp.h"
+#include "dns.h"
 #include "smtpd.h"
 #include "smtp_replies.h"
 #include "stats.h"
@@ -83,28 +84,41 @@ void smtp_enter_state(struct smtp *s, enum smtp_state to)
  * The one formatter of smtp_replies.h: "code enhanced text" after EHLO,
  * "code text" after HELO (RFC 2034), arg in place of the one "%s".
  */
-void smtp_reply_format(struct buf *b, const struct smtp_reply *r, int esmtp,
-    const char *arg)
+void smtp_reply_format2(struct buf *b, const struct smtp_reply *r, int esmtp,
+    const char *arg, const char *arg2)
 {
-	const char *pct = strstr(r->text, "%s");
+	const char *t = r->text, *pct;
+	const char *args[2] = { arg, arg2 };
 
 	if (esmtp && r->enhanced != NULL)
 		buf_printf(b, "%d %s ", r->code, r->enhanced);
 	else
 		buf_printf(b, "%d ", r->code);
-	if (pct != NULL) {
-		buf_append(b, r->text, (size_t)(pct - r->text));
-		buf_appends(b, arg ? arg : "");
-		buf_appends(b, pct + 2);
-	} else {
-		buf_appends(b, r->text);
+	for (int i = 0; i < 2 && (pct = strstr(t, "%s")) != NULL; i++) {
+		buf_append(b, t, (size_t)(pct - t));
+		buf_appends(b, args[i] ? args[i] : "");
+		t = pct + 2;
 	}
+	buf_appends(b, t);
+}
+
+void smtp_reply_format(struct buf *b, const struct smtp_reply *r, int esmtp,
+    const char *arg)
+{
+	smtp_reply_format2(b, r, esmtp, arg, NULL);
 }
 
 /* Queue a reply; it is flushed with the rest of the batch. */
 void smtp_reply(struct smtp *s, const struct smtp_reply *r, const char *arg)
 {
 	smtp_reply_format(&s->st.wbuf, r, s->esmtp, arg);
+	stream_write(&s->st, "\r\n", 2);
+}
+
+void smtp_reply2(struct smtp *s, const struct smtp_reply *r, const char *arg,
+    const char *arg2)
+{
+	smtp_reply_format2(&s->st.wbuf, r, s->esmtp, arg, arg2);
 	stream_write(&s->st, "\r\n", 2);
 }
 
@@ -267,6 +281,11 @@ static struct relaydb *session_relaydb(struct smtp *s)
 			    relaydb_strerror(s->db));
 	}
 	return s->db;
+}
+
+struct relaydb *smtp_relaydb(struct smtp *s)
+{
+	return session_relaydb(s);
 }
 
 static enum auth_source pop_authorized(struct smtp *s)
@@ -704,6 +723,8 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 		smtp_reply(s, reply, NULL);
 		return;
 	}
+	if (kind == SMTP_RCPT_LOCAL && !d.relay && smtp_inbound_check(s, &path, auth) != 0)
+		return;
 	if (kind == SMTP_RCPT_LOCAL) {
 		if (rcpt_local(s, &path) != 0)
 			return;
@@ -978,6 +999,8 @@ int smtp_session_run(const struct session_ctx *ctx)
 	smtp_transaction_reset(&s);
 	if (s.db != NULL)
 		relaydb_close(s.db);
+	if (s.resolver != NULL)
+		dns_resolver_free(s.resolver);
 	if (s.aliases_loaded)
 		aliases_free(&s.aliases);
 	stream_free(&s.st);

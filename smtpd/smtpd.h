@@ -10,6 +10,7 @@
 #include "aliases.h"
 #include "buf.h"
 #include "conf.h"
+#include "dnsbl.h"
 #include "policy.h"
 #include "recipient.h"
 #include "relaydb.h"
@@ -41,6 +42,9 @@ struct smtp {
 	char auth_user[256];
 	struct session_auth auth;	/* failed logins, the last pause */
 	struct relaydb *db;
+	struct dns_resolver *resolver;	/* for the DNSBL zones, made on first use */
+	int resolver_failed;
+	struct dnsbl_cache dnsbl;	/* the zones' answer for this client */
 	int db_failed;
 	struct aliases aliases;
 	int aliases_loaded;
@@ -57,6 +61,11 @@ void smtp_enter_state(struct smtp *s, enum smtp_state to);
 /* Queue a reply; the enhanced code only after EHLO; arg fills one "%s". */
 void smtp_reply(struct smtp *s, const struct smtp_reply *r, const char *arg);
 /* The same line without its CRLF, appended to b (esmtp: after EHLO). */
+/* The same with a second argument for a text with two "%s". */
+void smtp_reply_format2(struct buf *b, const struct smtp_reply *r, int esmtp,
+    const char *arg, const char *arg2);
+void smtp_reply2(struct smtp *s, const struct smtp_reply *r, const char *arg,
+    const char *arg2);
 void smtp_reply_format(struct buf *b, const struct smtp_reply *r, int esmtp,
     const char *arg);
 /* The reply to a relay policy verdict at MAIL or RCPT (mailbox: the 550's). */
@@ -89,6 +98,16 @@ void smtp_auth_forget(struct smtp *s);
  * state): 354, the message, its header block, every copy stored, the reply.
  */
 void intake_data(struct smtp *s);
+
+/*
+ * inbound.c: the RCPT checks of mail coming in from outside (DNSBL, then
+ * greylisting): 0 to go on, -1 when the recipient was refused (replied,
+ * logged, counted). auth is what the session already knows.
+ */
+struct smtp_path;
+int smtp_inbound_check(struct smtp *s, const struct smtp_path *path, enum auth_source auth);
+/* The session's relay DB handle, opened on first use (NULL when it failed, logged). */
+struct relaydb *smtp_relaydb(struct smtp *s);
 
 /* Trusted, or authorized by SMTP AUTH or a recent POP3 login. */
 int smtp_client_authorized(struct smtp *s);
