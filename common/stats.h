@@ -35,6 +35,7 @@ enum stats_reject {
 	STAT_REJECT_DATA,		/* bare LF/CR, NUL, long lines */
 	STAT_REJECT_RATELIMIT,		/* 451 sending rate limit exceeded */
 	STAT_REJECT_SENDER,		/* 553/550 sender checks (relay block) */
+	STAT_REJECT_MILTER,		/* a filter's reject or tempfail (milters) */
 	STAT_REJECT_KINDS
 };
 

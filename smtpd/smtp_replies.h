@@ -93,6 +93,18 @@ R(SMTP_SENDER_NOT_OWNED, 553, "5.7.1", "Sender address rejected: not owned by us
 R(SMTP_SENDER_NOT_LOGGED_IN, 550, "5.7.1", "Sender address rejected: not logged in");
 R(SMTP_RATE_LIMITED,   451, "4.7.1", "Sending rate limit exceeded, try again later");
 
+/*
+ * The mail filters' refusals (milters), when the filter gave no reply of
+ * its own. At connect: 554 to the greeting and every later command but
+ * QUIT, or 421 and the end of the session.
+ */
+R(SMTP_MILTER_CONNECT_REJECT, 554, "5.7.1", "%s Service unavailable");
+R(SMTP_MILTER_CONNECT_TEMPFAIL, 421, "4.7.1", "%s Service unavailable, try again later");
+R(SMTP_MILTER_REJECT,  550, "5.7.1", "Command rejected by filter");
+R(SMTP_MILTER_RCPT_REJECT, 550, "5.7.1", "Recipient rejected by filter");
+R(SMTP_MILTER_MESSAGE_REJECT, 550, "5.7.1", "Message rejected by filter");
+R(SMTP_MILTER_TEMPFAIL, 451, "4.7.1", "Service temporarily unavailable, try again later");
+
 #undef R
 
 #endif
