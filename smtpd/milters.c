@@ -345,9 +345,9 @@ int smtp_milters_message(struct smtp *s, struct deliver_body *body, const char *
 		milter_edits_free(&edits);
 		return SMTP_MILTER_DISCARDED;
 	}
+	/* Holding the message in the queue is not done yet: say so. */
 	if (v.quarantine)
-		log_warn("milter name=%s stage=eom result=quarantine reason=%s id=%s"
-		    " action=deliver", log_q(v.filter != NULL && v.filter[0] ? v.filter : "-"),
+		log_warn("milter stage=eom result=quarantine reason=%s id=%s action=deliver",
 		    log_q(v.quarantine_reason), id);
 	apply_edits(body, &edits);
 	milter_edits_free(&edits);
