@@ -206,6 +206,14 @@ static void helo_store(struct smtp *s, const char *arg)
 	s->helo[o] = '\0';
 }
 
+/* A filter refused HELO/EHLO: the client is not greeted, as before any. */
+static void helo_refused(struct smtp *s)
+{
+	s->helo[0] = '\0';
+	if (s->state != SMTP_STATE_START)
+		smtp_enter_state(s, SMTP_STATE_START);
+}
+
 static void cmd_helo(struct smtp *s, char *arg)
 {
 	if (arg == NULL) {
@@ -216,7 +224,7 @@ static void cmd_helo(struct smtp *s, char *arg)
 	s->esmtp = 0;
 	helo_store(s, arg);
 	if (smtp_milters_helo(s, arg) != 0) {
-		s->helo[0] = '\0';
+		helo_refused(s);
 		return;
 	}
 	smtp_enter_state(s, SMTP_STATE_READY);
@@ -237,7 +245,7 @@ static void cmd_ehlo(struct smtp *s, char *arg)
 	s->esmtp = 0;
 	helo_store(s, arg);
 	if (smtp_milters_helo(s, arg) != 0) {
-		s->helo[0] = '\0';
+		helo_refused(s);
 		return;
 	}
 	s->esmtp = 1;
