@@ -17,6 +17,8 @@ and the scripted python3-milter filter of tests/interop/milter_filter.py:
 - two filters in order: the first's edits and the second's both, the
   second not asked after the first rejects;
 - one connection per session across two messages;
+- a message past the 1 MiB memory part: the whole body to the filter, the
+  edit in the header, S= and W= right;
 - the log line for each refusal and the "milter" reject counter;
 - a service the filter does not list is not filtered.
 
@@ -284,6 +286,38 @@ def part_headers(t, fx):
     hdr_case(t, fx, tmp, fl, "delheader", HEADER.replace(b"X-Folded: first\n\tsecond\n", b""))
 
 
+def part_large(t, fx):
+    """Past the 1 MiB memory part the body is spooled: the filter still
+    sees all of it, the edit lands in the header, the sizes in the file
+    name are the stored file's."""
+    tmp = fx.add(Tmp()).path
+    fl = Filters(fx, tmp)
+    f = fl.start("addheader", name="large")
+    srv = server(fx, [one("large", f)])
+    line = b"0123456789" * 7 + b"\n"
+    body = line * (1600 * 1024 // len(line))
+    r = send(srv, message=HEADER + b"\n" + body, timeout=120)
+    t.ok(r[-1].startswith("250 "), "1.6 MB message: 250", r[-3:])
+    msgs = H.maildir_messages(srv, A)
+    t.eq(len(msgs), 1, "1.6 MB message: stored once")
+    if msgs:
+        name, data = msgs[0]
+        _, _, rest = H.split_trace(data)
+        t.ok(rest == HEADER + b"X-Milter: added\n\tsecond line\n\n" + body,
+             "1.6 MB message: the added header, then the body byte for byte")
+        size = re.search(r",S=(\d+)", name)
+        wsize = re.search(r",W=(\d+)", name)
+        t.ok(size and int(size.group(1)) == len(data),
+             "1.6 MB message: S= is the file's size", (name, len(data)))
+        t.ok(wsize and int(wsize.group(1)) == len(data) + data.count(b"\n"),
+             "1.6 MB message: W= is its CRLF size", (name, len(data) + data.count(b"\n")))
+    f.wait_for("eom_body")
+    seen = [x["body"] for x in f.records() if x["stage"] == "eom_body"]
+    t.ok(seen and seen[0].encode("latin-1") == body.replace(b"\n", b"\r\n"),
+         "1.6 MB message: the filter saw the whole body",
+         [len(x) for x in seen])
+
+
 def part_failures(t, fx):
     tmp = fx.add(Tmp()).path
     fl = Filters(fx, tmp)
@@ -396,6 +430,7 @@ def main():
     fx.part(part_stage_rejects)
     fx.part(part_verdicts)
     fx.part(part_headers)
+    fx.part(part_large)
     fx.part(part_failures)
     fx.part(part_chain)
     fx.part(part_session)
