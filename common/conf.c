@@ -95,6 +95,7 @@ struct conf_block {
 	const struct conf_row *rows;
 	size_t n;
 	int (*check)(struct ctx *x, const config_setting_t *g, const char *prefix, void *base);
+	size_t size;		/* an entry of a list of groups: its struct's size */
 };
 
 /* Named values: a string in the file, an int (enum) or the name (choice) in the struct. */
@@ -1297,6 +1298,170 @@ static int conf_listen_check(struct ctx *x, const config_setting_t *e, const cha
 	return conf_fail(x, config_setting_get_member(e, which),
 	    conf_key(key, sizeof key, prefix, which), "needs the tls block");
 }
+/* ---- filters (milters) ---- */
+
+/* "host:port", "[v6]:port" or "unix:/absolute/path", as filter/milter.c connects. */
+static int conf_milter_address_valid(const char *v)
+{
+	char host[256];
+	struct cidr a;
+	int port, bracketed;
+
+	if (strncmp(v, "unix:", 5) == 0)
+		return v[5] == '/' && strlen(v + 5) < 108 ? 0 : -1;
+	if (conf_hostport_split(v, host, sizeof host, 0, &port, &bracketed) < 0 || port == 0)
+		return -1;
+	if (bracketed)
+		return net_addr_parse(host, &a) == 0 && strchr(host, ':') != NULL ? 0 : -1;
+	if (strchr(host, ':') != NULL)
+		return -1;
+	return net_addr_parse(host, &a) == 0 || conf_hostname_valid(host, strlen(host)) ? 0 : -1;
+}
+
+static const struct conf_check conf_milter_address_check = {
+	conf_milter_address_valid, "bad address",
+	"use \"host:port\", \"[v6]:port\" or \"unix:/path\""
+};
+
+/* Only the SMTP services are filtered. */
+static char *conf_milter_service_normalise(const char *v)
+{
+	if (v == NULL || (strcmp(v, "smtp") != 0 && strcmp(v, "submission") != 0 &&
+	    strcmp(v, "smtps") != 0))
+		return NULL;
+	return xstrdup(v);
+}
+
+static const struct conf_strlist conf_milter_services_rule = {
+	conf_milter_service_normalise, "service (smtp, submission or smtps)",
+	"name at least one service"
+};
+
+/* Unset: every SMTP service. */
+static int conf_milter_services_default(struct ctx *x, const struct conf_row *r,
+    const char *key, void *base)
+{
+	static const char *const all[] = { "smtp", "submission", "smtps" };
+	char ***v = conf_field(base, r->off);
+	size_t *n = conf_field(base, r->off_n);
+
+	(void)x;
+	(void)key;
+	conf_strlist_free(r, base);
+	*v = xcalloc(3, sizeof **v);
+	for (size_t i = 0; i < 3; i++)
+		(*v)[(*n)++] = xstrdup(all[i]);
+	return 0;
+}
+
+static const struct conf_type conf_type_milter_services = {
+	conf_strlist_parse, conf_milter_services_default, conf_strlist_print, conf_strlist_free
+};
+
+/* The element i of a list of groups (block eb) at base. */
+static void *conf_entry(const struct conf_block *eb, void *v, size_t i)
+{
+	return (char *)v + i * eb->size;
+}
+
+static void conf_entries_free(const struct conf_row *r, void *base)
+{
+	void **vp = conf_field(base, r->off);
+	size_t *np = conf_field(base, r->off_n);
+
+	for (size_t i = 0; *vp != NULL && i < *np; i++)
+		conf_block_free(r->arg, conf_entry(r->arg, *vp, i));
+	free(*vp);
+	*vp = NULL;
+	*np = 0;
+}
+
+/* Unset: no entries. */
+static int conf_entries_default(struct ctx *x, const struct conf_row *r, const char *key,
+    void *base)
+{
+	(void)x;
+	(void)key;
+	conf_entries_free(r, base);
+	return 0;
+}
+
+/*
+ * A list of groups whose entries have a name (the first row), each once:
+ * ( { name = "a"; ... }, ... ) into an array of the block's entries.
+ */
+static int conf_entries_parse(struct ctx *x, const struct conf_row *r, config_setting_t *s,
+    const char *key, void *base)
+{
+	const struct conf_block *eb = r->arg;
+	void **vp = conf_field(base, r->off);
+	size_t *np = conf_field(base, r->off_n);
+	int n;
+
+	if (!config_setting_is_list(s) && !config_setting_is_array(s))
+		return conf_fail(x, s, key, "expected a list ( { ... }, ... )");
+	conf_entries_free(r, base);
+	n = config_setting_length(s);
+	*vp = xcalloc(n > 0 ? (size_t)n : 1, eb->size);
+	for (int i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		void *el = conf_entry(eb, *vp, (size_t)i);
+		const char *name;
+		char prefix[CONF_KEY_MAX];
+
+		(void)str_format(prefix, sizeof prefix, "%s[%d]", key, i);
+		(*np)++;
+		if (!config_setting_is_group(e))
+			return conf_fail(x, e, prefix, "expected a group { name = ...; ... }");
+		if (conf_block_read(x, eb, e, prefix, el) < 0)
+			return -1;
+		name = *(char *const *)conf_cfield(el, eb->rows[0].off);
+		for (int j = 0; j < i; j++)
+			if (strcmp(name, *(char *const *)conf_cfield(conf_entry(eb, *vp,
+			    (size_t)j), eb->rows[0].off)) == 0)
+				return conf_fail_value(x, config_setting_get_member(e,
+				    eb->rows[0].name), prefix, "duplicate name", name, NULL);
+	}
+	return 0;
+}
+
+/* ( { name = "a"; ... }, ... ): what is set, "( )" for none. */
+static void conf_entries_print(struct buf *b, const struct conf_row *r, const void *base)
+{
+	const struct conf_block *eb = r->arg;
+	const void *v = *(const void *const *)conf_cfield(base, r->off);
+	size_t n = *(const size_t *)conf_cfield(base, r->off_n);
+	struct buf t = BUF_INIT;
+
+	buf_appends(b, "(");
+	for (size_t i = 0; i < n; i++) {
+		const void *el = (const char *)v + i * eb->size;
+
+		buf_appends(b, i == 0 ? " {" : ", {");
+		for (size_t k = 0; k < eb->n; k++) {
+			buf_reset(&t);
+			eb->rows[k].type->print(&t, &eb->rows[k], el);
+			if (t.len > 0)
+				buf_printf(b, " %s = %s;", eb->rows[k].name, t.s);
+		}
+		buf_appends(b, " }");
+	}
+	buf_appends(b, " )");
+	buf_free(&t);
+}
+
+static const struct conf_type conf_type_entries = {
+	conf_entries_parse, conf_entries_default, conf_entries_print, conf_entries_free
+};
+
+int conf_milter_serves(const struct milter_entry_conf *m, enum service svc)
+{
+	for (size_t i = 0; i < m->nservices; i++)
+		if (strcmp(m->services[i], conf_service_name(svc)) == 0)
+			return 1;
+	return 0;
+}
+
 /* ---- block checks ---- */
 
 /* The tls block is optional; present means TLS is offered, so it must be complete. */
@@ -1355,7 +1520,8 @@ static int conf_queue_check(struct ctx *x, const config_setting_t *g, const char
 	CONF_ROW(#f, T, f, conf_type_nets, .list = (d))
 #define CONF_GROUP(n, T, f, block) \
 	CONF_ROW(n, T, f, conf_type_group, .arg = &(block))
-#define CONF_BLOCK(rows, check) { rows, sizeof rows / sizeof rows[0], check }
+#define CONF_BLOCK(rows, check) { rows, sizeof rows / sizeof rows[0], check, 0 }
+#define CONF_ENTRY(rows, check, T) { rows, sizeof rows / sizeof rows[0], check, sizeof(T) }
 
 static const char *const tls_version_names[] = { "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3" };
 static const struct conf_enum conf_tls_versions = {
@@ -1381,6 +1547,28 @@ static const struct conf_row conf_listen_rows[] = {
 	CONF_STRING(struct listen_conf, ciphers, NULL),
 };
 static const struct conf_block conf_listen_entry = CONF_BLOCK(conf_listen_rows, conf_listen_check);
+
+static const char *const on_error_names[] = { "tempfail", "accept" };
+static const struct conf_enum conf_on_error = {
+	on_error_names, NULL, 2, "unknown on_error"
+};
+
+/* One { name; address; timeout; on_error; services; } of milters. */
+static const struct conf_row conf_milter_rows[] = {
+	CONF_ROW("name", struct milter_entry_conf, name, conf_type_string,
+	    .flags = CONF_REQUIRED),
+	CONF_ROW("address", struct milter_entry_conf, address, conf_type_string,
+	    .flags = CONF_REQUIRED, .arg = &conf_milter_address_check),
+	CONF_ROW("timeout", struct milter_entry_conf, timeout, conf_type_int,
+	    .num = 30, .min = 1, .max = 3600),
+	CONF_ROW("on_error", struct milter_entry_conf, on_error, conf_type_enum,
+	    .num = CONF_MILTER_TEMPFAIL, .arg = &conf_on_error),
+	CONF_ROW("services", struct milter_entry_conf, services, conf_type_milter_services,
+	    .off_n = offsetof(struct milter_entry_conf, nservices),
+	    .arg = &conf_milter_services_rule),
+};
+static const struct conf_block conf_milter_entry = CONF_ENTRY(conf_milter_rows, NULL,
+    struct milter_entry_conf);
 
 static const struct conf_row conf_tls_rows[] = {
 	CONF_PATH(struct tls_conf, certificate, NULL),
@@ -1525,6 +1713,8 @@ static const struct conf_row conf_root_rows[] = {
 	    .off_n = offsetof(struct conf, ndomains), .arg = &conf_domains_rule),
 	CONF_ROW("listen", struct conf, listen, conf_type_listen,
 	    .off_n = offsetof(struct conf, nlisten), .arg = &conf_listen_entry),
+	CONF_ROW("milters", struct conf, milters, conf_type_entries,
+	    .off_n = offsetof(struct conf, nmilters), .arg = &conf_milter_entry),
 	CONF_ROW("log_level", struct conf, log_level, conf_type_enum,
 	    .num = LOG_INFO, .arg = &conf_log_levels),
 	CONF_ROW("postmaster", struct conf, postmaster, conf_type_string,
@@ -1667,6 +1857,17 @@ static void conf_block_print(struct buf *out, const struct conf_block *b, const 
 			(void)str_format(key, sizeof key, "%s%s[]", prefix, r->name);
 			conf_block_print(out, r->arg, key, &e, NULL);
 			conf_block_free(r->arg, &e);
+		} else if (dbase == NULL && r->type == &conf_type_entries) {
+			const struct conf_block *eb = r->arg;
+			void *e = xcalloc(1, eb->size);
+			struct conf none;
+
+			memset(&none, 0, sizeof none);
+			conf_block_defaults(eb, e, &none, &none);
+			(void)str_format(key, sizeof key, "%s%s[]", prefix, r->name);
+			conf_block_print(out, eb, key, e, NULL);
+			conf_block_free(eb, e);
+			free(e);
 		}
 	}
 	buf_free(&v);

@@ -94,6 +94,21 @@ struct greylist_conf {
 	long auto_allow;	/* 5: passes after which a client is not greylisted */
 };
 
+/* One filter of milters (SPEC 11, ispmaild.conf(5) "Filters"). */
+enum milter_on_error_conf {
+	CONF_MILTER_TEMPFAIL = 0,	/* a dead or late filter: 4xx */
+	CONF_MILTER_ACCEPT,		/* a dead or late filter: left out */
+};
+
+struct milter_entry_conf {
+	char *name;		/* for logs */
+	char *address;		/* "host:port", "[v6]:port" or "unix:/path" */
+	int timeout;		/* 30: seconds to connect and per reply */
+	int on_error;		/* enum milter_on_error_conf */
+	char **services;	/* default smtp, submission, smtps */
+	size_t nservices;
+};
+
 struct conf {
 	char *path;		/* the file it came from, absolute */
 	char *hostname;		/* default: gethostname() */
@@ -116,6 +131,8 @@ struct conf {
 	struct dnsbl_conf dnsbl;
 	struct greylist_conf greylist;
 	char *postmaster;	/* "" when unset: the first user of the first domain */
+	struct milter_entry_conf *milters;	/* in order; none by default */
+	size_t nmilters;
 	int log_level;		/* syslog priority: LOG_INFO, or "log_level" */
 };
 
@@ -152,6 +169,8 @@ const char *conf_service_name(enum service s);
 int conf_log_level_parse(const char *name);
 /* -1 when the name is not a service. */
 int conf_service_parse(const char *name);
+/* Does milter m filter the sessions of service svc? */
+int conf_milter_serves(const struct milter_entry_conf *m, enum service svc);
 
 /*
  * Split a relay.smarthost value, "[host]:port", "host:port", "[host]" or

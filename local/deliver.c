@@ -116,6 +116,16 @@ int deliver_body_write(struct delivery *d, const void *p, size_t n)
 	return 0;
 }
 
+void deliver_body_replace_mem(struct deliver_body *b, struct buf *mem)
+{
+	buf_free(&b->mem);
+	b->mem = *mem;
+	memset(mem, 0, sizeof *mem);
+	memset(&b->mem_count, 0, sizeof b->mem_count);
+	if (b->mem.len > 0)
+		maildir_count_add(&b->mem_count, b->mem.s, b->mem.len);
+}
+
 size_t deliver_body_size(const struct delivery *d)
 {
 	return d->body.mem_count.disk + d->body.spool_count.disk;

@@ -82,6 +82,12 @@ int deliver_open(struct delivery *d, const struct conf *c, const struct rcpt_set
     const char *sender, const char *client);
 /* Take n more bytes of the body. -1 with errno when the spool cannot. */
 int deliver_body_write(struct delivery *d, const void *p, size_t n);
+/*
+ * Put mem in place of the body's memory part (a filter edited the
+ * message's header section, which is at its start) and count its sizes
+ * again; mem is taken and left empty. The spool, if any, follows as before.
+ */
+void deliver_body_replace_mem(struct deliver_body *b, struct buf *mem);
 /* S= of the body so far. */
 size_t deliver_body_size(const struct delivery *d);
 /*

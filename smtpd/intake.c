@@ -106,6 +106,11 @@ static int intake_open(struct smtp *s, struct intake *in)
 		smtp_transaction_reset(s);
 		return -1;
 	}
+	if (smtp_milters_data(s, in->dv.id) != 0) {
+		deliver_abort(&in->dv);
+		smtp_transaction_reset(s);
+		return -1;
+	}
 	smtp_reply(s, &SMTP_DATA_GO, NULL);
 	if (stream_flush(&s->st) != STREAM_OK) {
 		deliver_abort(&in->dv);
@@ -227,19 +232,22 @@ static int intake_receive(struct smtp *s, struct intake *in)
 }
 
 /*
- * Hook point for the second stage: the milters' end of message, then the
- * DKIM signature. Here the whole body is known (the message's own header
- * section is its start: body->mem, then body->spool past
- * DELIVER_MEMORY_MAX) and nothing is stored yet, so a filter may add
- * headers to the header block, change or delete the message's own,
- * refuse the message (its reply, then -1) or hold it in the queue, and the
- * signature goes on top of the header block (signing.c). 0: go on.
+ * The milters' end of message, then the DKIM signature. Here the whole
+ * body is known (the message's own header section is its start: body->mem,
+ * then body->spool past DELIVER_MEMORY_MAX) and nothing is stored yet, so
+ * the filters' header edits are made to the message's own header section
+ * (milters.c), and the signature, on top of the header block (signing.c),
+ * covers the filtered headers. An enum smtp_milter_result: STORE to go on.
  */
 static int intake_filters_and_signature(struct smtp *s, struct buf *header,
-    struct deliver_body *body)
+    struct deliver_body *body, const char *id)
 {
+	int r = smtp_milters_message(s, body, id);
+
+	if (r != SMTP_MILTER_STORE)
+		return r;
 	(void)smtp_sign(s, header, body);
-	return 0;
+	return SMTP_MILTER_STORE;
 }
 
 /*
@@ -248,13 +256,23 @@ static int intake_filters_and_signature(struct smtp *s, struct buf *header,
  */
 static int intake_headers(struct smtp *s, struct intake *in)
 {
+	int r;
+
 	trace_headers(s, in);
-	if (intake_filters_and_signature(s, &in->header, &in->dv.body) != 0) {
-		deliver_abort(&in->dv);
-		smtp_transaction_reset(s);
-		return -1;
+	r = intake_filters_and_signature(s, &in->header, &in->dv.body, in->dv.id);
+	if (r == SMTP_MILTER_STORE)
+		return 0;
+	deliver_abort(&in->dv);
+	if (r == SMTP_MILTER_DISCARDED) {
+		/* 250 as if stored (the client must not retry), nothing kept. */
+		s->messages++;
+		s->junk = 0;
+		log_info("message id=%s from=%s result=discard", in->dv.id,
+		    log_qaddr(s->sender.mailbox));
+		smtp_reply(s, &SMTP_QUEUED, in->dv.id);
 	}
-	return 0;
+	smtp_transaction_reset(s);
+	return -1;
 }
 
 /* The copies stored before a failure, and the failure, as the log had them. */

@@ -100,6 +100,18 @@ R(SMTP_RATE_LIMITED,   451, "4.7.1", "Sending rate limit exceeded, try again lat
 R(SMTP_DNSBL_BLOCKED,  554, "5.7.1", "Service unavailable; client [%s] blocked using %s");
 R(SMTP_GREYLISTED,     450, "4.7.1", "Greylisted, try again later");
 
+/*
+ * The mail filters' refusals (milters), when the filter gave no reply of
+ * its own. At connect: 554 to the greeting and every later command but
+ * QUIT, or 421 and the end of the session.
+ */
+R(SMTP_MILTER_CONNECT_REJECT, 554, "5.7.1", "%s Service unavailable");
+R(SMTP_MILTER_CONNECT_TEMPFAIL, 421, "4.7.1", "%s Service unavailable, try again later");
+R(SMTP_MILTER_REJECT,  550, "5.7.1", "Command rejected by filter");
+R(SMTP_MILTER_RCPT_REJECT, 550, "5.7.1", "Recipient rejected by filter");
+R(SMTP_MILTER_MESSAGE_REJECT, 550, "5.7.1", "Message rejected by filter");
+R(SMTP_MILTER_TEMPFAIL, 451, "4.7.1", "Service temporarily unavailable, try again later");
+
 #undef R
 
 #endif

@@ -193,6 +193,7 @@ void smtp_timed_out(struct smtp *s)
 
 void smtp_transaction_reset(struct smtp *s)
 {
+	smtp_milters_abort(s);
 	memset(&s->sender, 0, sizeof s->sender);
 	s->first_rcpt[0] = '\0';
 	rcpt_set_free(&s->rcpts);
@@ -219,6 +220,14 @@ static void helo_store(struct smtp *s, const char *arg)
 	s->helo[o] = '\0';
 }
 
+/* A filter refused HELO/EHLO: the client is not greeted, as before any. */
+static void helo_refused(struct smtp *s)
+{
+	s->helo[0] = '\0';
+	if (s->state != SMTP_STATE_START)
+		smtp_enter_state(s, SMTP_STATE_START);
+}
+
 static void cmd_helo(struct smtp *s, char *arg)
 {
 	if (arg == NULL) {
@@ -228,6 +237,10 @@ static void cmd_helo(struct smtp *s, char *arg)
 	smtp_transaction_reset(s);
 	s->esmtp = 0;
 	helo_store(s, arg);
+	if (smtp_milters_helo(s, arg) != 0) {
+		helo_refused(s);
+		return;
+	}
 	smtp_enter_state(s, SMTP_STATE_READY);
 	stream_printf(&s->st, "250 %s\r\n", s->conf->hostname);
 }
@@ -243,8 +256,13 @@ static void cmd_ehlo(struct smtp *s, char *arg)
 		return;
 	}
 	smtp_transaction_reset(s);
-	s->esmtp = 1;
+	s->esmtp = 0;
 	helo_store(s, arg);
+	if (smtp_milters_helo(s, arg) != 0) {
+		helo_refused(s);
+		return;
+	}
+	s->esmtp = 1;
 	smtp_enter_state(s, SMTP_STATE_READY);
 	snprintf(size, sizeof size, "SIZE %ld", s->conf->limits.message_size);
 	ext[n++] = "PIPELINING";
@@ -537,6 +555,8 @@ static void cmd_mail(struct smtp *s, char *arg)
 		smtp_reply(s, reply, user);
 		return;
 	}
+	if (smtp_milters_mail(s, params) != 0)
+		return;
 	log_info("mail from=%s result=ok reason=%s", log_qaddr(s->sender.mailbox), d.reason);
 	smtp_enter_state(s, SMTP_STATE_MAIL);
 	smtp_reply(s, reply, NULL);
@@ -657,6 +677,15 @@ static int rcpt_rate_check(struct smtp *s, enum auth_source auth,
 	return smtp_policy_rate(v[0].over, v[1].over, d);
 }
 
+/* Forget the recipients added after the first nlocal and nremote. */
+static void rcpt_truncate(struct rcpt_set *set, size_t nlocal, size_t nremote)
+{
+	while (set->nlocal > nlocal)
+		free(set->local[--set->nlocal]);
+	while (set->nremote > nremote)
+		free(set->remote[--set->nremote]);
+}
+
 static void cmd_rcpt(struct smtp *s, char *arg)
 {
 	struct smtp_decision d, rate;
@@ -664,6 +693,7 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 	struct smtp_path path;
 	enum smtp_rcpt_kind kind;
 	enum auth_source auth = AUTH_SOURCE_NONE;
+	size_t nlocal, nremote;
 	char *p;
 	int r;
 
@@ -725,11 +755,17 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 	}
 	if (kind == SMTP_RCPT_LOCAL && !d.relay && smtp_inbound_check(s, &path, auth) != 0)
 		return;
+	nlocal = s->rcpts.nlocal;
+	nremote = s->rcpts.nremote;
 	if (kind == SMTP_RCPT_LOCAL) {
 		if (rcpt_local(s, &path) != 0)
 			return;
 	} else {
 		rcpt_add_remote(&s->rcpts, path.mailbox);
+	}
+	if (smtp_milters_rcpt(s, path.mailbox) != 0) {
+		rcpt_truncate(&s->rcpts, nlocal, nremote);
+		return;
 	}
 	log_info("rcpt to=%s result=ok %s%s", log_qaddr(path.mailbox),
 	    strncmp(d.reason, "relay=", 6) ? "reason=" : "", d.reason);
@@ -934,6 +970,14 @@ static void dispatch(struct smtp *s, char *line, size_t len)
 		if (*arg == '\0')
 			arg = NULL;
 	}
+	if (s->milter_denied && strcasecmp(line, "QUIT") != 0) {
+		/* A filter refused the connection: every command but QUIT. */
+		log_info("command result=reject code=%d reason=milter-connect",
+		    SMTP_MILTER_CONNECT_REJECT.code);
+		stats_reject(STAT_REJECT_MILTER);
+		smtp_client_error(s, &SMTP_MILTER_CONNECT_REJECT, s->conf->hostname);
+		return;
+	}
 	for (i = 0; i < sizeof smtp_commands / sizeof smtp_commands[0]; i++) {
 		const struct smtp_command *c = &smtp_commands[i];
 
@@ -971,7 +1015,9 @@ int smtp_session_run(const struct session_ctx *ctx)
 		log_info("tls version=%s cipher=%s", stream_tls_version(&s.st),
 		    stream_tls_cipher(&s.st));
 	}
-	smtp_reply(&s, &SMTP_GREETING, s.conf->hostname);
+	/* The filters see the connection first; a refusal is the greeting. */
+	if (smtp_milters_connect(&s) == 0)
+		smtp_reply(&s, &SMTP_GREETING, s.conf->hostname);
 	while (!s.quit) {
 		if (!stream_input_pending(&s.st) && stream_flush(&s.st) != STREAM_OK)
 			break;
@@ -997,6 +1043,7 @@ int smtp_session_run(const struct session_ctx *ctx)
 	refusals_summary(&s);
 	log_info("disconnect messages=%u errors=%d", s.messages, s.errors);
 	smtp_transaction_reset(&s);
+	smtp_milters_close(&s);
 	if (s.db != NULL)
 		relaydb_close(s.db);
 	if (s.resolver != NULL)

@@ -26,6 +26,9 @@ enum smtp_state {
 	SMTP_STATE_RCPT,	/* at least one RCPT accepted */
 };
 
+struct milter_chain;
+struct milter_conf;
+
 struct smtp {
 	const struct session_ctx *ctx;
 	const struct conf *conf;
@@ -54,6 +57,12 @@ struct smtp {
 	struct rcpt_set rcpts;
 	long naccepted;
 	unsigned messages;
+	/* the mail filters (milters.c) */
+	struct milter_chain *milters;	/* NULL: none for this service */
+	struct milter_conf *milter_confs;
+	int milter_txn;			/* a transaction the filters know of */
+	int milter_discard;		/* a filter said discard before the end */
+	int milter_denied;		/* refused at connect: 554 to all but QUIT */
 };
 
 /* One state change, one log line (OpenSMTPD's enter_state habit). */
@@ -119,5 +128,41 @@ struct deliver_body;
  * number of signatures (0: none due, or signing failed and was logged).
  */
 int smtp_sign(struct smtp *s, struct buf *header, const struct deliver_body *body);
+
+/*
+ * milters.c: the mail filters of the session's service, one connection
+ * each for the whole session (ispmaild.conf(5) milters). Each stage
+ * returns 0 to go on, or -1 when the filters refused: the reply (the
+ * filter's own, or smtp_replies.h's), the log line and the counter are
+ * done. A refusal at connect sets quit (4xx: 421) or milter_denied (5xx).
+ */
+enum smtp_milter_stage {
+	SMTP_MILTER_CONNECT, SMTP_MILTER_HELO, SMTP_MILTER_MAIL, SMTP_MILTER_RCPT,
+	SMTP_MILTER_DATA, SMTP_MILTER_EOM,
+};
+int smtp_milters_connect(struct smtp *s);
+int smtp_milters_helo(struct smtp *s, const char *helo);
+/* After the sender is accepted; params: MAIL's ESMTP parameters or NULL. */
+int smtp_milters_mail(struct smtp *s, const char *params);
+/* A refusal refuses this recipient only. */
+int smtp_milters_rcpt(struct smtp *s, const char *mailbox);
+/* At DATA, once the message has its id (the i macro), before 354. */
+int smtp_milters_data(struct smtp *s, const char *id);
+/* What the end of the message decided (smtp_milters_message). */
+enum smtp_milter_result {
+	SMTP_MILTER_STORE = 0,	/* store it, header edits made to body */
+	SMTP_MILTER_REFUSED,	/* the reply is sent; nothing stored */
+	SMTP_MILTER_DISCARDED,	/* 250 as if stored; nothing stored */
+};
+/*
+ * The message's header section (the start of body->mem), its body, the
+ * end of message; on STORE the filters' header edits are made to
+ * body->mem (its sizes counted again). id: the message's, for the log.
+ */
+int smtp_milters_message(struct smtp *s, struct deliver_body *body, const char *id);
+/* RSET, a new HELO, a refused or failed message: the filters forget it. */
+void smtp_milters_abort(struct smtp *s);
+/* The session's end. */
+void smtp_milters_close(struct smtp *s);
 
 #endif

@@ -661,6 +661,31 @@ static const struct err_case err_cases[] = {
 	  "postmaster: bad address \"noc\": write it as user@domain" },
 	{ "postmaster two @", H "postmaster = \"a@b@example.net\";\n", 2,
 	  "postmaster: bad address \"a@b@example.net\": write it as user@domain" },
+	/* Filters (milters). */
+	{ "milter without address", H "milters = ( { name = \"a\"; } );\n", 2,
+	  "milters[0].address: missing" },
+	{ "milter without name", H "milters = ( { address = \"127.0.0.1:1\"; } );\n", 2,
+	  "milters[0].name: missing" },
+	{ "milter bad address", H "milters = ( { name = \"a\"; address = \"127.0.0.1\"; } );\n", 2,
+	  "milters[0].address: bad address \"127.0.0.1\": use \"host:port\", \"[v6]:port\" or \"unix:/path\"" },
+	{ "milter bare v6", H "milters = ( { name = \"a\"; address = \"::1:11332\"; } );\n", 2,
+	  "milters[0].address: bad address \"::1:11332\": use \"host:port\", \"[v6]:port\" or \"unix:/path\"" },
+	{ "milter relative unix", H "milters = ( { name = \"a\"; address = \"unix:m.sock\"; } );\n", 2,
+	  "milters[0].address: bad address \"unix:m.sock\": use \"host:port\", \"[v6]:port\" or \"unix:/path\"" },
+	{ "milter on_error", H "milters = ( { name = \"a\"; address = \"127.0.0.1:1\"; on_error = \"reject\"; } );\n",
+	  2, "milters[0].on_error: unknown on_error \"reject\": use tempfail or accept" },
+	{ "milter timeout 0", H "milters = ( { name = \"a\"; address = \"127.0.0.1:1\"; timeout = 0; } );\n",
+	  2, "milters[0].timeout: must be from 1 to 3600, not 0" },
+	{ "milter pop3", H "milters = ( { name = \"a\"; address = \"127.0.0.1:1\"; services = [ \"pop3\" ]; } );\n",
+	  2, "milters[0].services: bad service (smtp, submission or smtps) \"pop3\"" },
+	{ "milter no services", H "milters = ( { name = \"a\"; address = \"127.0.0.1:1\"; services = [ ]; } );\n",
+	  2, "milters[0].services: empty list; name at least one service" },
+	{ "milter duplicate name", H "milters = ( { name = \"a\"; address = \"127.0.0.1:1\"; },\n"
+	  "  { name = \"a\"; address = \"127.0.0.1:2\"; } );\n", 3, "milters[1]: duplicate name \"a\"" },
+	{ "milter unknown key", H "milters = ( { name = \"a\"; address = \"127.0.0.1:1\"; port = 1; } );\n",
+	  2, "milters[0].port: unknown key" },
+	{ "milters a group", H "milters = { name = \"a\"; };\n", 2,
+	  "milters: expected a list ( { ... }, ... )" },
 	/* libconfig's own errors name file and line. */
 	{ "syntax error", H "state_dir = ;\n", 2, "syntax error" },
 	{ "missing comma", H "listen = ( { service = \"smtp\"; port = 25; }\n"
@@ -1004,6 +1029,46 @@ static void test_filter_keys(void)
 }
 
 /* Every key once, with its default; "key =" for none. */
+/* milters: the list in order, each entry's defaults, the services it serves. */
+static void test_milters(void)
+{
+	struct conf c;
+	char path[512], err[512] = "";
+
+	conf_write("milters.conf", "hostname = \"mail.example.net\";\n"
+	    "milters = ( { name = \"rspamd\"; address = \"127.0.0.1:11332\"; },\n"
+	    "  { name = \"clamav\"; address = \"unix:/run/clamav/clamav-milter.ctl\";\n"
+	    "    timeout = 5; on_error = \"accept\"; services = [ \"smtp\" ]; },\n"
+	    "  { name = \"v6\"; address = \"[::1]:8891\"; },\n"
+	    "  { name = \"named\"; address = \"filter.example.net:8891\"; } );\n",
+	    path, sizeof path);
+	CU_ASSERT_EQUAL_FATAL(conf_load(path, &c, err, sizeof err), 0);
+	CU_ASSERT_EQUAL_FATAL(c.nmilters, 4);
+	CU_ASSERT_STRING_EQUAL(c.milters[0].name, "rspamd");
+	CU_ASSERT_STRING_EQUAL(c.milters[0].address, "127.0.0.1:11332");
+	CU_ASSERT_EQUAL(c.milters[0].timeout, 30);
+	CU_ASSERT_EQUAL(c.milters[0].on_error, CONF_MILTER_TEMPFAIL);
+	CU_ASSERT_EQUAL(c.milters[0].nservices, 3);
+	CU_ASSERT(conf_milter_serves(&c.milters[0], SERVICE_SMTP));
+	CU_ASSERT(conf_milter_serves(&c.milters[0], SERVICE_SUBMISSION));
+	CU_ASSERT(conf_milter_serves(&c.milters[0], SERVICE_SMTPS));
+	CU_ASSERT(!conf_milter_serves(&c.milters[0], SERVICE_POP3));
+	CU_ASSERT_STRING_EQUAL(c.milters[1].address, "unix:/run/clamav/clamav-milter.ctl");
+	CU_ASSERT_EQUAL(c.milters[1].timeout, 5);
+	CU_ASSERT_EQUAL(c.milters[1].on_error, CONF_MILTER_ACCEPT);
+	CU_ASSERT(conf_milter_serves(&c.milters[1], SERVICE_SMTP));
+	CU_ASSERT(!conf_milter_serves(&c.milters[1], SERVICE_SUBMISSION));
+	CU_ASSERT_STRING_EQUAL(c.milters[2].address, "[::1]:8891");
+	conf_free(&c);
+
+	/* None by default; an empty list is none too. */
+	conf_write("milters0.conf", "hostname = \"mail.example.net\";\nmilters = ( );\n",
+	    path, sizeof path);
+	CU_ASSERT_EQUAL_FATAL(conf_load(path, &c, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(c.nmilters, 0);
+	conf_free(&c);
+}
+
 static void test_print_defaults(void)
 {
 	static const char *const lines[] = {
@@ -1021,6 +1086,10 @@ static void test_print_defaults(void)
 		"greylist.enabled = false\n", "greylist.delay = 300\n",
 		"greylist.expire = 3024000\n", "greylist.auto_allow = 5\n",
 		"postmaster = \"\"\n",
+		"dkim.selector = \"s2026\"\n",
+		"milters = ( )\n", "milters[].name =\n", "milters[].timeout = 30\n",
+		"milters[].on_error = \"tempfail\"\n",
+		"milters[].services = [ \"smtp\", \"submission\", \"smtps\" ]\n",
 	};
 	struct buf out = BUF_INIT;
 	size_t n = 0;
@@ -1037,10 +1106,10 @@ static void test_print_defaults(void)
 	for (const char *p = out.s; *p != '\0'; p++)
 		n += *p == '\n';
 	/*
-	 * 11 top-level keys, 5 of a listen entry, tls 4, relay 9, dns 1, limits 15,
-	 * queue 4, dkim 2, dnsbl 1, greylist 4.
+	 * 12 top-level keys, 5 of a listen entry, 5 of a milters entry, tls 4,
+	 * relay 9, dns 1, limits 15, queue 4, dkim 2, dnsbl 1, greylist 4.
 	 */
-	CU_ASSERT_EQUAL(n, 56);
+	CU_ASSERT_EQUAL(n, 62);
 	buf_free(&out);
 }
 
@@ -1068,6 +1137,7 @@ int main(void)
 	CU_add_test(s, "reload", test_reload);
 	CU_add_test(s, "print changed", test_print_changed);
 	CU_add_test(s, "print changed: none", test_print_changed_none);
+	CU_add_test(s, "milters", test_milters);
 	CU_add_test(s, "print defaults", test_print_defaults);
 	return cutap_run();
 }
