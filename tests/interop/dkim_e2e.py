@@ -24,7 +24,10 @@ Not signed: an outsider's inbound mail (127.0.0.2 to a local user), and a
 From: domain without a key (example.org). The log says `dkim
 result=signed domain=example.test signatures=2` for each signed message. A
 garbage .key file added, a reload is refused naming that file while
-signing goes on with the old keys; `ispmaild -t` fails naming it.
+signing goes on with the old keys; `ispmaild -t` fails naming it. Key
+rotation as docs/ADMIN.md tells it: a second RSA selector added and
+reloaded signs beside the old one; the old key moved away, it no longer
+signs.
 
 python3-dkim installs for Debian's /usr/bin/python3: when the python3 that
 runs this test cannot import dkim, the test runs itself again with that
@@ -306,6 +309,40 @@ def check_reload(t, srv, sink, ctx, dkim, recs, keys, tmp):
          (p.returncode, out))
 
 
+def check_rotation(t, srv, sink, ctx, dkim, recs, keys):
+    """docs/ADMIN.md's key rotation: a new selector beside the old one,
+    reload, both sign; the old key moved away, reload, only the new one."""
+    os.unlink(os.path.join(keys, DOMAIN, "zz-broken.key"))
+    rc, out, err = srv.ctl_run("dkim", "keygen", DOMAIN, "--selector", "rsa2027")
+    t.ok(rc == 0, "keygen a new RSA key under selector rsa2027", err)
+    new, _ = parse_records(out)
+    recs = dict(recs, **new)
+
+    def dnsfunc(name, timeout=5):
+        return recs.get(name.decode().rstrip("."), "").encode()
+
+    for n, want in ((3, [RSA_SEL, "rsa2027", ED_SEL]), (2, ["rsa2027", ED_SEL])):
+        if n == 2:
+            os.rename(os.path.join(keys, DOMAIN, RSA_SEL + ".key"),
+                      os.path.join(srv.dir, RSA_SEL + ".key.retired"))
+        mark = S.log_mark(srv)
+        srv.reload()
+        t.ok(S.wait_for(lambda: re.search(r"reload dkim_keys=%d$" % n, srv.log()[mark:], re.M), 10),
+             "reload with %d keys: accepted" % n, srv.log()[mark:])
+        mid = b"rotate%d" % n
+        msg = headers(mid, b"rotation") + b"\r\nRotating.\r\n"
+        t.eq(send(srv, ctx, "pop", msg), {}, "rotation, %d keys: sent" % n)
+        data = sink_copy(sink, mid + b"@example.test")
+        sels = [re.search(rb"s=([\w.-]+);", f).group(1).decode() for f in sig_fields(data or b"")]
+        t.eq(sels, want, "rotation, %d keys: signed by %s, RSA first" % (n, ", ".join(want)))
+        if dkim is not None and data is not None:
+            d = dkim.DKIM(data)
+            t.ok(all(d.verify(idx=i, dnsfunc=dnsfunc) is True for i in range(len(sels))),
+                 "rotation, %d keys: dkimpy verifies every signature" % n)
+        t.ok(("dkim result=signed domain=%s signatures=%d" % (DOMAIN, n)) in srv.log()[mark:],
+             "rotation: the log counts %d signatures" % n)
+
+
 def main(t, fx):
     dkim = V.import_dkimpy()
     tmp = tempfile.mkdtemp(prefix="ispmaild-dkime2e-")
@@ -358,6 +395,7 @@ def main(t, fx):
 
     verify_all(t, dkim, recs, strings, signed, tmp)
     check_reload(t, srv, sink, ctx, dkim, recs, keys, tmp)
+    check_rotation(t, srv, sink, ctx, dkim, recs, keys)
     t.ok(O.wait_queue_empty(srv, 10), "the queue is empty")
 
 
