@@ -103,8 +103,8 @@ CASES = [
      headers(b"ws", b"  spaced \t out  ") + b"\r\n  leading\r\n\ta \t b  \r\n"
      b"trailing \t\r\n\r\n \r\n\t\r\n\r\n\r\n"),
     ("a body past the memory part (spooled, 1.5 MB)", "pop",
-     headers(b"big", b"big") + b"\r\n" + b"".join(b"line %07d of a long message, with  two  spaces\r\n"
-                                                % i for i in range(32000))),
+     headers(b"big", b"big") + b"\r\n" +
+     b"".join(b"line %07d of a long message, with  two  spaces\r\n" % i for i in range(32000))),
     ("headers only, no empty line", "pop", headers(b"hdronly", b"no body")),
     ("a display name with quotes, '@' and '<'", "pop",
      headers(b"quoted", b"display name",
