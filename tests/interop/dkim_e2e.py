@@ -8,8 +8,10 @@ RSA key and an Ed25519 key for example.test, both made with the real
   through SMTP AUTH on 587 (STARTTLS) and on 465 (smtps), and from a
   trusted client (127.0.0.3);
 - an 8-bit body (BODY=8BITMIME), long header lines folded by the client,
-  leading dots, a body that ends with its one CRLF, one that ends with
-  empty lines;
+  leading dots, a 997-octet line starting with a dot, a body that ends
+  with its one CRLF, one that ends with empty lines, a body of 1.5 MB
+  (past the part held in memory), headers and no body, a display name
+  with quotes, '@' and '<';
 
 each to a remote recipient (relayed by our queue to a sink SMTP server on
 loopback) and to a local one. Both copies must carry two DKIM-Signature
@@ -17,7 +19,8 @@ fields on top (RSA first) and verify with python3-dkim (dkimpy, its dnsfunc
 answering with the records ispmailctl printed) and with
 opendkim-testmsg (in its own namespaces with a dnsmasq, as dkim_verify.py
 does): the sink's copy as it arrived, the Maildir copy without its
-Return-Path line, LF turned to CRLF as POP3 would send it. A changed body
+Return-Path line, LF turned to CRLF as POP3 would send it (and POP3 RETR
+must serve exactly those bytes). A changed body
 or Subject must fail with both (so the verifiers really check).
 
 Not signed: an outsider's inbound mail (127.0.0.2 to a local user), and a
