@@ -164,15 +164,16 @@ static int mailbox_domain(const char *v, size_t len, char *out, size_t outlen)
 				quoted = 0;
 			continue;
 		}
+		/* After the '@', a comment ends the domain too: "a@b.test(A)". */
+		if (at != (size_t)-1 && (c == '>' || c == ',' || c == ' ' || c == '\t' ||
+		    c == '\r' || c == '\n' || c == '(' || c == ')' || c == ';'))
+			break;
 		if (c == '"')
 			quoted = 1;
 		else if (c == '(')
 			i = skip_comment(v, i, len) - 1;
 		else if (c == '@')
 			at = i;
-		else if (at != (size_t)-1 && (c == '>' || c == ',' || c == ' ' || c == '\t' ||
-		    c == '\r' || c == '\n' || c == ')' || c == ';'))
-			break;
 	}
 	end = i;
 	if (at == (size_t)-1 || end <= at + 1 || end - at - 1 >= outlen)

@@ -4,7 +4,8 @@
  * fed whole and one byte at a time; RFC 8463 Appendix A's Ed25519 and RSA
  * signatures reproduced byte for byte (tests/unit/data/rfc8463.eml, the
  * RFC's signed message; rfc8463_rsa.key, its RSA key); field selection;
- * keys on disk and their DNS records.
+ * keys on disk and their DNS records; the From: domain that picks the
+ * keys, and the keyring the master loads.
  */
 #include "config.h"
 
@@ -22,6 +23,7 @@
 #include "cutap.h"
 #include "dns.h"
 #include "key.h"
+#include "keyring.h"
 #include "sasl.h"
 #include "sign.h"
 
@@ -851,6 +853,167 @@ static void test_dns_split(void)
 	dkim_key_free(&k);
 }
 
+/* ---- the keyring and the From: domain ---- */
+
+struct from_case {
+	const char *in, *want;	/* want NULL: no domain */
+};
+
+static const struct from_case from_cases[] = {
+	{ "From: demo@example.test\n", "example.test" },		/* bare addr-spec */
+	{ "From: Demo <demo@example.test>\n", "example.test" },	/* angle address */
+	{ "From: <demo@example.test>\n", "example.test" },
+	{ "From: \"Demo <demo@example.org>\" <demo@example.test>\n", "example.test" },
+	{ "From: \"a@b.org, <x@y.org>\" <demo@example.test>\n", "example.test" },
+	{ "From: \"Demo \\\" <q@quoted.org>\" <demo@example.test>\n", "example.test" },
+	{ "From: (Demo @ home <x@comment.org>) demo@example.test\n", "example.test" },
+	{ "From: demo@example.test (Demo User)\n", "example.test" },
+	{ "From: demo@example.test(Demo @ work)\n", "example.test" },
+	{ "From: Demo (nested (x@n.org) c) <demo@example.test>\n", "example.test" },
+	{ "From: \"x@y\"@example.test\n", "example.test" },		/* '@' in a quoted local part */
+	{ "From: Demo\n <demo@example.test>\n", "example.test" },	/* folded */
+	{ "From:\n demo@example.test\n", "example.test" },
+	{ "FROM : demo@example.test\n", "example.test" },
+	{ "from\t:demo@example.test\n", "example.test" },
+	{ "From: a@one.test, b@two.test\n", "one.test" },		/* two mailboxes: the first */
+	{ "From: A <a@one.test>, B <b@two.test>\n", "one.test" },
+	{ "From: a@one.test, B <b@two.test>\n", "one.test" },
+	{ "From: \"Doe, John\" <j@one.test>, k@two.test\n", "one.test" },
+	{ "To: x@to.test\nSubject: s\n", NULL },			/* no From: */
+	{ "", NULL },
+	{ "To: x@to.test\n\nFrom: demo@example.test\n", NULL },	/* in the body */
+	{ "To: x@to.test\r\n\r\nFrom: demo@example.test\r\n", NULL },
+	{ "Fromage: f@cheese.test\nFrom: demo@example.test\n", "example.test" },
+	{ "Resent-From: r@resent.test\nFrom: demo@example.test\n", "example.test" },
+	{ "X: y\n From: f@cont.test\nFrom: demo@example.test\n", "example.test" },
+	{ "From: demo@example.test.\n", "example.test" },		/* trailing dot */
+	{ "From: <demo@example.test.>\n", "example.test" },
+	{ "From: Demo <DEMO@Example.TEST>\n", "example.test" },	/* upper case */
+	{ "From: demo@example.test\nFrom: other@two.test\n", "example.test" },
+	{ "From: demo\n", NULL },					/* no domain */
+	{ "From: demo@\n", NULL },
+	{ "From: <demo@[192.0.2.1]>\n", NULL },			/* an address literal */
+	{ "From: Undisclosed:;\n", NULL },
+	{ "From: \"unterminated <demo@example.test>\n", NULL },
+	{ "From: demo@example.test\r\nTo: x\r\n", "example.test" },	/* CRLF */
+};
+
+static void test_from_domain(void)
+{
+	for (size_t i = 0; i < sizeof from_cases / sizeof from_cases[0]; i++) {
+		const struct from_case *c = &from_cases[i];
+		char out[256] = "";
+		int r = dkim_from_domain(c->in, strlen(c->in), out, sizeof out);
+
+		if (c->want == NULL) {
+			if (r != -1)
+				fprintf(stderr, "case %zu %s: got %s\n", i, c->in, out);
+			CU_ASSERT(r == -1);
+		} else {
+			if (r != 0 || strcmp(out, c->want) != 0)
+				fprintf(stderr, "case %zu %s: r=%d got %s want %s\n", i, c->in, r, out,
+				    c->want);
+			CU_ASSERT(r == 0 && strcmp(out, c->want) == 0);
+		}
+	}
+}
+
+/* The header section as the signer gets it: its length ends the search. */
+static void test_from_domain_bounds(void)
+{
+	const char *h = "To: x\nFrom: demo@example.test\n";
+	char small[5], out[256];
+
+	CU_ASSERT(dkim_from_domain(h, 6, out, sizeof out) == -1);
+	CU_ASSERT(dkim_from_domain(h, strlen(h), small, sizeof small) == -1);
+	CU_ASSERT(dkim_from_domain(h, strlen(h), out, sizeof out) == 0);
+}
+
+static void keyring_dir(const char *dir, const char *domain, const char *sel, int type)
+{
+	char sub[700];
+
+	snprintf(sub, sizeof sub, "%s/%s", dir, domain);
+	mkdir(dir, 0700);
+	mkdir(sub, 0700);
+	write_key(sub, sel, type, 1024);
+}
+
+static void test_keyring(void)
+{
+	struct dkim_keyring ring;
+	const struct dkim_key *k;
+	char dir[512], path[700], err[512];
+	size_t n;
+	FILE *f;
+
+	snprintf(dir, sizeof dir, "%s/ring", cutap_tmpdir());
+	keyring_dir(dir, "example.test", "ed1", EVP_PKEY_ED25519);
+	keyring_dir(dir, "example.test", "rsa1", EVP_PKEY_RSA);
+	keyring_dir(dir, "example.org", "s1", EVP_PKEY_RSA);
+	CU_ASSERT_FATAL(dkim_keyring_load(dir, &ring, err, sizeof err) == 0);
+	CU_ASSERT(ring.n == 3);
+	k = dkim_keyring_find(&ring, "EXAMPLE.Test", &n);
+	CU_ASSERT_FATAL(k != NULL && n == 2);
+	CU_ASSERT_STRING_EQUAL(k[0].domain, "example.test");
+	CU_ASSERT(k[0].alg == DKIM_ALG_RSA && k[1].alg == DKIM_ALG_ED25519);
+	CU_ASSERT_STRING_EQUAL(k[0].selector, "rsa1");
+	k = dkim_keyring_find(&ring, "example.org", &n);
+	CU_ASSERT(k != NULL && n == 1 && strcmp(k->selector, "s1") == 0);
+	CU_ASSERT(dkim_keyring_find(&ring, "example.net", &n) == NULL && n == 0);
+	CU_ASSERT(dkim_keyring_find(&ring, "test", &n) == NULL && n == 0);
+	dkim_keyring_free(&ring);
+	CU_ASSERT(ring.n == 0 && ring.keys == NULL);
+
+	/* A key that does not load fails the whole load, naming the file. */
+	snprintf(path, sizeof path, "%s/example.org/broken.key", dir);
+	f = fopen(path, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n", f);
+	fclose(f);
+	err[0] = '\0';
+	CU_ASSERT(dkim_keyring_load(dir, &ring, err, sizeof err) == -1);
+	CU_ASSERT(strstr(err, "broken.key") != NULL);
+	CU_ASSERT(ring.n == 0 && ring.keys == NULL);
+	unlink(path);
+
+	/* No keys_dir: an empty ring, no error. */
+	snprintf(path, sizeof path, "%s/nowhere", dir);
+	CU_ASSERT(dkim_keyring_load(path, &ring, err, sizeof err) == 0);
+	CU_ASSERT(ring.n == 0 && ring.keys == NULL);
+	CU_ASSERT(dkim_keyring_find(&ring, "example.test", &n) == NULL && n == 0);
+	dkim_keyring_free(&ring);
+}
+
+/* Signing through the ring: one field per key of the From: domain, RSA first. */
+static void test_keyring_sign(void)
+{
+	static const char hdr[] = "From: Demo <demo@Example.Test>\nTo: x@y.test\nSubject: s\n";
+	unsigned char hash[DKIM_HASH_LEN] = { 0 };
+	struct dkim_keyring ring;
+	struct buf out = BUF_INIT;
+	char dir[512], err[512];
+	const char *second;
+
+	snprintf(dir, sizeof dir, "%s/ring", cutap_tmpdir());
+	CU_ASSERT_FATAL(dkim_keyring_load(dir, &ring, err, sizeof err) == 0);
+	CU_ASSERT(dkim_keyring_sign(&ring, hdr, strlen(hdr), hash, 1700000000, &out, err,
+	    sizeof err) == 2);
+	CU_ASSERT_FATAL(out.s != NULL);
+	CU_ASSERT(strncmp(out.s, "DKIM-Signature: v=1; a=rsa-sha256;", 34) == 0);
+	second = strstr(out.s + 1, "\nDKIM-Signature: ");
+	CU_ASSERT(second != NULL && strstr(second, "a=ed25519-sha256;") != NULL);
+	CU_ASSERT(strstr(out.s, " d=example.test;") != NULL);
+	buf_reset(&out);
+	CU_ASSERT(dkim_keyring_sign(&ring, "From: a@example.net\n", 20, hash, 1, &out, err,
+	    sizeof err) == 0);
+	CU_ASSERT(dkim_keyring_sign(&ring, "To: a@example.test\n", 19, hash, 1, &out, err,
+	    sizeof err) == 0);
+	CU_ASSERT(out.len == 0);
+	buf_free(&out);
+	dkim_keyring_free(&ring);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -878,5 +1041,10 @@ int main(void)
 	CU_add_test(s, "bad names and sizes refused", test_keygen_refused);
 	CU_add_test(s, "list: RSA first, bad files left out", test_list);
 	CU_add_test(s, "DNS record split at 255", test_dns_split);
+	s = CU_add_suite("dkim keyring", NULL, NULL);
+	CU_add_test(s, "From: domain table", test_from_domain);
+	CU_add_test(s, "From: domain bounded by the header length", test_from_domain_bounds);
+	CU_add_test(s, "load, find by any case, a bad file, no keys_dir", test_keyring);
+	CU_add_test(s, "sign with every key of the From: domain", test_keyring_sign);
 	return cutap_run();
 }
