@@ -208,7 +208,7 @@ static int stamps_equal(const struct timespec a[2], const struct timespec b[2])
 
 int quota_scan(const char *maildir, struct quota_usage *u)
 {
-	int mfd = open(maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int mfd = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int rc;
 
 	memset(u, 0, sizeof *u);
@@ -239,17 +239,17 @@ static void header_format(char *out, size_t outlen, unsigned long long lb,
 int quota_recalc(const char *maildir, unsigned long long lb, unsigned long long lc,
     struct quota_usage *u)
 {
-	char tmp[PATH_MAX], dst[PATH_MAX], name[MAILDIR_NAME_MAX], text[128];
+	char name[MAILDIR_NAME_MAX + 16], uniq[MAILDIR_NAME_MAX], text[128];
 	struct timespec before[2], after[2];
 	struct stat dst_st;
-	int mfd, fd = -1, tries = 0, e;
+	int mfd, tfd = -1, fd = -1, tries = 0, e;
 	size_t n;
 
 	if (lb == 0 && lc == 0) {
 		errno = EINVAL;	/* no quota: no maildirsize at all */
 		return -1;
 	}
-	if ((mfd = open(maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+	if ((mfd = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return -1;
 	do {
 		memset(u, 0, sizeof *u);
@@ -263,11 +263,14 @@ int quota_recalc(const char *maildir, unsigned long long lb, unsigned long long 
 	header_format(text, sizeof text, lb, lc);
 	n = strlen(text);
 	(void)str_format(text + n, sizeof text - n, "\n%lld %lld\n", u->bytes, u->count);
-	if (maildir_unique_name(name, sizeof name) != 0 ||
-	    str_format(tmp, sizeof tmp, "%s/tmp/%s.maildirsize", maildir, name) != 0 ||
-	    path_in(dst, sizeof dst, maildir, "maildirsize") != 0)
+	if (maildir_unique_name(uniq, sizeof uniq) != 0 ||
+	    str_format(name, sizeof name, "%s.maildirsize", uniq) != 0)
 		goto fail;
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+	/* Through descriptors, never a link: root (ispmailctl) may be counting. */
+	if ((tfd = openat(mfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		goto fail;
+	fd = openat(tfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
 		goto fail;
 	if (geteuid() == 0 && (fstat(mfd, &dst_st) != 0 ||
 	    fchown(fd, dst_st.st_uid, dst_st.st_gid) != 0))
@@ -277,23 +280,24 @@ int quota_recalc(const char *maildir, unsigned long long lb, unsigned long long 
 		goto fail_unlink;
 	}
 	fd = -1;
-	if (rename(tmp, dst) != 0)
+	if (renameat(tfd, name, mfd, "maildirsize") != 0)
 		goto fail_unlink;
 	dirs_stamp(mfd, before);
 	if (!stamps_equal(before, after))
-		(void)unlink(dst);
+		(void)unlinkat(mfd, "maildirsize", 0);
+	(void)close(tfd);
 	(void)close(mfd);
 	return 0;
 fail_unlink:
 	e = errno;
 	if (fd >= 0)
 		(void)close(fd);
-	(void)unlink(tmp);
-	(void)close(mfd);
+	(void)unlinkat(tfd, name, 0);
 	errno = e;
-	return -1;
 fail:
 	e = errno;
+	if (tfd >= 0)
+		(void)close(tfd);
 	(void)close(mfd);
 	errno = e;
 	return -1;
