@@ -288,8 +288,9 @@ int users_file_next(FILE *f, const char *path, char *line, size_t size,
 
 int users_load(const char *path, struct users *out, char *err, size_t errlen)
 {
-	char line[USERS_LINE_MAX + 1];
+	char line[USERS_LINE_MAX + 1], why_opt[USERS_LINE_MAX + 64];
 	struct buf pending = BUF_INIT;
+	struct user_options opts;
 	struct fields fl;
 	size_t len, lineno = 0, *lines = NULL, a, b;
 	const char *why;
@@ -314,6 +315,10 @@ int users_load(const char *path, struct users *out, char *err, size_t errlen)
 		}
 		if ((why = parse_line(line, len, &fl)) != NULL) {
 			seterr(err, errlen, "%s:%zu: %s", path, lineno, why);
+			goto fail;
+		}
+		if (users_options_parse(fl.options, &opts, why_opt, sizeof why_opt) != 0) {
+			seterr(err, errlen, "%s:%zu: %s", path, lineno, why_opt);
 			goto fail;
 		}
 		users_add(out, fl.address, fl.hash, fl.options);
@@ -662,8 +667,20 @@ fail:
 	return -1;
 }
 
+/* Copy what a lookup asked for out of a parsed line; 1, or -1 when it does not fit. */
+static int entry_copy(const struct fields *fl, char *hash, size_t hashlen,
+    char *opts, size_t optslen)
+{
+	if (hash != NULL && str_copy(hash, hashlen, fl->hash) != 0)
+		return -1;
+	if (opts != NULL && str_copy(opts, optslen, fl->options) != 0)
+		return -1;
+	return 1;
+}
+
 /* users_lookup through the table; fd is the file the table was made of. */
-static int users_index_lookup(int fd, const char *address, char *hash, size_t hashlen)
+static int users_index_lookup(int fd, const char *address, char *hash, size_t hashlen,
+    char *opts, size_t optslen)
 {
 	char line[USERS_LINE_MAX + 2];
 	size_t mask = users_idx.nslots - 1, i, len;
@@ -686,12 +703,14 @@ static int users_index_lookup(int fd, const char *address, char *hash, size_t ha
 			line[--len] = '\0';
 		if (parse_line(line, len, &fl) != NULL || !address_eq(fl.address, address))
 			continue;
-		return str_copy(hash, hashlen, fl.hash) == 0 ? 1 : -1;
+		return entry_copy(&fl, hash, hashlen, opts, optslen);
 	}
 	return 0;
 }
 
-int users_lookup(const char *path, const char *address, char *hash, size_t hashlen)
+/* users_lookup and users_options: the hash and/or the options field of one entry. */
+static int lookup_entry(const char *path, const char *address, char *hash, size_t hashlen,
+    char *opts, size_t optslen)
 {
 	char line[USERS_LINE_MAX + 1];
 	size_t alen = strlen(address), len;
@@ -706,7 +725,8 @@ int users_lookup(const char *path, const char *address, char *hash, size_t hashl
 	if (fstat(fileno(f), &st) == 0 && st.st_size >= USERS_INDEX_MIN &&
 	    (uintmax_t)st.st_size < UINT32_MAX) {
 		if (users_index_current(&st) || users_index_build(f, &st) == 0) {
-			found = users_index_lookup(fileno(f), address, hash, hashlen);
+			found = users_index_lookup(fileno(f), address, hash, hashlen,
+			    opts, optslen);
 			(void)fclose(f);
 			return found;
 		}
@@ -723,11 +743,29 @@ int users_lookup(const char *path, const char *address, char *hash, size_t hashl
 			continue;
 		if (parse_line(line, len, &fl) != NULL || !address_eq(fl.address, address))
 			continue;
-		found = str_copy(hash, hashlen, fl.hash) == 0 ? 1 : -1;
+		found = entry_copy(&fl, hash, hashlen, opts, optslen);
 		break;
 	}
 	(void)fclose(f);
 	return found;
+}
+
+int users_lookup(const char *path, const char *address, char *hash, size_t hashlen)
+{
+	return lookup_entry(path, address, hash, hashlen, NULL, 0);
+}
+
+int users_options(const char *path, const char *address, struct user_options *o)
+{
+	char opts[USERS_LINE_MAX + 1];
+	int r = lookup_entry(path, address, NULL, 0, opts, sizeof opts);
+
+	users_options_parse(NULL, o, NULL, 0);
+	if (r != 1)
+		return r;
+	/* The file was checked by ispmaild -t; a bad value here means its default. */
+	(void)users_options_parse(opts, o, NULL, 0);
+	return 1;
 }
 
 int users_authenticate(const char *path, const char *address, const char *password)
@@ -833,4 +871,181 @@ bad:
 	if (outlen > 0)
 		out[0] = '\0';
 	return -1;
+}
+
+/*
+ * Options (the third field): comma-separated "key=value". Only the text
+ * up to a further ':' is the options field; anything after it is kept as
+ * written, like an option we do not know.
+ */
+int users_size_parse(const char *s, unsigned long long *out)
+{
+	unsigned long long v = 0, mul = 1;
+	size_t i = 0;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	for (; s[i] >= '0' && s[i] <= '9'; i++) {
+		if (v > (ULLONG_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (unsigned long long)(s[i] - '0');
+	}
+	switch (ascii_lower((unsigned char)s[i])) {
+	case '\0': break;
+	case 'k': mul = 1024ULL; i++; break;
+	case 'm': mul = 1024ULL * 1024; i++; break;
+	case 'g': mul = 1024ULL * 1024 * 1024; i++; break;
+	default: return -1;
+	}
+	/* Past 2^62 it is not a size, and Maildir++ lines are signed 64-bit. */
+	if (s[i] != '\0' || v > (1ULL << 62) / mul)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+static int yes_no(const char *v, int *out)
+{
+	if (strcmp(v, "yes") == 0)
+		*out = 1;
+	else if (strcmp(v, "no") == 0)
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+/* "a@b c@d": each one an address we could store; copied into out. */
+static int forward_parse(const char *v, char *out, size_t outlen)
+{
+	char one[USERS_ADDRESS_MAX];
+	size_t n, count = 0;
+
+	for (const char *p = v; *p; p += n) {
+		p += strspn(p, " ");
+		n = strcspn(p, " ");
+		if (n == 0)
+			break;
+		if (n >= sizeof one)
+			return -1;
+		memcpy(one, p, n);
+		one[n] = '\0';
+		if (!users_address_valid(one))
+			return -1;
+		count++;
+	}
+	if (count == 0)
+		return -1;
+	return str_copy(out, outlen, v);
+}
+
+/* One "key=value"; 0, 1 for a key we do not know, -1 for a bad value. */
+static int option_one(const char *key, const char *v, struct user_options *o)
+{
+	unsigned long long q;
+
+	if (strcmp(key, "quota") == 0) {
+		if (strcmp(v, "none") == 0 || (users_size_parse(v, &q) == 0 && q == 0)) {
+			o->has_quota = 0;
+			return 0;
+		}
+		if (users_size_parse(v, &q) != 0)
+			return -1;
+		o->has_quota = 1;
+		o->quota = q;
+		return 0;
+	}
+	if (strcmp(key, "forward") == 0)
+		return forward_parse(v, o->forward, sizeof o->forward);
+	if (strcmp(key, "keep") == 0)
+		return yes_no(v, &o->keep);
+	if (strcmp(key, "vacation") == 0)
+		return yes_no(v, &o->vacation);
+	return 1;
+}
+
+int users_options_parse(const char *options, struct user_options *o, char *err, size_t errlen)
+{
+	char tok[USERS_LINE_MAX + 1];
+	size_t end, n;
+	int rc = 0;
+
+	memset(o, 0, sizeof *o);
+	o->keep = 1;
+	if (options == NULL)
+		return 0;
+	end = strcspn(options, ":");
+	for (size_t at = 0; at < end; at += n + 1) {
+		char *eq;
+
+		n = strcspn(options + at, ",:");
+		if (n == 0 || n >= sizeof tok)
+			continue;
+		memcpy(tok, options + at, n);
+		tok[n] = '\0';
+		if ((eq = strchr(tok, '=')) == NULL)
+			continue;	/* not key=value: kept, not ours */
+		*eq = '\0';
+		if (option_one(tok, eq + 1, o) == -1 && rc == 0) {
+			seterr(err, errlen, "bad value for option %s: \"%s\"", tok, eq + 1);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+/* Where key=... starts in opts (within the options field) and its length. */
+static int option_find(const char *opts, const char *key, size_t *at, size_t *len)
+{
+	size_t end = strcspn(opts, ":"), klen = strlen(key), n;
+
+	for (size_t i = 0; i < end; i += n + 1) {
+		n = strcspn(opts + i, ",:");
+		if (n > klen && strncmp(opts + i, key, klen) == 0 && opts[i + klen] == '=') {
+			*at = i;
+			*len = n;
+			return 1;
+		}
+		if (i + n >= end)
+			break;
+	}
+	return 0;
+}
+
+int users_option_set(struct user *u, const char *key, const char *value)
+{
+	const char *old = u->options ? u->options : "";
+	struct buf b = BUF_INIT;
+	struct user_options o;
+	size_t at, len;
+
+	if (value != NULL) {
+		if (option_one(key, value, &o) == -1 || strpbrk(value, ",:") != NULL ||
+		    !options_valid(value))
+			return -1;
+	}
+	if (option_find(old, key, &at, &len)) {
+		size_t tail = at + len;
+
+		buf_append(&b, old, at);
+		if (value != NULL)
+			buf_printf(&b, "%s=%s", key, value);
+		else if (old[tail] == ',')
+			tail++;		/* drop the comma that followed */
+		else if (b.len > 0 && b.s[b.len - 1] == ',')
+			b.s[--b.len] = '\0';	/* it was last: drop the one before */
+		buf_appends(&b, old + tail);
+	} else if (value != NULL) {
+		size_t end = strcspn(old, ":");
+
+		buf_append(&b, old, end);
+		buf_printf(&b, "%s%s=%s", end > 0 ? "," : "", key, value);
+		buf_appends(&b, old + end);
+	} else {
+		buf_appends(&b, old);
+	}
+	free(u->options);
+	u->options = b.len > 0 ? buf_steal(&b) : xstrdup("");
+	buf_free(&b);
+	return 0;
 }

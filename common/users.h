@@ -36,6 +36,33 @@ struct users {
 };
 
 /*
+ * The options field (docs/PROTOCOL.md): comma-separated key=value, parsed
+ * into this; any other option is kept as written, never interpreted.
+ */
+struct user_options {
+	int has_quota;			/* 0: no quota (absent, none or 0) */
+	unsigned long long quota;	/* bytes, when has_quota */
+	char forward[USERS_LINE_MAX];	/* "a@b c@d", "" when none */
+	int keep;			/* a copy stays when forwarding (default 1) */
+	int vacation;			/* default 0 */
+};
+
+/*
+ * Parse options (NULL: all defaults) into o. An option we do not know,
+ * or a token without '=', is ignored (users_save writes it back as it
+ * is). -1 with the first bad value in err (its default kept in o).
+ */
+int users_options_parse(const char *options, struct user_options *o, char *err, size_t errlen);
+/* "123", "10K", "5M", "2G" (1024-based, any case) in bytes; 0 or -1. */
+int users_size_parse(const char *s, unsigned long long *out);
+/*
+ * Set key=value in an entry's options, in place of the old value or at the
+ * end, every other option kept as written; value NULL removes the key.
+ * -1 (nothing changed) when the value is bad for a known key.
+ */
+int users_option_set(struct user *u, const char *key, const char *value);
+
+/*
  * Whole-file read (ispmailctl, ispmaild -t). -1 with "path:line: reason"
  * (or "path: reason") in err; errno is kept from a failed open (ENOENT).
  * *out is empty after an error, and must be freed with users_free after 0.
@@ -67,6 +94,13 @@ void users_unlock(int fd);
  * file cannot be read or the hash does not fit.
  */
 int users_lookup(const char *path, const char *address, char *hash, size_t hashlen);
+/*
+ * The session's and delivery's lookup of one user's options (as
+ * users_lookup finds the entry): 1 found, 0 not found (defaults in o),
+ * -1 when the file cannot be read. A bad value (ispmaild -t reports it)
+ * counts as absent.
+ */
+int users_options(const char *path, const char *address, struct user_options *o);
 
 /*
  * Check a password. Unknown users are checked against a dummy hash of the

@@ -25,6 +25,7 @@
 #include "greylist_admin.h"
 #include "ratelimits.h"
 #include "log.h"
+#include "mailbox.h"
 #include "maildir.h"
 #include "net.h"
 #include "queue.h"
@@ -363,6 +364,25 @@ out_unlock:
 	return rc;
 }
 
+/* "ADDRESS USED/QUOTA (PCT%)", "ADDRESS USED/none", "-" for a Maildir not read. */
+static void user_list_one(const struct conf *c, const struct user *e)
+{
+	struct admin_usage use;
+	char used[32] = "-", quota[32] = "none";
+
+	(void)admin_user_usage(c, e, &use);
+	if (use.known)
+		admin_size_format(use.bytes > 0 ? (unsigned long long)use.bytes : 0, used,
+		    sizeof used);
+	if (use.has_quota)
+		admin_size_format(use.quota, quota, sizeof quota);
+	printf("%s %s/%s", q(e->address), used, quota);
+	if (use.known && use.has_quota)
+		printf(" (%llu%%)", (use.bytes > 0 ? (unsigned long long)use.bytes : 0) *
+		    100 / use.quota);
+	printf("\n");
+}
+
 static int user_list(const struct conf *c, const char *arg)
 {
 	struct users u;
@@ -371,8 +391,25 @@ static int user_list(const struct conf *c, const char *arg)
 	if (usersfile_read(c, &u) == -1)
 		return 1;
 	for (size_t i = 0; i < u.n; i++)
-		printf("%s\n", q(u.v[i].address));
+		user_list_one(c, &u.v[i]);
 	users_free(&u);
+	return 0;
+}
+
+static int user_quota(const struct conf *c, int argc, char **argv)
+{
+	char addr[USERS_ADDRESS_MAX], err[512];
+
+	if (argc != 2)
+		return fail("usage: ispmailctl user quota ADDRESS SIZE|none");
+	if (address_arg(c, argv[0], addr, sizeof addr) == -1)
+		return 1;
+	if (admin_user_quota_set(c, addr, argv[1], err, sizeof err) == -1)
+		return fail("%s", err);
+	if (strcmp(argv[1], "none") == 0)
+		printf("quota of %s removed\n", addr);
+	else
+		printf("quota of %s set to %s\n", addr, argv[1]);
 	return 0;
 }
 
@@ -959,7 +996,9 @@ static const struct command commands[] = {
 	{ "user", "add", "ADDRESS", user_add, "password from stdin; creates the Maildir", NULL },
 	{ "user", "passwd", "ADDRESS", user_passwd, "password from stdin", NULL },
 	{ "user", "del", "ADDRESS", user_del, "the Maildir is left in place", NULL },
-	{ "user", "list", NULL, user_list, "one address per line", NULL },
+	{ "user", "list", NULL, user_list, "address, used/quota (percent), one per line", NULL },
+	{ "user", "quota", "ADDRESS SIZE|none", NULL, "set (K, M, G) or remove a quota",
+	    user_quota },
 	{ "relay", "list", NULL, relay_list, "address, authorized at, expires in, user", NULL },
 	{ "relay", "add", "ADDRESS", relay_add, "authorize an IP address now", NULL },
 	{ "relay", "del", "ADDRESS", relay_del, "withdraw an authorization", NULL },

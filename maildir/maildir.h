@@ -235,4 +235,51 @@ void maildir_wire_finish(struct maildir_wire *st, struct buf *out);
 int maildir_lock(const char *maildir);
 void maildir_unlock(int fd);
 
+/* --- Maildir++ quota (quota.c) --- */
+/*
+ * A Maildir's maildirsize file: the limits on its first line (0: none)
+ * and the sum of its "<bytes> <count>" lines. The limits a caller passes
+ * are the user's (users file quota=); a file naming others is counted
+ * again. No function here writes a maildirsize for a mailbox without a
+ * quota (both limits 0).
+ */
+struct quota_usage {
+	long long bytes, count;
+	unsigned long long limit_bytes, limit_count;
+};
+/* Parse a whole file's text; -1 when corrupt (then recalculate). */
+int quota_parse(const char *text, size_t len, struct quota_usage *u);
+/*
+ * At or over a limit (0: none). The limit is soft by one message: a
+ * mailbox under it takes the next message whatever its size.
+ */
+int quota_over(const struct quota_usage *u, unsigned long long limit_bytes,
+    unsigned long long limit_count);
+/*
+ * The usage, from maildirsize, or counted again (quota_recalc) when it is
+ * missing, corrupt, too large to read, names other limits, or when
+ * Courier's staleness rule says so (over 5120 bytes, or over quota, and
+ * untouched for 15 minutes). 0, or -1 with errno.
+ */
+int quota_get(const char *maildir, unsigned long long limit_bytes,
+    unsigned long long limit_count, struct quota_usage *u);
+/* Room for one more message: 1 yes, 0 full, -1 error (errno). */
+int quota_room(const char *maildir, unsigned long long limit_bytes,
+    unsigned long long limit_count);
+/*
+ * Record a change made (a delivery: +size +1, after its fsync; a delete:
+ * -size -1, after the unlink): one line appended in one O_APPEND write,
+ * or the file counted again when quota_get would. 0 or -1 (errno).
+ */
+int quota_update(const char *maildir, unsigned long long limit_bytes,
+    unsigned long long limit_count, long long bytes, long long count);
+/*
+ * Count new/ and cur/ of the Maildir and of its folders (S= from the
+ * names) and replace maildirsize (tmp/ then rename). EINVAL without limits.
+ */
+int quota_recalc(const char *maildir, unsigned long long limit_bytes,
+    unsigned long long limit_count, struct quota_usage *u);
+/* The same count without writing anything (a mailbox without a quota). */
+int quota_scan(const char *maildir, struct quota_usage *u);
+
 #endif

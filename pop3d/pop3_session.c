@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +48,7 @@ struct pop3 {
 	char user[USERS_ADDRESS_MAX];	/* the logged-in address */
 	int have_user;
 	char maildir[PATH_MAX];
+	unsigned long long quota;	/* the user's quota= in bytes; 0 none */
 	int lock_fd;
 	struct maildir_list msgs;
 	unsigned retrieved, deleted;
@@ -166,6 +168,48 @@ static void relay_authorize(struct pop3 *p)
 }
 
 /*
+ * The user's quota (users file, SPEC 12), read once at login: with one,
+ * the messages QUIT removes are taken off maildirsize.
+ */
+static void login_quota(struct pop3 *p)
+{
+	struct user_options o;
+
+	p->quota = 0;
+	if (users_options(p->conf->users_file, p->user, &o) == 1 && o.has_quota)
+		p->quota = o.quota;
+}
+
+/*
+ * Disk bytes of a message about to be removed, as the Maildir++ count
+ * has it (S= in the name, else its size); -1 when it is already gone
+ * (someone else removed it, and counted that).
+ */
+static long long msg_disk_size(const struct pop3 *p, const struct maildir_msg *m)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	size_t disk;
+
+	if (str_format(path, sizeof path, "%s/%s/%s", p->maildir,
+	    m->in_cur ? "cur" : "new", m->name) != 0 || lstat(path, &st) != 0)
+		return -1;
+	if (maildir_name_parse(m->name, NULL, &disk, NULL) == 0 && disk != (size_t)-1)
+		return (long long)disk;
+	return (long long)st.st_size;
+}
+
+/* One negative maildirsize line for what this QUIT removed. */
+static void quota_release(struct pop3 *p, long long bytes, long long count)
+{
+	if (p->quota == 0 || count == 0)
+		return;
+	if (quota_update(p->maildir, p->quota, 0, -bytes, -count) != 0)
+		log_error("quota user=%s result=error reason=\"maildirsize: %s\"",
+		    log_q(p->user), strerror(errno));
+}
+
+/*
  * After a good password: authorize relaying, lock, scan, TRANSACTION. The
  * relay DB is written first: a right password is proof enough even when
  * the mailbox is then refused as [IN-USE] (a phone polling the mailbox the
@@ -206,6 +250,7 @@ static void login_finish(struct pop3 *p, const char *method)
 	}
 	for (i = 0; i < p->msgs.n; i++)
 		p->msgs.v[i].deleted = 0;
+	login_quota(p);
 	log_info("login user=%s result=ok method=%s messages=%zu", log_q(p->user),
 	    log_q(method), p->msgs.n);
 	enter_state(p, POP3_TRANSACTION);
@@ -421,6 +466,7 @@ static void cmd_capa(struct pop3 *p, char *arg)
 
 static void cmd_quit(struct pop3 *p, char *arg)
 {
+	long long disk, freed = 0, nfreed = 0;
 	size_t i;
 	int failed = 0;
 
@@ -434,14 +480,20 @@ static void cmd_quit(struct pop3 *p, char *arg)
 	for (i = 0; i < p->msgs.n; i++) {
 		if (!p->msgs.v[i].deleted)
 			continue;
+		disk = p->quota ? msg_disk_size(p, &p->msgs.v[i]) : -1;
 		if (maildir_msg_delete(p->maildir, &p->msgs.v[i]) != 0) {
 			log_error("delete msg=%s result=error reason=\"%s\"",
 			    log_q(p->msgs.v[i].name), strerror(errno));
 			failed = 1;
 		} else {
 			p->deleted++;
+			if (disk >= 0) {
+				freed += disk;
+				nfreed++;
+			}
 		}
 	}
+	quota_release(p, freed, nfreed);
 	/* Release the lock before the reply, so the client may log in at once. */
 	maildir_unlock(p->lock_fd);
 	p->lock_fd = -1;

@@ -672,6 +672,130 @@ static void test_lock(void)
 	CU_ASSERT_EQUAL(users_lock(tpath("nodir/users"), err, sizeof err), -1);
 }
 
+static void test_options_parse(void)
+{
+	struct user_options o;
+	char err[256] = "";
+	unsigned long long v;
+
+	CU_ASSERT_EQUAL(users_options_parse(NULL, &o, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(o.has_quota, 0);
+	CU_ASSERT_EQUAL(o.keep, 1);
+	CU_ASSERT_EQUAL(o.vacation, 0);
+	CU_ASSERT_STRING_EQUAL(o.forward, "");
+	CU_ASSERT_EQUAL(users_options_parse("quota=10M,forward=a@x.net b@y.org,keep=no,vacation=yes,"
+	    "colour=blue,flag", &o, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(o.has_quota, 1);
+	CU_ASSERT_EQUAL(o.quota, 10ULL << 20);
+	CU_ASSERT_STRING_EQUAL(o.forward, "a@x.net b@y.org");
+	CU_ASSERT_EQUAL(o.keep, 0);
+	CU_ASSERT_EQUAL(o.vacation, 1);
+	CU_ASSERT_EQUAL(users_options_parse("quota=1234", &o, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(o.quota, 1234);
+	CU_ASSERT_EQUAL(users_options_parse("quota=2g", &o, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(o.quota, 2ULL << 30);
+	CU_ASSERT_EQUAL(users_options_parse("quota=5K", &o, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(o.quota, 5120);
+	CU_ASSERT_EQUAL(users_options_parse("quota=none", &o, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(o.has_quota, 0);
+	CU_ASSERT_EQUAL(users_options_parse("quota=0", &o, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(o.has_quota, 0);
+	/* a field after another ':' is not options */
+	CU_ASSERT_EQUAL(users_options_parse("quota=10M:x=bad", &o, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(o.quota, 10ULL << 20);
+	static const char *bad[] = {
+		"quota=", "quota=10X", "quota=-1", "quota=1MB", "quota=99999999999999999999",
+		"quota=5000000000G", "keep=maybe", "vacation=1", "forward=", "forward=not-an-address",
+		"forward=a@x.net b@", "keep=yes,quota=ten",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		err[0] = '\0';
+		CU_ASSERT_EQUAL(users_options_parse(bad[i], &o, err, sizeof err), -1);
+		CU_ASSERT_PTR_NOT_NULL(strstr(err, "bad value for option"));
+	}
+	CU_ASSERT_EQUAL(users_size_parse("1k", &v), 0);
+	CU_ASSERT_EQUAL(v, 1024);
+	CU_ASSERT_EQUAL(users_size_parse("k", &v), -1);
+}
+
+static void test_options_load_lookup(void)
+{
+	const char *p = tpath("users.opts");
+	struct user_options o;
+	struct users u;
+	char err[256] = "";
+
+	write_str(p,
+	    "bob@example.net:" HASH_Y_SECRET "\n"
+	    "alice@example.net:" HASH_6_SECRET ":colour=blue,quota=1M,x:later\n");
+	CU_ASSERT_EQUAL(users_options(p, "ALICE@example.net", &o), 1);
+	CU_ASSERT_EQUAL(o.has_quota, 1);
+	CU_ASSERT_EQUAL(o.quota, 1ULL << 20);
+	CU_ASSERT_EQUAL(users_options(p, "bob@example.net", &o), 1);
+	CU_ASSERT_EQUAL(o.has_quota, 0);
+	CU_ASSERT_EQUAL(users_options(p, "carol@example.net", &o), 0);
+	CU_ASSERT_EQUAL(users_options(tpath("nothere"), "bob@example.net", &o), -1);
+
+	/* a bad value: file:line for ispmaild -t, the session still finds the user */
+	write_str(p,
+	    "bob@example.net:" HASH_Y_SECRET "\n"
+	    "alice@example.net:" HASH_6_SECRET ":quota=lots\n");
+	CU_ASSERT_EQUAL(users_load(p, &u, err, sizeof err), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "users.opts:2: bad value for option quota"));
+	CU_ASSERT_EQUAL(users_options(p, "alice@example.net", &o), 1);
+	CU_ASSERT_EQUAL(o.has_quota, 0);
+	CU_ASSERT_EQUAL(users_authenticate(p, "alice@example.net", "secret"), 1);
+}
+
+/* users_option_set changes one key and keeps every other byte. */
+static void test_option_set(void)
+{
+	static const struct { const char *before, *key, *value, *after; } t[] = {
+		{ "", "quota", "10M", "quota=10M" },
+		{ "colour=blue", "quota", "1G", "colour=blue,quota=1G" },
+		{ "quota=1M,colour=blue", "quota", "2M", "quota=2M,colour=blue" },
+		{ "a,quota=1M,b=2", "quota", NULL, "a,b=2" },
+		{ "a,quota=1M", "quota", NULL, "a" },
+		{ "quota=1M", "quota", NULL, "" },
+		{ "quota=1M,x", "quota", NULL, "x" },
+		{ "x:later", "quota", "5K", "x,quota=5K:later" },
+		{ "keep=no:quota=1", "quota", "7", "keep=no,quota=7:quota=1" },
+		{ "myquota=1", "quota", "3", "myquota=1,quota=3" },
+		{ "b=1", "quota", NULL, "b=1" },
+	};
+	struct user e = { 0 };
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		e.options = xstrdup(t[i].before);
+		CU_ASSERT_EQUAL(users_option_set(&e, t[i].key, t[i].value), 0);
+		CU_ASSERT_STRING_EQUAL(e.options, t[i].after);
+		free(e.options);
+	}
+	e.options = xstrdup("colour=blue");
+	CU_ASSERT_EQUAL(users_option_set(&e, "quota", "much"), -1);
+	CU_ASSERT_EQUAL(users_option_set(&e, "quota", "1,x=2"), -1);
+	CU_ASSERT_STRING_EQUAL(e.options, "colour=blue");
+	free(e.options);
+}
+
+/* An option we do not know survives a load, a change and a save. */
+static void test_options_survive_save(void)
+{
+	const char *p = tpath("users.keep");
+	struct users u;
+	char err[256] = "", *text;
+
+	write_str(p, "alice@example.net:" HASH_6_SECRET ":colour=blue,quota=1M,future:f4\n");
+	CU_ASSERT_EQUAL_FATAL(users_load(p, &u, err, sizeof err), 0);
+	free(u.v[0].hash);
+	u.v[0].hash = xstrdup(HASH_Y_SECRET);	/* as user passwd does */
+	CU_ASSERT_EQUAL(users_save(p, &u, err, sizeof err), 0);
+	users_free(&u);
+	text = read_all(p);
+	CU_ASSERT_STRING_EQUAL(text, "alice@example.net:" HASH_Y_SECRET ":colour=blue,quota=1M,future:f4\n");
+	free(text);
+}
+
 int main(void)
 {
 	static const struct { const char *name; CU_TestFunc fn; } tests[] = {
@@ -688,6 +812,10 @@ int main(void)
 		{ "authenticate: wrong password, unknown user", test_authenticate },
 		{ "save: atomic rewrite", test_save },
 		{ "lock", test_lock },
+		{ "options: parse and bad values", test_options_parse },
+		{ "options: load (file:line) and lookup", test_options_load_lookup },
+		{ "options: set one, keep the rest", test_option_set },
+		{ "options: unknown ones survive a save", test_options_survive_save },
 	};
 	CU_pSuite s;
 

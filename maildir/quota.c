@@ -1,0 +1,408 @@
+/*
+ * quota.c: Maildir++ quotas (Courier's README.maildirquota, Dovecot's
+ * "maildir" quota backend). The Maildir's "maildirsize" file holds the
+ * limit on its first line ("<bytes>S[,<count>C]") and then one "<bytes>
+ * <count>" line per change, negative after a delete; the usage is their
+ * sum. Writers append one line in one O_APPEND write, which is what lets
+ * several of them (our delivery, POP3, Dovecot) share the file without a
+ * lock. When the file is missing, unreadable, names another limit, or has
+ * grown past 5120 bytes and is over 15 minutes old, the usage is counted
+ * again from the message names (S=) and the file replaced by rename.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "maildir.h"
+#include "sys.h"
+
+/* Courier's rule: a file that large and that old is summed up again. */
+#define QUOTA_STALE_SIZE 5120
+#define QUOTA_STALE_SECS (15 * 60)
+/* More than this is never read: it is recalculated instead. */
+#define QUOTA_READ_MAX 65536
+
+/* Digits with an optional '-', leading blanks skipped; 0 or -1. */
+static int parse_num(const char **p, const char *end, long long *out)
+{
+	const char *s = *p;
+	int neg = 0;
+	long long v = 0;
+
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	if (s < end && *s == '-') {
+		neg = 1;
+		s++;
+	}
+	if (s == end || *s < '0' || *s > '9')
+		return -1;
+	for (; s < end && *s >= '0' && *s <= '9'; s++) {
+		if (v > (INT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	*out = neg ? -v : v;
+	*p = s;
+	return 0;
+}
+
+/* The first line: "NNNS", "NNNC", "NNNS,NNNC" (either order), or empty. */
+static int parse_header(const char *s, const char *end, struct quota_usage *u)
+{
+	long long v;
+
+	u->limit_bytes = u->limit_count = 0;
+	while (s < end) {
+		if (parse_num(&s, end, &v) == -1 || v < 0 || s == end)
+			return -1;
+		if (*s == 'S')
+			u->limit_bytes = (unsigned long long)v;
+		else if (*s == 'C')
+			u->limit_count = (unsigned long long)v;
+		else
+			return -1;
+		if (++s < end && *s++ != ',')
+			return -1;
+	}
+	return 0;
+}
+
+int quota_parse(const char *text, size_t len, struct quota_usage *u)
+{
+	const char *p = text, *end = text + len, *nl;
+	long long b, c;
+
+	memset(u, 0, sizeof *u);
+	if (len == 0 || text[len - 1] != '\n')
+		return -1;	/* no header, or a line cut short */
+	nl = memchr(p, '\n', len);
+	if (parse_header(p, nl, u) == -1)
+		return -1;
+	for (p = nl + 1; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (parse_num(&p, nl, &b) == -1 || parse_num(&p, nl, &c) == -1)
+			return -1;
+		while (p < nl && (*p == ' ' || *p == '\t'))
+			p++;
+		if (p != nl)
+			return -1;
+		/* Sums that would overflow are as corrupt as bad syntax. */
+		if ((b > 0 && u->bytes > INT64_MAX - b) || (b < 0 && u->bytes < INT64_MIN - b) ||
+		    (c > 0 && u->count > INT64_MAX - c) || (c < 0 && u->count < INT64_MIN - c))
+			return -1;
+		u->bytes += b;
+		u->count += c;
+	}
+	return 0;
+}
+
+int quota_over(const struct quota_usage *u, unsigned long long limit_bytes,
+    unsigned long long limit_count)
+{
+	if (limit_bytes > 0 && u->bytes >= 0 && (unsigned long long)u->bytes >= limit_bytes)
+		return 1;
+	if (limit_count > 0 && u->count >= 0 && (unsigned long long)u->count >= limit_count)
+		return 1;
+	return 0;
+}
+
+static int path_in(char *out, size_t outlen, const char *maildir, const char *name)
+{
+	if (str_format(out, outlen, "%s/%s", maildir, name) != 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* Sum one cur/ or new/: S= from the name, an fstatat where it is missing. */
+static int sum_dir(int dirfd, const char *name, struct quota_usage *u)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct dirent *d;
+	struct stat st;
+	size_t disk;
+	DIR *dir;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if ((dir = fdopendir(fd)) == NULL) {
+		(void)close(fd);
+		return -1;
+	}
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.')
+			continue;
+		if (maildir_name_parse(d->d_name, NULL, &disk, NULL) != 0 || disk == (size_t)-1) {
+			if (fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+			    !S_ISREG(st.st_mode))
+				continue;	/* gone meanwhile, or not a message */
+			disk = (size_t)st.st_size;
+		}
+		u->bytes += (long long)disk;
+		u->count++;
+	}
+	(void)closedir(dir);
+	return 0;
+}
+
+/* The INBOX and every Maildir++ folder (".Name"), as Dovecot counts them. */
+static int sum_maildir(int mfd, struct quota_usage *u)
+{
+	struct dirent *d;
+	DIR *dir;
+	int fd, sub, rc = 0;
+
+	if (sum_dir(mfd, "cur", u) == -1 || sum_dir(mfd, "new", u) == -1)
+		return -1;
+	if ((fd = dup(mfd)) < 0 || (dir = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			(void)close(fd);
+		return -1;
+	}
+	rewinddir(dir);
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] != '.' || strcmp(d->d_name, ".") == 0 ||
+		    strcmp(d->d_name, "..") == 0)
+			continue;
+		sub = openat(mfd, d->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			continue;	/* a dot file, or not ours to follow */
+		if (sum_dir(sub, "cur", u) == -1 || sum_dir(sub, "new", u) == -1)
+			rc = -1;
+		(void)close(sub);
+	}
+	(void)closedir(dir);
+	return rc;
+}
+
+/* new/ and cur/ change their mtime when a message comes or goes. */
+static void dirs_stamp(int mfd, struct timespec t[2])
+{
+	struct stat st;
+
+	memset(t, 0, 2 * sizeof *t);
+	if (fstatat(mfd, "new", &st, AT_SYMLINK_NOFOLLOW) == 0)
+		t[0] = st.st_mtim;
+	if (fstatat(mfd, "cur", &st, AT_SYMLINK_NOFOLLOW) == 0)
+		t[1] = st.st_mtim;
+}
+
+static int stamps_equal(const struct timespec a[2], const struct timespec b[2])
+{
+	for (int i = 0; i < 2; i++)
+		if (a[i].tv_sec != b[i].tv_sec || a[i].tv_nsec != b[i].tv_nsec)
+			return 0;
+	return 1;
+}
+
+int quota_scan(const char *maildir, struct quota_usage *u)
+{
+	int mfd = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int rc;
+
+	memset(u, 0, sizeof *u);
+	if (mfd < 0)
+		return -1;
+	rc = sum_maildir(mfd, u);
+	(void)close(mfd);
+	return rc;
+}
+
+/* "<bytes>S" or "<bytes>S,<count>C": what we write on the first line. */
+static void header_format(char *out, size_t outlen, unsigned long long lb,
+    unsigned long long lc)
+{
+	if (lc > 0)
+		(void)str_format(out, outlen, "%lluS,%lluC", lb, lc);
+	else
+		(void)str_format(out, outlen, "%lluS", lb);
+}
+
+/*
+ * Write the file anew: tmp/<unique>, owned as the Maildir is (so that
+ * the daemon, running as the mail user, can append to what root made),
+ * then rename. A message that came or went while we counted makes us
+ * count again; one that comes between the count and the rename makes us
+ * remove the file, so the next reader counts (Courier's rule).
+ */
+int quota_recalc(const char *maildir, unsigned long long lb, unsigned long long lc,
+    struct quota_usage *u)
+{
+	char name[MAILDIR_NAME_MAX + 16], uniq[MAILDIR_NAME_MAX], text[128];
+	struct timespec before[2], after[2];
+	struct stat dst_st;
+	int mfd, tfd = -1, fd = -1, tries = 0, e;
+	size_t n;
+
+	if (lb == 0 && lc == 0) {
+		errno = EINVAL;	/* no quota: no maildirsize at all */
+		return -1;
+	}
+	if ((mfd = open(maildir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return -1;
+	do {
+		memset(u, 0, sizeof *u);
+		dirs_stamp(mfd, before);
+		if (sum_maildir(mfd, u) == -1)
+			goto fail;
+		dirs_stamp(mfd, after);
+	} while (!stamps_equal(before, after) && ++tries < 3);
+	u->limit_bytes = lb;
+	u->limit_count = lc;
+	header_format(text, sizeof text, lb, lc);
+	n = strlen(text);
+	(void)str_format(text + n, sizeof text - n, "\n%lld %lld\n", u->bytes, u->count);
+	if (maildir_unique_name(uniq, sizeof uniq) != 0 ||
+	    str_format(name, sizeof name, "%s.maildirsize", uniq) != 0)
+		goto fail;
+	/* Through descriptors, never a link: root (ispmailctl) may be counting. */
+	if ((tfd = openat(mfd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		goto fail;
+	fd = openat(tfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto fail;
+	if (geteuid() == 0 && (fstat(mfd, &dst_st) != 0 ||
+	    fchown(fd, dst_st.st_uid, dst_st.st_gid) != 0))
+		goto fail_unlink;
+	if (write_all(fd, text, strlen(text)) != 0 || close(fd) != 0) {
+		fd = -1;
+		goto fail_unlink;
+	}
+	fd = -1;
+	if (renameat(tfd, name, mfd, "maildirsize") != 0)
+		goto fail_unlink;
+	dirs_stamp(mfd, before);
+	if (!stamps_equal(before, after))
+		(void)unlinkat(mfd, "maildirsize", 0);
+	(void)close(tfd);
+	(void)close(mfd);
+	return 0;
+fail_unlink:
+	e = errno;
+	if (fd >= 0)
+		(void)close(fd);
+	(void)unlinkat(tfd, name, 0);
+	errno = e;
+fail:
+	e = errno;
+	if (tfd >= 0)
+		(void)close(tfd);
+	(void)close(mfd);
+	errno = e;
+	return -1;
+}
+
+/* Courier's staleness: large and old, or over quota and old. */
+static int file_stale(const struct stat *st, const struct quota_usage *u)
+{
+	time_t now = time(NULL);
+
+	if (now - st->st_mtime <= QUOTA_STALE_SECS)
+		return 0;
+	return st->st_size > QUOTA_STALE_SIZE || quota_over(u, u->limit_bytes, u->limit_count);
+}
+
+int quota_get(const char *maildir, unsigned long long lb, unsigned long long lc,
+    struct quota_usage *u)
+{
+	char path[PATH_MAX], *text;
+	struct stat st;
+	ssize_t got;
+	size_t have = 0;
+	int fd;
+
+	if (path_in(path, sizeof path, maildir, "maildirsize") != 0)
+		return -1;
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? quota_recalc(maildir, lb, lc, u) : -1;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size >= QUOTA_READ_MAX) {
+		(void)close(fd);
+		return quota_recalc(maildir, lb, lc, u);
+	}
+	text = xmalloc(QUOTA_READ_MAX);
+	while (have < QUOTA_READ_MAX && (got = read(fd, text + have, QUOTA_READ_MAX - have)) > 0)
+		have += (size_t)got;
+	(void)close(fd);
+	if (have >= QUOTA_READ_MAX || quota_parse(text, have, u) != 0 ||
+	    u->limit_bytes != lb || u->limit_count != lc || u->bytes < 0 || u->count < 0 ||
+	    file_stale(&st, u)) {
+		free(text);
+		return quota_recalc(maildir, lb, lc, u);
+	}
+	free(text);
+	return 0;
+}
+
+int quota_room(const char *maildir, unsigned long long lb, unsigned long long lc)
+{
+	struct quota_usage u;
+
+	if (lb == 0 && lc == 0)
+		return 1;
+	if (quota_get(maildir, lb, lc, &u) != 0)
+		return -1;
+	return !quota_over(&u, lb, lc);
+}
+
+/*
+ * The first line only, for the append path: the limit it names must be
+ * ours, or the whole file is recalculated instead of appended to.
+ */
+static int header_matches(int fd, unsigned long long lb, unsigned long long lc)
+{
+	char head[128];
+	struct quota_usage u;
+	ssize_t got = pread(fd, head, sizeof head - 1, 0);
+	char *nl;
+
+	if (got <= 0 || (nl = memchr(head, '\n', (size_t)got)) == NULL)
+		return 0;
+	if (parse_header(head, nl, &u) != 0)
+		return 0;
+	return u.limit_bytes == lb && u.limit_count == lc;
+}
+
+int quota_update(const char *maildir, unsigned long long lb, unsigned long long lc,
+    long long bytes, long long count)
+{
+	char path[PATH_MAX], line[64];
+	struct quota_usage u;
+	struct stat st;
+	int fd, n;
+
+	if (lb == 0 && lc == 0)
+		return 0;
+	if (path_in(path, sizeof path, maildir, "maildirsize") != 0)
+		return -1;
+	if ((fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		/* Missing: the count includes the change already made. */
+		return errno == ENOENT ? quota_recalc(maildir, lb, lc, &u) : -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !header_matches(fd, lb, lc) ||
+	    st.st_size >= QUOTA_READ_MAX || (st.st_size > QUOTA_STALE_SIZE &&
+	    time(NULL) - st.st_mtime > QUOTA_STALE_SECS)) {
+		(void)close(fd);
+		return quota_recalc(maildir, lb, lc, &u);
+	}
+	n = snprintf(line, sizeof line, "%lld %lld\n", bytes, count);
+	/* One write(2) with O_APPEND: concurrent lines never interleave. */
+	if (n <= 0 || write(fd, line, (size_t)n) != n) {
+		int e = errno;
+
+		(void)close(fd);
+		errno = e;
+		return -1;
+	}
+	return close(fd);
+}
