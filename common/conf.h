@@ -80,6 +80,12 @@ struct dkim_conf {
 	char *selector;		/* the one keygen uses when none is given */
 };
 
+/* Sender rewriting for forwarded mail (docs: ispmaild.conf(5), SRS). */
+struct srs_conf {
+	char *secret_file;	/* the HMAC key, made at first start (common/srs.h) */
+	char *domain;		/* "" = hostname: SRS0=...@<domain> */
+};
+
 struct conf {
 	char *path;		/* the file it came from, absolute */
 	char *hostname;		/* default: gethostname() */
@@ -99,6 +105,7 @@ struct conf {
 	struct limits_conf limits;
 	struct queue_conf queue;
 	struct dkim_conf dkim;
+	struct srs_conf srs;
 	int log_level;		/* syslog priority: LOG_INFO, or "log_level" */
 };
 

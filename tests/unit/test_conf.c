@@ -641,6 +641,8 @@ static const struct err_case err_cases[] = {
 	  "dns.nameserver: bad nameserver \"127.0.0.1:99999\": use an IP address, \"addr:port\" or \"[addr]:port\"" },
 	{ "dkim selector path", H "dkim = { selector = \"../x\"; };\n", 2,
 	  "dkim.selector: bad selector \"../x\": use letters, digits, '-' and '_', in dot-separated labels" },
+	{ "srs domain", H "srs = { domain = \"srs example\"; };\n", 2,
+	  "srs.domain: bad domain \"srs example\": a domain name, or \"\" for the hostname" },
 	/* libconfig's own errors name file and line. */
 	{ "syntax error", H "state_dir = ;\n", 2, "syntax error" },
 	{ "missing comma", H "listen = ( { service = \"smtp\"; port = 25; }\n"
@@ -976,6 +978,7 @@ static void test_print_defaults(void)
 		"relay.sender_login_match = false\n",
 		"queue.retry_min = 300\n", "queue.delivery_timeout = 1200\n",
 		"dkim.selector = \"s2026\"\n",
+		"srs.secret_file = \"" SYSCONFDIR "/ispmaild/srs.secret\"\n", "srs.domain = \"\"\n",
 	};
 	struct buf out = BUF_INIT;
 	size_t n = 0;
@@ -991,8 +994,8 @@ static void test_print_defaults(void)
 	}
 	for (const char *p = out.s; *p != '\0'; p++)
 		n += *p == '\n';
-	/* 10 top-level keys, 5 of a listen entry, tls 4, relay 9, dns 1, limits 15, queue 4, dkim 2. */
-	CU_ASSERT_EQUAL(n, 50);
+	/* 10 top-level keys, 5 of a listen entry, tls 4, relay 9, dns 1, limits 15, queue 4, dkim 2, srs 2. */
+	CU_ASSERT_EQUAL(n, 52);
 	buf_free(&out);
 }
 
