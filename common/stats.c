@@ -17,7 +17,7 @@
 #include "stats.h"
 
 #define STATS_MAGIC 0x69737073u		/* "ispsS" */
-#define STATS_VERSION 3
+#define STATS_VERSION 4
 #define STATS_AUTH_WINDOW 900		/* failures are forgotten after 15 min */
 
 static struct stats_shm *shm;
@@ -229,7 +229,7 @@ const char *stats_reject_name(enum stats_reject why)
 const char *stats_queue_name(enum stats_queue what)
 {
 	static const char *const names[STAT_QUEUE_KINDS] = {
-		"sent", "deferred", "bounced", "dsn",
+		"sent", "deferred", "bounced", "dsn", "dsn_suppressed",
 	};
 
 	return what < STAT_QUEUE_KINDS ? names[what] : "other";

@@ -164,28 +164,67 @@ static int copy_store(struct delivery *d, struct maildir_writer *w,
 }
 
 /*
- * The envelope of the queue's copy (already committed in w): after it is
- * saved the message is in the queue. When it cannot be, the data file
- * goes too: a data file without an envelope is nobody's.
+ * An envelope for the remote recipients of set whose forwarded flag is
+ * forwarded: the client's own ones leave with the client's sender, the
+ * forwarded ones with the SRS sender and the no-bounce mark (recipient.h).
+ */
+static void envelope_fill(const struct delivery *d, int forwarded, struct queue_env *env)
+{
+	const struct rcpt_set *set = d->set;
+	size_t i;
+
+	memset(env, 0, sizeof *env);
+	env->arrival = time(NULL);
+	env->sender = xstrdup(forwarded && set->forward_sender ? set->forward_sender :
+	    d->sender);
+	env->nobounce = forwarded && set->forward_nobounce;
+	env->client = xstrdup(d->client ? d->client : "");
+	for (i = 0; i < set->nremote; i++)
+		if ((set->forwarded[i] != 0) == (forwarded != 0))
+			queue_env_add_rcpt(env, set->remote[i]);
+}
+
+/*
+ * The envelopes of the queue's copy (already committed in w): after they
+ * are saved the message is in the queue. An envelope has one sender, so
+ * a message with both forwarded and direct remote recipients gets two,
+ * the second with a hard link of the data file (queue_commit_copy). When
+ * one cannot be saved nothing stays: a data file without an envelope is
+ * nobody's, and the client will send the whole message again.
  */
 static int queue_envelope(struct delivery *d, const struct maildir_writer *w,
     struct deliver_result *res)
 {
 	struct queue_env env;
-	size_t i;
+	size_t nfwd = rcpt_nforwarded(d->set);
+	int both = nfwd > 0 && nfwd < d->set->nremote;
 	int r;
 
-	memset(&env, 0, sizeof env);
-	env.arrival = time(NULL);
-	env.sender = xstrdup(d->sender);
-	env.client = xstrdup(d->client ? d->client : "");
-	for (i = 0; i < d->set->nremote; i++)
-		queue_env_add_rcpt(&env, d->set->remote[i]);
+	envelope_fill(d, both ? 0 : nfwd > 0, &env);
 	r = queue_commit(d->conf->state_dir, w, &env);
 	if (r == 0) {
 		str_copy(res->qid, sizeof res->qid, env.id);
 		res->queue_size = w->disk;
-	} else {
+	}
+	if (r == 0 && both) {
+		struct queue_env fwd;
+
+		envelope_fill(d, 1, &fwd);
+		r = queue_commit_copy(d->conf->state_dir, w, &fwd);
+		if (r == 0) {
+			str_copy(res->qid_forward, sizeof res->qid_forward, fwd.id);
+		} else {
+			int e = errno;
+
+			(void)queue_remove(d->conf->state_dir, env.id);
+			res->qid[0] = '\0';
+			errno = e;
+		}
+		queue_env_free(&fwd);
+		queue_env_free(&env);
+		return r;
+	}
+	if (r != 0) {
 		int e = errno;
 
 		(void)unlink(w->final);

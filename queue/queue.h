@@ -17,6 +17,7 @@
  *   sender alice@example.net          (empty after "sender " for <>)
  *   data 1732780000.M1P2Q3.host,S=10,W=11
  *   client 192.0.2.7 helo.name
+ *   nobounce forwarded-from-outside   (optional: no DSN when it fails)
  *   rcpt pending 0 0 bob@remote.example<TAB>
  *   rcpt <state> <tries> <next attempt> <address><TAB><last reply>
  *
@@ -53,6 +54,7 @@ struct queue_env {
 	char *sender;		/* "" for the null sender */
 	char *data;		/* file name in queue/new */
 	char *client;		/* "ip helo", for the bounce and the log */
+	int nobounce;		/* forwarded for an unauthorized outside client */
 	struct queue_rcpt *rcpt;
 	size_t nrcpt;
 	size_t size;		/* bytes on disk of the data file (S=) */
@@ -82,6 +84,14 @@ int queue_data_open_id(struct maildir_writer *w, const char *state_dir, const ch
  * After 0 the message is durable.
  */
 int queue_commit(const char *state_dir, const struct maildir_writer *w,
+    struct queue_env *env);
+/*
+ * Commit a second message with the same data as w's (committed): a hard
+ * link of it in queue/new named for a fresh queue id (so that removing
+ * either message leaves the other's data), queue/new fsynced, then env's
+ * envelope. Fills env->id. The link goes again when the envelope fails.
+ */
+int queue_commit_copy(const char *state_dir, const struct maildir_writer *w,
     struct queue_env *env);
 
 int queue_env_load(const char *state_dir, const char *id, struct queue_env *env);
