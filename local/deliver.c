@@ -185,46 +185,22 @@ static void envelope_fill(const struct delivery *d, int forwarded, struct queue_
 }
 
 /*
- * The envelopes of the queue's copy (already committed in w): after they
- * are saved the message is in the queue. An envelope has one sender, so
- * a message with both forwarded and direct remote recipients gets two,
- * the second with a hard link of the data file (queue_commit_copy). When
- * one cannot be saved nothing stays: a data file without an envelope is
- * nobody's, and the client will send the whole message again.
+ * Save the envelope of the queue copy in w (committed) for the remote
+ * recipients whose forwarded flag is forwarded; qid gets its id. When it
+ * cannot be saved the data file goes too: a data file without an
+ * envelope is nobody's.
  */
-static int queue_envelope(struct delivery *d, const struct maildir_writer *w,
-    struct deliver_result *res)
+static int envelope_save(struct delivery *d, const struct maildir_writer *w,
+    int forwarded, char *qid, size_t qidlen)
 {
 	struct queue_env env;
-	size_t nfwd = rcpt_nforwarded(d->set);
-	int both = nfwd > 0 && nfwd < d->set->nremote;
 	int r;
 
-	envelope_fill(d, both ? 0 : nfwd > 0, &env);
+	envelope_fill(d, forwarded, &env);
 	r = queue_commit(d->conf->state_dir, w, &env);
 	if (r == 0) {
-		str_copy(res->qid, sizeof res->qid, env.id);
-		res->queue_size = w->disk;
-	}
-	if (r == 0 && both) {
-		struct queue_env fwd;
-
-		envelope_fill(d, 1, &fwd);
-		r = queue_commit_copy(d->conf->state_dir, w, &fwd);
-		if (r == 0) {
-			str_copy(res->qid_forward, sizeof res->qid_forward, fwd.id);
-		} else {
-			int e = errno;
-
-			(void)queue_remove(d->conf->state_dir, env.id);
-			res->qid[0] = '\0';
-			errno = e;
-		}
-		queue_env_free(&fwd);
-		queue_env_free(&env);
-		return r;
-	}
-	if (r != 0) {
+		str_copy(qid, qidlen, env.id);
+	} else {
 		int e = errno;
 
 		(void)unlink(w->final);
@@ -232,6 +208,40 @@ static int queue_envelope(struct delivery *d, const struct maildir_writer *w,
 	}
 	queue_env_free(&env);
 	return r;
+}
+
+/*
+ * The envelopes of the queue's copy (already committed in w): after they
+ * are saved the message is in the queue. An envelope has one sender, so
+ * a message with both forwarded and direct remote recipients is queued
+ * twice, the forwarded ones with a data file of their own: the runner's
+ * worker lock is an flock(2) on the data file, and one inode under two
+ * envelopes would make their workers shut each other out. When the
+ * second cannot be stored the first goes too: the client sends again.
+ */
+static int queue_envelope(struct delivery *d, const struct maildir_writer *w,
+    const struct buf *header, struct deliver_result *res)
+{
+	struct maildir_writer fw;
+	size_t nfwd = rcpt_nforwarded(d->set);
+	int both = nfwd > 0 && nfwd < d->set->nremote;
+
+	if (envelope_save(d, w, both ? 0 : nfwd > 0, res->qid, sizeof res->qid) != 0)
+		return -1;
+	res->queue_size = w->disk;
+	if (!both)
+		return 0;
+	if (queue_data_open(&fw, d->conf->state_dir) != 0 ||
+	    copy_store(d, &fw, NULL, header) != 0 ||
+	    envelope_save(d, &fw, 1, res->qid_forward, sizeof res->qid_forward) != 0) {
+		int e = errno ? errno : EIO;
+
+		(void)queue_remove(d->conf->state_dir, res->qid);
+		res->qid[0] = '\0';
+		errno = e;
+		return -1;
+	}
+	return 0;
 }
 
 /* The remote recipients' copy, written directly (not read back from a Maildir). */
@@ -243,7 +253,7 @@ static int queue_store(struct delivery *d, const struct buf *header,
 	if (queue_data_open(&qw, d->conf->state_dir) != 0 ||
 	    copy_store(d, &qw, NULL, header) != 0)
 		return -1;
-	return queue_envelope(d, &qw, res);
+	return queue_envelope(d, &qw, header, res);
 }
 
 /* Record where the delivery stopped, keeping errno for the caller. */
@@ -296,7 +306,7 @@ int deliver_commit(struct delivery *d, const struct buf *header,
 	}
 	res->size = d->first.disk;
 	if (d->first_is_queue) {
-		if (queue_envelope(d, &d->first, res) != 0) {
+		if (queue_envelope(d, &d->first, header, res) != 0) {
 			failed(res, DELIVER_FAIL_QUEUE);
 			goto out;
 		}

@@ -236,43 +236,6 @@ int queue_commit(const char *state_dir, const struct maildir_writer *w,
 	return queue_env_save(state_dir, env);
 }
 
-int queue_commit_copy(const char *state_dir, const struct maildir_writer *w,
-    struct queue_env *env)
-{
-	char id[QUEUE_ID_MAX], base[MAILDIR_NAME_MAX], name[MAILDIR_NAME_MAX];
-	char path[PATH_MAX], dir[PATH_MAX];
-	const char *first = strrchr(w->final, '/');
-	const char *sizes;
-
-	/* The sizes part of the name (",S=..,W=..") is the first copy's. */
-	first = first ? first + 1 : w->final;
-	sizes = strncmp(first, w->base, strlen(w->base)) == 0 ?
-	    first + strlen(w->base) : "";
-	if (queue_id_new(id, sizeof id) != 0)
-		return -1;
-	data_base(id, base, sizeof base);
-	if (str_format(name, sizeof name, "%s%s", base, sizes) != 0 ||
-	    qpath(path, sizeof path, state_dir, "new", name) != 0 ||
-	    qpath(dir, sizeof dir, state_dir, "new", NULL) != 0) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if (link(w->final, path) != 0)
-		return -1;
-	str_copy(env->id, sizeof env->id, id);
-	free(env->data);
-	env->data = xstrdup(name);
-	env->size = w->disk;
-	if (fsync_dir(dir) != 0 || queue_env_save(state_dir, env) != 0) {
-		int e = errno;
-
-		(void)unlink(path);
-		errno = e;
-		return -1;
-	}
-	return 0;
-}
-
 void queue_env_add_rcpt(struct queue_env *env, const char *address)
 {
 	struct queue_rcpt *q;

@@ -85,15 +85,6 @@ int queue_data_open_id(struct maildir_writer *w, const char *state_dir, const ch
  */
 int queue_commit(const char *state_dir, const struct maildir_writer *w,
     struct queue_env *env);
-/*
- * Commit a second message with the same data as w's (committed): a hard
- * link of it in queue/new named for a fresh queue id (so that removing
- * either message leaves the other's data), queue/new fsynced, then env's
- * envelope. Fills env->id. The link goes again when the envelope fails.
- */
-int queue_commit_copy(const char *state_dir, const struct maildir_writer *w,
-    struct queue_env *env);
-
 int queue_env_load(const char *state_dir, const char *id, struct queue_env *env);
 /* Rewrite an envelope atomically (the runner's per-recipient state). */
 int queue_env_save(const char *state_dir, const struct queue_env *env);

@@ -547,6 +547,24 @@ static void test_forward_two_envelopes(void)
 	CU_ASSERT_EQUAL_FATAL(f.nrcpt, 1);
 	CU_ASSERT_STRING_EQUAL(f.rcpt[0].address, "far@remote.example");
 	CU_ASSERT_EQUAL(f.size, a.size);
+	/* Each its own data file: the workers lock the data file. */
+	CU_ASSERT_STRING_NOT_EQUAL(f.data, a.data);
+	{
+		char pa[PATH_MAX], pf[PATH_MAX];
+		struct stat sa, sf;
+		struct buf ba = BUF_INIT, bf = BUF_INIT;
+
+		snprintf(pa, sizeof pa, "%s/queue/new/%s", state, a.data);
+		snprintf(pf, sizeof pf, "%s/queue/new/%s", state, f.data);
+		CU_ASSERT_EQUAL_FATAL(stat(pa, &sa), 0);
+		CU_ASSERT_EQUAL_FATAL(stat(pf, &sf), 0);
+		CU_ASSERT(sa.st_ino != sf.st_ino);
+		CU_ASSERT_EQUAL(slurp(pa, &ba), 0);
+		CU_ASSERT_EQUAL(slurp(pf, &bf), 0);
+		CU_ASSERT(ba.len == bf.len && memcmp(ba.s, bf.s, ba.len) == 0);
+		buf_free(&ba);
+		buf_free(&bf);
+	}
 	queue_env_free(&a);
 	queue_env_free(&f);
 	aliases_free(&al);

@@ -746,47 +746,6 @@ static void test_nobounce(void)
 	buf_free(&text);
 }
 
-/*
- * A second envelope for the same data (queue_commit_copy): its own id and
- * its own name for the data, one inode; removing either leaves the other.
- */
-static void test_commit_copy(void)
-{
-	const char *dir = fresh_state();
-	struct maildir_writer w;
-	struct queue_env a, b, back;
-	char pa[PATH_MAX], pb[PATH_MAX];
-	struct stat sa, sb;
-
-	env_init(&a, 1732780000, "alice@example.net", "192.0.2.7 h");
-	queue_env_add_rcpt(&a, "direct@remote.example");
-	env_init(&b, 1732780000, "SRS0=abcd=JY=example.net=alice@mail.example", "192.0.2.7 h");
-	queue_env_add_rcpt(&b, "far@remote.example");
-	CU_ASSERT_EQUAL_FATAL(enqueue(dir, "Subject: x\n\nbody\n", &a, &w), 0);
-	CU_ASSERT_EQUAL_FATAL(queue_commit_copy(dir, &w, &b), 0);
-	CU_ASSERT(strcmp(a.id, b.id) != 0);
-	CU_ASSERT(strncmp(b.data, b.id, strlen(b.id)) == 0 && b.data[strlen(b.id)] == '.');
-	CU_ASSERT_PTR_NOT_NULL(strstr(b.data, ",S=17,W=20"));
-	CU_ASSERT_EQUAL(b.size, a.size);
-	snprintf(pa, sizeof pa, "%s/queue/new/%s", dir, a.data);
-	snprintf(pb, sizeof pb, "%s/queue/new/%s", dir, b.data);
-	CU_ASSERT_EQUAL_FATAL(stat(pa, &sa), 0);
-	CU_ASSERT_EQUAL_FATAL(stat(pb, &sb), 0);
-	CU_ASSERT_EQUAL(sa.st_ino, sb.st_ino);
-	CU_ASSERT_EQUAL_FATAL(queue_env_load(dir, b.id, &back), 0);
-	CU_ASSERT_STRING_EQUAL(back.sender, b.sender);
-	CU_ASSERT_STRING_EQUAL(back.data, b.data);
-	queue_env_free(&back);
-	CU_ASSERT_EQUAL(queue_remove(dir, a.id), 1);
-	CU_ASSERT_EQUAL(stat(pb, &sb), 0);
-	CU_ASSERT_EQUAL(count_files(dir, "env"), 1);
-	CU_ASSERT_EQUAL(queue_remove(dir, b.id), 1);
-	CU_ASSERT_EQUAL(count_files(dir, "new"), 0);
-	CU_ASSERT_EQUAL(count_files(dir, "env"), 0);
-	queue_env_free(&a);
-	queue_env_free(&b);
-}
-
 int main(void)
 {
 	CU_pSuite s;
@@ -804,7 +763,6 @@ int main(void)
 	CU_add_test(s, "CR/LF in a field cannot inject a record", test_no_record_injection);
 	CU_add_test(s, "queue_remove", test_remove);
 	CU_add_test(s, "nobounce round-trips; an old envelope loads", test_nobounce);
-	CU_add_test(s, "queue_commit_copy: a second envelope, one data inode", test_commit_copy);
 	CU_add_test(s, "remote text escaped (smtp_client_clean_text)", test_clean_text);
 	CU_add_test(s, "a DSN has no bare CR (bounce_build)", test_bounce_no_bare_cr);
 	CU_add_test(s, "queue_ids oldest first (seconds)", test_ids_order_seconds);
