@@ -52,6 +52,11 @@ void rcpt_add_remote(struct rcpt_set *set, const char *address)
 	add_remote(set, address, 0);
 }
 
+void rcpt_add_reverse(struct rcpt_set *set, const char *address)
+{
+	add_remote(set, address, 1);
+}
+
 size_t rcpt_nforwarded(const struct rcpt_set *set)
 {
 	size_t i, n = 0;

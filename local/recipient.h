@@ -42,6 +42,11 @@ int rcpt_resolve_local(const struct conf *c, const struct aliases *al,
 /* Add a remote address (deduplicated), one the client named itself. */
 void rcpt_add_remote(struct rcpt_set *set, const char *address);
 void rcpt_set_free(struct rcpt_set *set);
+/*
+ * Add the remote original sender of one of our SRS addresses (the reverse
+ * path): we forward it, so it is marked as an alias's destination is.
+ */
+void rcpt_add_reverse(struct rcpt_set *set, const char *address);
 /* How many of set's remote addresses are forwarded ones. */
 size_t rcpt_nforwarded(const struct rcpt_set *set);
 

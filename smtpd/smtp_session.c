@@ -611,7 +611,8 @@ static int rcpt_srs(struct smtp *s, const struct smtp_path *path)
 		if (rcpt_local(s, &op) != 0)
 			return -1;
 	} else {
-		rcpt_add_remote(&s->rcpts, op.mailbox);
+		rcpt_add_reverse(&s->rcpts, op.mailbox);
+		rcpt_forward(s);
 	}
 	log_info("rcpt to=%s result=ok reason=srs orig=%s", log_qaddr(path->mailbox),
 	    log_qaddr(op.mailbox));

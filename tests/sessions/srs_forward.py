@@ -13,7 +13,9 @@ smarthost:
   counts dsn_suppressed; for a customer's sender the DSN comes back to the
   original sender's Maildir through the SRS address;
 - a bounce to a valid SRS address from an outside client (null sender) is
-  delivered to the original local sender, or relayed to a remote one;
+  delivered to the original local sender, or relayed to a remote one; an
+  outsider's message with a sender to such an address, refused by the
+  remote side, bounces nowhere;
 - a forged hash, an expired stamp and a malformed SRS address get
   550 5.1.1 "invalid SRS address";
 - one message with a forwarded and a directly relayed recipient: two
@@ -197,6 +199,21 @@ def main(t, fx):
     back = [m for m in got[n:] if m.rcpts == [FORGED]]
     t.eq([(m.sender, m.rcpts) for m in back], [("", [FORGED])],
          "relayed to the remote original sender with the null sender")
+
+    #    ... and from an outsider with a (forged) sender, refused later by
+    #    the remote original's side: no DSN to that sender either.
+    n = len(sink.messages)
+    addr = srs0(secret, "refuse@remote.test", time.time())
+    r = session(srv, T.OUTSIDER, "victim2@forged.test", [addr], subject="reverse")
+    qid = queued_id(r[-1])
+    t.ok(qid, "outsider with a sender to a valid SRS address: queued", repr(r))
+    t.ok(O.wait_gone(srv, qid, 10), "refused by the original's side: left the queue")
+    t.ok(O.wait_log(srv, r"bounce id=%s result=suppressed reason=forwarded-from-outside"
+                    % re.escape(qid), 5), "the reverse path's relay bounces nowhere either")
+    time.sleep(0.5 * O.SCALE)
+    t.eq([m for m in sink.messages[n:] if m.sender == ""], [],
+         "no DSN to the outsider's sender")
+    t.eq(status_counter(srv, "dsn_suppressed"), 2, "ispmailctl status: dsn_suppressed=2")
 
     # 5. Forged hash, expired stamp, malformed: 550 5.1.1.
     good = srs0(secret, O.SENDER, time.time())
