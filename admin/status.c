@@ -166,7 +166,7 @@ void status_prometheus(const struct status *st, struct buf *out)
 			    stats_reject_name((enum stats_reject)k),
 			    (unsigned long long)s->reject[k]);
 		metric_head(out, "ispmaild_outbound_total", "counter",
-		    "Outbound delivery results per recipient, and bounces sent.");
+		    "Outbound delivery results per recipient, and bounces sent or suppressed.");
 		for (k = 0; k < STAT_QUEUE_KINDS; k++)
 			buf_printf(out, "ispmaild_outbound_total{result=\"%s\"} %llu\n",
 			    stats_queue_name((enum stats_queue)k),

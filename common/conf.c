@@ -1688,6 +1688,17 @@ static int conf_postmaster_valid(const char *v)
 static const struct conf_check conf_postmaster_check = {
 	conf_postmaster_valid, "bad address", "write it as user@domain"
 };
+static const struct conf_check conf_srs_domain_check = {
+	conf_selector_valid, "bad domain", "a domain name, or \"\" for the hostname"
+};
+
+/* The SRS secret's file and the domain of the addresses (srs.h). */
+static const struct conf_row conf_srs_rows[] = {
+	CONF_PATH(struct srs_conf, secret_file, SYSCONFDIR "/ispmaild/srs.secret"),
+	CONF_ROW("domain", struct srs_conf, domain, conf_type_string,
+	    .str = "", .flags = CONF_EMPTY_OK, .arg = &conf_srs_domain_check),
+};
+static const struct conf_block conf_srs = CONF_BLOCK(conf_srs_rows, NULL);
 
 /*
  * The top level, in the order the keys are read: domains follow hostname
@@ -1709,6 +1720,7 @@ static const struct conf_row conf_root_rows[] = {
 	CONF_GROUP("dkim", struct conf, dkim, conf_dkim),
 	CONF_GROUP("dnsbl", struct conf, dnsbl, conf_dnsbl),
 	CONF_GROUP("greylist", struct conf, greylist, conf_greylist),
+	CONF_GROUP("srs", struct conf, srs, conf_srs),
 	CONF_ROW("domains", struct conf, domains, conf_type_domains,
 	    .off_n = offsetof(struct conf, ndomains), .arg = &conf_domains_rule),
 	CONF_ROW("listen", struct conf, listen, conf_type_listen,

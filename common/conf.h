@@ -109,6 +109,12 @@ struct milter_entry_conf {
 	size_t nservices;
 };
 
+/* Sender rewriting for forwarded mail (docs: ispmaild.conf(5), SRS). */
+struct srs_conf {
+	char *secret_file;	/* the HMAC key, made at first start (common/srs.h) */
+	char *domain;		/* "" = hostname: SRS0=...@<domain> */
+};
+
 struct conf {
 	char *path;		/* the file it came from, absolute */
 	char *hostname;		/* default: gethostname() */
@@ -133,6 +139,7 @@ struct conf {
 	char *postmaster;	/* "" when unset: the first user of the first domain */
 	struct milter_entry_conf *milters;	/* in order; none by default */
 	size_t nmilters;
+	struct srs_conf srs;
 	int log_level;		/* syslog priority: LOG_INFO, or "log_level" */
 };
 

@@ -11,6 +11,7 @@
 
 struct ssl_ctx_st;
 struct dkim_keyring;
+struct srs_secret;
 
 struct session_ctx {
 	const struct conf *conf;
@@ -24,6 +25,7 @@ struct session_ctx {
 	char id[16];			/* session id, also in every log line */
 	struct ssl_ctx_st *tls;		/* NULL when the service offers no TLS */
 	const struct dkim_keyring *dkim;	/* the master's signing keys */
+	const struct srs_secret *srs;	/* the master's SRS secret (srs.h) */
 };
 
 /*

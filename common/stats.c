@@ -230,7 +230,7 @@ const char *stats_reject_name(enum stats_reject why)
 const char *stats_queue_name(enum stats_queue what)
 {
 	static const char *const names[STAT_QUEUE_KINDS] = {
-		"sent", "deferred", "bounced", "dsn",
+		"sent", "deferred", "bounced", "dsn", "dsn_suppressed",
 	};
 
 	return what < STAT_QUEUE_KINDS ? names[what] : "other";

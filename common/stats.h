@@ -46,6 +46,7 @@ enum stats_queue {
 	STAT_QUEUE_DEFERRED,
 	STAT_QUEUE_BOUNCED,		/* recipients given up on */
 	STAT_QUEUE_DSN,			/* bounce messages sent */
+	STAT_QUEUE_SUPPRESSED,		/* bounces not sent: forwarded for an outside client */
 	STAT_QUEUE_KINDS
 };
 

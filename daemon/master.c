@@ -85,6 +85,7 @@ struct handoff {
 static struct {
 	struct conf *conf;
 	struct dkim_keyring dkim;	/* loaded at start and at each reload */
+	struct srs_secret srs;		/* loaded (made) once at start, before the drop */
 	const char *conf_path;
 	struct listener *ls;
 	size_t nls;
@@ -205,6 +206,25 @@ static int make_dirs(const char *path, mode_t mode, uid_t uid, gid_t gid)
 }
 
 /* Root start: bind first (done), then become user/group for good. */
+/*
+ * The SRS secret, read once by the master before it drops privileges (so
+ * a file only root may read works) and made when missing (srs.h: 32
+ * random bytes, mode 0600, owned by whoever started the daemon). Session
+ * processes and the queue runner inherit it; a reload keeps it (a new
+ * secret would refuse the bounces of mail already forwarded).
+ */
+static void srs_load(const struct conf *c)
+{
+	char err[512];
+	struct stat st;
+	int existed = stat(c->srs.secret_file, &st) == 0;
+
+	if (srs_secret_load(c->srs.secret_file, 1, &M.srs, err, sizeof err) != 0)
+		log_fatal("srs file=%s reason=\"%s\"", c->srs.secret_file, log_qtext(err));
+	if (!existed)
+		log_info("srs file=%s result=created", c->srs.secret_file);
+}
+
 static void drop_privileges(const struct conf *c)
 {
 	struct passwd *pw;
@@ -440,6 +460,7 @@ static int handoff_recv(int sock, struct session_ctx *ctx)
 	ctx->conf = M.conf;
 	ctx->tls = M.ls[m.h.listener].tls;
 	ctx->dkim = &M.dkim;
+	ctx->srs = &M.srs;
 	ctx->fd = fd;
 	return 0;
 }
@@ -506,7 +527,7 @@ static void runner_start(void)
 			tls_ctx_free(M.ls[i].tls);
 			M.ls[i].tls = NULL;
 		}
-		code = runner_run(M.conf);
+		code = runner_run(M.conf, &M.srs);
 		child_free();
 		exit(code);
 	}
@@ -581,6 +602,7 @@ static struct child *worker_fork(size_t listener, struct session_ctx *ctx)
 		close(sv[0]);
 		ctx->tls = M.ls[listener].tls;
 		ctx->dkim = &M.dkim;
+		ctx->srs = &M.srs;
 		worker_run(ctx, sv[1]);		/* does not return */
 	}
 	close(sv[1]);
@@ -614,6 +636,7 @@ static void accept_one(struct listener *l)
 	ctx.fd = fd;
 	ctx.tls = l->tls;
 	ctx.dkim = &M.dkim;
+	ctx.srs = &M.srs;
 	if (net_addr_from_sockaddr((struct sockaddr *)&peer, plen, &ctx.client) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&local, &llen) != 0 ||
 	    net_addr_from_sockaddr((struct sockaddr *)&local, llen, &ctx.local) != 0) {
@@ -1007,6 +1030,7 @@ int master_run(const struct master_options *opt, struct conf *conf)
 			M.ls[i].tls = ctxs[i];
 		free(ctxs);
 	}
+	srs_load(M.conf);
 	drop_privileges(M.conf);
 	{
 		/* As the daemon's user, as a reload will: keys it cannot read fail now. */
@@ -1207,6 +1231,19 @@ int master_check(const struct conf *c, char *err, size_t errlen)
 			return 1;
 		}
 		dkim_keyring_free(&ring);
+	}
+	{
+		/* The SRS secret when there is one (the first start makes it). */
+		struct srs_secret sec;
+		struct stat st;
+		char why[600];
+
+		if (stat(c->srs.secret_file, &st) == 0 &&
+		    srs_secret_load(c->srs.secret_file, 0, &sec, why, sizeof why) != 0) {
+			snprintf(err, errlen, "srs: %s", why);
+			return 1;
+		}
+		explicit_bzero(&sec, sizeof sec);
 	}
 	check_private("users_file", c->users_file, "password hashes");
 	if (aliases_load(c->aliases_file, &aliases, err, errlen) != 0)

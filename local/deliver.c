@@ -174,27 +174,42 @@ static int copy_store(struct delivery *d, struct maildir_writer *w,
 }
 
 /*
- * The envelope of the queue's copy (already committed in w): after it is
- * saved the message is in the queue. When it cannot be, the data file
- * goes too: a data file without an envelope is nobody's.
+ * An envelope for the remote recipients of set whose forwarded flag is
+ * forwarded: the client's own ones leave with the client's sender, the
+ * forwarded ones with the SRS sender and the no-bounce mark (recipient.h).
  */
-static int queue_envelope(struct delivery *d, const struct maildir_writer *w,
-    struct deliver_result *res)
+static void envelope_fill(const struct delivery *d, int forwarded, struct queue_env *env)
+{
+	const struct rcpt_set *set = d->set;
+	size_t i;
+
+	memset(env, 0, sizeof *env);
+	env->arrival = time(NULL);
+	env->sender = xstrdup(forwarded && set->forward_sender ? set->forward_sender :
+	    d->sender);
+	env->nobounce = forwarded && set->forward_nobounce;
+	env->client = xstrdup(d->client ? d->client : "");
+	for (i = 0; i < set->nremote; i++)
+		if ((set->forwarded[i] != 0) == (forwarded != 0))
+			queue_env_add_rcpt(env, set->remote[i]);
+}
+
+/*
+ * Save the envelope of the queue copy in w (committed) for the remote
+ * recipients whose forwarded flag is forwarded; qid gets its id. When it
+ * cannot be saved the data file goes too: a data file without an
+ * envelope is nobody's.
+ */
+static int envelope_save(struct delivery *d, const struct maildir_writer *w,
+    int forwarded, char *qid, size_t qidlen)
 {
 	struct queue_env env;
-	size_t i;
 	int r;
 
-	memset(&env, 0, sizeof env);
-	env.arrival = time(NULL);
-	env.sender = xstrdup(d->sender);
-	env.client = xstrdup(d->client ? d->client : "");
-	for (i = 0; i < d->set->nremote; i++)
-		queue_env_add_rcpt(&env, d->set->remote[i]);
+	envelope_fill(d, forwarded, &env);
 	r = queue_commit(d->conf->state_dir, w, &env);
 	if (r == 0) {
-		str_copy(res->qid, sizeof res->qid, env.id);
-		res->queue_size = w->disk;
+		str_copy(qid, qidlen, env.id);
 	} else {
 		int e = errno;
 
@@ -203,6 +218,40 @@ static int queue_envelope(struct delivery *d, const struct maildir_writer *w,
 	}
 	queue_env_free(&env);
 	return r;
+}
+
+/*
+ * The envelopes of the queue's copy (already committed in w): after they
+ * are saved the message is in the queue. An envelope has one sender, so
+ * a message with both forwarded and direct remote recipients is queued
+ * twice, the forwarded ones with a data file of their own: the runner's
+ * worker lock is an flock(2) on the data file, and one inode under two
+ * envelopes would make their workers shut each other out. When the
+ * second cannot be stored the first goes too: the client sends again.
+ */
+static int queue_envelope(struct delivery *d, const struct maildir_writer *w,
+    const struct buf *header, struct deliver_result *res)
+{
+	struct maildir_writer fw;
+	size_t nfwd = rcpt_nforwarded(d->set);
+	int both = nfwd > 0 && nfwd < d->set->nremote;
+
+	if (envelope_save(d, w, both ? 0 : nfwd > 0, res->qid, sizeof res->qid) != 0)
+		return -1;
+	res->queue_size = w->disk;
+	if (!both)
+		return 0;
+	if (queue_data_open(&fw, d->conf->state_dir) != 0 ||
+	    copy_store(d, &fw, NULL, header) != 0 ||
+	    envelope_save(d, &fw, 1, res->qid_forward, sizeof res->qid_forward) != 0) {
+		int e = errno ? errno : EIO;
+
+		(void)queue_remove(d->conf->state_dir, res->qid);
+		res->qid[0] = '\0';
+		errno = e;
+		return -1;
+	}
+	return 0;
 }
 
 /* The remote recipients' copy, written directly (not read back from a Maildir). */
@@ -214,7 +263,7 @@ static int queue_store(struct delivery *d, const struct buf *header,
 	if (queue_data_open(&qw, d->conf->state_dir) != 0 ||
 	    copy_store(d, &qw, NULL, header) != 0)
 		return -1;
-	return queue_envelope(d, &qw, res);
+	return queue_envelope(d, &qw, header, res);
 }
 
 /* Record where the delivery stopped, keeping errno for the caller. */
@@ -267,7 +316,7 @@ int deliver_commit(struct delivery *d, const struct buf *header,
 	}
 	res->size = d->first.disk;
 	if (d->first_is_queue) {
-		if (queue_envelope(d, &d->first, res) != 0) {
+		if (queue_envelope(d, &d->first, header, res) != 0) {
 			failed(res, DELIVER_FAIL_QUEUE);
 			goto out;
 		}

@@ -46,7 +46,9 @@ enum deliver_stage {
 
 /*
  * Per recipient: set->local[0..nlocal_done) have their copy; with
- * DELIVER_OK the remote ones are in the queue as qid. A failure stops the
+ * DELIVER_OK the remote ones are in the queue as qid (and qid_forward:
+ * forwarded recipients leave with another sender, so when the client's
+ * own remote recipients are there too they have an envelope of their own). A failure stops the
  * delivery (the client retries the whole message: a duplicate, never a
  * loss), error keeps its errno (ENOSPC, EDQUOT: 452 4.3.1).
  */
@@ -55,6 +57,7 @@ struct deliver_result {
 	int error;
 	size_t nlocal_done;
 	char qid[QUEUE_ID_MAX];		/* "" when nothing was queued */
+	char qid_forward[QUEUE_ID_MAX];	/* the forwarded recipients' own envelope, or "" */
 	size_t size;			/* S= of the first copy */
 	size_t queue_size;		/* S= of the queue's data file */
 };

@@ -31,9 +31,92 @@ static void list_add(char ***v, size_t *n, const char *s)
 	(*v)[(*n)++] = xstrdup(s);
 }
 
+/* A remote address; a direct one wins over the same address forwarded. */
+static void add_remote(struct rcpt_set *set, const char *address, int forwarded)
+{
+	size_t i;
+
+	for (i = 0; i < set->nremote; i++)
+		if (strcasecmp(set->remote[i], address) == 0) {
+			if (!forwarded)
+				set->forwarded[i] = 0;
+			return;
+		}
+	list_add(&set->remote, &set->nremote, address);
+	set->forwarded = xrealloc(set->forwarded, set->nremote);
+	set->forwarded[set->nremote - 1] = (unsigned char)(forwarded != 0);
+}
+
 void rcpt_add_remote(struct rcpt_set *set, const char *address)
 {
-	list_add(&set->remote, &set->nremote, address);
+	add_remote(set, address, 0);
+}
+
+void rcpt_add_reverse(struct rcpt_set *set, const char *address)
+{
+	add_remote(set, address, 1);
+}
+
+size_t rcpt_nforwarded(const struct rcpt_set *set)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < set->nremote; i++)
+		n += set->forwarded[i] != 0;
+	return n;
+}
+
+const char *rcpt_srs_domain(const struct conf *c)
+{
+	return c->srs.domain != NULL && c->srs.domain[0] != '\0' ? c->srs.domain :
+	    c->hostname;
+}
+
+void rcpt_forward_prepare(struct rcpt_set *set, const struct conf *c,
+    const struct srs_secret *secret, const char *sender, int outside, time_t now)
+{
+	char out[SRS_ADDRESS_MAX + 1];
+	enum srs_result r;
+
+	if (set->forward_sender != NULL || rcpt_nforwarded(set) == 0)
+		return;
+	set->forward_nobounce = outside;
+	if (secret == NULL || sender[0] == '\0') {
+		set->forward_sender = xstrdup(sender);
+		return;
+	}
+	r = srs_forward(secret->key, secret->len, rcpt_srs_domain(c), sender, now,
+	    out, sizeof out);
+	if (r != SRS_OK) {
+		log_warn("srs sender=%s result=%s reason=\"sent with the original sender\"",
+		    log_qaddr(sender), srs_result_name(r));
+		set->forward_sender = xstrdup(sender);
+		return;
+	}
+	set->forward_sender = xstrdup(out);
+}
+
+/* "SRS0=" or "SRS1=" at the start of s, any case. */
+static int srs_prefixed(const char *s)
+{
+	return strncasecmp(s, "SRS0=", 5) == 0 || strncasecmp(s, "SRS1=", 5) == 0;
+}
+
+enum rcpt_srs rcpt_srs_reverse(const struct conf *c, const struct srs_secret *secret,
+    const char *address, time_t now, char *orig, size_t origlen, enum srs_result *why)
+{
+	const char *at = strrchr(address, '@');
+
+	*why = SRS_NOT_SRS;
+	if (origlen > 0)
+		orig[0] = '\0';
+	if (secret == NULL || at == NULL || !srs_prefixed(address) ||
+	    strcasecmp(at + 1, rcpt_srs_domain(c)) != 0)
+		return RCPT_SRS_NONE;
+	*why = srs_reverse(secret->key, secret->len, address, now, orig, origlen);
+	if (*why == SRS_OK)
+		return RCPT_SRS_VALID;
+	return *why == SRS_NOT_SRS ? RCPT_SRS_NONE : RCPT_SRS_INVALID;
 }
 
 void rcpt_set_free(struct rcpt_set *set)
@@ -46,6 +129,8 @@ void rcpt_set_free(struct rcpt_set *set)
 		free(set->remote[i]);
 	free(set->local);
 	free(set->remote);
+	free(set->forwarded);
+	free(set->forward_sender);
 	memset(set, 0, sizeof *set);
 }
 
@@ -65,7 +150,7 @@ static int expand(const struct conf *c, const struct aliases *al,
 		int r;
 
 		if (at == NULL || !conf_is_local_domain(c, at + 1, strlen(at + 1))) {
-			rcpt_add_remote(set, d);
+			add_remote(set, d, 1);
 			found = 1;
 			continue;
 		}

@@ -8,9 +8,11 @@
 #define ISPMAILD_RECIPIENT_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "aliases.h"
 #include "conf.h"
+#include "srs.h"
 
 /* Aliases pointing at aliases are followed this deep, no deeper. */
 #define RECIPIENT_DEPTH_MAX 8
@@ -20,6 +22,14 @@ struct rcpt_set {
 	size_t nlocal;
 	char **remote;		/* remote addresses, unique */
 	size_t nremote;
+	/*
+	 * Per remote address: 1 when an alias, forward or catch-all of a
+	 * local address sent it there (it leaves with forward_sender, SRS),
+	 * 0 for the client's own relayed recipients. Set by resolution.
+	 */
+	unsigned char *forwarded;
+	char *forward_sender;	/* NULL until rcpt_forward_prepare */
+	int forward_nobounce;	/* forwarded for an unauthorized outside client */
 };
 
 /*
@@ -29,8 +39,45 @@ struct rcpt_set {
  */
 int rcpt_resolve_local(const struct conf *c, const struct aliases *al,
     const char *address, struct rcpt_set *set);
-/* Add a remote address (deduplicated). */
+/* Add a remote address (deduplicated), one the client named itself. */
 void rcpt_add_remote(struct rcpt_set *set, const char *address);
 void rcpt_set_free(struct rcpt_set *set);
+/*
+ * Add the remote original sender of one of our SRS addresses (the reverse
+ * path): we forward it, so it is marked as an alias's destination is.
+ */
+void rcpt_add_reverse(struct rcpt_set *set, const char *address);
+/* How many of set's remote addresses are forwarded ones. */
+size_t rcpt_nforwarded(const struct rcpt_set *set);
+
+/* The domain of our SRS addresses: srs.domain, or the hostname. */
+const char *rcpt_srs_domain(const struct conf *c);
+
+/*
+ * Once set has forwarded recipients: the envelope sender they leave with,
+ * sender rewritten with SRS (srs_forward; the null sender stays null; the
+ * original when secret is NULL or it cannot be rewritten, logged), and
+ * whether a failure of theirs may bounce: never when outside is set (the
+ * client is an unauthorized outside one, so the sender may be forged and
+ * a bounce would be backscatter). A no-op after the first call.
+ */
+void rcpt_forward_prepare(struct rcpt_set *set, const struct conf *c,
+    const struct srs_secret *secret, const char *sender, int outside, time_t now);
+
+enum rcpt_srs {
+	RCPT_SRS_NONE = 0,	/* not one of our SRS addresses: resolve as usual */
+	RCPT_SRS_VALID,		/* orig holds the original sender */
+	RCPT_SRS_INVALID	/* forged, expired or malformed: 550 5.1.1 */
+};
+
+/*
+ * The reverse path (SPEC: a bounce to a valid SRS address goes to the
+ * original sender): address (local@domain) is ours when its domain is
+ * rcpt_srs_domain and its local part starts SRS0= or SRS1= (any case).
+ * Pure: reads nothing but its arguments and the clock given. why gets
+ * srs_reverse's result. NONE when secret is NULL.
+ */
+enum rcpt_srs rcpt_srs_reverse(const struct conf *c, const struct srs_secret *secret,
+    const char *address, time_t now, char *orig, size_t origlen, enum srs_result *why);
 
 #endif

@@ -212,12 +212,35 @@ static int deliver_set(const struct conf *c, const struct rcpt_set *set,
 	return 0;
 }
 
-int bounce_send(const struct conf *c, const struct queue_env *env, int datafd)
+/*
+ * Where the DSN goes: the sender, or for one of our SRS addresses the
+ * original sender (a forged or expired one gets none). 1 to, 0 none.
+ */
+static int bounce_to(const struct conf *c, const struct queue_env *env,
+    const struct srs_secret *srs, char *to, size_t tolen)
+{
+	enum srs_result why;
+
+	switch (rcpt_srs_reverse(c, srs, env->sender, time(NULL), to, tolen, &why)) {
+	case RCPT_SRS_VALID:
+		return 1;
+	case RCPT_SRS_INVALID:
+		log_warn("bounce id=%s to=%s result=dropped reason=srs-%s", env->id,
+		    log_q(env->sender), srs_result_name(why));
+		return 0;
+	case RCPT_SRS_NONE:
+		break;
+	}
+	return str_copy(to, tolen, env->sender) == 0;
+}
+
+int bounce_send(const struct conf *c, const struct queue_env *env, int datafd,
+    const struct srs_secret *srs)
 {
 	struct rcpt_set set = { 0 };
 	struct aliases al;
 	struct buf msg = BUF_INIT;
-	char err[512];
+	char err[512], to[512];
 	const char *at;
 	int r = 0;
 
@@ -225,13 +248,22 @@ int bounce_send(const struct conf *c, const struct queue_env *env, int datafd)
 		log_info("bounce id=%s result=dropped reason=null-sender", env->id);
 		return 0;
 	}
-	at = strrchr(env->sender, '@');
+	/* Backscatter: the sender of mail an outsider had us forward may be forged. */
+	if (env->nobounce) {
+		log_info("bounce id=%s result=suppressed reason=forwarded-from-outside",
+		    env->id);
+		stats_queue(STAT_QUEUE_SUPPRESSED);
+		return 0;
+	}
+	if (!bounce_to(c, env, srs, to, sizeof to))
+		return 0;
+	at = strrchr(to, '@');
 	if (at != NULL && conf_is_local_domain(c, at + 1, strlen(at + 1))) {
 		char lower[512];
 		size_t i;
 
-		for (i = 0; env->sender[i] && i < sizeof lower - 1; i++)
-			lower[i] = (char)tolower((unsigned char)env->sender[i]);
+		for (i = 0; to[i] && i < sizeof lower - 1; i++)
+			lower[i] = (char)tolower((unsigned char)to[i]);
 		lower[i] = '\0';
 		if (aliases_load(c->aliases_file, &al, err, sizeof err) != 0) {
 			log_error("bounce id=%s result=error reason=\"%s\"", env->id, log_qtext(err));
@@ -241,14 +273,20 @@ int bounce_send(const struct conf *c, const struct queue_env *env, int datafd)
 		aliases_free(&al);
 		if (r <= 0) {
 			log_warn("bounce id=%s to=%s result=dropped reason=unknown-sender",
-			    env->id, log_q(env->sender));
+			    env->id, log_q(to));
 			rcpt_set_free(&set);
 			return r < 0 ? -1 : 0;
 		}
 	} else {
-		rcpt_add_remote(&set, env->sender);
+		rcpt_add_remote(&set, to);
 	}
-	bounce_build(c, env, datafd, &msg);
+	{
+		/* The DSN is addressed To: the original sender, not the SRS one. */
+		struct queue_env addressed = *env;
+
+		addressed.sender = to;
+		bounce_build(c, &addressed, datafd, &msg);
+	}
 	r = deliver_set(c, &set, &msg, env->id);
 	if (r == 0)
 		stats_queue(STAT_QUEUE_DSN);

@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "queue.h"
+#include "srs.h"
 
 /*
  * Write the DSN for env's failed recipients into out (LF line ends), with
@@ -20,10 +21,14 @@ void bounce_build(const struct conf *c, const struct queue_env *env,
 
 /*
  * Build and send the DSN: into the sender's Maildir when the sender is
- * local, through the queue otherwise. Nothing for the null sender.
+ * local, through the queue otherwise; to the original sender when the
+ * sender is one of our SRS addresses (with srs, the secret; NULL: none).
+ * Nothing for the null sender, nor for a message marked nobounce
+ * (forwarded for an unauthorized outside client: logged and counted).
  * 0 sent (or nothing to send), -1 error (logged).
  */
-int bounce_send(const struct conf *c, const struct queue_env *env, int datafd);
+int bounce_send(const struct conf *c, const struct queue_env *env, int datafd,
+    const struct srs_secret *srs);
 
 /* RFC 3463 status from a reply: its enhanced code, or 5.0.0 / 4.0.0. */
 void bounce_status(const char *reply, char *out, size_t outlen);

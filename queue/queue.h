@@ -17,6 +17,7 @@
  *   sender alice@example.net          (empty after "sender " for <>)
  *   data 1732780000.M1P2Q3.host,S=10,W=11
  *   client 192.0.2.7 helo.name
+ *   nobounce forwarded-from-outside   (optional: no DSN when it fails)
  *   rcpt pending 0 0 bob@remote.example<TAB>
  *   rcpt <state> <tries> <next attempt> <address><TAB><last reply>
  *
@@ -53,6 +54,7 @@ struct queue_env {
 	char *sender;		/* "" for the null sender */
 	char *data;		/* file name in queue/new */
 	char *client;		/* "ip helo", for the bounce and the log */
+	int nobounce;		/* forwarded for an unauthorized outside client */
 	struct queue_rcpt *rcpt;
 	size_t nrcpt;
 	size_t size;		/* bytes on disk of the data file (S=) */
@@ -83,7 +85,6 @@ int queue_data_open_id(struct maildir_writer *w, const char *state_dir, const ch
  */
 int queue_commit(const char *state_dir, const struct maildir_writer *w,
     struct queue_env *env);
-
 int queue_env_load(const char *state_dir, const char *id, struct queue_env *env);
 /* Rewrite an envelope atomically (the runner's per-recipient state). */
 int queue_env_save(const char *state_dir, const struct queue_env *env);

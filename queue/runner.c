@@ -42,6 +42,8 @@ static volatile sig_atomic_t runner_stop;
 static int runner_lock_fd = -1;
 /* The wakeup FIFO, written by on_child so that poll() returns at once. */
 static int runner_wake_fd = -1;
+/* The master's SRS secret (runner_run's argument), for the workers' bounces. */
+static const struct srs_secret *runner_srs;
 
 static void on_term(int sig)
 {
@@ -290,7 +292,7 @@ int runner_deliver(const struct conf *c, const char *id)
 	} else {
 		/* Bounce first: a crash in between re-bounces, never loses. */
 		if (queue_env_save(c->state_dir, &env) != 0 ||
-		    (failed > 0 && bounce_send(c, &env, fd) != 0)) {
+		    (failed > 0 && bounce_send(c, &env, fd, runner_srs) != 0)) {
 			log_error("queue id=%s result=error reason=\"bounce: %s\"", id, strerror(errno));
 		} else {
 			queue_remove(c->state_dir, id);
@@ -614,7 +616,7 @@ static int runner_lock(const struct conf *c)
 	return fd;
 }
 
-int runner_run(const struct conf *c)
+int runner_run(const struct conf *c, const struct srs_secret *srs)
 {
 	char path[PATH_MAX], buf[64];
 	struct sigaction sa;
@@ -624,6 +626,7 @@ int runner_run(const struct conf *c)
 	pid_t master = getppid();
 	size_t i;
 
+	runner_srs = srs;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_term;
 	sigaction(SIGTERM, &sa, NULL);

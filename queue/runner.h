@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "conf.h"
+#include "srs.h"
 
 /* Outbound deliveries in parallel (one worker per message). */
 #define RUNNER_WORKERS_MAX 4
@@ -26,8 +27,9 @@
  * Run until SIGTERM (or the master's death, which PR_SET_PDEATHSIG turns
  * into one); returns the exit code. The runner holds <state_dir>/runner.pid
  * locked, its pid in it, and first stops a stale runner that holds it.
+ * srs: the master's SRS secret, for bounces to SRS addresses (NULL: none).
  */
-int runner_run(const struct conf *c);
+int runner_run(const struct conf *c, const struct srs_secret *srs);
 
 /*
  * In a process just forked from parent: get SIGTERM when parent dies

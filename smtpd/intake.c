@@ -287,7 +287,12 @@ static void store_log(struct smtp *s, const struct intake *in)
 	case DELIVER_OK:
 		if (res->qid[0] != '\0')
 			log_info("queued id=%s from=%s rcpts=%zu size=%zu", res->qid,
-			    log_qaddr(s->sender.mailbox), s->rcpts.nremote, res->queue_size);
+			    log_qaddr(s->sender.mailbox), s->rcpts.nremote -
+			    (res->qid_forward[0] ? rcpt_nforwarded(&s->rcpts) : 0), res->queue_size);
+		if (res->qid_forward[0] != '\0')
+			log_info("queued id=%s from=%s rcpts=%zu size=%zu", res->qid_forward,
+			    log_qaddr(s->rcpts.forward_sender), rcpt_nforwarded(&s->rcpts),
+			    res->queue_size);
 		break;
 	case DELIVER_FAIL_FIRST:
 		log_error("data result=error reason=\"%s\"", strerror(res->error));

@@ -60,6 +60,7 @@ R(SMTP_NEED_MAIL,      503, "5.5.1", "Error: need MAIL command");
 R(SMTP_NEED_RCPT,      554, "5.5.1", "Error: no valid recipients");
 R(SMTP_UNKNOWN_PARAM,  555, "5.5.4", "Unsupported option: %s");
 R(SMTP_USER_UNKNOWN,   550, "5.1.1", "<%s>: Recipient address rejected: User unknown");
+R(SMTP_SRS_INVALID,    550, "5.1.1", "<%s>: Recipient address rejected: invalid SRS address");
 R(SMTP_SIZE_EXCEEDED,  552, "5.3.4", "Error: message size exceeds fixed limit");
 R(SMTP_BARE_LF,        550, "5.5.2", "Error: bare <LF> or <CR> received, message refused");
 R(SMTP_LONG_LINE,      550, "5.5.2", "Error: message line longer than 1000 octets");

@@ -562,6 +562,19 @@ static void cmd_mail(struct smtp *s, char *arg)
 	smtp_reply(s, reply, NULL);
 }
 
+/*
+ * Mail a local address forwards to other domains leaves with an SRS
+ * sender; it may bounce only when the client is not an unauthorized
+ * outside one (backscatter: recipient.h, rcpt_forward_prepare).
+ */
+static void rcpt_forward(struct smtp *s)
+{
+	if (s->rcpts.forward_sender != NULL || rcpt_nforwarded(&s->rcpts) == 0)
+		return;
+	rcpt_forward_prepare(&s->rcpts, s->conf, s->ctx->srs, s->sender.mailbox,
+	    s->ctx->class == CLIENT_OUTSIDE && !smtp_client_authorized(s), time(NULL));
+}
+
 /* Look up and remember a local recipient; 0 when it was accepted. */
 static int rcpt_local(struct smtp *s, const struct smtp_path *path)
 {
@@ -595,6 +608,53 @@ static int rcpt_local(struct smtp *s, const struct smtp_path *path)
 		smtp_client_error(s, &SMTP_USER_UNKNOWN, path->mailbox);
 		return -1;
 	}
+	rcpt_forward(s);
+	return 0;
+}
+
+/*
+ * A recipient that is one of our SRS addresses (the reverse path, a
+ * bounce coming back): a valid one stands for the original sender, local
+ * or remote, whoever the client is; a forged or expired one is refused.
+ * -1 refused (replied), 0 accepted (recipient added), 1 not SRS.
+ */
+static int rcpt_srs(struct smtp *s, const struct smtp_path *path)
+{
+	char orig[SRS_ADDRESS_MAX + 3];
+	struct smtp_path op;
+	enum srs_result why;
+
+	switch (rcpt_srs_reverse(s->conf, s->ctx->srs, path->mailbox, time(NULL),
+	    orig + 1, sizeof orig - 2, &why)) {
+	case RCPT_SRS_NONE:
+		return 1;
+	case RCPT_SRS_INVALID:
+		log_info("rcpt to=%s result=reject code=550 reason=srs-%s",
+		    log_qaddr(path->mailbox), srs_result_name(why));
+		stats_reject(STAT_REJECT_UNKNOWN_USER);
+		smtp_client_error(s, &SMTP_SRS_INVALID, path->mailbox);
+		return -1;
+	case RCPT_SRS_VALID:
+		break;
+	}
+	orig[0] = '<';
+	(void)str_copy(orig + strlen(orig), 2, ">");
+	if (smtp_parse_path_arg(orig, strlen(orig), 0, &op, NULL) != SMTP_PATH_OK) {
+		log_info("rcpt to=%s result=reject code=550 reason=srs-malformed",
+		    log_qaddr(path->mailbox));
+		stats_reject(STAT_REJECT_UNKNOWN_USER);
+		smtp_client_error(s, &SMTP_SRS_INVALID, path->mailbox);
+		return -1;
+	}
+	if (smtp_classify_rcpt(&op, s->conf->domains, s->conf->ndomains) == SMTP_RCPT_LOCAL) {
+		if (rcpt_local(s, &op) != 0)
+			return -1;
+	} else {
+		rcpt_add_reverse(&s->rcpts, op.mailbox);
+		rcpt_forward(s);
+	}
+	log_info("rcpt to=%s result=ok reason=srs orig=%s", log_qaddr(path->mailbox),
+	    log_qaddr(op.mailbox));
 	return 0;
 }
 
@@ -686,6 +746,16 @@ static void rcpt_truncate(struct rcpt_set *set, size_t nlocal, size_t nremote)
 		free(set->remote[--set->nremote]);
 }
 
+/* A recipient accepted (and logged): counted, and the reply. */
+static void rcpt_accepted(struct smtp *s, const struct smtp_path *path,
+    const struct smtp_reply *reply)
+{
+	if (s->naccepted++ == 0)
+		str_copy(s->first_rcpt, sizeof s->first_rcpt, path->mailbox);
+	smtp_enter_state(s, SMTP_STATE_RCPT);
+	smtp_reply(s, reply, NULL);
+}
+
 static void cmd_rcpt(struct smtp *s, char *arg)
 {
 	struct smtp_decision d, rate;
@@ -716,6 +786,11 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 		    log_qaddr(path.mailbox));
 		stats_reject(STAT_REJECT_LIMIT);
 		smtp_reply(s, &SMTP_TOO_MANY_RCPT, NULL);
+		return;
+	}
+	if ((r = rcpt_srs(s, &path)) <= 0) {
+		if (r == 0)
+			rcpt_accepted(s, &path, &SMTP_RCPT_OK);
 		return;
 	}
 	kind = smtp_classify_rcpt(&path, s->conf->domains, s->conf->ndomains);
@@ -769,10 +844,7 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 	}
 	log_info("rcpt to=%s result=ok %s%s", log_qaddr(path.mailbox),
 	    strncmp(d.reason, "relay=", 6) ? "reason=" : "", d.reason);
-	if (s->naccepted++ == 0)
-		str_copy(s->first_rcpt, sizeof s->first_rcpt, path.mailbox);
-	smtp_enter_state(s, SMTP_STATE_RCPT);
-	smtp_reply(s, reply, NULL);
+	rcpt_accepted(s, &path, reply);
 }
 
 static void cmd_data(struct smtp *s, char *arg)

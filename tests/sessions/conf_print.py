@@ -203,6 +203,9 @@ def example(t):
         conf = re.sub(r'^(\s*)\{ service = "(\w+)";\s*address = "0\.0\.0\.0"; port = \d+;',
                       lambda m: '%s{ service = "%s"; address = "127.0.0.1"; port = %d;'
                       % (m.group(1), m.group(2), srv.ports[m.group(2)]), conf, flags=re.M)
+        conf = re.sub(r'^(\s*secret_file\s*=\s*)"[^"]*"',
+                      lambda m: '%s"%s"' % (m.group(1), srv.tree["srs"]["secret_file"]),
+                      conf, flags=re.M)
         # Never the system resolver: tests talk to loopback only.
         return re.sub(r'nameserver = ""', 'nameserver = "127.0.0.1:9"', conf)
 

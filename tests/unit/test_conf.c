@@ -686,6 +686,8 @@ static const struct err_case err_cases[] = {
 	  2, "milters[0].port: unknown key" },
 	{ "milters a group", H "milters = { name = \"a\"; };\n", 2,
 	  "milters: expected a list ( { ... }, ... )" },
+	{ "srs domain", H "srs = { domain = \"srs example\"; };\n", 2,
+	  "srs.domain: bad domain \"srs example\": a domain name, or \"\" for the hostname" },
 	/* libconfig's own errors name file and line. */
 	{ "syntax error", H "state_dir = ;\n", 2, "syntax error" },
 	{ "missing comma", H "listen = ( { service = \"smtp\"; port = 25; }\n"
@@ -1090,6 +1092,7 @@ static void test_print_defaults(void)
 		"milters = ( )\n", "milters[].name =\n", "milters[].timeout = 30\n",
 		"milters[].on_error = \"tempfail\"\n",
 		"milters[].services = [ \"smtp\", \"submission\", \"smtps\" ]\n",
+		"srs.secret_file = \"" SYSCONFDIR "/ispmaild/srs.secret\"\n", "srs.domain = \"\"\n",
 	};
 	struct buf out = BUF_INIT;
 	size_t n = 0;
@@ -1107,9 +1110,9 @@ static void test_print_defaults(void)
 		n += *p == '\n';
 	/*
 	 * 12 top-level keys, 5 of a listen entry, 5 of a milters entry, tls 4,
-	 * relay 9, dns 1, limits 15, queue 4, dkim 2, dnsbl 1, greylist 4.
+	 * relay 9, dns 1, limits 15, queue 4, dkim 2, dnsbl 1, greylist 4, srs 2.
 	 */
-	CU_ASSERT_EQUAL(n, 62);
+	CU_ASSERT_EQUAL(n, 64);
 	buf_free(&out);
 }
 

@@ -26,6 +26,7 @@
 #include "maildir.h"
 #include "queue.h"
 #include "recipient.h"
+#include "srs.h"
 
 static char root[PATH_MAX / 4], state[PATH_MAX / 4];
 static unsigned seq;
@@ -430,6 +431,150 @@ static void test_abort(void)
 	rcpt_set_free(&set);
 }
 
+/* A fixed secret for the SRS tests. */
+static void test_secret(struct srs_secret *sec)
+{
+	memset(sec, 0, sizeof *sec);
+	memset(sec->key, 0x5a, SRS_SECRET_LEN);
+	sec->len = SRS_SECRET_LEN;
+}
+
+/*
+ * The reverse step at RCPT (rcpt_srs_reverse): ours only in the SRS
+ * domain (the hostname, or srs.domain), with an SRS0=/SRS1= local part;
+ * a good one gives the original sender, a changed hash or an old stamp
+ * is INVALID, anything else NONE; nothing without a secret.
+ */
+static void test_srs_reverse(void)
+{
+	struct srs_secret sec;
+	char addr[SRS_ADDRESS_MAX + 1], orig[SRS_ADDRESS_MAX + 1], bad[SRS_ADDRESS_MAX + 1];
+	enum srs_result why;
+	time_t now = 1764900000;
+
+	fresh();
+	test_secret(&sec);
+	CU_ASSERT_STRING_EQUAL(rcpt_srs_domain(&conf), "mx.example.test");
+	CU_ASSERT_EQUAL_FATAL(srs_forward(sec.key, sec.len, "mx.example.test",
+	    "bob@far.example", now, addr, sizeof addr), SRS_OK);
+	CU_ASSERT_EQUAL(rcpt_srs_reverse(&conf, &sec, addr, now, orig, sizeof orig, &why),
+	    RCPT_SRS_VALID);
+	CU_ASSERT_STRING_EQUAL(orig, "bob@far.example");
+	CU_ASSERT_EQUAL(rcpt_srs_reverse(&conf, NULL, addr, now, orig, sizeof orig, &why),
+	    RCPT_SRS_NONE);
+	CU_ASSERT_EQUAL(rcpt_srs_reverse(&conf, &sec, addr, now + 30 * 86400, orig,
+	    sizeof orig, &why), RCPT_SRS_INVALID);
+	CU_ASSERT_EQUAL(why, SRS_EXPIRED);
+	CU_ASSERT_STRING_EQUAL(orig, "");
+	snprintf(bad, sizeof bad, "%s", addr);
+	bad[5] = bad[5] == 'A' ? 'B' : 'A';
+	CU_ASSERT_EQUAL(rcpt_srs_reverse(&conf, &sec, bad, now, orig, sizeof orig, &why),
+	    RCPT_SRS_INVALID);
+	CU_ASSERT_EQUAL(why, SRS_BAD_HASH);
+	CU_ASSERT_EQUAL(rcpt_srs_reverse(&conf, &sec, "alice@mx.example.test", now, orig,
+	    sizeof orig, &why), RCPT_SRS_NONE);
+	/* The same local part at another domain is not ours. */
+	snprintf(bad, sizeof bad, "%.*s@other.example", (int)(strrchr(addr, '@') - addr), addr);
+	CU_ASSERT_EQUAL(rcpt_srs_reverse(&conf, &sec, bad, now, orig, sizeof orig, &why),
+	    RCPT_SRS_NONE);
+	/* srs.domain, when set, is the SRS domain; the hostname is not. */
+	conf.srs.domain = "srs.example.test";
+	CU_ASSERT_EQUAL(rcpt_srs_reverse(&conf, &sec, addr, now, orig, sizeof orig, &why),
+	    RCPT_SRS_NONE);
+	conf.srs.domain = NULL;
+}
+
+/*
+ * Resolution marks what an alias forwards; a direct recipient wins over
+ * the same address forwarded. rcpt_forward_prepare rewrites the sender
+ * and keeps the outside client's no-bounce; deliver writes two envelopes,
+ * each with its sender, the forwarded one marked nobounce.
+ */
+static void test_forward_two_envelopes(void)
+{
+	static char *domains[] = { "example.test" };
+	struct srs_secret sec;
+	struct rcpt_set set = { 0 };
+	struct aliases al;
+	struct delivery d;
+	struct deliver_result res;
+	struct queue_env a, f;
+	struct buf header = BUF_INIT;
+	char path[PATH_MAX], err[256], orig[SRS_ADDRESS_MAX + 1];
+	enum srs_result why;
+	FILE *fp;
+
+	fresh();
+	test_secret(&sec);
+	conf.domains = domains;
+	conf.ndomains = 1;
+	snprintf(path, sizeof path, "%s/users", state);
+	fp = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+	fclose(fp);
+	conf.users_file = xstrdup(path);
+	snprintf(path, sizeof path, "%s/aliases", state);
+	fp = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+	fprintf(fp, "fwd@example.test: far@remote.example, both@remote.example\n");
+	fclose(fp);
+	CU_ASSERT_EQUAL_FATAL(aliases_load(path, &al, err, sizeof err), 0);
+	rcpt_add_remote(&set, "both@remote.example");
+	CU_ASSERT_EQUAL(rcpt_resolve_local(&conf, &al, "fwd@example.test", &set), 1);
+	rcpt_add_remote(&set, "direct@remote.example");
+	CU_ASSERT_EQUAL_FATAL(set.nremote, 3);
+	CU_ASSERT_EQUAL(rcpt_nforwarded(&set), 1);
+	CU_ASSERT_EQUAL(set.forwarded[1], 1);
+	rcpt_forward_prepare(&set, &conf, &sec, "victim@forged.example", 1, time(NULL));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(set.forward_sender);
+	CU_ASSERT_EQUAL(set.forward_nobounce, 1);
+	CU_ASSERT_EQUAL(rcpt_srs_reverse(&conf, &sec, set.forward_sender, time(NULL), orig,
+	    sizeof orig, &why), RCPT_SRS_VALID);
+	CU_ASSERT_STRING_EQUAL(orig, "victim@forged.example");
+
+	CU_ASSERT_EQUAL_FATAL(deliver_open(&d, &conf, &set, "victim@forged.example",
+	    "192.0.2.7 h"), 0);
+	CU_ASSERT_EQUAL(deliver_body_write(&d, BODY, sizeof BODY - 1), 0);
+	CU_ASSERT_EQUAL(deliver_commit(&d, &header, &res), 0);
+	CU_ASSERT(queue_id_valid(res.qid) && queue_id_valid(res.qid_forward));
+	CU_ASSERT_EQUAL_FATAL(queue_env_load(state, res.qid, &a), 0);
+	CU_ASSERT_EQUAL_FATAL(queue_env_load(state, res.qid_forward, &f), 0);
+	CU_ASSERT_STRING_EQUAL(a.sender, "victim@forged.example");
+	CU_ASSERT_EQUAL(a.nobounce, 0);
+	CU_ASSERT_EQUAL(a.nrcpt, 2);
+	CU_ASSERT_STRING_EQUAL(f.sender, set.forward_sender);
+	CU_ASSERT_EQUAL(f.nobounce, 1);
+	CU_ASSERT_EQUAL_FATAL(f.nrcpt, 1);
+	CU_ASSERT_STRING_EQUAL(f.rcpt[0].address, "far@remote.example");
+	CU_ASSERT_EQUAL(f.size, a.size);
+	/* Each its own data file: the workers lock the data file. */
+	CU_ASSERT_STRING_NOT_EQUAL(f.data, a.data);
+	{
+		char pa[PATH_MAX], pf[PATH_MAX];
+		struct stat sa, sf;
+		struct buf ba = BUF_INIT, bf = BUF_INIT;
+
+		snprintf(pa, sizeof pa, "%s/queue/new/%s", state, a.data);
+		snprintf(pf, sizeof pf, "%s/queue/new/%s", state, f.data);
+		CU_ASSERT_EQUAL_FATAL(stat(pa, &sa), 0);
+		CU_ASSERT_EQUAL_FATAL(stat(pf, &sf), 0);
+		CU_ASSERT(sa.st_ino != sf.st_ino);
+		CU_ASSERT_EQUAL(slurp(pa, &ba), 0);
+		CU_ASSERT_EQUAL(slurp(pf, &bf), 0);
+		CU_ASSERT(ba.len == bf.len && memcmp(ba.s, bf.s, ba.len) == 0);
+		buf_free(&ba);
+		buf_free(&bf);
+	}
+	queue_env_free(&a);
+	queue_env_free(&f);
+	aliases_free(&al);
+	rcpt_set_free(&set);
+	free(conf.users_file);
+	conf.users_file = NULL;
+	conf.domains = NULL;
+	conf.ndomains = 0;
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -445,5 +590,8 @@ int main(void)
 	CU_add_test(s, "deliver: header block set after a spooled body",
 	    test_header_after_spooled_body);
 	CU_add_test(s, "deliver: abort leaves nothing", test_abort);
+	CU_add_test(s, "rcpt_srs_reverse: ours, valid, invalid, none", test_srs_reverse);
+	CU_add_test(s, "forwarded recipients: SRS sender, nobounce, two envelopes",
+	    test_forward_two_envelopes);
 	return cutap_run();
 }

@@ -709,6 +709,43 @@ static void test_bounce_no_bare_cr(void)
 	queue_env_free(&env);
 }
 
+/*
+ * The nobounce record (forwarded for an outside client) round-trips; an
+ * envelope written before it existed loads with nobounce 0.
+ */
+static void test_nobounce(void)
+{
+	const char *dir = fresh_state();
+	struct maildir_writer w;
+	struct queue_env env, back;
+	struct buf text = BUF_INIT;
+	char p[PATH_MAX];
+	FILE *f;
+
+	env_init(&env, 1732780000, "SRS0=abcd=JY=forged.test=victim@mail.example", "192.0.2.7 h");
+	env.nobounce = 1;
+	queue_env_add_rcpt(&env, "far@remote.example");
+	CU_ASSERT_EQUAL_FATAL(enqueue(dir, "Subject: x\n\nbody\n", &env, &w), 0);
+	CU_ASSERT_EQUAL(slurp(dir, "env", env.id, &text), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(text.s, "\nnobounce forwarded-from-outside\n"));
+	CU_ASSERT_EQUAL_FATAL(queue_env_load(dir, env.id, &back), 0);
+	CU_ASSERT_EQUAL(back.nobounce, 1);
+	queue_env_free(&back);
+	/* An old envelope, exactly as the earlier versions wrote it. */
+	snprintf(p, sizeof p, "%s/queue/env/%s", dir, env.id);
+	f = fopen(p, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fprintf(f, "ispmaild-queue 1\narrival 1732780000\nsender a@b.example\n"
+	    "data %s\nclient 192.0.2.7 h\nrcpt pending 0 0 far@remote.example\t\n", env.data);
+	fclose(f);
+	CU_ASSERT_EQUAL_FATAL(queue_env_load(dir, env.id, &back), 0);
+	CU_ASSERT_EQUAL(back.nobounce, 0);
+	CU_ASSERT_EQUAL(back.nrcpt, 1);
+	queue_env_free(&back);
+	queue_env_free(&env);
+	buf_free(&text);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -725,6 +762,7 @@ int main(void)
 	CU_add_test(s, "quoted address with a space round-trips", test_address_with_space);
 	CU_add_test(s, "CR/LF in a field cannot inject a record", test_no_record_injection);
 	CU_add_test(s, "queue_remove", test_remove);
+	CU_add_test(s, "nobounce round-trips; an old envelope loads", test_nobounce);
 	CU_add_test(s, "remote text escaped (smtp_client_clean_text)", test_clean_text);
 	CU_add_test(s, "a DSN has no bare CR (bounce_build)", test_bounce_no_bare_cr);
 	CU_add_test(s, "queue_ids oldest first (seconds)", test_ids_order_seconds);
