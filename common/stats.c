@@ -17,7 +17,7 @@
 #include "stats.h"
 
 #define STATS_MAGIC 0x69737073u		/* "ispsS" */
-#define STATS_VERSION 4
+#define STATS_VERSION 5
 #define STATS_AUTH_WINDOW 900		/* failures are forgotten after 15 min */
 
 static struct stats_shm *shm;
@@ -221,7 +221,7 @@ const char *stats_reject_name(enum stats_reject why)
 	static const char *const names[STAT_REJECT_KINDS] = {
 		"first-pop", "denied", "auth-required", "unknown-user", "syntax",
 		"limit", "data", "ratelimit", "sender", "dnsbl", "greylist",
-		"milter",
+		"milter", "quota",
 	};
 
 	return why < STAT_REJECT_KINDS ? names[why] : "other";

@@ -38,6 +38,7 @@ enum stats_reject {
 	STAT_REJECT_DNSBL,		/* 554 client listed in a DNSBL zone */
 	STAT_REJECT_GREYLIST,		/* 450 greylisted */
 	STAT_REJECT_MILTER,		/* a filter's reject or tempfail (milters) */
+	STAT_REJECT_QUOTA,		/* 452 4.2.2 mailbox full */
 	STAT_REJECT_KINDS
 };
 

@@ -18,7 +18,10 @@
 #include <unistd.h>
 
 #include "deliver.h"
+#include "log.h"
+#include "maildir.h"
 #include "sys.h"
+#include "users.h"
 
 /* The Maildir of a local recipient, made when missing (first delivery). */
 static int local_maildir(const struct conf *c, const char *address, char *path,
@@ -28,6 +31,24 @@ static int local_maildir(const struct conf *c, const char *address, char *path,
 	    maildir_make(path, (uid_t)-1, (gid_t)-1) != 0)
 		return -1;
 	return 0;
+}
+
+/*
+ * Maildir++: a user with a quota has the stored copy counted in its
+ * maildirsize, after the copy's fsync (docs/PROTOCOL.md). A failure only
+ * leaves the count to the next recalculation: the mail is stored.
+ */
+static void quota_count(const struct conf *c, const char *address, size_t size)
+{
+	struct user_options o;
+	char path[PATH_MAX];
+
+	if (users_options(c->users_file, address, &o) != 1 || !o.has_quota ||
+	    maildir_path_for(c->maildir_root, address, path, sizeof path) != 0)
+		return;
+	if (quota_update(path, o.quota, 0, (long long)size, 1) != 0)
+		log_warn("quota to=%s result=error reason=\"%s\"", log_q(address),
+		    strerror(errno));
 }
 
 int deliver_open(struct delivery *d, const struct conf *c, const struct rcpt_set *set,
@@ -303,9 +324,8 @@ int deliver_commit(struct delivery *d, const struct buf *header,
 	if (set->nlocal > 0)
 		buf_printf(&rp, "Return-Path: <%s>\n", d->sender);
 	/*
-	 * Hook (second stage, quotas): the Maildir++ maildirsize of each local
-	 * recipient is brought up to date right after its copy is stored, the
-	 * first below and the links in the loop (res->nlocal_done counts them).
+	 * The Maildir++ maildirsize of each local recipient with a quota is
+	 * brought up to date right after its copy is stored (quota_count).
 	 * The quota is judged at RCPT, not here: a message that crosses it is
 	 * still delivered. Per-copy headers beyond Return-Path (Delivered-To)
 	 * would make copies differ: such a copy is written, not linked.
@@ -322,6 +342,7 @@ int deliver_commit(struct delivery *d, const struct buf *header,
 		}
 	} else {
 		res->nlocal_done = 1;
+		quota_count(d->conf, set->local[0], d->first.disk);
 		for (i = 1; i < set->nlocal; i++) {
 			if (local_maildir(d->conf, set->local[i], path, sizeof path) != 0 ||
 			    maildir_writer_link(&d->first, path) != 0) {
@@ -329,6 +350,7 @@ int deliver_commit(struct delivery *d, const struct buf *header,
 				goto out;
 			}
 			res->nlocal_done++;
+			quota_count(d->conf, set->local[i], d->first.disk);
 		}
 		if (set->nremote > 0 && queue_store(d, header, res) != 0) {
 			failed(res, DELIVER_FAIL_QUEUE);

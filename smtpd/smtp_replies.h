@@ -93,6 +93,8 @@ R(SMTP_NON_ASCII,      553, "5.6.7", "Non-ASCII address not permitted");
 R(SMTP_SENDER_NOT_OWNED, 553, "5.7.1", "Sender address rejected: not owned by user %s");
 R(SMTP_SENDER_NOT_LOGGED_IN, 550, "5.7.1", "Sender address rejected: not logged in");
 R(SMTP_RATE_LIMITED,   451, "4.7.1", "Sending rate limit exceeded, try again later");
+/* A local mailbox at its Maildir++ quota (users file quota=). */
+R(SMTP_MAILBOX_FULL,   452, "4.2.2", "Mailbox full");
 
 /*
  * Inbound filters at RCPT (filter/dnsbl.h, filter/greylist.h). The DNSBL

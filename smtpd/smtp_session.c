@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@
 #include "aliases.h"
 #include "buf.h"
 #include "log.h"
+#include "users.h"
+#include "maildir.h"
 #include "policy.h"
 #include "ratelimit.h"
 #include "recipient.h"
@@ -576,6 +579,23 @@ static void rcpt_forward(struct smtp *s)
 }
 
 /* Look up and remember a local recipient; 0 when it was accepted. */
+/*
+ * A user's own mailbox at its quota (SPEC 12: 452 4.2.2 at RCPT; the
+ * limit is soft by one message, see quota_over). An alias is judged by
+ * its own name only when it is a user too. A quota that cannot be read
+ * takes the mail: the disk, not the count, is what must not overflow.
+ */
+static int rcpt_mailbox_full(struct smtp *s, const char *address)
+{
+	struct user_options o;
+	char path[PATH_MAX];
+
+	if (users_options(s->conf->users_file, address, &o) != 1 || !o.has_quota ||
+	    maildir_path_for(s->conf->maildir_root, address, path, sizeof path) != 0)
+		return 0;
+	return quota_room(path, o.quota, 0) == 0;
+}
+
 static int rcpt_local(struct smtp *s, const struct smtp_path *path)
 {
 	char address[SMTP_PATH_MAX + 1], err[512];
@@ -593,6 +613,13 @@ static int rcpt_local(struct smtp *s, const struct smtp_path *path)
 	    address, sizeof address) != 0) {
 		r = 0;
 	} else {
+		if (rcpt_mailbox_full(s, address)) {
+			log_info("rcpt to=%s result=reject code=452 reason=quota",
+			    log_qaddr(path->mailbox));
+			stats_reject(STAT_REJECT_QUOTA);
+			smtp_reply(s, &SMTP_MAILBOX_FULL, NULL);
+			return -1;
+		}
 		r = rcpt_resolve_local(s->conf, &s->aliases, address, &s->rcpts);
 	}
 	if (r < 0) {

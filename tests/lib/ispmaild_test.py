@@ -206,7 +206,7 @@ class Server:
             # Never the system resolver: tests talk to loopback only.
             "dns": {"nameserver": "127.0.0.1:9"},
             # The SRS secret is made at first start: in the test's folder.
-            "srs": {"secret_file": os.path.join(self.dir, "srs.secret")},
+            "srs": {"secret_file": os.path.join(self.dir, "srs.key")},
         }
         if self.root:
             self.tree["user"] = pwd.getpwuid(self.uid).pw_name
