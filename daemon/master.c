@@ -46,6 +46,7 @@
 #include "log.h"
 #include "master.h"
 #include "pop3.h"
+#include "recipient.h"
 #include "runner.h"
 #include "session.h"
 #include "smtp.h"
@@ -1246,6 +1247,14 @@ int master_check(const struct conf *c, char *err, size_t errlen)
 		explicit_bzero(&sec, sizeof sec);
 	}
 	check_private("users_file", c->users_file, "password hashes");
+	{
+		char pm[512];
+
+		if (rcpt_postmaster_address(c, pm, sizeof pm) != 0)
+			fprintf(stderr, "ispmaild: warning: postmaster@ and abuse@ have nowhere "
+			    "to go: set postmaster, or add a user in %s\n",
+			    c->ndomains > 0 ? c->domains[0] : "the first domain");
+	}
 	if (aliases_load(c->aliases_file, &aliases, err, errlen) != 0)
 		return 1;
 	aliases_free(&aliases);

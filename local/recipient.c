@@ -165,6 +165,57 @@ static int expand(const struct conf *c, const struct aliases *al,
 	return found;
 }
 
+int rcpt_postmaster_address(const struct conf *c, char *out, size_t outlen)
+{
+	struct users u;
+	char err[512];
+	int rc = -1;
+
+	if (c->postmaster != NULL && c->postmaster[0] != '\0')
+		return str_copy(out, outlen, c->postmaster) == 0 ? 0 : -1;
+	if (c->ndomains == 0 || users_load(c->users_file, &u, err, sizeof err) != 0)
+		return -1;
+	for (size_t i = 0; i < u.n && rc != 0; i++) {
+		const char *at = strrchr(u.v[i].address, '@');
+
+		if (at != NULL && strcasecmp(at + 1, c->domains[0]) == 0)
+			rc = str_copy(out, outlen, u.v[i].address) == 0 ? 0 : -1;
+	}
+	users_free(&u);
+	return rc;
+}
+
+/*
+ * postmaster@ and abuse@ of every local domain are always deliverable (RFC
+ * 5321 §4.5.1, RFC 2142): when no user, alias or catch-all takes them,
+ * they go to the configured postmaster. 1, 0 (not such a name, or no
+ * postmaster at all), -1.
+ */
+static int role_address(const struct conf *c, const struct aliases *al,
+    const char *address, struct rcpt_set *set, int depth)
+{
+	const char *at = strrchr(address, '@');
+	char target[512];
+	size_t ll = at != NULL ? (size_t)(at - address) : 0;
+
+	if (at == NULL || !((ll == 10 && strncasecmp(address, "postmaster", 10) == 0) ||
+	    (ll == 5 && strncasecmp(address, "abuse", 5) == 0)))
+		return 0;
+	if (rcpt_postmaster_address(c, target, sizeof target) != 0) {
+		log_warn("rcpt to=%s reason=\"no postmaster: set postmaster in the configuration\"",
+		    log_q(address));
+		return 0;
+	}
+	if (strcasecmp(target, address) == 0)
+		return 0;	/* the postmaster itself is missing: no loop */
+	at = strrchr(target, '@');
+	if (at == NULL || !conf_is_local_domain(c, at + 1, strlen(at + 1))) {
+		add_remote(set, target, 1);
+		return 1;
+	}
+	return resolve(c, al, target, set, depth + 1);
+}
+
 static int resolve(const struct conf *c, const struct aliases *al,
     const char *address, struct rcpt_set *set, int depth)
 {
@@ -189,7 +240,7 @@ static int resolve(const struct conf *c, const struct aliases *al,
 	at = strrchr(address, '@');
 	if (at != NULL && (a = aliases_catchall(al, at + 1)) != NULL)
 		return expand(c, al, a, set, depth);
-	return 0;
+	return role_address(c, al, address, set, depth);
 }
 
 int rcpt_resolve_local(const struct conf *c, const struct aliases *al,

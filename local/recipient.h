@@ -80,4 +80,11 @@ enum rcpt_srs {
 enum rcpt_srs rcpt_srs_reverse(const struct conf *c, const struct srs_secret *secret,
     const char *address, time_t now, char *orig, size_t origlen, enum srs_result *why);
 
+/*
+ * Where postmaster@ and abuse@ of the local domains go when nothing else
+ * takes them: the postmaster key, else the first user of the first
+ * domain. 0 with the address in out, -1 when there is none.
+ */
+int rcpt_postmaster_address(const struct conf *c, char *out, size_t outlen);
+
 #endif

@@ -34,6 +34,8 @@ def main():
     if srv is None:
         srv = T.Server(services=("smtp",))
     with srv:
+        # A user in the first domain, or -t warns that postmaster@ has nowhere to go.
+        srv.add_user("postmaster@" + T.DOMAINS[0], "Pw-post-1")
         key = srv.tree.get("tls", {}).get("private_key")
         users = warning("users_file", srv.users_file, "password hashes")
         os.chmod(srv.users_file, 0o640)
@@ -42,6 +44,20 @@ def main():
         rc, out, err = check(srv)
         t.eq((rc, err), (0, ""), "users file 0640, key 0600: no warning")
         t.ok("configuration ok" in out, "configuration ok", out)
+        srv.set("postmaster", "nobody-here@" + T.DOMAINS[0])
+        srv.write_config()
+        rc, out, err = check(srv)
+        t.eq((rc, err), (0, ""), "a postmaster key is taken as it is, user or not")
+        srv.set("postmaster", None)
+        srv.write_config()
+        open(srv.users_file, "w").close()
+        os.chmod(srv.users_file, 0o640)
+        rc, out, err = check(srv)
+        t.eq((rc, err), (0, "ispmaild: warning: postmaster@ and abuse@ have nowhere to go: "
+                         "set postmaster, or add a user in %s\n" % T.DOMAINS[0]),
+             "no postmaster key and no user in the first domain: -t warns, still ok")
+        srv.add_user("postmaster@" + T.DOMAINS[0], "Pw-post-1")
+        os.chmod(srv.users_file, 0o640)
 
         os.chmod(srv.users_file, 0o644)
         rc, out, err = check(srv)
