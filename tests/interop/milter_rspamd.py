@@ -60,7 +60,7 @@ OFF = ("rbl", "whitelist", "phishing", "multimap", "mime_types", "rspamd_update"
        "neural", "greylist", "ratelimit", "replies", "reputation", "elastic",
        "clickhouse", "metadata_exporter", "external_services", "antivirus",
        "p0f", "dkim_signing", "arc", "history_redis", "bayes_expiry",
-       "maillist", "spamassassin", "mx_check", "once_received", "hfilter")
+       "maillist", "spamassassin", "mx_check", "once_received", "hfilter", "mid")
 
 CONF = """\
 .include "$CONFDIR/common.conf"
@@ -230,6 +230,12 @@ def part_rspamd(t, fx, rs):
     t.ok(b"Subject: lunch on Friday\n" in head and
          body == b"Shall we meet at noon at the usual place?\n",
          "clean: the message itself unchanged", msg.decode(errors="replace"))
+    try:
+        with open(rs.log, errors="replace") as f:
+            fetched = [ln for ln in f if re.search(r"https?://", ln)]
+    except OSError as e:
+        fetched = [str(e)]
+    t.eq(fetched, [], "rspamd loaded no map over HTTP (nothing downloaded)")
 
 
 def main():
