@@ -244,10 +244,10 @@ static int intake_filters_and_signature(struct smtp *s, struct buf *header,
 {
 	int r = smtp_milters_message(s, body, id);
 
-	if (r != SMTP_MILTER_STORE)
+	if (r != SMTP_MILTER_STORE && r != SMTP_MILTER_QUARANTINE)
 		return r;
 	(void)smtp_sign(s, header, body);
-	return SMTP_MILTER_STORE;
+	return r;
 }
 
 /*
@@ -262,6 +262,11 @@ static int intake_headers(struct smtp *s, struct intake *in)
 	r = intake_filters_and_signature(s, &in->header, &in->dv.body, in->dv.id);
 	if (r == SMTP_MILTER_STORE)
 		return 0;
+	/* Quarantine: every recipient's copy waits in the queue, held. */
+	if (r == SMTP_MILTER_QUARANTINE) {
+		deliver_hold(&in->dv);
+		return 0;
+	}
 	deliver_abort(&in->dv);
 	if (r == SMTP_MILTER_DISCARDED) {
 		/* 250 as if stored (the client must not retry), nothing kept. */
