@@ -88,6 +88,11 @@ def part_release(t, fx):
     t.ok(O.log_lines(srv, r"milter stage=eom result=quarantine "
                      r"reason=\"held by the scripted filter\" id=\S+ action=hold"),
          "quarantine: logged with action=hold")
+    t.ok(O.log_lines(srv, r"quarantine id=\S+ queue=%s result=held" % re.escape(qid)),
+         "held: logged with the queue id")
+    t.ok(O.log_lines(srv, r"queued id=%s from=<%s> rcpts=2 " % (re.escape(qid),
+                                                                 re.escape(O.SENDER))),
+         "held: queued for both recipients")
     t.eq(H.maildir_messages(srv, LOCAL), [], "held: nothing in the Maildir")
     env = H.envelope(srv, qid)
     t.ok("\nheld quarantine\n" in env["text"], "held: the envelope's held line", env["text"])
