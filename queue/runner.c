@@ -195,12 +195,13 @@ static void deliver_domain(const struct conf *c, struct queue_env *env,
 	free(idx);
 }
 
-/* A recipient in one of our domains: one a released quarantine held. */
-static int rcpt_is_local(const struct conf *c, const struct queue_rcpt *q)
+/* A due recipient in one of our domains: one a released quarantine held. */
+static int rcpt_is_local(const struct conf *c, const struct queue_rcpt *q, time_t now)
 {
 	const char *d = domain_of(q->address);
 
-	return q->state == QUEUE_RCPT_PENDING && conf_is_local_domain(c, d, strlen(d));
+	return q->state == QUEUE_RCPT_PENDING && q->next_attempt <= now &&
+	    conf_is_local_domain(c, d, strlen(d));
 }
 
 /*
@@ -221,11 +222,12 @@ static void deliver_local(const struct conf *c, struct queue_env *env, int dataf
 	size_t i, k;
 	off_t off = 0;
 	ssize_t n;
+	char why[300];
 	int r = -1;
 
 	set.local = xcalloc(env->nrcpt, sizeof *set.local);
 	for (i = 0; i < env->nrcpt; i++)
-		if (rcpt_is_local(c, &env->rcpt[i]))
+		if (rcpt_is_local(c, &env->rcpt[i], now))
 			set.local[set.nlocal++] = env->rcpt[i].address;
 	if (set.nlocal == 0) {
 		free(set.local);
@@ -240,13 +242,14 @@ static void deliver_local(const struct conf *c, struct queue_env *env, int dataf
 		else
 			r = deliver_commit(&d, &none, &res);
 	}
+	snprintf(why, sizeof why, "451 4.3.0 local delivery failed: %s", strerror(errno));
 	for (i = 0, k = 0; i < env->nrcpt; i++) {
 		struct queue_rcpt *q = &env->rcpt[i];
 
-		if (!rcpt_is_local(c, q))
+		if (!rcpt_is_local(c, q, now))
 			continue;
 		record(c, q, r == 0 ? SMTP_CLIENT_DELIVERED : SMTP_CLIENT_DEFERRED,
-		    r == 0 ? "delivered to the mailbox" : "local delivery failed", now);
+		    r == 0 ? "delivered to the mailbox" : why, now);
 		log_info("delivery id=%s to=%s result=%s tries=%d", env->id,
 		    log_qaddr(set.local[k++]), r == 0 ? "delivered" : "deferred", q->tries);
 	}
