@@ -23,6 +23,7 @@
 #include "conf.h"
 #include "dkim_keys.h"
 #include "greylist_admin.h"
+#include "queue_admin.h"
 #include "ratelimits.h"
 #include "log.h"
 #include "mailbox.h"
@@ -673,7 +674,8 @@ static int greylist_expire(const struct conf *c, const char *arg)
 /* ---- the queue ---- */
 
 /*
- * One line per message: id, age in seconds, size, <sender>, then each
+ * One line per message: id, age in seconds, size, <sender>, the word
+ * "held" for a quarantined message (queue release), then each
  * recipient as address=state (and the last remote reply, when there is one,
  * on an indented line below).
  */
@@ -696,8 +698,8 @@ static int queue_list(const struct conf *c, const char *arg)
 
 		if (queue_env_load(c->state_dir, ids[i], &env) != 0)
 			continue;	/* removed meanwhile, or not ours */
-		printf("%s %llds %zu %s", q(env.id), (long long)(now - env.arrival),
-		    env.size, log_qaddr(env.sender));
+		printf("%s %llds %zu %s%s", q(env.id), (long long)(now - env.arrival),
+		    env.size, log_qaddr(env.sender), env.held ? " held" : "");
 		for (j = 0; j < env.nrcpt; j++)
 			printf(" %s=%s", q(env.rcpt[j].address), states[env.rcpt[j].state]);
 		printf("\n");
@@ -761,6 +763,23 @@ static int queue_del(const struct conf *c, const char *id)
 	if (r == 0)
 		return fail("queue del: %s: no such message", id);
 	printf("queue: %s removed\n", id);
+	return 0;
+}
+
+/* A quarantined message goes on to its recipients (admin/queue_admin.c). */
+static int queue_release(const struct conf *c, const char *id)
+{
+	char err[256] = "";
+	int r;
+
+	if (privileges_drop(c) == -1)
+		return 1;
+	r = admin_queue_release(c, id, err, sizeof err);
+	if (r < 0)
+		return fail("queue release: %s: %s", id, err);
+	if (r == 0)
+		return fail("queue release: %s: no such message", id);
+	printf("queue: %s released\n", id);
 	return 0;
 }
 
@@ -1008,6 +1027,7 @@ static const struct command commands[] = {
 	{ "queue", "list", NULL, queue_list, "one message per line, queue id first", NULL },
 	{ "queue", "flush", NULL, queue_flush, "retry every message now", NULL },
 	{ "queue", "del", "ID", queue_del, "remove a message", NULL },
+	{ "queue", "release", "ID", queue_release, "deliver a held (quarantined) message", NULL },
 	{ "status", NULL, NULL, status_show, "daemon, sessions, queue, counters", NULL },
 	{ "dkim", "keygen", "DOMAIN [--selector S] [--algorithm rsa|ed25519]", NULL,
 	    "make a signing key, print its DNS record", dkim_keygen },

@@ -210,6 +210,11 @@ static void envelope_fill(const struct delivery *d, int forwarded, struct queue_
 	    d->sender);
 	env->nobounce = forwarded && set->forward_nobounce;
 	env->client = xstrdup(d->client ? d->client : "");
+	env->held = d->held;
+	/* Held, the local recipients wait in the queue with the client's sender. */
+	if (d->held && !forwarded)
+		for (i = 0; i < set->nlocal; i++)
+			queue_env_add_rcpt(env, set->local[i]);
 	for (i = 0; i < set->nremote; i++)
 		if ((set->forwarded[i] != 0) == (forwarded != 0))
 			queue_env_add_rcpt(env, set->remote[i]);
@@ -255,7 +260,8 @@ static int queue_envelope(struct delivery *d, const struct maildir_writer *w,
 {
 	struct maildir_writer fw;
 	size_t nfwd = rcpt_nforwarded(d->set);
-	int both = nfwd > 0 && nfwd < d->set->nremote;
+	size_t ndirect = d->set->nremote - nfwd + (d->held ? d->set->nlocal : 0);
+	int both = nfwd > 0 && ndirect > 0;
 
 	if (envelope_save(d, w, both ? 0 : nfwd > 0, res->qid, sizeof res->qid) != 0)
 		return -1;
@@ -305,6 +311,28 @@ static void body_free(struct deliver_body *b)
 	}
 }
 
+void deliver_hold(struct delivery *d)
+{
+	d->held = 1;
+}
+
+/*
+ * Held: the queue copy is the first and only one. A first copy opened in
+ * a Maildir is given up (the body's spool is a file of its own and stays);
+ * the queue's is opened with a fresh queue id, the message's id from then.
+ */
+static int hold_first(struct delivery *d)
+{
+	if (d->first_is_queue)
+		return 0;
+	maildir_writer_abort(&d->first);
+	d->first_is_queue = 1;
+	if (queue_id_new(d->id, sizeof d->id) != 0 ||
+	    queue_data_open_id(&d->first, d->conf->state_dir, d->id) != 0)
+		return -1;
+	return 0;
+}
+
 int deliver_commit(struct delivery *d, const struct buf *header,
     struct deliver_result *res)
 {
@@ -320,8 +348,12 @@ int deliver_commit(struct delivery *d, const struct buf *header,
 		return failed(res, DELIVER_FAIL_FIRST);
 	}
 	d->first_open = 0;
+	if (d->held && hold_first(d) != 0) {
+		failed(res, DELIVER_FAIL_FIRST);
+		goto out;
+	}
 	/* The one per-copy header today: the same for every local copy, so links. */
-	if (set->nlocal > 0)
+	if (set->nlocal > 0 && !d->held)
 		buf_printf(&rp, "Return-Path: <%s>\n", d->sender);
 	/*
 	 * The Maildir++ maildirsize of each local recipient with a quota is
@@ -357,7 +389,7 @@ int deliver_commit(struct delivery *d, const struct buf *header,
 			goto out;
 		}
 	}
-	if (res->qid[0] != '\0')
+	if (res->qid[0] != '\0' && !d->held)
 		(void)queue_wakeup(d->conf->state_dir, 'n');
 	r = 0;
 out:

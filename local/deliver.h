@@ -72,6 +72,7 @@ struct delivery {
 	struct maildir_writer first;	/* the first local copy, or the queue's */
 	int first_open;
 	int first_is_queue;
+	int held;			/* deliver_hold: everything to the queue, held */
 	struct deliver_body body;
 };
 
@@ -83,6 +84,13 @@ struct delivery {
  */
 int deliver_open(struct delivery *d, const struct conf *c, const struct rcpt_set *set,
     const char *sender, const char *client);
+/*
+ * A filter quarantined the message (docs/ADMIN.md, "Filters"): store it
+ * only in the queue, for every recipient, local ones too, with the held
+ * mark; the runner leaves it until ispmailctl queue release. Before
+ * deliver_commit.
+ */
+void deliver_hold(struct delivery *d);
 /* Take n more bytes of the body. -1 with errno when the spool cannot. */
 int deliver_body_write(struct delivery *d, const void *p, size_t n);
 /*

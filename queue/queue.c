@@ -184,6 +184,8 @@ int queue_env_save(const char *state_dir, const struct queue_env *env)
 	buf_appendc(&b, '\n');
 	if (env->nobounce)
 		buf_appends(&b, "nobounce forwarded-from-outside\n");
+	if (env->held)
+		buf_appends(&b, "held quarantine\n");
 	for (i = 0; i < env->nrcpt; i++) {
 		const struct queue_rcpt *q = &env->rcpt[i];
 		static const char *const names[] = { "pending", "delivered", "failed" };
@@ -326,6 +328,8 @@ int queue_env_load(const char *state_dir, const char *id, struct queue_env *env)
 			env->client = xstrdup(line + 7);
 		else if (strncmp(line, "nobounce ", 9) == 0)
 			env->nobounce = 1;
+		else if (strncmp(line, "held ", 5) == 0)
+			env->held = 1;
 		else if (strncmp(line, "rcpt ", 5) == 0)
 			r = parse_rcpt(env, line + 5);
 	}

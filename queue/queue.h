@@ -18,6 +18,8 @@
  *   data 1732780000.M1P2Q3.host,S=10,W=11
  *   client 192.0.2.7 helo.name
  *   nobounce forwarded-from-outside   (optional: no DSN when it fails)
+ *   held quarantine                   (optional: a filter's quarantine; the
+ *                                      runner leaves it until released)
  *   rcpt pending 0 0 bob@remote.example<TAB>
  *   rcpt <state> <tries> <next attempt> <address><TAB><last reply>
  *
@@ -55,6 +57,7 @@ struct queue_env {
 	char *data;		/* file name in queue/new */
 	char *client;		/* "ip helo", for the bounce and the log */
 	int nobounce;		/* forwarded for an unauthorized outside client */
+	int held;		/* quarantined: never delivered nor expired until released */
 	struct queue_rcpt *rcpt;
 	size_t nrcpt;
 	size_t size;		/* bytes on disk of the data file (S=) */

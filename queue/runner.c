@@ -30,6 +30,7 @@
 
 #include "bounce.h"
 #include "client.h"
+#include "deliver.h"
 #include "hops.h"
 #include "dns.h"
 #include "log.h"
@@ -194,6 +195,67 @@ static void deliver_domain(const struct conf *c, struct queue_env *env,
 	free(idx);
 }
 
+/* A due recipient in one of our domains: one a released quarantine held. */
+static int rcpt_is_local(const struct conf *c, const struct queue_rcpt *q, time_t now)
+{
+	const char *d = domain_of(q->address);
+
+	return q->state == QUEUE_RCPT_PENDING && q->next_attempt <= now &&
+	    conf_is_local_domain(c, d, strlen(d));
+}
+
+/*
+ * The local recipients of a released message (deliver_hold kept them in
+ * the queue), to their Maildirs through the one delivery function: the
+ * data file is the header block and body as stored, Return-Path added
+ * as for any local copy. A failure defers them all (the copies already
+ * stored may be stored again at the retry: a duplicate, never a loss).
+ */
+static void deliver_local(const struct conf *c, struct queue_env *env, int datafd,
+    time_t now)
+{
+	struct rcpt_set set = { 0 };
+	struct delivery d;
+	struct deliver_result res;
+	struct buf none = BUF_INIT;
+	char buf[65536];
+	size_t i, k;
+	off_t off = 0;
+	ssize_t n;
+	char why[300];
+	int r = -1;
+
+	set.local = xcalloc(env->nrcpt, sizeof *set.local);
+	for (i = 0; i < env->nrcpt; i++)
+		if (rcpt_is_local(c, &env->rcpt[i], now))
+			set.local[set.nlocal++] = env->rcpt[i].address;
+	if (set.nlocal == 0) {
+		free(set.local);
+		return;
+	}
+	if (deliver_open(&d, c, &set, env->sender, env->client) == 0) {
+		while ((n = pread(datafd, buf, sizeof buf, off)) > 0 &&
+		    deliver_body_write(&d, buf, (size_t)n) == 0)
+			off += n;
+		if (n != 0)
+			deliver_abort(&d);
+		else
+			r = deliver_commit(&d, &none, &res);
+	}
+	snprintf(why, sizeof why, "451 4.3.0 local delivery failed: %s", strerror(errno));
+	for (i = 0, k = 0; i < env->nrcpt; i++) {
+		struct queue_rcpt *q = &env->rcpt[i];
+
+		if (!rcpt_is_local(c, q, now))
+			continue;
+		record(c, q, r == 0 ? SMTP_CLIENT_DELIVERED : SMTP_CLIENT_DEFERRED,
+		    r == 0 ? "delivered to the mailbox" : why, now);
+		log_info("delivery id=%s to=%s result=%s tries=%d", env->id,
+		    log_qaddr(set.local[k++]), r == 0 ? "delivered" : "deferred", q->tries);
+	}
+	free(set.local);
+}
+
 static void fail_pending(struct queue_env *env, const char *reply)
 {
 	size_t i;
@@ -257,13 +319,16 @@ int runner_deliver(const struct conf *c, const char *id)
 		close(fd);
 		return 0;	/* delivered and removed meanwhile */
 	}
-	if (now - env.arrival >= c->queue.max_age) {
+	if (env.held) {
+		log_info("queue id=%s result=held", id);	/* quarantined meanwhile */
+	} else if (now - env.arrival >= c->queue.max_age) {
 		fail_pending(&env, "expired");
 	} else if (count_hops(fd) > SMTP_HOPS_MAX) {
 		fail_pending(&env, "554 5.4.6 Too many hops: mail loop");
 	} else if ((res = dns_resolver_new(c->dns_nameserver, err, sizeof err)) == NULL) {
 		log_error("queue id=%s result=error reason=\"resolver: %s\"", id, log_qtext(err));
 	} else {
+		deliver_local(c, &env, fd, now);
 		tls = smtp_client_tls_ctx();
 		for (i = 0; i < env.nrcpt; i++) {
 			const char *d = domain_of(env.rcpt[i].address);
@@ -460,6 +525,11 @@ static long schedule(const struct conf *c)
 
 		if (busy(ids[i]) || queue_env_load(c->state_dir, ids[i], &env) != 0)
 			continue;
+		/* Held (quarantined): neither delivered nor expired until released. */
+		if (env.held) {
+			queue_env_free(&env);
+			continue;
+		}
 		for (j = 0; j < env.nrcpt; j++) {
 			if (env.rcpt[j].state != QUEUE_RCPT_PENDING)
 				continue;

@@ -42,6 +42,7 @@ struct intake {
 	time_t arrival;			/* when DATA began: the Received: date */
 	int werr;			/* errno of a failed spool write, or 0 */
 	char client[600];		/* "ip helo", the queue envelope's */
+	char held_id[QUEUE_ID_MAX];	/* quarantined: the id it had (Received:), or "" */
 };
 
 /* RFC 5322 date for Received:. */
@@ -244,10 +245,10 @@ static int intake_filters_and_signature(struct smtp *s, struct buf *header,
 {
 	int r = smtp_milters_message(s, body, id);
 
-	if (r != SMTP_MILTER_STORE)
+	if (r != SMTP_MILTER_STORE && r != SMTP_MILTER_QUARANTINE)
 		return r;
 	(void)smtp_sign(s, header, body);
-	return SMTP_MILTER_STORE;
+	return r;
 }
 
 /*
@@ -262,6 +263,12 @@ static int intake_headers(struct smtp *s, struct intake *in)
 	r = intake_filters_and_signature(s, &in->header, &in->dv.body, in->dv.id);
 	if (r == SMTP_MILTER_STORE)
 		return 0;
+	/* Quarantine: every recipient's copy waits in the queue, held. */
+	if (r == SMTP_MILTER_QUARANTINE) {
+		str_copy(in->held_id, sizeof in->held_id, in->dv.id);
+		deliver_hold(&in->dv);
+		return 0;
+	}
 	deliver_abort(&in->dv);
 	if (r == SMTP_MILTER_DISCARDED) {
 		/* 250 as if stored (the client must not retry), nothing kept. */
@@ -285,10 +292,13 @@ static void store_log(struct smtp *s, const struct intake *in)
 		log_info("deliver to=%s result=ok", log_q(s->rcpts.local[i]));
 	switch (res->stage) {
 	case DELIVER_OK:
+		if (in->held_id[0] != '\0')
+			log_info("quarantine id=%s queue=%s result=held", in->held_id, res->qid);
 		if (res->qid[0] != '\0')
 			log_info("queued id=%s from=%s rcpts=%zu size=%zu", res->qid,
 			    log_qaddr(s->sender.mailbox), s->rcpts.nremote -
-			    (res->qid_forward[0] ? rcpt_nforwarded(&s->rcpts) : 0), res->queue_size);
+			    (res->qid_forward[0] ? rcpt_nforwarded(&s->rcpts) : 0) +
+			    (in->held_id[0] ? s->rcpts.nlocal : 0), res->queue_size);
 		if (res->qid_forward[0] != '\0')
 			log_info("queued id=%s from=%s rcpts=%zu size=%zu", res->qid_forward,
 			    log_qaddr(s->rcpts.forward_sender), rcpt_nforwarded(&s->rcpts),
@@ -338,9 +348,9 @@ static void intake_reply(struct smtp *s, struct intake *in)
 
 	s->messages++;
 	s->junk = 0;
-	if (s->rcpts.nlocal > 0)
+	if (s->rcpts.nlocal > 0 && in->held_id[0] == '\0')
 		stats_count(STAT_MSG_DELIVERED, s->ctx->service);
-	if (s->rcpts.nremote > 0)
+	if (s->rcpts.nremote > 0 || in->held_id[0] != '\0')
 		stats_count(STAT_MSG_QUEUED, s->ctx->service);
 	log_info("message id=%s from=%s size=%zu local=%zu remote=%zu%s%s", in->dv.id,
 	    log_qaddr(s->sender.mailbox), in->res.size, s->rcpts.nlocal,

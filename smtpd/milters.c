@@ -345,13 +345,13 @@ int smtp_milters_message(struct smtp *s, struct deliver_body *body, const char *
 		milter_edits_free(&edits);
 		return SMTP_MILTER_DISCARDED;
 	}
-	/* Holding the message in the queue is not done yet: say so. */
+	/* Quarantine: stored, edits made, but held in the queue (intake.c). */
 	if (v.quarantine)
-		log_warn("milter stage=eom result=quarantine reason=%s id=%s action=deliver",
+		log_warn("milter stage=eom result=quarantine reason=%s id=%s action=hold",
 		    log_q(v.quarantine_reason), id);
 	apply_edits(body, &edits);
 	milter_edits_free(&edits);
-	return SMTP_MILTER_STORE;
+	return v.quarantine ? SMTP_MILTER_QUARANTINE : SMTP_MILTER_STORE;
 }
 
 void smtp_milters_abort(struct smtp *s)

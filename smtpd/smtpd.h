@@ -153,6 +153,7 @@ enum smtp_milter_result {
 	SMTP_MILTER_STORE = 0,	/* store it, header edits made to body */
 	SMTP_MILTER_REFUSED,	/* the reply is sent; nothing stored */
 	SMTP_MILTER_DISCARDED,	/* 250 as if stored; nothing stored */
+	SMTP_MILTER_QUARANTINE,	/* as STORE, but held in the queue (deliver_hold) */
 };
 /*
  * The message's header section (the start of body->mem), its body, the

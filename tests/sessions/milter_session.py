@@ -243,9 +243,9 @@ def part_verdicts(t, fx):
             t.ok(r[-1].startswith("250 "), "tempfail at RCPT: the other one gets it", r)
         elif want == "quarantine":
             t.ok(r[-1].startswith("250 "), "quarantine: 250", r)
-            t.eq(stored(srv, A), [MESSAGE], "quarantine: delivered (holding is not done yet)")
+            t.eq(stored(srv, A), [], "quarantine: held in the queue (milter_quarantine.py)")
             t.ok(log_has(srv, r"milter stage=eom result=quarantine "
-                         r"reason=\"held by the scripted filter\" id=\S+ action=deliver"),
+                         r"reason=\"held by the scripted filter\" id=\S+ action=hold"),
                  "quarantine: logged",
                  [x for x in srv.log().splitlines() if "milter" in x])
         elif want == "250":
