@@ -13,6 +13,7 @@ ISPMAILD_WRAPPER, KEEP_TMP (keep the temporary directory), TEST_TIMEOUT
 (seconds a read waits; default 10), TEST_PATIENCE (see PATIENCE).
 """
 
+import atexit
 import grp
 import os
 import pwd
@@ -213,9 +214,54 @@ class Server:
             self.tree["group"] = grp.getgrgid(self.gid).gr_name
         if tls:
             self._make_cert()
+        self.milter = None
+        if os.environ.get("ISPMAILD_TEST_MILTER") and \
+                set(services) & {"smtp", "submission", "smtps"}:
+            self._start_milter(os.environ["ISPMAILD_TEST_MILTER"])
         for k, v in (config or {}).items():
             self.set(k, v)
         self._chown_tree()
+
+    def _start_milter(self, mode):
+        """ISPMAILD_TEST_MILTER=accept: one scripted filter that continues
+        at every stage (tests/interop/milter_filter.py "continue", so it still
+        sees the whole message) in the path of every SMTP service (issue 15).
+        It logs to $ISPMAILD_TEST_MILTER_LOG (else a file in self.dir), so a
+        wrapper test can prove the filter was there."""
+        if mode != "accept":
+            raise HarnessError("ISPMAILD_TEST_MILTER=%s: only accept is known" % mode)
+        log = os.environ.get("ISPMAILD_TEST_MILTER_LOG") or \
+            os.path.join(self.dir, "milter.log")
+        script = os.path.join(top_srcdir(), "tests", "interop", "milter_filter.py")
+        for attempt in range(3):
+            port = free_port()
+            proc = subprocess.Popen(["/usr/bin/python3", script,
+                                     "inet:%d@127.0.0.1" % port, "continue", log],
+                                    stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            deadline = time.time() + 10 * PATIENCE
+            while time.time() < deadline and proc.poll() is None \
+                    and not _listening(port):
+                time.sleep(0.05)
+            if proc.poll() is None and _listening(port):
+                self.milter = proc
+                # A test that dies before cleanup() leaves no filter behind.
+                atexit.register(lambda: proc.poll() is None and proc.kill())
+                self.tree["milters"] = Raw('( { name = "audit"; address = '
+                                           '"127.0.0.1:%d"; } )' % port)
+                return
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        raise HarnessError("ISPMAILD_TEST_MILTER: milter_filter.py did not listen")
+
+    def _stop_milter(self):
+        if self.milter is not None:
+            if self.milter.poll() is None:
+                self.milter.kill()
+            self.milter.wait(30)
+            self.milter = None
 
     @staticmethod
     def _nobody_group():
@@ -569,6 +615,7 @@ class Server:
 
     def cleanup(self):
         self.stop()
+        self._stop_milter()
         if os.environ.get("KEEP_TMP"):
             sys.stderr.write("KEEP_TMP: kept %s\n" % self.dir)
         else:
