@@ -58,10 +58,12 @@ class Scripted:
     def __init__(self, folder):
         self.port = free_port()
         self.err = open(os.path.join(folder, "filter.stderr"), "ab")
-        # Its per-callback JSON log is not wanted here: /dev/null.
+        # Its per-callback JSON log (filter.log) shows that both servers
+        # went through it (one "eom" line per message).
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", os.path.join(INTEROP, "milter_filter.py"),
-             "inet:%d@127.0.0.1" % self.port, "continue", os.devnull],
+             "inet:%d@127.0.0.1" % self.port, "continue",
+             os.path.join(folder, "filter.log")],
             stdin=subprocess.DEVNULL, stdout=self.err, stderr=self.err,
             start_new_session=True)
         self.errname = self.err.name
