@@ -777,25 +777,33 @@ struct del_arg {
 	int found;
 };
 
-static int op_del(struct relaydb *r, void *p)
+/* Delete one key of db in a transaction of its own; *found says if it was there. */
+static int txn_del(struct relaydb *r, DB *db, const char *key, int *found)
 {
-	struct del_arg *a = p;
 	DB_TXN *txn;
 	DBT k;
 	int ret;
 
 	memset(&k, 0, sizeof k);
-	k.data = (void *)a->key;
-	k.size = (u_int32_t)strlen(a->key);
+	k.data = (void *)key;
+	k.size = (u_int32_t)strlen(key);
 	if ((ret = r->env->txn_begin(r->env, NULL, &txn, 0)) != 0)
 		return ret;
-	ret = r->db->del(r->db, txn, &k, 0);
+	ret = db->del(db, txn, &k, 0);
 	if (ret != 0 && ret != DB_NOTFOUND) {
 		(void)txn->abort(txn);
 		return ret;
 	}
-	a->found = ret == 0;
-	if ((ret = txn->commit(txn, 0)) != 0)
+	*found = ret == 0;
+	return txn->commit(txn, 0);
+}
+
+static int op_del(struct relaydb *r, void *p)
+{
+	struct del_arg *a = p;
+	int ret = txn_del(r, r->db, a->key, &a->found);
+
+	if (ret != 0)
 		return ret;
 	(void)r->env->txn_checkpoint(r->env, RELAYDB_CHECKPOINT_KB, 0, 0);
 	return 0;
@@ -1424,22 +1432,8 @@ struct rate_del_arg {
 static int op_rate_del(struct relaydb *r, void *p)
 {
 	struct rate_del_arg *a = p;
-	DB_TXN *txn;
-	DBT k;
-	int ret;
 
-	memset(&k, 0, sizeof k);
-	k.data = (void *)a->key;
-	k.size = (u_int32_t)strlen(a->key);
-	if ((ret = r->env->txn_begin(r->env, NULL, &txn, 0)) != 0)
-		return ret;
-	ret = r->rate->del(r->rate, txn, &k, 0);
-	if (ret != 0 && ret != DB_NOTFOUND) {
-		(void)txn->abort(txn);
-		return ret;
-	}
-	a->found = ret == 0;
-	return txn->commit(txn, 0);
+	return txn_del(r, r->rate, a->key, &a->found);
 }
 
 int relaydb_rate_reset(struct relaydb *r, const char *key)
