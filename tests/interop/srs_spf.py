@@ -22,11 +22,8 @@ runs this test cannot import spf, the test runs itself again with that
 one; when neither can, it is skipped."""
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import ispmaild_test as T  # noqa: E402
@@ -50,68 +47,6 @@ def import_spf():
         return None
 
 
-class SpfZone:
-    """dnsmasq on a free loopback port serving txt {name: value} and a
-    {host: addr}, as tests/lib/dnsfix.py starts it."""
-
-    def __init__(self, txt, a):
-        path = dnsfix.dnsmasq_path()
-        if path is None:
-            raise T.SkipTest("dnsmasq not installed (apt-get install dnsmasq-base)")
-        self.dir = tempfile.mkdtemp(prefix="ispmaild-spf-")
-        self.log_file = os.path.join(self.dir, "dnsmasq.log")
-        self.port = dnsfix._free_udp_tcp_port()
-        args = [path, "--no-daemon", "--port=%d" % self.port, "--listen-address=127.0.0.1",
-                "--bind-interfaces", "--no-resolv", "--no-hosts", "--conf-file=/dev/null",
-                "--pid-file", "--local=/test/", "--log-queries"]
-        if os.geteuid() == 0:
-            args.append("--user=root")
-        for name, value in txt.items():
-            if "," in value:
-                raise T.HarnessError("a TXT value with a comma: dnsmasq would split it")
-            args.append("--txt-record=%s,%s" % (name, value))
-        for host, addr in a.items():
-            args.append("--host-record=%s,%s" % (host, addr))
-        self._log = open(self.log_file, "wb")
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=self._log)
-        first = next(iter(txt))
-        deadline = time.time() + 10 * T.PATIENCE
-        while time.time() < deadline and self.proc.poll() is None:
-            r = dnsfix.query(self.port, first, qtype=16)
-            if r is not None and r[0] == 0 and r[1] >= 1:
-                return
-            time.sleep(0.05)
-        log = self.log()
-        self.stop()
-        raise T.HarnessError("dnsmasq did not answer on 127.0.0.1:%d: %s" % (self.port, log))
-
-    def nameserver(self):
-        return "127.0.0.1:%d" % self.port
-
-    def log(self):
-        try:
-            with open(self.log_file, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-        if self._log:
-            self._log.close()
-            self._log = None
-        if not os.environ.get("KEEP_TMP"):
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-
 def point_spf_at(spf, port):
     """Make pyspf ask 127.0.0.1:port, through whichever DNS module it uses."""
     if spf.DNSLookup is getattr(spf, "DNSLookup_dnspython", None):
@@ -132,7 +67,9 @@ def main(t, fx):
     if spf is None:
         raise T.SkipTest("python3-spf not installed (apt-get install python3-spf)")
     sink = fx.add(Sink())
-    zone = fx.add(SpfZone(txt={T.HOSTNAME: "v=spf1 a mx -all",
+    if dnsfix.dnsmasq_path() is None:
+        raise T.SkipTest("dnsmasq not installed (apt-get install dnsmasq-base)")
+    zone = fx.add(dnsfix.Dnsmasq(txt={T.HOSTNAME: "v=spf1 a mx -all",
                                "origin.test": "v=spf1 ip4:192.0.2.1 -all"},
                           a={T.HOSTNAME: sink.address}))
     t.diag("pyspf resolves with %s" % point_spf_at(spf, zone.port))

@@ -77,9 +77,10 @@ def query(port, name, qtype=1, timeout=0.5):
 
 class Dnsmasq:
     """dnsmasq serving mx {domain: [(pref, host)]}, a {host: "addr" or
-    [addrs]}, null_mx [domain] (RFC 7505: MX 0 "."), cname {alias: target}."""
+    [addrs]}, null_mx [domain] (RFC 7505: MX 0 "."), cname {alias: target},
+    txt {name: value} (one string; dnsmasq would split a value at commas)."""
 
-    def __init__(self, mx=None, a=None, null_mx=(), cname=None):
+    def __init__(self, mx=None, a=None, null_mx=(), cname=None, txt=None):
         path = dnsmasq_path()
         if path is None:
             raise FileNotFoundError("dnsmasq not installed")
@@ -104,6 +105,10 @@ class Dnsmasq:
             args.append("--dns-rr=%s,15,000000" % domain)   # pref 0, root name
         for alias, target in (cname or {}).items():
             args.append("--cname=%s,%s" % (alias, target))
+        for name, value in (txt or {}).items():
+            if "," in value:
+                raise ValueError("a TXT value with a comma: dnsmasq would split it")
+            args.append("--txt-record=%s,%s" % (name, value))
         self.args = args
         self._log = open(self.log_file, "wb")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
