@@ -1081,6 +1081,78 @@ static const struct conf_check conf_nameserver_check = {
 	"use an IP address, \"addr:port\" or \"[addr]:port\""
 };
 
+/* ---- shared state and the web ---- */
+
+/* An address (postmaster, web.admins): one mailbox, local@domain, nothing a header could trip on. */
+static int conf_address_valid(const char *v)
+{
+	const char *at = strrchr(v, '@');
+
+	if (at == NULL || at == v || at[1] == '\0' || strchr(v, '@') != at ||
+	    strlen(v) > 254)
+		return -1;
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+		    strchr("<>()[],;:\\\"", *p) != NULL)
+			return -1;
+	return conf_hostname_valid(at + 1, strlen(at + 1)) ? 0 : -1;
+}
+
+
+static const char *const relay_backend_names[] = { "bdb", "redis" };
+static const struct conf_enum conf_relay_backends = {
+	relay_backend_names, NULL, 2, "unknown backend"
+};
+
+/* Redis: "host:port", "[v6]:port" (an address, not a name) or a unix socket path. */
+static int conf_redis_address_valid(const char *v)
+{
+	char addr[NET_ADDR_MAX];
+	int port;
+
+	if (v[0] == '/')
+		return strlen(v) < 108 ? 0 : -1;	/* sun_path */
+	if (strrchr(v, ':') == NULL || (v[0] != '[' && strchr(v, ':') != strrchr(v, ':')))
+		return -1;
+	return conf_nameserver_parse(v, addr, sizeof addr, &port);
+}
+
+static const struct conf_check conf_redis_address_check = {
+	conf_redis_address_valid, "bad address",
+	"use \"127.0.0.1:6379\", \"[::1]:6379\" or a unix socket path"
+};
+
+/* Every key Redis holds starts with the prefix: no spaces, nothing a client would quote. */
+static int conf_redis_prefix_valid(const char *v)
+{
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			return -1;
+	return strlen(v) <= 64 ? 0 : -1;
+}
+
+static const struct conf_check conf_redis_prefix_check = {
+	conf_redis_prefix_valid, "bad prefix", "printable characters, no spaces, at most 64"
+};
+
+/* An administrator's address: local@domain, kept in lower case. */
+static char *conf_admin_normalise(const char *v)
+{
+	char *d;
+
+	if (conf_address_valid(v) != 0)
+		return NULL;
+	d = xstrdup(v);
+	for (char *p = d; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return d;
+}
+
+static const struct conf_strlist conf_admins_rule = {
+	conf_admin_normalise, "address", NULL
+};
+
 /* ---- listeners ---- */
 
 static const char *const service_names[SERVICE_COUNT] = {
@@ -1090,6 +1162,7 @@ static const char *const service_names[SERVICE_COUNT] = {
 	[SERVICE_POP3] = "pop3",
 	[SERVICE_POP3S] = "pop3s",
 	[SERVICE_METRICS] = "metrics",
+	[SERVICE_WEB] = "web",
 };
 
 static const struct conf_enum conf_services = {
@@ -1111,7 +1184,8 @@ static int conf_service_row_parse(struct ctx *x, const struct conf_row *r,
 	if (conf_enum_parse(x, r, s, key, base) < 0)
 		return -1;
 	svc = *(const int *)conf_cfield(base, r->off);
-	if ((svc == SERVICE_SMTPS || svc == SERVICE_POP3S) && !x->c->tls.enabled)
+	if ((svc == SERVICE_SMTPS || svc == SERVICE_POP3S || svc == SERVICE_WEB) &&
+	    !x->c->tls.enabled)
 		return conf_fail(x, s, key, "%s needs the tls block", service_names[svc]);
 	return 0;
 }
@@ -1590,6 +1664,8 @@ static const struct conf_row conf_relay_rows[] = {
 	    .str = "", .flags = CONF_EMPTY_OK, .arg = &conf_smarthost_check),
 	CONF_BOOL(struct relay_conf, sender_login_match, 0),
 	CONF_BOOL(struct relay_conf, local_sender_from_outside, 0),
+	CONF_ROW("backend", struct relay_conf, backend, conf_type_enum,
+	    .num = RELAY_BACKEND_BDB, .arg = &conf_relay_backends),
 };
 static const struct conf_block conf_relay = CONF_BLOCK(conf_relay_rows, NULL);
 
@@ -1670,23 +1746,9 @@ static const struct conf_row conf_greylist_rows[] = {
 };
 static const struct conf_block conf_greylist = CONF_BLOCK(conf_greylist_rows, NULL);
 
-/* postmaster: one mailbox, local@domain, nothing a header could trip on. */
-static int conf_postmaster_valid(const char *v)
-{
-	const char *at = strrchr(v, '@');
-
-	if (at == NULL || at == v || at[1] == '\0' || strchr(v, '@') != at ||
-	    strlen(v) > 254)
-		return -1;
-	for (const char *p = v; *p; p++)
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
-		    strchr("<>()[],;:\\\"", *p) != NULL)
-			return -1;
-	return conf_hostname_valid(at + 1, strlen(at + 1)) ? 0 : -1;
-}
 
 static const struct conf_check conf_postmaster_check = {
-	conf_postmaster_valid, "bad address", "write it as user@domain"
+	conf_address_valid, "bad address", "write it as user@domain"
 };
 static const struct conf_check conf_srs_domain_check = {
 	conf_selector_valid, "bad domain", "a domain name, or \"\" for the hostname"
@@ -1699,6 +1761,26 @@ static const struct conf_row conf_srs_rows[] = {
 	    .str = "", .flags = CONF_EMPTY_OK, .arg = &conf_srs_domain_check),
 };
 static const struct conf_block conf_srs = CONF_BLOCK(conf_srs_rows, NULL);
+
+/* The web service's administrators and how long an idle session lives. */
+static const struct conf_row conf_web_rows[] = {
+	CONF_ROW("admins", struct web_conf, admins, conf_type_strlist,
+	    .off_n = offsetof(struct web_conf, nadmins), .arg = &conf_admins_rule),
+	CONF_LONG(struct web_conf, session_ttl, 1800, 60, 86400 * 7),
+};
+static const struct conf_block conf_web = CONF_BLOCK(conf_web_rows, NULL);
+
+/* Redis, read whatever the backend (ispmailctl may point at it). */
+static const struct conf_row conf_redis_rows[] = {
+	CONF_ROW("address", struct redis_conf, address, conf_type_string,
+	    .str = "127.0.0.1:6379", .arg = &conf_redis_address_check),
+	CONF_ROW("password_file", struct redis_conf, password_file, conf_type_string,
+	    .str = "", .flags = CONF_EMPTY_OK),
+	CONF_ROW("prefix", struct redis_conf, prefix, conf_type_string,
+	    .str = "ispmaild:", .flags = CONF_EMPTY_OK, .arg = &conf_redis_prefix_check),
+	CONF_LONG(struct redis_conf, timeout_ms, 500, 10, 60000),
+};
+static const struct conf_block conf_redis = CONF_BLOCK(conf_redis_rows, NULL);
 
 /*
  * The top level, in the order the keys are read: domains follow hostname
@@ -1721,6 +1803,8 @@ static const struct conf_row conf_root_rows[] = {
 	CONF_GROUP("dnsbl", struct conf, dnsbl, conf_dnsbl),
 	CONF_GROUP("greylist", struct conf, greylist, conf_greylist),
 	CONF_GROUP("srs", struct conf, srs, conf_srs),
+	CONF_GROUP("web", struct conf, web, conf_web),
+	CONF_GROUP("redis", struct conf, redis, conf_redis),
 	CONF_ROW("domains", struct conf, domains, conf_type_domains,
 	    .off_n = offsetof(struct conf, ndomains), .arg = &conf_domains_rule),
 	CONF_ROW("listen", struct conf, listen, conf_type_listen,

@@ -18,6 +18,7 @@ enum service {
 	SERVICE_POP3,
 	SERVICE_POP3S,
 	SERVICE_METRICS,
+	SERVICE_WEB,		/* HTTPS: self-service and administration */
 	SERVICE_COUNT
 };
 
@@ -47,6 +48,13 @@ struct relay_conf {
 	char *smarthost;			/* "" when unset */
 	int sender_login_match;			/* default 0: MAIL as own address only */
 	int local_sender_from_outside;		/* default 0: 550 to outside local senders */
+	int backend;				/* enum relay_backend: where shared state lives */
+};
+
+/* Where what the nodes share is kept (SPEC 14): local files or Redis. */
+enum relay_backend {
+	RELAY_BACKEND_BDB = 0,
+	RELAY_BACKEND_REDIS
 };
 
 struct limits_conf {
@@ -115,6 +123,21 @@ struct srs_conf {
 	char *domain;		/* "" = hostname: SRS0=...@<domain> */
 };
 
+/* The web service (ispmaild.conf(5) "Web"). */
+struct web_conf {
+	char **admins;		/* addresses, lower case: administrators */
+	size_t nadmins;
+	long session_ttl;	/* 1800: seconds a web session lives idle */
+};
+
+/* Redis, when relay.backend is "redis" (ispmaild.conf(5) "More than one machine"). */
+struct redis_conf {
+	char *address;		/* "127.0.0.1:6379", "[::1]:6379" or a unix socket path */
+	char *password_file;	/* "" when none */
+	char *prefix;		/* "ispmaild:": every key starts with it */
+	long timeout_ms;	/* 500: connect and each command */
+};
+
 struct conf {
 	char *path;		/* the file it came from, absolute */
 	char *hostname;		/* default: gethostname() */
@@ -140,6 +163,8 @@ struct conf {
 	struct milter_entry_conf *milters;	/* in order; none by default */
 	size_t nmilters;
 	struct srs_conf srs;
+	struct web_conf web;
+	struct redis_conf redis;
 	int log_level;		/* syslog priority: LOG_INFO, or "log_level" */
 };
 

@@ -17,7 +17,7 @@
 #include "stats.h"
 
 #define STATS_MAGIC 0x69737073u		/* "ispsS" */
-#define STATS_VERSION 5
+#define STATS_VERSION 6
 #define STATS_AUTH_WINDOW 900		/* failures are forgotten after 15 min */
 
 static struct stats_shm *shm;

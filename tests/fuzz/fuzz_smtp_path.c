@@ -141,7 +141,8 @@ static void check_policy(const struct smtp_path *p, enum smtp_rcpt_kind kind)
 	struct smtp_decision d;
 
 	for (int svc = 0; svc < SERVICE_COUNT; svc++) {
-		if (svc == SERVICE_POP3 || svc == SERVICE_POP3S || svc == SERVICE_METRICS)
+		if (svc == SERVICE_POP3 || svc == SERVICE_POP3S || svc == SERVICE_METRICS ||
+		    svc == SERVICE_WEB)
 			continue;
 		for (int cls = CLIENT_OUTSIDE; cls <= CLIENT_TRUSTED; cls++) {
 			for (int auth = AUTH_SOURCE_NONE; auth <= AUTH_SOURCE_SMTP; auth++) {

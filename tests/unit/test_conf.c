@@ -535,7 +535,7 @@ static const struct err_case err_cases[] = {
 	  "relay.never_authorize: bad network \"a?b\": not an IPv4 or IPv6 address" },
 	/* Listeners. */
 	{ "bad service", H "listen = ( { service = \"imap\"; port = 143; } );\n", 2,
-	  "listen[0].service: unknown service \"imap\": use smtp, submission, smtps, pop3, pop3s or metrics" },
+	  "listen[0].service: unknown service \"imap\": use smtp, submission, smtps, pop3, pop3s, metrics or web" },
 	{ "port 0", H "listen = ( { service = \"smtp\"; port = 0; } );\n", 2,
 	  "listen[0].port: must be from 1 to 65535, not 0" },
 	{ "port 65536", H "listen = ( { service = \"smtp\"; port = 65536; } );\n", 2,
@@ -688,6 +688,19 @@ static const struct err_case err_cases[] = {
 	  "milters: expected a list ( { ... }, ... )" },
 	{ "srs domain", H "srs = { domain = \"srs example\"; };\n", 2,
 	  "srs.domain: bad domain \"srs example\": a domain name, or \"\" for the hostname" },
+	{ "web without tls", H "listen = ( { service = \"web\"; port = 8443; } );\n", 2,
+	  "listen[0].service: web needs the tls block" },
+	{ "web admin", H "web = { admins = [ \"nobody\" ]; };\n", 2,
+	  "web.admins: bad address \"nobody\"" },
+	{ "web ttl", H "web = { session_ttl = 5; };\n", 2,
+	  "web.session_ttl: must be from 60 to 604800, not 5" },
+	{ "relay backend", H "relay = { backend = \"mysql\"; };\n", 2,
+	  "relay.backend: unknown backend \"mysql\": use bdb or redis" },
+	{ "redis address", H "redis = { address = \"redis.example:6379\"; };\n", 2,
+	  "redis.address: bad address \"redis.example:6379\": use \"127.0.0.1:6379\", \"[::1]:6379\" or a unix socket path" },
+	{ "redis v6 unbracketed", H "redis = { address = \"::1:6379\"; };\n", 2,
+	  "redis.address: bad address \"::1:6379\": use \"127.0.0.1:6379\", \"[::1]:6379\" or a unix socket path" },
+	{ "redis prefix", H "redis = { prefix = \"a b\"; };\n", 2, "redis.prefix: bad prefix \"a b\": printable characters, no spaces, at most 64" },
 	/* libconfig's own errors name file and line. */
 	{ "syntax error", H "state_dir = ;\n", 2, "syntax error" },
 	{ "missing comma", H "listen = ( { service = \"smtp\"; port = 25; }\n"
@@ -799,7 +812,7 @@ static void test_is_local_domain(void)
 static void test_service_names(void)
 {
 	static const char *const names[SERVICE_COUNT] = {
-		"smtp", "submission", "smtps", "pop3", "pop3s", "metrics"
+		"smtp", "submission", "smtps", "pop3", "pop3s", "metrics", "web"
 	};
 
 	for (int i = 0; i < SERVICE_COUNT; i++) {
@@ -1093,6 +1106,9 @@ static void test_print_defaults(void)
 		"milters[].on_error = \"tempfail\"\n",
 		"milters[].services = [ \"smtp\", \"submission\", \"smtps\" ]\n",
 		"srs.secret_file = \"" SYSCONFDIR "/ispmaild/srs.secret\"\n", "srs.domain = \"\"\n",
+		"relay.backend = \"bdb\"\n", "web.admins = [ ]\n", "web.session_ttl = 1800\n",
+		"redis.address = \"127.0.0.1:6379\"\n", "redis.password_file = \"\"\n",
+		"redis.prefix = \"ispmaild:\"\n", "redis.timeout_ms = 500\n",
 	};
 	struct buf out = BUF_INIT;
 	size_t n = 0;
@@ -1110,9 +1126,10 @@ static void test_print_defaults(void)
 		n += *p == '\n';
 	/*
 	 * 12 top-level keys, 5 of a listen entry, 5 of a milters entry, tls 4,
-	 * relay 9, dns 1, limits 15, queue 4, dkim 2, dnsbl 1, greylist 4, srs 2.
+	 * relay 10, dns 1, limits 15, queue 4, dkim 2, dnsbl 1, greylist 4, srs 2,
+	 * web 2, redis 4.
 	 */
-	CU_ASSERT_EQUAL(n, 64);
+	CU_ASSERT_EQUAL(n, 71);
 	buf_free(&out);
 }
 
