@@ -187,7 +187,8 @@ int dkim_key_list(const char *keys_dir, const char *domain, struct dkim_key **ke
 	}
 	d = opendir(dir.s);
 	if (d == NULL) {
-		int rc = errno == ENOENT ? 0 : -1;
+		/* No folder, or a file of that name (notes, a backup): no keys. */
+		int rc = errno == ENOENT || errno == ENOTDIR ? 0 : -1;
 
 		if (rc != 0)
 			seterr(err, errlen, "%s: %s", dir.s, strerror(errno));

@@ -977,6 +977,17 @@ static void test_keyring(void)
 	CU_ASSERT(ring.n == 0 && ring.keys == NULL);
 	unlink(path);
 
+	/* A file beside the domain folders (notes, a backup) is not a domain. */
+	snprintf(path, sizeof path, "%s/notes.txt", dir);
+	f = fopen(path, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs("keys live in one folder per domain\n", f);
+	fclose(f);
+	CU_ASSERT(dkim_keyring_load(dir, &ring, err, sizeof err) == 0);
+	CU_ASSERT(ring.n == 3);
+	dkim_keyring_free(&ring);
+	unlink(path);
+
 	/* No keys_dir: an empty ring, no error. */
 	snprintf(path, sizeof path, "%s/nowhere", dir);
 	CU_ASSERT(dkim_keyring_load(path, &ring, err, sizeof err) == 0);
