@@ -757,6 +757,41 @@ static void test_forward_delivery(void)
 	expected(&want, "s@remote.example", HEADER, looped, sizeof looped - 1);
 	check_maildir("e@example.test", &want, NULL, NULL);
 	CU_ASSERT_EQUAL(queue_count(), 0);
+	rcpt_set_free(&set);
+	fwd_teardown();
+
+	/* With the client's own remote recipient too: only the forwarded copy names e. */
+	fwd_setup();
+	CU_ASSERT_EQUAL(rcpt_resolve_local(&conf, &fwd_al, "e@example.test", &set), 1);
+	rcpt_add_remote(&set, "direct@remote.example");
+	CU_ASSERT_EQUAL_FATAL(deliver_open(&d, &conf, &set, "s@remote.example", "192.0.2.7 h"), 0);
+	CU_ASSERT_EQUAL(deliver_body_write(&d, BODY, sizeof BODY - 1), 0);
+	CU_ASSERT_EQUAL(deliver_commit(&d, &header, &res), 0);
+	CU_ASSERT(queue_id_valid(res.qid) && queue_id_valid(res.qid_forward));
+	{
+		struct queue_env a, f;
+		struct buf got = BUF_INIT;
+		char path[PATH_MAX * 2];
+
+		CU_ASSERT_EQUAL_FATAL(queue_env_load(state, res.qid, &a), 0);
+		CU_ASSERT_EQUAL_FATAL(queue_env_load(state, res.qid_forward, &f), 0);
+		snprintf(path, sizeof path, "%s/queue/new/%s", state, a.data);
+		CU_ASSERT_EQUAL(slurp(path, &got), 0);
+		expected(&want, NULL, HEADER, BODY, sizeof BODY - 1);
+		CU_ASSERT(got.len == want.len && memcmp(got.s, want.s, got.len) == 0);
+		snprintf(path, sizeof path, "%s/queue/new/%s", state, f.data);
+		CU_ASSERT_EQUAL(slurp(path, &got), 0);
+		buf_reset(&want);
+		buf_appends(&want, "Delivered-To: e@example.test\n");
+		buf_appends(&want, HEADER);
+		buf_append(&want, BODY, sizeof BODY - 1);
+		CU_ASSERT(got.len == want.len && memcmp(got.s, want.s, got.len) == 0);
+		CU_ASSERT_EQUAL_FATAL(f.nrcpt, 1);
+		CU_ASSERT_STRING_EQUAL(f.rcpt[0].address, "FAR2@remote.example");
+		queue_env_free(&a);
+		queue_env_free(&f);
+		buf_free(&got);
+	}
 	buf_free(&header);
 	buf_free(&want);
 	rcpt_set_free(&set);
