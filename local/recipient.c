@@ -292,7 +292,7 @@ static int forward_one(const struct conf *c, const struct aliases *al, const cha
 		return 1;
 	}
 	ascii_lower(d);		/* local addresses are kept in lower case */
-	if (strcmp(d, user) == 0) {
+	if (strcasecmp(d, user) == 0) {
 		list_add(&set->local, &set->nlocal, user);
 		return 1;
 	}
