@@ -32,6 +32,7 @@
 #include "queue.h"
 #include "status.h"
 #include "relaydb.h"
+#include "user_forward.h"
 #include "users.h"
 
 #define CTL_PASSWORD_MAX 1024
@@ -365,10 +366,14 @@ out_unlock:
 	return rc;
 }
 
-/* "ADDRESS USED/QUOTA (PCT%)", "ADDRESS USED/none", "-" for a Maildir not read. */
+/*
+ * "ADDRESS USED/QUOTA (PCT%)", "ADDRESS USED/none", "-" for a Maildir not
+ * read; then " forward=A,B keep=yes|no" for a user who forwards.
+ */
 static void user_list_one(const struct conf *c, const struct user *e)
 {
 	struct admin_usage use;
+	struct user_options o;
 	char used[32] = "-", quota[32] = "none";
 
 	(void)admin_user_usage(c, e, &use);
@@ -381,6 +386,13 @@ static void user_list_one(const struct conf *c, const struct user *e)
 	if (use.known && use.has_quota)
 		printf(" (%llu%%)", (use.bytes > 0 ? (unsigned long long)use.bytes : 0) *
 		    100 / use.quota);
+	(void)users_options_parse(e->options, &o, NULL, 0);
+	if (o.forward[0] != '\0') {
+		for (char *p = o.forward; *p; p++)
+			if (*p == ' ')
+				*p = ',';
+		printf(" forward=%s keep=%s", q(o.forward), o.keep ? "yes" : "no");
+	}
 	printf("\n");
 }
 
@@ -412,6 +424,62 @@ static int user_quota(const struct conf *c, int argc, char **argv)
 	else
 		printf("quota of %s set to %s\n", addr, argv[1]);
 	return 0;
+}
+
+/*
+ * user forward ADDRESS DEST...|none [--keep yes|no] (SPEC 12): the
+ * operation is admin_user_forward_set, the web's too.
+ */
+static int user_forward(const struct conf *c, int argc, char **argv)
+{
+	char addr[USERS_ADDRESS_MAX], err[512];
+	const char **dests;
+	size_t ndest = 0;
+	int keep = ADMIN_KEEP_UNCHANGED, rc = 1, none = 0;
+
+	if (argc < 2 || argv[0][0] == '-')
+		return fail("usage: ispmailctl user forward ADDRESS DEST...|none [--keep yes|no]");
+	if (address_arg(c, argv[0], addr, sizeof addr) == -1)
+		return 1;
+	dests = xcalloc((size_t)argc, sizeof *dests);
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--keep") == 0) {
+			if (i + 1 >= argc || (strcmp(argv[i + 1], "yes") != 0 &&
+			    strcmp(argv[i + 1], "no") != 0)) {
+				fail("--keep needs yes or no");
+				goto out;
+			}
+			keep = strcmp(argv[++i], "yes") == 0;
+		} else if (argv[i][0] == '-') {
+			fail("unknown option %s (use --keep)", q(argv[i]));
+			goto out;
+		} else if (strcmp(argv[i], "none") == 0) {
+			none = 1;
+		} else {
+			dests[ndest++] = argv[i];
+		}
+	}
+	if (none == (ndest > 0)) {
+		fail("give destinations or none, not both");
+		goto out;
+	}
+	if (admin_user_forward_set(c, addr, dests, ndest, keep, err, sizeof err) != 0) {
+		fail("%s", err);
+		goto out;
+	}
+	if (none) {
+		printf("forward of %s removed\n", addr);
+	} else {
+		printf("forward of %s set to", addr);
+		for (size_t i = 0; i < ndest; i++)
+			printf(" %s", q(dests[i]));
+		printf("%s\n", keep == ADMIN_KEEP_UNCHANGED ? "" : keep ? " (keep=yes)" :
+		    " (keep=no)");
+	}
+	rc = 0;
+out:
+	free(dests);
+	return rc;
 }
 
 /* ---- the relay table ---- */
@@ -1015,9 +1083,12 @@ static const struct command commands[] = {
 	{ "user", "add", "ADDRESS", user_add, "password from stdin; creates the Maildir", NULL },
 	{ "user", "passwd", "ADDRESS", user_passwd, "password from stdin", NULL },
 	{ "user", "del", "ADDRESS", user_del, "the Maildir is left in place", NULL },
-	{ "user", "list", NULL, user_list, "address, used/quota (percent), one per line", NULL },
+	{ "user", "list", NULL, user_list,
+	    "address, used/quota (percent), forward, one per line", NULL },
 	{ "user", "quota", "ADDRESS SIZE|none", NULL, "set (K, M, G) or remove a quota",
 	    user_quota },
+	{ "user", "forward", "ADDRESS DEST...|none [--keep yes|no]", NULL,
+	    "forward a user's mail (keep: a copy stays, default yes)", user_forward },
 	{ "relay", "list", NULL, relay_list, "address, authorized at, expires in, user", NULL },
 	{ "relay", "add", "ADDRESS", relay_add, "authorize an IP address now", NULL },
 	{ "relay", "del", "ADDRESS", relay_del, "withdraw an authorization", NULL },

@@ -255,12 +255,29 @@ static int envelope_save(struct delivery *d, const struct maildir_writer *w,
  * envelopes would make their workers shut each other out. When the
  * second cannot be stored the first goes too: the client sends again.
  */
+/* The queue's recipients with the client's sender (held local ones too). */
+static size_t queue_ndirect(const struct delivery *d)
+{
+	return d->set->nremote - rcpt_nforwarded(d->set) + (d->held ? d->set->nlocal : 0);
+}
+
+/*
+ * The header block of the queue's first copy: the forwarded recipients'
+ * (fwd: with their Delivered-To:) when the copy is theirs alone.
+ */
+static const struct buf *queue_header(const struct delivery *d, const struct buf *header,
+    const struct buf *fwd)
+{
+	return queue_ndirect(d) == 0 && rcpt_nforwarded(d->set) > 0 ? fwd : header;
+}
+
+/* fwd: the forwarded recipients' header block (queue_header). */
 static int queue_envelope(struct delivery *d, const struct maildir_writer *w,
-    const struct buf *header, struct deliver_result *res)
+    const struct buf *fwd, struct deliver_result *res)
 {
 	struct maildir_writer fw;
 	size_t nfwd = rcpt_nforwarded(d->set);
-	size_t ndirect = d->set->nremote - nfwd + (d->held ? d->set->nlocal : 0);
+	size_t ndirect = queue_ndirect(d);
 	int both = nfwd > 0 && ndirect > 0;
 
 	if (envelope_save(d, w, both ? 0 : nfwd > 0, res->qid, sizeof res->qid) != 0)
@@ -269,7 +286,7 @@ static int queue_envelope(struct delivery *d, const struct maildir_writer *w,
 	if (!both)
 		return 0;
 	if (queue_data_open(&fw, d->conf->state_dir) != 0 ||
-	    copy_store(d, &fw, NULL, header) != 0 ||
+	    copy_store(d, &fw, NULL, fwd) != 0 ||
 	    envelope_save(d, &fw, 1, res->qid_forward, sizeof res->qid_forward) != 0) {
 		int e = errno ? errno : EIO;
 
@@ -283,14 +300,14 @@ static int queue_envelope(struct delivery *d, const struct maildir_writer *w,
 
 /* The remote recipients' copy, written directly (not read back from a Maildir). */
 static int queue_store(struct delivery *d, const struct buf *header,
-    struct deliver_result *res)
+    const struct buf *fwd, struct deliver_result *res)
 {
 	struct maildir_writer qw;
 
 	if (queue_data_open(&qw, d->conf->state_dir) != 0 ||
-	    copy_store(d, &qw, NULL, header) != 0)
+	    copy_store(d, &qw, NULL, queue_header(d, header, fwd)) != 0)
 		return -1;
-	return queue_envelope(d, &qw, header, res);
+	return queue_envelope(d, &qw, fwd, res);
 }
 
 /* Record where the delivery stopped, keeping errno for the caller. */
@@ -333,11 +350,51 @@ static int hold_first(struct delivery *d)
 	return 0;
 }
 
+/*
+ * The recipients changed after deliver_open (smtpd/intake.c: a forwarding
+ * loop kept its user here, recipient.h rcpt_forward_loops): a first copy
+ * opened in the queue when every recipient was remote becomes the first
+ * local recipient's. The message keeps its id (Received: names it); the
+ * spool is a file of its own and stays.
+ */
+static int local_first(struct delivery *d)
+{
+	char path[PATH_MAX];
+
+	if (!d->first_is_queue || d->held || d->set->nlocal == 0)
+		return 0;
+	maildir_writer_abort(&d->first);
+	d->first_is_queue = 0;
+	if (local_maildir(d->conf, d->set->local[0], path, sizeof path) != 0 ||
+	    maildir_writer_open(&d->first, path) != 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * The forwarded copy's header block (SPEC 12): Delivered-To: for each
+ * forwarding user, above the rest, so that the copy coming back is known
+ * (rcpt_forward_loops); header itself when there is none.
+ */
+static const struct buf *forward_header(const struct delivery *d, const struct buf *header,
+    struct buf *fh)
+{
+	if (rcpt_nforwarded(d->set) == 0)
+		return header;
+	rcpt_delivered_to(d->set, fh);
+	if (fh->len == 0)
+		return header;
+	if (header->len > 0)
+		buf_append(fh, header->s, header->len);
+	return fh;
+}
+
 int deliver_commit(struct delivery *d, const struct buf *header,
     struct deliver_result *res)
 {
 	const struct rcpt_set *set = d->set;
-	struct buf rp = BUF_INIT;
+	struct buf rp = BUF_INIT, fh = BUF_INIT;
+	const struct buf *fwd;
 	char path[PATH_MAX];
 	size_t i;
 	int r = -1;
@@ -348,10 +405,11 @@ int deliver_commit(struct delivery *d, const struct buf *header,
 		return failed(res, DELIVER_FAIL_FIRST);
 	}
 	d->first_open = 0;
-	if (d->held && hold_first(d) != 0) {
+	if ((d->held && hold_first(d) != 0) || local_first(d) != 0) {
 		failed(res, DELIVER_FAIL_FIRST);
 		goto out;
 	}
+	fwd = forward_header(d, header, &fh);
 	/* The one per-copy header today: the same for every local copy, so links. */
 	if (set->nlocal > 0 && !d->held)
 		buf_printf(&rp, "Return-Path: <%s>\n", d->sender);
@@ -362,13 +420,14 @@ int deliver_commit(struct delivery *d, const struct buf *header,
 	 * still delivered. Per-copy headers beyond Return-Path (Delivered-To)
 	 * would make copies differ: such a copy is written, not linked.
 	 */
-	if (copy_store(d, &d->first, d->first_is_queue ? NULL : &rp, header) != 0) {
+	if (copy_store(d, &d->first, d->first_is_queue ? NULL : &rp,
+	    d->first_is_queue ? queue_header(d, header, fwd) : header) != 0) {
 		failed(res, DELIVER_FAIL_FIRST);
 		goto out;
 	}
 	res->size = d->first.disk;
 	if (d->first_is_queue) {
-		if (queue_envelope(d, &d->first, header, res) != 0) {
+		if (queue_envelope(d, &d->first, fwd, res) != 0) {
 			failed(res, DELIVER_FAIL_QUEUE);
 			goto out;
 		}
@@ -384,7 +443,7 @@ int deliver_commit(struct delivery *d, const struct buf *header,
 			res->nlocal_done++;
 			quota_count(d->conf, set->local[i], d->first.disk);
 		}
-		if (set->nremote > 0 && queue_store(d, header, res) != 0) {
+		if (set->nremote > 0 && queue_store(d, header, fwd, res) != 0) {
 			failed(res, DELIVER_FAIL_QUEUE);
 			goto out;
 		}
@@ -397,6 +456,7 @@ out:
 		int e = errno;
 
 		buf_free(&rp);
+		buf_free(&fh);
 		body_free(&d->body);
 		errno = e;
 	}

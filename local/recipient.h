@@ -2,7 +2,8 @@
  * recipient.h: where a local recipient's mail goes (docs/PROTOCOL.md, files):
  * an exact alias first, then a real user, then the domain's catch-all; alias
  * destinations are followed (bounded) and may be remote, in which case they
- * go through the queue.
+ * go through the queue. A user's forward= (SPEC 12) is followed the same
+ * way, its Maildir kept when keep=yes.
  */
 #ifndef ISPMAILD_RECIPIENT_H
 #define ISPMAILD_RECIPIENT_H
@@ -11,11 +12,18 @@
 #include <time.h>
 
 #include "aliases.h"
+#include "buf.h"
 #include "conf.h"
 #include "srs.h"
 
 /* Aliases pointing at aliases are followed this deep, no deeper. */
 #define RECIPIENT_DEPTH_MAX 8
+/*
+ * rcpt_set.via: bit k for forwarders[k] (the first RCPT_FORWARDERS_MAX of
+ * them), RCPT_VIA_OTHER for anything else that named the address.
+ */
+#define RCPT_FORWARDERS_MAX 63
+#define RCPT_VIA_OTHER (1ULL << RCPT_FORWARDERS_MAX)
 
 struct rcpt_set {
 	char **local;		/* mailbox addresses, lower case, unique */
@@ -30,6 +38,15 @@ struct rcpt_set {
 	unsigned char *forwarded;
 	char *forward_sender;	/* NULL until rcpt_forward_prepare */
 	int forward_nobounce;	/* forwarded for an unauthorized outside client */
+	/*
+	 * Users whose forward= was followed (lower case, unique), and per
+	 * remote address who sent it there (RCPT_VIA_OTHER and bits, above):
+	 * the Delivered-To: of the forwarded copy, and after DATA what a
+	 * forwarding loop drops (rcpt_forward_loops).
+	 */
+	char **forwarders;
+	size_t nforwarders;
+	unsigned long long *via;
 };
 
 /*
@@ -49,6 +66,22 @@ void rcpt_set_free(struct rcpt_set *set);
 void rcpt_add_reverse(struct rcpt_set *set, const char *address);
 /* How many of set's remote addresses are forwarded ones. */
 size_t rcpt_nforwarded(const struct rcpt_set *set);
+
+/*
+ * After DATA (SPEC 12, forwarding loops): head is the message's own header
+ * section (or its start; LF line ends). A forwarding user that a
+ * Delivered-To: field already names does not forward it again: its
+ * forwarded remote addresses that nobody else named are dropped and it is
+ * kept in its Maildir (added to local, even with keep=no), logged. How
+ * many users were stopped so.
+ */
+size_t rcpt_forward_loops(struct rcpt_set *set, const char *head, size_t len);
+/*
+ * "Delivered-To: <user>\n" appended to out for each forwarding user that
+ * sent one of set's forwarded remote addresses (the forwarded copy's
+ * trace, RFC 9228; what rcpt_forward_loops looks for when it comes back).
+ */
+void rcpt_delivered_to(const struct rcpt_set *set, struct buf *out);
 
 /* The domain of our SRS addresses: srs.domain, or the hostname. */
 const char *rcpt_srs_domain(const struct conf *c);

@@ -282,6 +282,18 @@ static int intake_headers(struct smtp *s, struct intake *in)
 	return -1;
 }
 
+/*
+ * Forwarding loops (SPEC 12): a forwarding user that the message's own
+ * Delivered-To: fields already name keeps it instead of forwarding it
+ * again (local/recipient.c, rcpt_forward_loops). Only now is the header
+ * section known: it is the start of the body.
+ */
+static void intake_forward_loops(struct smtp *s, struct intake *in)
+{
+	if (s->rcpts.nforwarders > 0)
+		(void)rcpt_forward_loops(&s->rcpts, in->dv.body.mem.s, in->dv.body.mem.len);
+}
+
 /* The copies stored before a failure, and the failure, as the log had them. */
 static void store_log(struct smtp *s, const struct intake *in)
 {
@@ -331,6 +343,7 @@ static int intake_store(struct smtp *s, struct intake *in)
 		smtp_transaction_reset(s);
 		return -1;
 	}
+	intake_forward_loops(s, in);
 	(void)deliver_commit(&in->dv, &in->header, &in->res);
 	store_log(s, in);
 	if (in->res.stage != DELIVER_OK) {

@@ -27,6 +27,7 @@
 #include "queue.h"
 #include "recipient.h"
 #include "srs.h"
+#include "users.h"
 
 static char root[PATH_MAX / 4], state[PATH_MAX / 4];
 static unsigned seq;
@@ -575,6 +576,228 @@ static void test_forward_two_envelopes(void)
 	conf.ndomains = 0;
 }
 
+/* Users for the forwarding tests (SPEC 12); one "address:options" per entry. */
+static const char *const FWD_USERS[] = {
+	"a@example.test:forward=b@example.test,keep=no",	/* a <-> b: a loop */
+	"b@example.test:forward=a@example.test,keep=no",
+	"c@example.test:forward=far@remote.example d@example.test",	/* keep=yes */
+	"d@example.test:",
+	"e@example.test:keep=no,forward=FAR2@Remote.Example",
+	"f@example.test:forward=nobody@example.test,keep=no",	/* reaches nobody */
+	"g@example.test:forward=g@example.test x@remote.example,keep=no",	/* itself */
+	"p@example.test:forward=q@example.test,keep=no",	/* p -> q -> r -> p */
+	"q@example.test:forward=r@example.test,keep=no",
+	"r@example.test:forward=p@example.test,keep=no",
+	"h@example.test:forward=D@Example.Test,keep=no",	/* local, any case */
+};
+
+static struct aliases fwd_al;
+
+/* A users file (and an empty aliases file) with FWD_USERS in conf. */
+static void fwd_setup(void)
+{
+	static char *domains[] = { "example.test" };
+	char path[PATH_MAX], err[256];
+	FILE *fp;
+
+	fresh();
+	conf.domains = domains;
+	conf.ndomains = 1;
+	snprintf(path, sizeof path, "%s/users", state);
+	fp = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+	for (size_t i = 0; i < sizeof FWD_USERS / sizeof FWD_USERS[0]; i++) {
+		const char *colon = strchr(FWD_USERS[i], ':');
+
+		fprintf(fp, "%.*s:%s:%s\n", (int)(colon - FWD_USERS[i]), FWD_USERS[i],
+		    users_dummy_hash(), colon + 1);
+	}
+	fclose(fp);
+	conf.users_file = xstrdup(path);
+	snprintf(path, sizeof path, "%s/aliases", state);
+	fp = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+	fclose(fp);
+	CU_ASSERT_EQUAL_FATAL(aliases_load(path, &fwd_al, err, sizeof err), 0);
+}
+
+static void fwd_teardown(void)
+{
+	aliases_free(&fwd_al);
+	free(conf.users_file);
+	conf.users_file = NULL;
+	conf.domains = NULL;
+	conf.ndomains = 0;
+}
+
+/* set's local (or remote) addresses joined with spaces, in order. */
+static const char *joined(char **v, size_t n)
+{
+	static char out[1024];
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < n && o < sizeof out; i++)
+		o += (size_t)snprintf(out + o, sizeof out - o, "%s%s", i ? " " : "", v[i]);
+	return out;
+}
+
+/* Resolve one address into a fresh set; its local and remote lists. */
+static void fwd_check(const char *address, const char *local, const char *remote,
+    size_t nforwarded)
+{
+	struct rcpt_set set = { 0 };
+
+	CU_ASSERT_EQUAL(rcpt_resolve_local(&conf, &fwd_al, address, &set), 1);
+	CU_ASSERT_STRING_EQUAL(joined(set.local, set.nlocal), local);
+	CU_ASSERT_STRING_EQUAL(joined(set.remote, set.nremote), remote);
+	CU_ASSERT_EQUAL(rcpt_nforwarded(&set), nforwarded);
+	rcpt_set_free(&set);
+}
+
+/*
+ * forward= and keep= in resolution: keep=yes keeps the user's Maildir
+ * beside the destinations, keep=no does not; a remote destination is a
+ * forwarded remote (SRS), a local one resolved again; a loop between two
+ * or three users ends with exactly one copy, at the user that came back;
+ * a forward that reaches nobody, or to itself, keeps the mail.
+ */
+static void test_forward_resolve(void)
+{
+	fwd_setup();
+	fwd_check("c@example.test", "c@example.test d@example.test", "far@remote.example", 1);
+	fwd_check("e@example.test", "", "FAR2@remote.example", 1);
+	fwd_check("a@example.test", "a@example.test", "", 0);
+	fwd_check("b@example.test", "b@example.test", "", 0);
+	fwd_check("p@example.test", "p@example.test", "", 0);
+	fwd_check("q@example.test", "q@example.test", "", 0);
+	fwd_check("f@example.test", "f@example.test", "", 0);
+	fwd_check("g@example.test", "g@example.test", "x@remote.example", 1);
+	fwd_check("h@example.test", "d@example.test", "", 0);
+	fwd_check("d@example.test", "d@example.test", "", 0);
+	fwd_teardown();
+}
+
+/*
+ * After DATA: a Delivered-To: naming a forwarding user stops its forward
+ * (its remotes that nobody else named are dropped) and keeps the mail in
+ * its Maildir even with keep=no; another user's forward and the client's
+ * own recipient stay. rcpt_delivered_to names the forwarding users.
+ */
+static void test_forward_loops(void)
+{
+	static const char head[] = "Received: from x\nDELIVERED-TO:  <E@example.test> \n"
+	    "Subject: s\n\nDelivered-To: c@example.test\n";
+	struct rcpt_set set = { 0 };
+	struct buf dt = BUF_INIT;
+
+	fwd_setup();
+	CU_ASSERT_EQUAL(rcpt_resolve_local(&conf, &fwd_al, "e@example.test", &set), 1);
+	CU_ASSERT_EQUAL(rcpt_resolve_local(&conf, &fwd_al, "c@example.test", &set), 1);
+	CU_ASSERT_EQUAL(rcpt_resolve_local(&conf, &fwd_al, "g@example.test", &set), 1);
+	rcpt_add_remote(&set, "x@remote.example");	/* the client's own too */
+	rcpt_delivered_to(&set, &dt);
+	CU_ASSERT_STRING_EQUAL(dt.s, "Delivered-To: e@example.test\n"
+	    "Delivered-To: c@example.test\n");
+	buf_reset(&dt);
+	/* Nothing named: nothing changes. */
+	CU_ASSERT_EQUAL(rcpt_forward_loops(&set, "Subject: s\n\n", 12), 0);
+	CU_ASSERT_EQUAL(set.nremote, 3);
+	/* c only in the body: not a field. e and g named. */
+	CU_ASSERT_EQUAL(rcpt_forward_loops(&set, head, sizeof head - 1), 1);
+	CU_ASSERT_STRING_EQUAL(joined(set.local, set.nlocal),
+	    "c@example.test d@example.test g@example.test e@example.test");
+	CU_ASSERT_STRING_EQUAL(joined(set.remote, set.nremote),
+	    "far@remote.example x@remote.example");
+	CU_ASSERT_EQUAL(rcpt_nforwarded(&set), 1);
+	rcpt_delivered_to(&set, &dt);
+	CU_ASSERT_STRING_EQUAL(dt.s, "Delivered-To: c@example.test\n");
+	buf_free(&dt);
+	rcpt_set_free(&set);
+	fwd_teardown();
+}
+
+/*
+ * The forwarded copy in the queue carries Delivered-To: above the header
+ * block; when a loop keeps the mail of a keep=no user whose every
+ * recipient was remote, the first copy opened in the queue becomes its
+ * Maildir's, and the queue gets nothing.
+ */
+static void test_forward_delivery(void)
+{
+	static const char looped[] = "Delivered-To: e@example.test\nSubject: again\n\nbody\n";
+	struct rcpt_set set = { 0 };
+	struct delivery d;
+	struct deliver_result res;
+	struct buf header = BUF_INIT, want = BUF_INIT;
+	const char *far = "FAR2@remote.example";
+
+	fwd_setup();
+	buf_appends(&header, HEADER);
+	CU_ASSERT_EQUAL(rcpt_resolve_local(&conf, &fwd_al, "e@example.test", &set), 1);
+	CU_ASSERT_EQUAL_FATAL(deliver_open(&d, &conf, &set, "s@remote.example", "192.0.2.7 h"), 0);
+	CU_ASSERT_EQUAL(deliver_body_write(&d, BODY, sizeof BODY - 1), 0);
+	CU_ASSERT_EQUAL(deliver_commit(&d, &header, &res), 0);
+	buf_reset(&want);
+	buf_appends(&want, "Delivered-To: e@example.test\n");
+	buf_appends(&want, HEADER);
+	buf_append(&want, BODY, sizeof BODY - 1);
+	check_queue(res.qid, &want, "s@remote.example", "192.0.2.7 h", &far, 1);
+	rcpt_set_free(&set);
+	fwd_teardown();
+
+	fwd_setup();
+	CU_ASSERT_EQUAL(rcpt_resolve_local(&conf, &fwd_al, "e@example.test", &set), 1);
+	CU_ASSERT_EQUAL_FATAL(deliver_open(&d, &conf, &set, "s@remote.example", "192.0.2.7 h"), 0);
+	CU_ASSERT_EQUAL(deliver_body_write(&d, looped, sizeof looped - 1), 0);
+	CU_ASSERT_EQUAL(rcpt_forward_loops(&set, d.body.mem.s, d.body.mem.len), 1);
+	CU_ASSERT_EQUAL(deliver_commit(&d, &header, &res), 0);
+	CU_ASSERT_EQUAL(res.nlocal_done, 1);
+	CU_ASSERT_STRING_EQUAL(res.qid, "");
+	expected(&want, "s@remote.example", HEADER, looped, sizeof looped - 1);
+	check_maildir("e@example.test", &want, NULL, NULL);
+	CU_ASSERT_EQUAL(queue_count(), 0);
+	rcpt_set_free(&set);
+	fwd_teardown();
+
+	/* With the client's own remote recipient too: only the forwarded copy names e. */
+	fwd_setup();
+	CU_ASSERT_EQUAL(rcpt_resolve_local(&conf, &fwd_al, "e@example.test", &set), 1);
+	rcpt_add_remote(&set, "direct@remote.example");
+	CU_ASSERT_EQUAL_FATAL(deliver_open(&d, &conf, &set, "s@remote.example", "192.0.2.7 h"), 0);
+	CU_ASSERT_EQUAL(deliver_body_write(&d, BODY, sizeof BODY - 1), 0);
+	CU_ASSERT_EQUAL(deliver_commit(&d, &header, &res), 0);
+	CU_ASSERT(queue_id_valid(res.qid) && queue_id_valid(res.qid_forward));
+	{
+		struct queue_env a, f;
+		struct buf got = BUF_INIT;
+		char path[PATH_MAX * 2];
+
+		CU_ASSERT_EQUAL_FATAL(queue_env_load(state, res.qid, &a), 0);
+		CU_ASSERT_EQUAL_FATAL(queue_env_load(state, res.qid_forward, &f), 0);
+		snprintf(path, sizeof path, "%s/queue/new/%s", state, a.data);
+		CU_ASSERT_EQUAL(slurp(path, &got), 0);
+		expected(&want, NULL, HEADER, BODY, sizeof BODY - 1);
+		CU_ASSERT(got.len == want.len && memcmp(got.s, want.s, got.len) == 0);
+		snprintf(path, sizeof path, "%s/queue/new/%s", state, f.data);
+		CU_ASSERT_EQUAL(slurp(path, &got), 0);
+		buf_reset(&want);
+		buf_appends(&want, "Delivered-To: e@example.test\n");
+		buf_appends(&want, HEADER);
+		buf_append(&want, BODY, sizeof BODY - 1);
+		CU_ASSERT(got.len == want.len && memcmp(got.s, want.s, got.len) == 0);
+		CU_ASSERT_EQUAL_FATAL(f.nrcpt, 1);
+		CU_ASSERT_STRING_EQUAL(f.rcpt[0].address, "FAR2@remote.example");
+		queue_env_free(&a);
+		queue_env_free(&f);
+		buf_free(&got);
+	}
+	buf_free(&header);
+	buf_free(&want);
+	rcpt_set_free(&set);
+	fwd_teardown();
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -593,5 +816,8 @@ int main(void)
 	CU_add_test(s, "rcpt_srs_reverse: ours, valid, invalid, none", test_srs_reverse);
 	CU_add_test(s, "forwarded recipients: SRS sender, nobounce, two envelopes",
 	    test_forward_two_envelopes);
+	CU_add_test(s, "forward=: keep yes and no, local and remote, loops", test_forward_resolve);
+	CU_add_test(s, "forward=: Delivered-To: stops a loop after DATA", test_forward_loops);
+	CU_add_test(s, "forward=: the forwarded copy, a loop kept locally", test_forward_delivery);
 	return cutap_run();
 }
