@@ -20,6 +20,7 @@
 #include "deliver.h"
 #include "log.h"
 #include "maildir.h"
+#include "quota_warn.h"
 #include "sys.h"
 #include "users.h"
 
@@ -36,7 +37,9 @@ static int local_maildir(const struct conf *c, const char *address, char *path,
 /*
  * Maildir++: a user with a quota has the stored copy counted in its
  * maildirsize, after the copy's fsync (docs/PROTOCOL.md). A failure only
- * leaves the count to the next recalculation: the mail is stored.
+ * leaves the count to the next recalculation: the mail is stored. Then
+ * the 80 % / 95 % warning, when this copy took the mailbox there
+ * (quota_warn.c: one small read when no warning is due).
  */
 static void quota_count(const struct conf *c, const char *address, size_t size)
 {
@@ -49,6 +52,8 @@ static void quota_count(const struct conf *c, const char *address, size_t size)
 	if (quota_update(path, o.quota, 0, (long long)size, 1) != 0)
 		log_warn("quota to=%s result=error reason=\"%s\"", log_q(address),
 		    strerror(errno));
+	else
+		deliver_quota_warning(c, address, path, o.quota);
 }
 
 int deliver_open(struct delivery *d, const struct conf *c, const struct rcpt_set *set,
