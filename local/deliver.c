@@ -220,6 +220,10 @@ static void envelope_fill(const struct delivery *d, int forwarded, struct queue_
 	if (d->held && !forwarded)
 		for (i = 0; i < set->nlocal; i++)
 			queue_env_add_rcpt(env, set->local[i]);
+	/* So do full mailboxes an alias led to (recipient.h), until there is room. */
+	if (!forwarded)
+		for (i = 0; i < set->nfull; i++)
+			queue_env_add_rcpt(env, set->full[i]);
 	for (i = 0; i < set->nremote; i++)
 		if ((set->forwarded[i] != 0) == (forwarded != 0))
 			queue_env_add_rcpt(env, set->remote[i]);
@@ -265,7 +269,8 @@ static int queue_envelope(struct delivery *d, const struct maildir_writer *w,
 {
 	struct maildir_writer fw;
 	size_t nfwd = rcpt_nforwarded(d->set);
-	size_t ndirect = d->set->nremote - nfwd + (d->held ? d->set->nlocal : 0);
+	size_t ndirect = d->set->nremote - nfwd + (d->held ? d->set->nlocal : 0) +
+	    d->set->nfull;
 	int both = nfwd > 0 && ndirect > 0;
 
 	if (envelope_save(d, w, both ? 0 : nfwd > 0, res->qid, sizeof res->qid) != 0)
@@ -389,7 +394,7 @@ int deliver_commit(struct delivery *d, const struct buf *header,
 			res->nlocal_done++;
 			quota_count(d->conf, set->local[i], d->first.disk);
 		}
-		if (set->nremote > 0 && queue_store(d, header, res) != 0) {
+		if ((set->nremote > 0 || set->nfull > 0) && queue_store(d, header, res) != 0) {
 			failed(res, DELIVER_FAIL_QUEUE);
 			goto out;
 		}
