@@ -80,8 +80,15 @@ int admin_user_quota_set(const struct conf *c, const char *address, const char *
 	}
 	if (quota_option_write(c, address, none ? NULL : size, err, errlen) != 0)
 		return -1;
-	if (none && maildir_path_for(c->maildir_root, address, maildir, sizeof maildir) == 0 &&
-	    str_format(path, sizeof path, "%s/maildirsize", maildir) == 0 &&
+	if (maildir_path_for(c->maildir_root, address, maildir, sizeof maildir) != 0)
+		return 0;
+	if (none && str_format(path, sizeof path, "%s/maildirsize", maildir) == 0 &&
+	    unlink(path) != 0 && errno != ENOENT) {
+		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* A new size (or none): the warnings already sent were about the old one. */
+	if (str_format(path, sizeof path, "%s/%s", maildir, QUOTA_WARN_FILE) == 0 &&
 	    unlink(path) != 0 && errno != ENOENT) {
 		seterr(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;

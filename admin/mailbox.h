@@ -29,7 +29,8 @@ int admin_user_usage(const struct conf *c, const struct user *u, struct admin_us
  * Set (size "10M", "1G", bytes) or remove ("none") a user's quota= in the
  * users file, every other option kept; under the users file's lock. With
  * "none" the old maildirsize goes too (its counts would be stale if a
- * quota came back). 0, or -1 with err.
+ * quota came back); with any change the warnings' memory (.quotawarn)
+ * goes, so that a new size warns afresh. 0, or -1 with err.
  */
 int admin_user_quota_set(const struct conf *c, const char *address, const char *size,
     char *err, size_t errlen);

@@ -20,6 +20,7 @@
 #include "deliver.h"
 #include "log.h"
 #include "maildir.h"
+#include "quota_warn.h"
 #include "sys.h"
 #include "users.h"
 
@@ -36,7 +37,9 @@ static int local_maildir(const struct conf *c, const char *address, char *path,
 /*
  * Maildir++: a user with a quota has the stored copy counted in its
  * maildirsize, after the copy's fsync (docs/PROTOCOL.md). A failure only
- * leaves the count to the next recalculation: the mail is stored.
+ * leaves the count to the next recalculation: the mail is stored. Then
+ * the 80 % / 95 % warning, when this copy took the mailbox there
+ * (quota_warn.c: one small read when no warning is due).
  */
 static void quota_count(const struct conf *c, const char *address, size_t size)
 {
@@ -49,6 +52,8 @@ static void quota_count(const struct conf *c, const char *address, size_t size)
 	if (quota_update(path, o.quota, 0, (long long)size, 1) != 0)
 		log_warn("quota to=%s result=error reason=\"%s\"", log_q(address),
 		    strerror(errno));
+	else
+		deliver_quota_warning(c, address, path, o.quota);
 }
 
 int deliver_open(struct delivery *d, const struct conf *c, const struct rcpt_set *set,
@@ -215,6 +220,10 @@ static void envelope_fill(const struct delivery *d, int forwarded, struct queue_
 	if (d->held && !forwarded)
 		for (i = 0; i < set->nlocal; i++)
 			queue_env_add_rcpt(env, set->local[i]);
+	/* So do full mailboxes an alias led to (recipient.h), until there is room. */
+	if (!forwarded)
+		for (i = 0; i < set->nfull; i++)
+			queue_env_add_rcpt(env, set->full[i]);
 	for (i = 0; i < set->nremote; i++)
 		if ((set->forwarded[i] != 0) == (forwarded != 0))
 			queue_env_add_rcpt(env, set->remote[i]);
@@ -258,7 +267,8 @@ static int envelope_save(struct delivery *d, const struct maildir_writer *w,
 /* The queue's recipients with the client's sender (held local ones too). */
 static size_t queue_ndirect(const struct delivery *d)
 {
-	return d->set->nremote - rcpt_nforwarded(d->set) + (d->held ? d->set->nlocal : 0);
+	return d->set->nremote - rcpt_nforwarded(d->set) + (d->held ? d->set->nlocal : 0) +
+	    d->set->nfull;
 }
 
 /*
@@ -443,7 +453,7 @@ int deliver_commit(struct delivery *d, const struct buf *header,
 			res->nlocal_done++;
 			quota_count(d->conf, set->local[i], d->first.disk);
 		}
-		if (set->nremote > 0 && queue_store(d, header, fwd, res) != 0) {
+		if ((set->nremote > 0 || set->nfull > 0) && queue_store(d, header, fwd, res) != 0) {
 			failed(res, DELIVER_FAIL_QUEUE);
 			goto out;
 		}

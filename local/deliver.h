@@ -2,7 +2,8 @@
  * deliver.h: the one delivery of a message to its recipients (issue 13),
  * used by the SMTP DATA path (smtpd/intake.c) and by the queue's bounces
  * (queue/bounce.c). Each copy is written once: the local Maildirs (the
- * first written, the others hard links of it) and, for remote recipients,
+ * first written, the others hard links of it) and, for remote recipients
+ * and the full mailboxes an alias led to (recipient.h, rcpt_set.full),
  * the queue (its data file written directly, its envelope). Every file
  * and directory is fsynced before deliver_commit returns 0
  * (docs/PROTOCOL.md: 250 only then).

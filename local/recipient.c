@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "maildir.h"
 #include "recipient.h"
 #include "users.h"
 
@@ -139,6 +140,9 @@ void rcpt_set_free(struct rcpt_set *set)
 		free(set->local[i]);
 	for (i = 0; i < set->nremote; i++)
 		free(set->remote[i]);
+	for (i = 0; i < set->nfull; i++)
+		free(set->full[i]);
+	free(set->full);
 	free(set->local);
 	free(set->remote);
 	for (i = 0; i < set->nforwarders; i++)
@@ -484,4 +488,49 @@ size_t rcpt_forward_loops(struct rcpt_set *set, const char *head, size_t len)
 	}
 	set->nremote = keep;
 	return n;
+}
+
+int rcpt_mailbox_full(const struct conf *c, const char *address)
+{
+	struct user_options o;
+	char path[PATH_MAX];
+
+	if (users_options(c->users_file, address, &o) != 1 || !o.has_quota ||
+	    maildir_path_for(c->maildir_root, address, path, sizeof path) != 0)
+		return 0;
+	return quota_room(path, o.quota, 0) == 0;
+}
+
+/*
+ * Mail an alias (catch-all, postmaster fallback) sends to a full mailbox
+ * must neither bounce at once (the alias's other destinations took it:
+ * the client got 250) nor fill the disk: its copy goes to the queue,
+ * whose runner retries it until there is room or queue.max_age
+ * (queue/runner.c).
+ */
+size_t rcpt_queue_full(const struct conf *c, struct rcpt_set *set, size_t from,
+    const char *own)
+{
+	size_t i = from, moved = 0;
+
+	while (i < set->nlocal) {
+		char *a = set->local[i];
+
+		if ((own != NULL && strcasecmp(a, own) == 0) || !rcpt_mailbox_full(c, a)) {
+			i++;
+			continue;
+		}
+		log_info("quota user=%s result=queued reason=mailbox-full", log_q(a));
+		memmove(&set->local[i], &set->local[i + 1],
+		    (set->nlocal - i - 1) * sizeof *set->local);
+		set->nlocal--;
+		if (list_has(set->full, set->nfull, a)) {
+			free(a);
+		} else {
+			set->full = xreallocarray(set->full, set->nfull + 1, sizeof *set->full);
+			set->full[set->nfull++] = a;
+		}
+		moved++;
+	}
+	return moved;
 }

@@ -47,6 +47,13 @@ struct rcpt_set {
 	char **forwarders;
 	size_t nforwarders;
 	unsigned long long *via;
+	/*
+	 * Mailboxes at their quota that an alias, a catch-all or the
+	 * postmaster fallback led to (rcpt_queue_full): not in local, their
+	 * copy waits in the queue (with the client's sender) for room.
+	 */
+	char **full;
+	size_t nfull;
 };
 
 /*
@@ -112,6 +119,22 @@ enum rcpt_srs {
  */
 enum rcpt_srs rcpt_srs_reverse(const struct conf *c, const struct srs_secret *secret,
     const char *address, time_t now, char *orig, size_t origlen, enum srs_result *why);
+
+/*
+ * The one quota test (SPEC 12): the mailbox of address, a user with a
+ * quota, is at or over it (maildir/quota.c, quota_over: soft by one
+ * message). 0 for no quota, no such user, or a usage that cannot be
+ * read: the disk, not the count, is what must not overflow.
+ */
+int rcpt_mailbox_full(const struct conf *c, const char *address);
+/*
+ * Move set->local[from..] that are full to set->full, except own (the
+ * address the client named, already judged: a full one got 452 at RCPT
+ * instead). Each move is logged ("quota user=... result=queued"). How
+ * many moved.
+ */
+size_t rcpt_queue_full(const struct conf *c, struct rcpt_set *set, size_t from,
+    const char *own);
 
 /*
  * Where postmaster@ and abuse@ of the local domains go when nothing else

@@ -282,4 +282,38 @@ int quota_recalc(const char *maildir, unsigned long long limit_bytes,
 /* The same count without writing anything (a mailbox without a quota). */
 int quota_scan(const char *maildir, struct quota_usage *u);
 
+/*
+ * The 80 % and 95 % warnings (SPEC 12, docs/ADMIN.md "My mailbox is
+ * full"): at most one per level per day per mailbox. The memory is one
+ * line in the Maildir's QUOTA_WARN_FILE, "YYYY-MM-DD LEVEL" (the day and
+ * the highest level warned that day): read without a scan, kept across
+ * restarts, and a mailbox without a quota never has one.
+ */
+#define QUOTA_WARN_FILE ".quotawarn"
+#define QUOTA_WARN_DAY_MAX 11	/* "YYYY-MM-DD" and its NUL */
+/* The highest warning level the usage has reached: 95, 80, or 0. */
+int quota_warn_level(const struct quota_usage *u, unsigned long long limit_bytes,
+    unsigned long long limit_count);
+/*
+ * Whether a warning at level is due today, given the memory file's text
+ * (may be empty or garbage: then it is due): not when the memory names
+ * today with a level at or above it. 1 due, 0 not.
+ */
+int quota_warn_due(const char *memory, size_t len, const char *today, int level);
+/*
+ * Open and lock (flock, exclusive: two deliveries crossing at once give
+ * one warning) the memory of maildir, and decide with quota_warn_due.
+ * 1 due, with *fd holding the lock for quota_warn_end; 0 not due; -1
+ * error (errno). Nothing is left locked unless 1.
+ */
+int quota_warn_begin(const char *maildir, const char *today, int level, int *fd);
+/*
+ * After quota_warn_begin's 1: when sent, remember today and level; then
+ * release the lock. 0, or -1 (errno) when the memory could not be
+ * written (the next delivery may warn again).
+ */
+int quota_warn_end(int fd, int sent, const char *today, int level);
+/* "300 bytes", "80 KB", "8.1 MB", "2 GB": 1024-based, as the users file reads them. */
+void quota_size_words(unsigned long long n, char *out, size_t outlen);
+
 #endif

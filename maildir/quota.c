@@ -8,6 +8,7 @@
  * lock. When the file is missing, unreadable, names another limit, or has
  * grown past 5120 bytes and is over 15 minutes old, the usage is counted
  * again from the message names (S=) and the file replaced by rename.
+ * The memory of the 80 % and 95 % warnings (.quotawarn) is kept here too.
  */
 #include "config.h"
 
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -405,4 +407,122 @@ int quota_update(const char *maildir, unsigned long long lb, unsigned long long 
 		return -1;
 	}
 	return close(fd);
+}
+
+/* usage >= pct % of limit, exact in integers below 2^64 / 100. */
+static int at_percent(long long usage, unsigned long long limit, unsigned pct)
+{
+	unsigned long long u;
+
+	if (limit == 0 || usage <= 0)
+		return 0;
+	u = (unsigned long long)usage;
+	if (u >= limit)
+		return 1;
+	if (u > ULLONG_MAX / 100 || limit > ULLONG_MAX / 100)
+		return (long double)u * 100 >= (long double)limit * pct;
+	return u * 100 >= limit * pct;
+}
+
+int quota_warn_level(const struct quota_usage *u, unsigned long long lb,
+    unsigned long long lc)
+{
+	static const unsigned levels[] = { 95, 80 };
+
+	for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
+		if (at_percent(u->bytes, lb, levels[i]) || at_percent(u->count, lc, levels[i]))
+			return (int)levels[i];
+	return 0;
+}
+
+int quota_warn_due(const char *memory, size_t len, const char *today, int level)
+{
+	size_t dl = strlen(today);
+	const char *p = memory + dl, *end = memory + len;
+	long long was;
+
+	if (level <= 0)
+		return 0;
+	if (len <= dl || memcmp(memory, today, dl) != 0 || *p != ' ')
+		return 1;	/* another day, or nothing to go by */
+	if (parse_num(&p, end, &was) != 0)
+		return 1;
+	return was < level;
+}
+
+int quota_warn_begin(const char *maildir, const char *today, int level, int *fd)
+{
+	char path[PATH_MAX], text[64];
+	struct stat st;
+	ssize_t n;
+	int e;
+
+	*fd = -1;
+	if (path_in(path, sizeof path, maildir, QUOTA_WARN_FILE) != 0)
+		return -1;
+	*fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (*fd < 0)
+		return -1;
+	if (flock(*fd, LOCK_EX) != 0 || fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode))
+		goto fail;
+	/* Owned as the Maildir is, like maildirsize, when root made it. */
+	if (geteuid() == 0 && st.st_uid == 0 && stat(maildir, &st) == 0 &&
+	    fchown(*fd, st.st_uid, st.st_gid) != 0)
+		goto fail;
+	if ((n = pread(*fd, text, sizeof text, 0)) < 0)
+		goto fail;
+	if (quota_warn_due(text, (size_t)n, today, level))
+		return 1;
+	(void)close(*fd);
+	*fd = -1;
+	return 0;
+fail:
+	e = errno;
+	(void)close(*fd);
+	*fd = -1;
+	errno = e;
+	return -1;
+}
+
+int quota_warn_end(int fd, int sent, const char *today, int level)
+{
+	char line[QUOTA_WARN_DAY_MAX + 16];
+	int n, r = 0, e = 0;
+
+	if (sent) {
+		n = snprintf(line, sizeof line, "%s %d\n", today, level);
+		if (n <= 0 || (size_t)n >= sizeof line || ftruncate(fd, 0) != 0 ||
+		    pwrite(fd, line, (size_t)n, 0) != n) {
+			e = errno ? errno : EIO;
+			r = -1;
+		}
+	}
+	if (close(fd) != 0 && r == 0) {
+		e = errno;
+		r = -1;
+	}
+	errno = e;
+	return r;
+}
+
+void quota_size_words(unsigned long long n, char *out, size_t outlen)
+{
+	static const char *const units[] = { "KB", "MB", "GB", "TB" };
+	unsigned long long unit = 1024, tenths;
+	size_t i = 0;
+
+	if (n < 1024) {
+		(void)str_format(out, outlen, "%llu bytes", n);
+		return;
+	}
+	while (i + 1 < sizeof units / sizeof units[0] && n / 1024 >= unit) {
+		unit *= 1024;
+		i++;
+	}
+	/* Rounded down: a usage is never said to be more than it is. */
+	tenths = n / unit * 10 + n % unit * 10 / unit;
+	if (tenths % 10 == 0 || tenths >= 100)
+		(void)str_format(out, outlen, "%llu %s", tenths / 10, units[i]);
+	else
+		(void)str_format(out, outlen, "%llu.%llu %s", tenths / 10, tenths % 10, units[i]);
 }

@@ -71,9 +71,18 @@ void bounce_status(const char *reply, char *out, size_t outlen)
 	const char *p = reply;
 	static const char expired[] = "delivery time expired";
 
-	/* runner.c's "delivery time expired; last reply: ...": RFC 3463 X.4.7. */
+	/*
+	 * runner.c's "delivery time expired; last reply: ...": RFC 3463 X.4.7,
+	 * unless the last reply was a full mailbox (4.2.2, a local mailbox an
+	 * alias led to): it stayed full, the persistent X.2.2, 5.2.2.
+	 */
 	if (strncmp(reply, expired, sizeof expired - 1) == 0) {
-		snprintf(out, outlen, "4.4.7");
+		const char *last = strstr(reply, "; last reply: ");
+
+		if (last != NULL && strncmp(last + 14, "452 4.2.2 ", 10) == 0)
+			snprintf(out, outlen, "5.2.2");
+		else
+			snprintf(out, outlen, "4.4.7");
 		return;
 	}
 	/* "550 5.1.1 text": the second token when it looks like x.y.z. */

@@ -30,7 +30,11 @@ void bounce_build(const struct conf *c, const struct queue_env *env,
 int bounce_send(const struct conf *c, const struct queue_env *env, int datafd,
     const struct srs_secret *srs);
 
-/* RFC 3463 status from a reply: its enhanced code, or 5.0.0 / 4.0.0. */
+/*
+ * RFC 3463 status from a reply: its enhanced code, or 5.0.0 / 4.0.0; for
+ * the runner's "delivery time expired; last reply: ..." 4.4.7, or 5.2.2
+ * when that last reply was "452 4.2.2" (a mailbox that stayed full).
+ */
 void bounce_status(const char *reply, char *out, size_t outlen);
 
 #endif

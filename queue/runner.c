@@ -205,11 +205,20 @@ static int rcpt_is_local(const struct conf *c, const struct queue_rcpt *q, time_
 }
 
 /*
+ * The reply a local recipient's copy keeps while its mailbox is full;
+ * at queue.max_age the DSN says 5.2.2 and quotes it (bounce_status).
+ */
+#define RUNNER_MAILBOX_FULL "452 4.2.2 Mailbox full: the mailbox is over its quota"
+
+/*
  * The local recipients of a released message (deliver_hold kept them in
- * the queue), to their Maildirs through the one delivery function: the
- * data file is the header block and body as stored, Return-Path added
- * as for any local copy. A failure defers them all (the copies already
- * stored may be stored again at the retry: a duplicate, never a loss).
+ * the queue), or of a copy an alias sent to a full mailbox (recipient.h,
+ * rcpt_queue_full), to their Maildirs through the one delivery function:
+ * the data file is the header block and body as stored, Return-Path
+ * added as for any local copy. A mailbox still full (the one quota test,
+ * rcpt_mailbox_full) is deferred with RUNNER_MAILBOX_FULL. A failure
+ * defers them all (the copies already stored may be stored again at the
+ * retry: a duplicate, never a loss).
  */
 static void deliver_local(const struct conf *c, struct queue_env *env, int datafd,
     time_t now)
@@ -226,9 +235,20 @@ static void deliver_local(const struct conf *c, struct queue_env *env, int dataf
 	int r = -1;
 
 	set.local = xcalloc(env->nrcpt, sizeof *set.local);
-	for (i = 0; i < env->nrcpt; i++)
-		if (rcpt_is_local(c, &env->rcpt[i], now))
-			set.local[set.nlocal++] = env->rcpt[i].address;
+	for (i = 0; i < env->nrcpt; i++) {
+		struct queue_rcpt *q = &env->rcpt[i];
+
+		if (!rcpt_is_local(c, q, now))
+			continue;
+		if (rcpt_mailbox_full(c, q->address)) {
+			/* record() moves its next attempt on: not due below. */
+			record(c, q, SMTP_CLIENT_DEFERRED, RUNNER_MAILBOX_FULL, now);
+			log_info("delivery id=%s to=%s result=deferred tries=%d reason=quota",
+			    env->id, log_qaddr(q->address), q->tries);
+			continue;
+		}
+		set.local[set.nlocal++] = q->address;
+	}
 	if (set.nlocal == 0) {
 		free(set.local);
 		return;

@@ -310,7 +310,8 @@ static void store_log(struct smtp *s, const struct intake *in)
 			log_info("queued id=%s from=%s rcpts=%zu size=%zu", res->qid,
 			    log_qaddr(s->sender.mailbox), s->rcpts.nremote -
 			    (res->qid_forward[0] ? rcpt_nforwarded(&s->rcpts) : 0) +
-			    (in->held_id[0] ? s->rcpts.nlocal : 0), res->queue_size);
+			    (in->held_id[0] ? s->rcpts.nlocal : 0) + s->rcpts.nfull,
+			    res->queue_size);
 		if (res->qid_forward[0] != '\0')
 			log_info("queued id=%s from=%s rcpts=%zu size=%zu", res->qid_forward,
 			    log_qaddr(s->rcpts.forward_sender), rcpt_nforwarded(&s->rcpts),
@@ -363,7 +364,8 @@ static void intake_reply(struct smtp *s, struct intake *in)
 	s->junk = 0;
 	if (s->rcpts.nlocal > 0 && in->held_id[0] == '\0')
 		stats_count(STAT_MSG_DELIVERED, s->ctx->service);
-	if (s->rcpts.nremote > 0 || in->held_id[0] != '\0')
+	/* nfull: full mailboxes an alias led to wait in the queue (recipient.h). */
+	if (s->rcpts.nremote > 0 || s->rcpts.nfull > 0 || in->held_id[0] != '\0')
 		stats_count(STAT_MSG_QUEUED, s->ctx->service);
 	log_info("message id=%s from=%s size=%zu local=%zu remote=%zu%s%s", in->dv.id,
 	    log_qaddr(s->sender.mailbox), in->res.size, s->rcpts.nlocal,

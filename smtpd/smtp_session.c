@@ -578,27 +578,18 @@ static void rcpt_forward(struct smtp *s)
 	    s->ctx->class == CLIENT_OUTSIDE && !smtp_client_authorized(s), time(NULL));
 }
 
-/* Look up and remember a local recipient; 0 when it was accepted. */
 /*
- * A user's own mailbox at its quota (SPEC 12: 452 4.2.2 at RCPT; the
- * limit is soft by one message, see quota_over). An alias is judged by
- * its own name only when it is a user too. A quota that cannot be read
- * takes the mail: the disk, not the count, is what must not overflow.
+ * Look up and remember a local recipient; 0 when it was accepted. A
+ * user's own mailbox at its quota gets 452 4.2.2 (SPEC 12; an alias is
+ * judged by its own name only when it is a user too); a full mailbox an
+ * alias, catch-all or the postmaster fallback leads to is accepted and
+ * its copy queued until there is room (rcpt_queue_full). Both through
+ * the one quota test, rcpt_mailbox_full (local/recipient.c).
  */
-static int rcpt_mailbox_full(struct smtp *s, const char *address)
-{
-	struct user_options o;
-	char path[PATH_MAX];
-
-	if (users_options(s->conf->users_file, address, &o) != 1 || !o.has_quota ||
-	    maildir_path_for(s->conf->maildir_root, address, path, sizeof path) != 0)
-		return 0;
-	return quota_room(path, o.quota, 0) == 0;
-}
-
 static int rcpt_local(struct smtp *s, const struct smtp_path *path)
 {
 	char address[SMTP_PATH_MAX + 1], err[512];
+	size_t before = s->rcpts.nlocal;
 	int r;
 
 	if (!s->aliases_loaded) {
@@ -613,7 +604,7 @@ static int rcpt_local(struct smtp *s, const struct smtp_path *path)
 	    address, sizeof address) != 0) {
 		r = 0;
 	} else {
-		if (rcpt_mailbox_full(s, address)) {
+		if (rcpt_mailbox_full(s->conf, address)) {
 			log_info("rcpt to=%s result=reject code=452 reason=quota",
 			    log_qaddr(path->mailbox));
 			stats_reject(STAT_REJECT_QUOTA);
@@ -621,6 +612,8 @@ static int rcpt_local(struct smtp *s, const struct smtp_path *path)
 			return -1;
 		}
 		r = rcpt_resolve_local(s->conf, &s->aliases, address, &s->rcpts);
+		if (r > 0)
+			(void)rcpt_queue_full(s->conf, &s->rcpts, before, address);
 	}
 	if (r < 0) {
 		log_error("rcpt to=%s result=error reason=\"users file: %s\"",
@@ -764,13 +757,16 @@ static int rcpt_rate_check(struct smtp *s, enum auth_source auth,
 	return smtp_policy_rate(v[0].over, v[1].over, d);
 }
 
-/* Forget the recipients added after the first nlocal and nremote. */
-static void rcpt_truncate(struct rcpt_set *set, size_t nlocal, size_t nremote)
+/* Forget the recipients added after the first nlocal, nremote and nfull. */
+static void rcpt_truncate(struct rcpt_set *set, size_t nlocal, size_t nremote,
+    size_t nfull)
 {
 	while (set->nlocal > nlocal)
 		free(set->local[--set->nlocal]);
 	while (set->nremote > nremote)
 		free(set->remote[--set->nremote]);
+	while (set->nfull > nfull)
+		free(set->full[--set->nfull]);
 }
 
 /* A recipient accepted (and logged): counted, and the reply. */
@@ -790,7 +786,7 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 	struct smtp_path path;
 	enum smtp_rcpt_kind kind;
 	enum auth_source auth = AUTH_SOURCE_NONE;
-	size_t nlocal, nremote;
+	size_t nlocal, nremote, nfull;
 	char *p;
 	int r;
 
@@ -859,6 +855,7 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 		return;
 	nlocal = s->rcpts.nlocal;
 	nremote = s->rcpts.nremote;
+	nfull = s->rcpts.nfull;
 	if (kind == SMTP_RCPT_LOCAL) {
 		if (rcpt_local(s, &path) != 0)
 			return;
@@ -866,7 +863,7 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 		rcpt_add_remote(&s->rcpts, path.mailbox);
 	}
 	if (smtp_milters_rcpt(s, path.mailbox) != 0) {
-		rcpt_truncate(&s->rcpts, nlocal, nremote);
+		rcpt_truncate(&s->rcpts, nlocal, nremote, nfull);
 		return;
 	}
 	log_info("rcpt to=%s result=ok %s%s", log_qaddr(path.mailbox),

@@ -60,9 +60,16 @@ def main():
         first = [l.split()[0] for l in out.splitlines()]
         t.eq(first, [A, B], "the first column is still the address")
 
+        warn = os.path.join(srv.maildir(A), ".quotawarn")
+        with open(warn, "w") as f:
+            f.write("2026-01-01 95\n")
         rc, out, err = srv.ctl_run("user", "quota", A, "1G")
         rc, out, err = srv.ctl_run("user", "list")
         t.ok(out.startswith("%s 1.0K/1.0G (0%%)\n" % A), "a new quota: counted again", out)
+        t.ok(not os.path.exists(warn),
+             "a new quota: the warnings' memory (.quotawarn) starts again")
+        with open(warn, "w") as f:
+            f.write("2026-01-01 95\n")
 
         for bad in ("10X", "-1", "", "0", "1,x=2"):
             rc, out, err = srv.ctl_run("user", "quota", A, bad)
@@ -78,6 +85,7 @@ def main():
              line_of(srv, A))
         t.ok(not os.path.exists(os.path.join(srv.maildir(A), "maildirsize")),
              "and its maildirsize")
+        t.ok(not os.path.exists(warn), "and its .quotawarn")
 
         with open(srv.users_file, "a") as f:
             f.write("carol@example.test:%s:quota=lots\n" % line_of(srv, A).split(":")[1])

@@ -798,6 +798,90 @@ static void test_forward_delivery(void)
 	fwd_teardown();
 }
 
+/*
+ * A full mailbox an alias leads to (issue 16): rcpt_queue_full moves it
+ * out of the local list (not the address the client named, nor a
+ * mailbox with room, nor one without a quota), once; the delivery then
+ * stores the alias's other copy and queues the full one, with the
+ * client's sender.
+ */
+static void test_queue_full(void)
+{
+	static char *domains[] = { "example.test" };
+	struct rcpt_set set = { 0 };
+	struct aliases al;
+	struct delivery d;
+	struct deliver_result res;
+	struct queue_env e;
+	struct buf header = BUF_INIT;
+	char path[PATH_MAX], err[256], big[2000];
+	FILE *fp;
+
+	fresh();
+	conf.domains = domains;
+	conf.ndomains = 1;
+	snprintf(path, sizeof path, "%s/users", state);
+	fp = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+	fprintf(fp, "full@example.test:$6$s$h:quota=1K\nroom@example.test:$6$s$h:quota=1M\n"
+	    "free@example.test:$6$s$h\n");
+	fclose(fp);
+	conf.users_file = xstrdup(path);
+	snprintf(path, sizeof path, "%s/aliases", state);
+	fp = fopen(path, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fp);
+	fprintf(fp, "team@example.test: full@example.test, room@example.test, free@example.test\n");
+	fclose(fp);
+	CU_ASSERT_EQUAL_FATAL(aliases_load(path, &al, err, sizeof err), 0);
+	memset(big, 'x', sizeof big);
+	CU_ASSERT_EQUAL_FATAL(maildir_path_for(root, "full@example.test", path, sizeof path), 0);
+	CU_ASSERT_EQUAL_FATAL(maildir_make(path, (uid_t)-1, (gid_t)-1), 0);
+	CU_ASSERT_EQUAL_FATAL(maildir_deliver(path, big, sizeof big), 0);
+
+	CU_ASSERT_EQUAL(rcpt_mailbox_full(&conf, "full@example.test"), 1);
+	CU_ASSERT_EQUAL(rcpt_mailbox_full(&conf, "room@example.test"), 0);
+	CU_ASSERT_EQUAL(rcpt_mailbox_full(&conf, "free@example.test"), 0);
+	CU_ASSERT_EQUAL(rcpt_mailbox_full(&conf, "nobody@example.test"), 0);
+	/* The address the client named is judged at RCPT (452), not here. */
+	add_local(&set, "full@example.test");
+	CU_ASSERT_EQUAL(rcpt_queue_full(&conf, &set, 0, "full@example.test"), 0);
+	rcpt_set_free(&set);
+
+	CU_ASSERT_EQUAL(rcpt_resolve_local(&conf, &al, "team@example.test", &set), 1);
+	CU_ASSERT_EQUAL_FATAL(set.nlocal, 3);
+	CU_ASSERT_EQUAL(rcpt_queue_full(&conf, &set, 0, "team@example.test"), 1);
+	CU_ASSERT_EQUAL_FATAL(set.nlocal, 2);
+	CU_ASSERT_STRING_EQUAL(set.local[0], "room@example.test");
+	CU_ASSERT_STRING_EQUAL(set.local[1], "free@example.test");
+	CU_ASSERT_EQUAL_FATAL(set.nfull, 1);
+	CU_ASSERT_STRING_EQUAL(set.full[0], "full@example.test");
+	/* Led to again by a later RCPT: still one queued copy. */
+	add_local(&set, "full@example.test");
+	CU_ASSERT_EQUAL(rcpt_queue_full(&conf, &set, 2, NULL), 1);
+	CU_ASSERT_EQUAL(set.nlocal, 2);
+	CU_ASSERT_EQUAL(set.nfull, 1);
+
+	CU_ASSERT_EQUAL_FATAL(deliver_open(&d, &conf, &set, "alice@example.test",
+	    "192.0.2.7 h"), 0);
+	CU_ASSERT_EQUAL(deliver_body_write(&d, BODY, sizeof BODY - 1), 0);
+	CU_ASSERT_EQUAL(deliver_commit(&d, &header, &res), 0);
+	CU_ASSERT_EQUAL(res.nlocal_done, 2);
+	CU_ASSERT_FATAL(queue_id_valid(res.qid));
+	CU_ASSERT_EQUAL(res.qid_forward[0], '\0');
+	CU_ASSERT_EQUAL_FATAL(queue_env_load(state, res.qid, &e), 0);
+	CU_ASSERT_STRING_EQUAL(e.sender, "alice@example.test");
+	CU_ASSERT_EQUAL_FATAL(e.nrcpt, 1);
+	CU_ASSERT_STRING_EQUAL(e.rcpt[0].address, "full@example.test");
+	CU_ASSERT_EQUAL(e.held, 0);
+	queue_env_free(&e);
+	aliases_free(&al);
+	rcpt_set_free(&set);
+	free(conf.users_file);
+	conf.users_file = NULL;
+	conf.domains = NULL;
+	conf.ndomains = 0;
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -819,5 +903,7 @@ int main(void)
 	CU_add_test(s, "forward=: keep yes and no, local and remote, loops", test_forward_resolve);
 	CU_add_test(s, "forward=: Delivered-To: stops a loop after DATA", test_forward_loops);
 	CU_add_test(s, "forward=: the forwarded copy, a loop kept locally", test_forward_delivery);
+	CU_add_test(s, "a full mailbox through an alias: queued (rcpt_queue_full)",
+	    test_queue_full);
 	return cutap_run();
 }

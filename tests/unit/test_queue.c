@@ -666,6 +666,31 @@ static void test_clean_text(void)
 }
 
 /*
+ * The DSN's Status from a recipient's last reply: its enhanced code; an
+ * expiry 4.4.7, or 5.2.2 when the mailbox stayed full (issue 16).
+ */
+static void test_bounce_status(void)
+{
+	static const struct { const char *reply, *want; } cases[] = {
+		{ "550 5.1.1 <a@b>: user unknown", "5.1.1" },
+		{ "554 too bad", "5.0.0" },
+		{ "451 try later", "4.0.0" },
+		{ "delivery time expired; last reply: 451 4.3.0 later", "4.4.7" },
+		{ "delivery time expired", "4.4.7" },
+		{ "delivery time expired; last reply: 452 4.2.2 Mailbox full: the mailbox "
+		  "is over its quota", "5.2.2" },
+		{ "delivery time expired; last reply: 452 4.2.21 odd", "4.4.7" },
+		{ "452 4.2.2 Mailbox full", "4.2.2" },
+	};
+	char out[32];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		bounce_status(cases[i].reply, out, sizeof out);
+		CU_ASSERT_STRING_EQUAL(out, cases[i].want);
+	}
+}
+
+/*
  * The DSN writer never emits a bare CR (nor an LF inside a field), whatever
  * the stored reply, address or original headers hold.
  */
@@ -765,6 +790,7 @@ int main(void)
 	CU_add_test(s, "nobounce round-trips; an old envelope loads", test_nobounce);
 	CU_add_test(s, "remote text escaped (smtp_client_clean_text)", test_clean_text);
 	CU_add_test(s, "a DSN has no bare CR (bounce_build)", test_bounce_no_bare_cr);
+	CU_add_test(s, "DSN status from the last reply (bounce_status)", test_bounce_status);
 	CU_add_test(s, "queue_ids oldest first (seconds)", test_ids_order_seconds);
 	CU_add_test(s, "queue_ids oldest first (microseconds)", test_ids_order_usec);
 	CU_add_test(s, "queue_ids without a queue", test_ids_no_queue);

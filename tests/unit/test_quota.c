@@ -4,7 +4,9 @@
  * recalculation when missing, when the limit changed, when large and old,
  * when over quota and old), the soft limit (at quota refuses, one byte under
  * takes a message that crosses), corrupt and huge files, a mailbox without a
- * quota, and two writers racing.
+ * quota, and two writers racing; the 80 % and 95 % warnings (the level,
+ * the once-a-day memory .quotawarn under its lock, sizes in words, the
+ * message's text).
  */
 #include "config.h"
 
@@ -21,6 +23,7 @@
 #include "buf.h"
 #include "cutap.h"
 #include "maildir.h"
+#include "quota_warn.h"
 #include "sys.h"
 
 static char *mkbox(const char *name)
@@ -378,6 +381,170 @@ static void test_race(void)
 	CU_ASSERT_EQUAL(u.bytes, PER * 30);
 }
 
+/* The levels: exactly at 80 % and 95 % count, one byte under does not. */
+static void test_warn_level(void)
+{
+	struct quota_usage u = { 0 };
+
+	u.bytes = 799;
+	CU_ASSERT_EQUAL(quota_warn_level(&u, 1000, 0), 0);
+	u.bytes = 800;
+	CU_ASSERT_EQUAL(quota_warn_level(&u, 1000, 0), 80);
+	u.bytes = 949;
+	CU_ASSERT_EQUAL(quota_warn_level(&u, 1000, 0), 80);
+	u.bytes = 950;
+	CU_ASSERT_EQUAL(quota_warn_level(&u, 1000, 0), 95);
+	u.bytes = 5000;		/* over the quota: still the top level */
+	CU_ASSERT_EQUAL(quota_warn_level(&u, 1000, 0), 95);
+	CU_ASSERT_EQUAL(quota_warn_level(&u, 0, 0), 0);	/* no quota: never */
+	u.bytes = -5;		/* a count gone negative (deletes) */
+	CU_ASSERT_EQUAL(quota_warn_level(&u, 1000, 0), 0);
+	u.bytes = 0;
+	u.count = 8;		/* the count limit judged alike */
+	CU_ASSERT_EQUAL(quota_warn_level(&u, 1000, 10), 80);
+	/* Huge values do not overflow into a wrong answer. */
+	u.count = 0;
+	u.bytes = 9000000000000000000LL;
+	CU_ASSERT_EQUAL(quota_warn_level(&u, 10000000000000000000ULL, 0), 80);
+	CU_ASSERT_EQUAL(quota_warn_level(&u, 18000000000000000000ULL, 0), 0);
+}
+
+/* The memory: due unless it names today at the level or above. */
+static void test_warn_due(void)
+{
+	static const struct { const char *mem; int level, due; } cases[] = {
+		{ "", 80, 1 },
+		{ "2026-12-05 80\n", 80, 0 },
+		{ "2026-12-05 80\n", 95, 1 },
+		{ "2026-12-05 95\n", 80, 0 },
+		{ "2026-12-04 95\n", 80, 1 },	/* yesterday */
+		{ "2026-12-04 95\n", 95, 1 },
+		{ "2026-12-05\n", 80, 1 },	/* no level */
+		{ "2026-12-05 x\n", 80, 1 },
+		{ "garbage", 95, 1 },
+		{ "2026-12-055 95\n", 80, 1 },
+		{ "2026-12-05 95\n", 0, 0 },	/* below 80 %: nothing */
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		CU_ASSERT_EQUAL(quota_warn_due(cases[i].mem, strlen(cases[i].mem),
+		    "2026-12-05", cases[i].level), cases[i].due);
+}
+
+/* begin/end: the file made on first use, remembered only when sent. */
+static void test_warn_memory(void)
+{
+	char *box = mkbox("warnmem"), *text;
+	int fd = -1;
+
+	CU_ASSERT_FALSE(exists(box, QUOTA_WARN_FILE));
+	CU_ASSERT_EQUAL(quota_warn_begin(box, "2026-12-05", 80, &fd), 1);
+	CU_ASSERT(fd >= 0);
+	CU_ASSERT_EQUAL(quota_warn_end(fd, 0, "2026-12-05", 80), 0);	/* not sent */
+	CU_ASSERT_EQUAL(quota_warn_begin(box, "2026-12-05", 80, &fd), 1);
+	CU_ASSERT_EQUAL(quota_warn_end(fd, 1, "2026-12-05", 80), 0);
+	text = get_file(box, QUOTA_WARN_FILE);
+	CU_ASSERT_STRING_EQUAL(text, "2026-12-05 80\n");
+	free(text);
+	CU_ASSERT_EQUAL(quota_warn_begin(box, "2026-12-05", 80, &fd), 0);
+	CU_ASSERT_EQUAL(fd, -1);
+	CU_ASSERT_EQUAL(quota_warn_begin(box, "2026-12-05", 95, &fd), 1);
+	CU_ASSERT_EQUAL(quota_warn_end(fd, 1, "2026-12-05", 95), 0);
+	CU_ASSERT_EQUAL(quota_warn_begin(box, "2026-12-06", 80, &fd), 1);
+	CU_ASSERT_EQUAL(quota_warn_end(fd, 1, "2026-12-06", 80), 0);
+	text = get_file(box, QUOTA_WARN_FILE);	/* shorter: truncated, not mixed */
+	CU_ASSERT_STRING_EQUAL(text, "2026-12-06 80\n");
+	free(text);
+	/* The memory is not a Maildir++ folder: the count ignores it. */
+	{
+		struct quota_usage u;
+
+		CU_ASSERT_EQUAL(quota_scan(box, &u), 0);
+		CU_ASSERT_EQUAL(u.bytes, 0);
+		CU_ASSERT_EQUAL(u.count, 0);
+	}
+}
+
+/* Two processes crossing at once: one warning (the lock serialises). */
+static void test_warn_race(void)
+{
+	char *box = mkbox("warnrace"), *text;
+	int pipefd[2], due = 0;
+	pid_t pid[2];
+
+	CU_ASSERT_FATAL(pipe(pipefd) == 0);
+	for (int k = 0; k < 2; k++) {
+		pid[k] = fork();
+		CU_ASSERT_FATAL(pid[k] >= 0);
+		if (pid[k] == 0) {
+			int fd, r = quota_warn_begin(box, "2026-12-05", 95, &fd);
+
+			if (r == 1) {
+				usleep(50000);	/* hold the lock a while */
+				(void)quota_warn_end(fd, 1, "2026-12-05", 95);
+			}
+			(void)write(pipefd[1], r == 1 ? "1" : "0", 1);
+			_exit(0);
+		}
+	}
+	for (int k = 0; k < 2; k++) {
+		char c;
+
+		CU_ASSERT_EQUAL(read(pipefd[0], &c, 1), 1);
+		due += c == '1';
+		(void)waitpid(pid[k], NULL, 0);
+	}
+	close(pipefd[0]);
+	close(pipefd[1]);
+	CU_ASSERT_EQUAL(due, 1);
+	text = get_file(box, QUOTA_WARN_FILE);
+	CU_ASSERT_STRING_EQUAL(text, "2026-12-05 95\n");
+	free(text);
+}
+
+static void test_size_words(void)
+{
+	static const struct { unsigned long long n; const char *want; } cases[] = {
+		{ 0, "0 bytes" }, { 1023, "1023 bytes" }, { 1024, "1 KB" },
+		{ 1536, "1.5 KB" }, { 10239, "9.9 KB" }, { 10240, "10 KB" },
+		{ 102400, "100 KB" }, { 858993, "838 KB" }, { 1048575, "1023 KB" },
+		{ 1048576, "1 MB" }, { 8493466, "8.1 MB" }, { 10485760, "10 MB" },
+		{ 2147483648ULL, "2 GB" }, { 5ULL << 40, "5 TB" }, { 3ULL << 50, "3072 TB" },
+	};
+	char out[32];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		quota_size_words(cases[i].n, out, sizeof out);
+		CU_ASSERT_STRING_EQUAL(out, cases[i].want);
+	}
+}
+
+/* The warning as stored: the headers a client shows, the numbers in words. */
+static void test_warning_text(void)
+{
+	struct quota_warning w = { 0 };
+	struct buf b = BUF_INIT;
+
+	w.to = "ann@example.net";
+	w.hostname = "mail.example.net";
+	w.level = 95;
+	w.bytes = 10066330;	/* 96 % of 10 MB */
+	w.quota = 10485760;
+	w.now = 1796515200;
+	deliver_quota_warning_text(&w, &b);
+	buf_appendc(&b, '\0');
+	CU_ASSERT(strncmp(b.s, "Return-Path: <>\nFrom: Postmaster <postmaster@example.net>\n"
+	    "To: <ann@example.net>\nSubject: Your mailbox is 95% full\n", 114) == 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(b.s, "\nAuto-Submitted: auto-generated\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(b.s, "\nMessage-ID: <1796515200."));
+	CU_ASSERT_PTR_NOT_NULL(strstr(b.s, "@mail.example.net>\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(b.s, "\n\nYour mailbox ann@example.net is 96% full.\n"
+	    "It holds 9.6 MB of the 10 MB it may hold.\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(b.s, "bigger mailbox"));
+	CU_ASSERT_PTR_NULL(strchr(b.s, '\r'));
+	buf_free(&b);
+}
+
 /*
  * What the check costs a delivery: quota_room + quota_update against a
  * plain loop of maildir_deliver (printed as a TAP comment, not asserted:
@@ -433,6 +600,12 @@ int main(void)
 		{ "corrupt or huge: counted again", test_corrupt_huge },
 		{ "no quota: no maildirsize", test_no_quota },
 		{ "two writers racing: exact", test_race },
+		{ "warning level: 80 %, 95 %, exact edges", test_warn_level },
+		{ "warning memory: due unless today at that level", test_warn_due },
+		{ "warning memory: the file, written when sent", test_warn_memory },
+		{ "warning memory: two at once, one warning", test_warn_race },
+		{ "sizes in words", test_size_words },
+		{ "warning text", test_warning_text },
 		{ "cost per delivery", test_cost },
 	};
 	CU_pSuite s;
