@@ -147,6 +147,21 @@ class Browser:
 
 # --- screenshots ---
 
+def docs_image(path, name):
+    """Copy a screenshot to docs/images/NAME in the source tree, only when
+    ISPMAILD_DOCS_IMAGES=1 (regenerating the documentation's pictures);
+    an ordinary run leaves the source tree alone. The copy's path, or None."""
+    if os.environ.get("ISPMAILD_DOCS_IMAGES") != "1":
+        return None
+    if os.sep in name or not name.endswith(".png"):
+        raise ValueError("docs_image: a plain NAME.png, not %r" % name)
+    d = os.path.join(T.top_srcdir(), "docs", "images")
+    os.makedirs(d, exist_ok=True)
+    dest = os.path.join(d, name)
+    shutil.copyfile(path, dest)
+    return dest
+
+
 def png_rows(path):
     """(width, height, rows) of a PNG as Chromium writes it (8 bits per
     channel, not interlaced): rows are the filtered scanlines, each with

@@ -182,6 +182,10 @@ def main():
             except (OSError, ValueError) as e:
                 t.ok(False, "the %s screenshot is read" % what, str(e))
 
+        if os.environ.get("ISPMAILD_DOCS_IMAGES") != "1":
+            t.eq(B.docs_image(form_png, "harness-form.png"), None,
+                 "an ordinary run copies no screenshot into docs/images")
+
         # A step that fails is reported, and stops the script.
         bad = br.run([
             {"goto": base + "/"},
