@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -19,6 +20,9 @@
 #include "maildir.h"
 #include "sys.h"
 #include "users_admin.h"
+
+_Static_assert(ADMIN_PASSWORD_MAX < CRYPT_MAX_PASSPHRASE_SIZE,
+    "a password accepted must be one crypt(3) can hash");
 
 const struct admin_password_rules admin_password_tool = { 1, 0 };
 const struct admin_password_rules admin_password_web = { 8, 1 };

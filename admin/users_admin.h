@@ -14,8 +14,11 @@
 #include "mailbox.h"
 #include "users.h"
 
-/* The longest password accepted, in bytes (what ispmailctl reads). */
-#define ADMIN_PASSWORD_MAX 1024
+/*
+ * The longest password accepted, in bytes (what ispmailctl reads): what
+ * crypt(3) hashes, fewer than its CRYPT_MAX_PASSPHRASE_SIZE (512) bytes.
+ */
+#define ADMIN_PASSWORD_MAX 511
 
 /*
  * What a new password must be. ispmailctl keeps its rules (not empty; an

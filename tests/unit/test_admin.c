@@ -146,7 +146,7 @@ static int is_dir(const char *rel)
 
 static void test_password_rules(void)
 {
-	char err[256], big[ADMIN_PASSWORD_MAX + 2];
+	char err[256], big[1100];
 
 	/* The tool: anything not empty (an admin may set what an account had). */
 	CU_ASSERT_EQUAL(admin_password_check("pw", &admin_password_tool, err, sizeof err), 0);
@@ -165,12 +165,35 @@ static void test_password_rules(void)
 	CU_ASSERT_EQUAL(admin_password_check("tab\there!", &admin_password_web, err, sizeof err), -1);
 	CU_ASSERT_STRING_EQUAL(err, "password contains a control character");
 	CU_ASSERT_EQUAL(admin_password_check("del\x7fhere!", &admin_password_web, err, sizeof err), -1);
-	/* Both: at most ADMIN_PASSWORD_MAX bytes. */
+	/*
+	 * Both: no longer than crypt(3) can hash (fewer than 512 bytes): a
+	 * longer one is refused as too long, not by a failing hash.
+	 */
 	memset(big, 'x', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
 	CU_ASSERT_EQUAL(admin_password_check(big, &admin_password_tool, err, sizeof err), -1);
+	big[600] = '\0';
+	CU_ASSERT_EQUAL(admin_password_check(big, &admin_password_tool, err, sizeof err), -1);
 	CU_ASSERT_EQUAL(admin_password_check(big, &admin_password_web, err, sizeof err), -1);
-	CU_ASSERT_STRING_EQUAL(err, "password longer than 1024 bytes");
+	CU_ASSERT_STRING_EQUAL(err, "password longer than 511 bytes");
+	big[512] = '\0';
+	CU_ASSERT_EQUAL(admin_password_check(big, &admin_password_web, err, sizeof err), -1);
+	big[511] = '\0';
+	CU_ASSERT_EQUAL(admin_password_check(big, &admin_password_web, err, sizeof err), 0);
+}
+
+/* The longest password accepted can be hashed and checked. */
+static void test_password_longest(void)
+{
+	char err[1024], hash[USERS_HASH_MAX], pw[512];
+
+	fresh();
+	memset(pw, 'y', sizeof pw - 1);
+	pw[sizeof pw - 1] = '\0';
+	CU_ASSERT_EQUAL(admin_user_add(&conf, "long", pw, &admin_password_web, (uid_t)-1,
+	    (gid_t)-1, ACTOR, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(users_lookup(conf.users_file, "long@example.test", hash, sizeof hash), 1);
+	CU_ASSERT_EQUAL(users_check_hash(hash, pw), 1);
 }
 
 /* ---- users ---- */
@@ -575,6 +598,7 @@ int main(void)
 		return 99;
 	s = CU_add_suite("admin", NULL, NULL);
 	CU_add_test(s, "password rules: the tool's and the web's", test_password_rules);
+	CU_add_test(s, "the longest password accepted is hashed", test_password_longest);
 	CU_add_test(s, "user add: file, Maildir, hash, refusals, log", test_user_add);
 	CU_add_test(s, "user check and address: nothing touched", test_user_check);
 	CU_add_test(s, "user password: hash, options kept, refusals", test_user_password);
