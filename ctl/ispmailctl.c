@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -172,10 +171,7 @@ static int password_read(char *pw, size_t size)
 	return 0;
 }
 
-/*
- * ADDRESS as typed -> the stored form ("bob" means bob@<first domain>).
- * q() of what was typed is ours: the one the error text quotes.
- */
+/* ADDRESS as typed -> the stored form ("bob" means bob@<first domain>). */
 static int address_arg(const struct conf *c, const char *arg, char *addr, size_t len)
 {
 	char err[512];
