@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -24,6 +23,7 @@
 #include "dkim_keys.h"
 #include "greylist_admin.h"
 #include "queue_admin.h"
+#include "relay_admin.h"
 #include "ratelimits.h"
 #include "log.h"
 #include "mailbox.h"
@@ -34,8 +34,11 @@
 #include "relaydb.h"
 #include "user_forward.h"
 #include "users.h"
+#include "users_admin.h"
 
-#define CTL_PASSWORD_MAX 1024
+#define CTL_PASSWORD_MAX ADMIN_PASSWORD_MAX
+/* Who made a change, in the log lines of admin/ ("by=ispmailctl"). */
+#define CTL_ACTOR "ispmailctl"
 
 static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -169,223 +172,98 @@ static int password_read(char *pw, size_t size)
 	return 0;
 }
 
-/* A password from stdin, hashed the default way ("$y$"). */
-static int password_hash(char *hash, size_t hashlen)
-{
-	char pw[CTL_PASSWORD_MAX + 1];
-	int r;
-
-	if (password_read(pw, sizeof pw) == -1) {
-		explicit_bzero(pw, sizeof pw);
-		return -1;
-	}
-	r = users_make_hash(pw, "$y$", hash, hashlen);
-	explicit_bzero(pw, sizeof pw);
-	if (r == -1) {
-		fail("cannot hash the password: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-/* The first user add finds no file: make it root:group 0640 as root. */
-static int usersfile_create(const char *path, gid_t gid)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
-
-	if (fd == -1) {
-		fail("%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if ((gid != (gid_t)-1 && fchown(fd, 0, gid) == -1) || fchmod(fd, 0640) == -1) {
-		int e = errno;
-
-		(void)close(fd);
-		(void)unlink(path);
-		fail("%s: %s", path, strerror(e));
-		return -1;
-	}
-	if (close(fd) == -1) {
-		fail("%s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static int usersfile_read(const struct conf *c, struct users *u)
-{
-	char err[512];
-
-	if (users_load(c->users_file, u, err, sizeof err) == -1) {
-		fail("%s", err);
-		return -1;
-	}
-	return 0;
-}
-
 /* ADDRESS as typed -> the stored form ("bob" means bob@<first domain>). */
 static int address_arg(const struct conf *c, const char *arg, char *addr, size_t len)
 {
-	if (users_login_address(c, arg, addr, len) == -1) {
-		fail("invalid address %s", q(arg));
+	char err[512];
+
+	if (admin_user_address(c, arg, addr, len, err, sizeof err) == -1) {
+		fail("%s", err);
 		return -1;
 	}
 	return 0;
 }
 
-static struct user *user_entry(struct users *u, const char *addr)
-{
-	for (size_t i = 0; i < u->n; i++)
-		if (strcmp(u->v[i].address, addr) == 0)
-			return &u->v[i];
-	return NULL;
-}
-
+/* The checks that need no password come before reading it (admin/users_admin.c does the rest). */
 static int user_add(const struct conf *c, const char *arg)
 {
-	char addr[USERS_ADDRESS_MAX], maildir[PATH_MAX], hash[USERS_HASH_MAX], err[512];
-	char bad[PATH_MAX];
+	char addr[USERS_ADDRESS_MAX], maildir[PATH_MAX], pw[CTL_PASSWORD_MAX + 1], err[1024];
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
-	struct users u;
-	const char *domain;
-	struct stat st;
-	int lock, rc = 1;
+	int r;
 
 	if (address_arg(c, arg, addr, sizeof addr) == -1)
 		return 1;
-	domain = strchr(addr, '@') + 1;
-	if (!conf_is_local_domain(c, domain, strlen(domain)))
-		return fail("%s is not a local domain (domains in %s)", domain, c->path);
+	if (admin_user_check(c, addr, maildir, sizeof maildir, err, sizeof err) == -1)
+		return fail("%s", err);
 	if (geteuid() == 0 && owner_lookup(c, &uid, &gid) == -1)
 		return 1;
-	if (maildir_path_for(c->maildir_root, addr, maildir, sizeof maildir) == -1)
-		return fail("no Maildir path for %s: %s", addr, strerror(errno));
-	if (password_hash(hash, sizeof hash) == -1)
+	if (password_read(pw, sizeof pw) == -1) {
+		explicit_bzero(pw, sizeof pw);
 		return 1;
-
-	if ((lock = users_lock(c->users_file, err, sizeof err)) == -1)
+	}
+	r = admin_user_add(c, addr, pw, &admin_password_tool, uid, gid, CTL_ACTOR,
+	    err, sizeof err);
+	explicit_bzero(pw, sizeof pw);
+	if (r == -1)
 		return fail("%s", err);
-	if (stat(c->users_file, &st) == -1 && errno == ENOENT &&
-	    usersfile_create(c->users_file, gid) == -1)
-		goto out_unlock;
-	if (usersfile_read(c, &u) == -1)
-		goto out_unlock;
-	if (users_find(&u, addr) != NULL) {
-		fail("user %s already exists", addr);
-		goto out;
-	}
-	/* The Maildir first: a user must never exist without one. */
-	/* "<domain>/<local>" is as long as "<local>@<domain>". */
-	if (maildir_make_at(c->maildir_root, maildir + strlen(maildir) - strlen(addr),
-	    uid, gid, bad, sizeof bad) == -1) {
-		if (errno == ELOOP)
-			fail("%s: refused: %s in maildir_root is a symbolic link "
-			    "(nothing below maildir_root may be one)", maildir, q(bad));
-		else
-			fail("%s: %s", maildir, strerror(errno));
-		goto out;
-	}
-	users_add(&u, addr, hash, NULL);
-	if (users_save(c->users_file, &u, err, sizeof err) == -1) {
-		fail("%s", err);
-		goto out;
-	}
 	printf("user %s added, Maildir %s\n", addr, maildir);
-	rc = 0;
-out:
-	users_free(&u);
-out_unlock:
-	users_unlock(lock);
-	return rc;
+	return 0;
 }
 
 static int user_passwd(const struct conf *c, const char *arg)
 {
-	char addr[USERS_ADDRESS_MAX], hash[USERS_HASH_MAX], err[512];
-	struct users u;
-	struct user *e;
-	int lock, rc = 1;
+	char addr[USERS_ADDRESS_MAX], pw[CTL_PASSWORD_MAX + 1], err[1024];
+	int r;
 
 	if (address_arg(c, arg, addr, sizeof addr) == -1)
 		return 1;
-	if (password_hash(hash, sizeof hash) == -1)
+	if (password_read(pw, sizeof pw) == -1) {
+		explicit_bzero(pw, sizeof pw);
 		return 1;
-	if ((lock = users_lock(c->users_file, err, sizeof err)) == -1)
+	}
+	r = admin_user_password_set(c, addr, pw, &admin_password_tool, CTL_ACTOR,
+	    err, sizeof err);
+	explicit_bzero(pw, sizeof pw);
+	if (r == -1)
 		return fail("%s", err);
-	if (usersfile_read(c, &u) == -1)
-		goto out_unlock;
-	if ((e = user_entry(&u, addr)) == NULL) {
-		fail("no such user %s", addr);
-		goto out;
-	}
-	free(e->hash);
-	e->hash = xstrdup(hash);
-	if (users_save(c->users_file, &u, err, sizeof err) == -1) {
-		fail("%s", err);
-		goto out;
-	}
 	printf("password of %s changed\n", addr);
-	rc = 0;
-out:
-	users_free(&u);
-out_unlock:
-	users_unlock(lock);
-	return rc;
+	return 0;
 }
 
 static int user_del(const struct conf *c, const char *arg)
 {
-	char addr[USERS_ADDRESS_MAX], maildir[PATH_MAX], err[512];
-	struct users u;
-	int lock, rc = 1;
+	char addr[USERS_ADDRESS_MAX], maildir[PATH_MAX], err[1024];
 
 	if (address_arg(c, arg, addr, sizeof addr) == -1)
 		return 1;
-	if ((lock = users_lock(c->users_file, err, sizeof err)) == -1)
+	if (admin_user_delete(c, addr, CTL_ACTOR, err, sizeof err) == -1)
 		return fail("%s", err);
-	if (usersfile_read(c, &u) == -1)
-		goto out_unlock;
-	if (!users_remove(&u, addr)) {
-		fail("no such user %s", addr);
-		goto out;
-	}
-	if (users_save(c->users_file, &u, err, sizeof err) == -1) {
-		fail("%s", err);
-		goto out;
-	}
 	if (maildir_path_for(c->maildir_root, addr, maildir, sizeof maildir) == 0)
 		printf("user %s deleted; its Maildir %s is left in place\n", addr, maildir);
 	else
 		printf("user %s deleted; its Maildir is left in place\n", addr);
-	rc = 0;
-out:
-	users_free(&u);
-out_unlock:
-	users_unlock(lock);
-	return rc;
+	return 0;
 }
 
 /*
  * "ADDRESS USED/QUOTA (PCT%)", "ADDRESS USED/none", "-" for a Maildir not
  * read; then " forward=A,B keep=yes|no" for a user who forwards.
  */
-static void user_list_one(const struct conf *c, const struct user *e)
+static void user_list_one(const struct admin_user *e)
 {
-	struct admin_usage use;
+	const struct admin_usage *use = &e->use;
 	struct user_options o;
 	char used[32] = "-", quota[32] = "none";
+	unsigned long long bytes = use->bytes > 0 ? (unsigned long long)use->bytes : 0;
 
-	(void)admin_user_usage(c, e, &use);
-	if (use.known)
-		admin_size_format(use.bytes > 0 ? (unsigned long long)use.bytes : 0, used,
-		    sizeof used);
-	if (use.has_quota)
-		admin_size_format(use.quota, quota, sizeof quota);
+	if (use->known)
+		admin_size_format(bytes, used, sizeof used);
+	if (use->has_quota)
+		admin_size_format(use->quota, quota, sizeof quota);
 	printf("%s %s/%s", q(e->address), used, quota);
-	if (use.known && use.has_quota)
-		printf(" (%llu%%)", (use.bytes > 0 ? (unsigned long long)use.bytes : 0) *
-		    100 / use.quota);
+	if (use->known && use->has_quota)
+		printf(" (%llu%%)", bytes * 100 / use->quota);
 	(void)users_options_parse(e->options, &o, NULL, 0);
 	if (o.forward[0] != '\0') {
 		for (char *p = o.forward; *p; p++)
@@ -398,14 +276,16 @@ static void user_list_one(const struct conf *c, const struct user *e)
 
 static int user_list(const struct conf *c, const char *arg)
 {
-	struct users u;
+	struct admin_user *v;
+	size_t n;
+	char err[1024];
 
 	(void)arg;
-	if (usersfile_read(c, &u) == -1)
-		return 1;
-	for (size_t i = 0; i < u.n; i++)
-		user_list_one(c, &u.v[i]);
-	users_free(&u);
+	if (admin_user_list(c, &v, &n, err, sizeof err) == -1)
+		return fail("%s", err);
+	for (size_t i = 0; i < n; i++)
+		user_list_one(&v[i]);
+	admin_user_list_free(v, n);
 	return 0;
 }
 
@@ -496,66 +376,50 @@ static struct relaydb *relay_open(const struct conf *c)
 	return db;
 }
 
-/* ADDRESS as typed -> its relay key (IPv6: the ipv6_prefix network). */
-static int relay_key_arg(const struct conf *c, const char *arg, char *key, size_t len)
-{
-	if (net_relay_key_parse(arg, c->relay.ipv6_prefix, key, len) == -1) {
-		fail("not an IP address (or an IPv6 /%u network): %s",
-		    c->relay.ipv6_prefix, q(arg));
-		return -1;
-	}
-	return 0;
-}
-
-struct relay_list_ctx {
-	time_t now;
-	long ttl;
-};
-
 /* "address authorized-at expires-in user", authorized-at in ISO 8601 UTC. */
-static int relay_list_one(const char *key, time_t when, const char *user, void *arg)
+static int relay_list_one(const struct admin_relay *r, void *arg)
 {
-	const struct relay_list_ctx *ctx = arg;
 	char at[32];
 	struct tm tm;
-	long long left = (long long)when + ctx->ttl - (long long)ctx->now;
 
-	if (gmtime_r(&when, &tm) == NULL || strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	(void)arg;
+	if (gmtime_r(&r->authorized, &tm) == NULL ||
+	    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		(void)str_copy(at, sizeof at, "?");
-	printf("%s %s %lld %s\n", q(key), at, left > 0 ? left : 0,
-	    user != NULL && *user ? q(user) : "-");
+	printf("%s %s %lld %s\n", q(r->key), at, r->expires_in, *r->user ? q(r->user) : "-");
 	return 0;
 }
 
 static int relay_list(const struct conf *c, const char *arg)
 {
-	struct relay_list_ctx ctx = { time(NULL), c->relay.authorization_ttl };
+	char err[1024];
 	struct relaydb *db;
 	int r;
 
 	(void)arg;
 	if ((db = relay_open(c)) == NULL)
 		return 1;
-	r = relaydb_foreach(db, relay_list_one, &ctx);
+	r = admin_relay_list(db, c, time(NULL), relay_list_one, NULL, err, sizeof err);
 	if (r == -1)
-		fail("relay list: %s", relaydb_strerror(db));
+		fail("%s", err);
 	relaydb_close(db);
 	return r == -1;
 }
 
+/* The address is checked before the DB is opened (and privileges dropped). */
 static int relay_add(const struct conf *c, const char *arg)
 {
-	char key[NET_ADDR_MAX];
+	char key[NET_ADDR_MAX], err[1024];
 	struct relaydb *db;
 	int r;
 
-	if (relay_key_arg(c, arg, key, sizeof key) == -1)
-		return 1;
+	if (admin_relay_key(c, arg, key, sizeof key, err, sizeof err) == -1)
+		return fail("%s", err);
 	if ((db = relay_open(c)) == NULL)
 		return 1;
-	r = relaydb_authorize(db, key, "admin", time(NULL));
+	r = admin_relay_add(db, c, key, time(NULL), CTL_ACTOR, err, sizeof err);
 	if (r == -1)
-		fail("relay add %s: %s", key, relaydb_strerror(db));
+		fail("%s", err);
 	else
 		printf("relay %s authorized for %ld seconds\n", key, c->relay.authorization_ttl);
 	relaydb_close(db);
@@ -564,45 +428,40 @@ static int relay_add(const struct conf *c, const char *arg)
 
 static int relay_del(const struct conf *c, const char *arg)
 {
-	char key[NET_ADDR_MAX];
+	char key[NET_ADDR_MAX], err[1024];
 	struct relaydb *db;
 	int r;
 
-	if (relay_key_arg(c, arg, key, sizeof key) == -1)
-		return 1;
+	if (admin_relay_key(c, arg, key, sizeof key, err, sizeof err) == -1)
+		return fail("%s", err);
 	if ((db = relay_open(c)) == NULL)
 		return 1;
-	r = relaydb_delete(db, key);
+	r = admin_relay_delete(db, c, key, CTL_ACTOR, err, sizeof err);
 	if (r == -1)
-		fail("relay del %s: %s", key, relaydb_strerror(db));
-	else if (r == 0)
-		fail("no relay entry for %s", key);
+		fail("%s", err);
 	else
 		printf("relay %s deleted\n", key);
 	relaydb_close(db);
-	return r != 1;
+	return r == -1;
 }
 
 static int relay_expire(const struct conf *c, const char *arg)
 {
+	char err[1024];
 	struct relaydb *db;
 	long n;
+	int r;
 
 	(void)arg;
 	if ((db = relay_open(c)) == NULL)
 		return 1;
-	n = relaydb_expire(db, time(NULL), c->relay.authorization_ttl);
-	if (n == -1)
-		fail("relay expire: %s", relaydb_strerror(db));
-	else
+	r = admin_relay_expire(db, c, time(NULL), CTL_ACTOR, &n, err, sizeof err);
+	if (n != -1)
 		printf("relay: %ld expired %s removed\n", n, n == 1 ? "entry" : "entries");
-	/* The sending counters that count nothing any more go too (silently). */
-	if (n != -1 && relaydb_rate_expire(db, time(NULL), c->limits.outbound_window) == -1) {
-		fail("relay expire: rate counters: %s", relaydb_strerror(db));
-		n = -1;
-	}
+	if (r == -1)
+		fail("%s", err);
 	relaydb_close(db);
-	return n == -1;
+	return r == -1;
 }
 
 /* ---- the outbound sending limits ---- */
@@ -741,112 +600,90 @@ static int greylist_expire(const struct conf *c, const char *arg)
 
 /* ---- the queue ---- */
 
+struct queue_list_ctx {
+	time_t now;
+};
+
 /*
  * One line per message: id, age in seconds, size, <sender>, the word
  * "held" for a quarantined message (queue release), then each
  * recipient as address=state (and the last remote reply, when there is one,
  * on an indented line below).
  */
-static int queue_list(const struct conf *c, const char *arg)
+static int queue_list_one(struct queue_env *env, void *arg)
 {
-	static const char *const states[] = { "pending", "delivered", "failed" };
-	char **ids;
-	size_t n, i, j;
-	time_t now = time(NULL);
+	const struct queue_list_ctx *ctx = arg;
+	size_t j;
 
-	(void)arg;
-	if (privileges_drop(c) == -1)
-		return 1;
-	if (queue_ids(c->state_dir, &ids, &n) != 0)
-		return fail("%s/queue: %s", c->state_dir, strerror(errno));
-	if (n == 0)
-		printf("queue: empty\n");
-	for (i = 0; i < n; i++) {
-		struct queue_env env;
-
-		if (queue_env_load(c->state_dir, ids[i], &env) != 0)
-			continue;	/* removed meanwhile, or not ours */
-		printf("%s %llds %zu %s%s", q(env.id), (long long)(now - env.arrival),
-		    env.size, log_qaddr(env.sender), env.held ? " held" : "");
-		for (j = 0; j < env.nrcpt; j++)
-			printf(" %s=%s", q(env.rcpt[j].address), states[env.rcpt[j].state]);
-		printf("\n");
-		for (j = 0; j < env.nrcpt; j++)
-			if (env.rcpt[j].last_reply[0])
-				printf("    %s: %s\n", q(env.rcpt[j].address),
-				    printable(env.rcpt[j].last_reply));
-		queue_env_free(&env);
-	}
-	queue_ids_free(ids, n);
+	printf("%s %llds %zu %s%s", q(env->id), (long long)(ctx->now - env->arrival),
+	    env->size, log_qaddr(env->sender), env->held ? " held" : "");
+	for (j = 0; j < env->nrcpt; j++)
+		printf(" %s=%s", q(env->rcpt[j].address),
+		    admin_queue_state_name(env->rcpt[j].state));
+	printf("\n");
+	for (j = 0; j < env->nrcpt; j++)
+		if (env->rcpt[j].last_reply[0])
+			printf("    %s: %s\n", q(env->rcpt[j].address),
+			    printable(env->rcpt[j].last_reply));
 	return 0;
 }
 
-/*
- * Ask the runner to retry everything now. The runner rewrites the
- * envelopes itself (it knows which are being delivered); with no runner
- * listening nothing races with us, and they are made due here.
- */
-static int queue_flush(const struct conf *c, const char *arg)
+static int queue_list(const struct conf *c, const char *arg)
 {
-	char **ids;
-	size_t n, i, j;
+	struct queue_list_ctx ctx = { time(NULL) };
+	char err[1024];
+	long n;
 
 	(void)arg;
 	if (privileges_drop(c) == -1)
 		return 1;
-	if (queue_wakeup(c->state_dir, 'f') == 0) {
-		printf("queue: flush requested\n");
-		return 0;
-	}
-	if (queue_ids(c->state_dir, &ids, &n) != 0)
-		return fail("%s/queue: %s", c->state_dir, strerror(errno));
-	for (i = 0; i < n; i++) {
-		struct queue_env env;
+	if ((n = admin_queue_list(c, queue_list_one, &ctx, err, sizeof err)) == -1)
+		return fail("%s", err);
+	if (n == 0)
+		printf("queue: empty\n");
+	return 0;
+}
 
-		if (queue_env_load(c->state_dir, ids[i], &env) != 0)
-			continue;
-		for (j = 0; j < env.nrcpt; j++)
-			if (env.rcpt[j].state == QUEUE_RCPT_PENDING)
-				env.rcpt[j].next_attempt = 0;
-		(void)queue_env_save(c->state_dir, &env);
-		queue_env_free(&env);
-	}
-	queue_ids_free(ids, n);
-	printf("queue: no runner is listening; %zu %s due at its next start\n",
-	    n, n == 1 ? "message" : "messages");
+static int queue_flush(const struct conf *c, const char *arg)
+{
+	char err[1024];
+	size_t n;
+	int runner;
+
+	(void)arg;
+	if (privileges_drop(c) == -1)
+		return 1;
+	if (admin_queue_flush(c, CTL_ACTOR, &runner, &n, err, sizeof err) == -1)
+		return fail("%s", err);
+	if (runner)
+		printf("queue: flush requested\n");
+	else
+		printf("queue: no runner is listening; %zu %s due at its next start\n",
+		    n, n == 1 ? "message" : "messages");
 	return 0;
 }
 
 static int queue_del(const struct conf *c, const char *id)
 {
-	int r;
+	char err[1024];
 
 	if (privileges_drop(c) == -1)
 		return 1;
-	if (!queue_id_valid(id))
-		return fail("queue del: %s: not a queue id", id);
-	r = queue_remove(c->state_dir, id);
-	if (r < 0)
-		return fail("queue del: %s: %s", id, strerror(errno));
-	if (r == 0)
-		return fail("queue del: %s: no such message", id);
+	if (admin_queue_delete(c, id, CTL_ACTOR, err, sizeof err) == -1)
+		return fail("%s", err);
 	printf("queue: %s removed\n", id);
 	return 0;
 }
 
-/* A quarantined message goes on to its recipients (admin/queue_admin.c). */
+/* A quarantined message goes on to its recipients. */
 static int queue_release(const struct conf *c, const char *id)
 {
-	char err[256] = "";
-	int r;
+	char err[1024];
 
 	if (privileges_drop(c) == -1)
 		return 1;
-	r = admin_queue_release(c, id, err, sizeof err);
-	if (r < 0)
-		return fail("queue release: %s: %s", id, err);
-	if (r == 0)
-		return fail("queue release: %s: no such message", id);
+	if (admin_queue_release(c, id, CTL_ACTOR, err, sizeof err) == -1)
+		return fail("%s", err);
 	printf("queue: %s released\n", id);
 	return 0;
 }
@@ -1156,6 +993,7 @@ int main(int argc, char **argv)
 	int ch, rc, words;
 
 	umask(027);
+	log_open("ispmailctl", 0);
 	opterr = 0;
 	while ((ch = getopt(argc, argv, "+:c:hV")) != -1) {
 		switch (ch) {
