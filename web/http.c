@@ -284,8 +284,14 @@ int http_request_read(struct stream *st, struct http_request *r)
 	http_reader_init(&rd, r);
 	for (;;) {
 		n = stream_peek(st, &p);
+		if (n == STREAM_TIMEOUT && rd.started) {
+			/* The 408 goes out in the version of the request line, if any. */
+			r->major = rd.parser.http_major;
+			r->minor = rd.parser.http_minor;
+			return HTTP_READ_TIMEOUT;
+		}
 		if (n == STREAM_TIMEOUT)
-			return rd.started ? HTTP_READ_TIMEOUT : HTTP_READ_CLOSED;
+			return HTTP_READ_CLOSED;
 		if (n == STREAM_EOF && !rd.started)
 			return HTTP_READ_CLOSED;
 		if (n == STREAM_EOF)
