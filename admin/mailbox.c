@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -40,9 +41,8 @@ int admin_user_usage(const struct conf *c, const struct user *u, struct admin_us
 	return 0;
 }
 
-/* The users file changed under its lock: load, change one entry, save. */
-static int quota_option_write(const struct conf *c, const char *address,
-    const char *value, char *err, size_t errlen)
+int admin_user_change(const struct conf *c, const char *address, admin_user_change_fn fn,
+    void *arg, char *err, size_t errlen)
 {
 	struct users u;
 	struct user *e = NULL;
@@ -57,14 +57,47 @@ static int quota_option_write(const struct conf *c, const char *address,
 			e = &u.v[i];
 	if (e == NULL)
 		seterr(err, errlen, "no such user %s", address);
-	else if (users_option_set(e, "quota", value) != 0)
-		seterr(err, errlen, "bad size \"%s\" (bytes, or with K, M or G; or none)", value);
-	else
+	else if (fn(e, arg, err, errlen) == 0)
 		rc = users_save(c->users_file, &u, err, errlen);
 	users_free(&u);
 out_unlock:
 	users_unlock(lock);
 	return rc;
+}
+
+static int quota_option_set(struct user *e, void *arg, char *err, size_t errlen)
+{
+	const char *value = arg;
+
+	if (users_option_set(e, "quota", value) == 0)
+		return 0;
+	seterr(err, errlen, "bad size \"%s\" (bytes, or with K, M or G; or none)", value);
+	return -1;
+}
+
+/* The new hash in place of the old one. */
+static int password_hash_set(struct user *e, void *arg, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	free(e->hash);
+	e->hash = xstrdup(arg);
+	return 0;
+}
+
+int admin_user_password_set(const struct conf *c, const char *address, const char *password,
+    char *err, size_t errlen)
+{
+	char hash[USERS_HASH_MAX];
+	int r;
+
+	if (users_make_hash(password, "$y$", hash, sizeof hash) != 0) {
+		seterr(err, errlen, "cannot hash the password: %s", strerror(errno));
+		return -1;
+	}
+	r = admin_user_change(c, address, password_hash_set, hash, err, errlen);
+	explicit_bzero(hash, sizeof hash);
+	return r;
 }
 
 int admin_user_quota_set(const struct conf *c, const char *address, const char *size,
@@ -78,7 +111,8 @@ int admin_user_quota_set(const struct conf *c, const char *address, const char *
 		seterr(err, errlen, "bad size \"%s\" (bytes, or with K, M or G; or none)", size);
 		return -1;
 	}
-	if (quota_option_write(c, address, none ? NULL : size, err, errlen) != 0)
+	if (admin_user_change(c, address, quota_option_set, none ? NULL : (void *)size,
+	    err, errlen) != 0)
 		return -1;
 	if (none && maildir_path_for(c->maildir_root, address, maildir, sizeof maildir) == 0 &&
 	    str_format(path, sizeof path, "%s/maildirsize", maildir) == 0 &&

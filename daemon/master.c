@@ -52,6 +52,7 @@
 #include "smtp.h"
 #include "stats.h"
 #include "tls.h"
+#include "web.h"
 #include "users.h"
 #include "sys.h"
 
@@ -399,6 +400,9 @@ static int session_serve(struct session_ctx *ctx)
 		break;
 	case SERVICE_METRICS:
 		code = metrics_session_run(ctx);
+		break;
+	case SERVICE_WEB:
+		code = web_session_run(ctx);
 		break;
 	default:
 		break;
