@@ -170,8 +170,9 @@ static void send_render(struct web *w, struct html *out)
 	    relaydb_lookup(db, key, &when, user, sizeof user) == 1 &&
 	    now - when < c->relay.authorization_ttl) {
 		time_t end = when + c->relay.authorization_ttl;
+		/* Not who checked: behind one NAT that may be another customer. */
 		const struct html_var v[] = { HTML_TEXT("client", w->ctx->client_text),
-			HTML_TEXT("until", until), HTML_TEXT("user", user) };
+			HTML_TEXT("until", until) };
 
 		if (localtime_r(&end, &tm) == NULL || strftime(until, sizeof until, "%H:%M", &tm) == 0)
 			str_copy(until, sizeof until, "?");
@@ -193,7 +194,18 @@ void web_account_page(struct web *w, const char *msg)
 	struct user_options o;
 	char min[8];
 
-	if (users_options(w->conf->users_file, w->sess.address, &o) != 1) {
+	switch (users_options(w->conf->users_file, w->sess.address, &o)) {
+	case 1:
+		break;
+	case 0:
+		/* The user was deleted since the login: the session goes too. */
+		if (web_db(w) != NULL)
+			(void)websession_delete(w->db, w->sess.id);
+		w->logged_in = 0;
+		web_logout_cookie(w);
+		web_login_page(w, "expired");
+		return;
+	default:
 		web_error(w, 503, "Try again later", "Your account cannot be read just now.");
 		return;
 	}

@@ -86,6 +86,11 @@ static void cookie_set(struct web *w, const char *id)
 		    "%s=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict", WEB_COOKIE);
 }
 
+void web_logout_cookie(struct web *w)
+{
+	cookie_set(w, NULL);
+}
+
 /*
  * The request's session, if its cookie names a live one (renewed then). A
  * cookie that names none is cleared. 1, 0, or -1 when the table failed.

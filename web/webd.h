@@ -43,6 +43,8 @@ struct relaydb *web_db(struct web *w);
 /* A page: content (a fragment) in the layout, with the notice of code msg (or NULL). */
 void web_page(struct web *w, int status, const char *title, const struct html *content,
     const char *msg);
+/* Clear the session cookie in the response. */
+void web_logout_cookie(struct web *w);
 /* 303 to path (our own, e.g. "/?msg=password-changed"). */
 void web_redirect(struct web *w, const char *path);
 /* An error page: status, a heading and a sentence. */

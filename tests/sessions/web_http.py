@@ -119,6 +119,7 @@ def users_line(srv, address):
 
 
 def pages_and_headers(t, srv):
+    mark = len(srv.log())
     w = Web(srv)
     r, body = w.request("GET", "/")
     t.eq(r.status, 200, "GET / without a session: 200")
@@ -144,8 +145,9 @@ def pages_and_headers(t, srv):
     r, _ = w.request("GET", "/login")
     t.eq(r.status, 405, "GET /login: 405 (POST only)")
     # All of the above on one connection: keep-alive works.
-    t.ok(H.wait_for(lambda: srv.log().count("web request method=") >= 7, 10),
-         "seven requests answered on one kept-alive connection")
+    t.ok(H.wait_for(lambda: srv.log()[mark:].count("web request method=") >= 7, 10),
+         "seven requests answered")
+    t.eq(srv.log()[mark:].count("connect service=web"), 1, "all on one kept-alive connection")
     w.close()
 
 
@@ -306,6 +308,18 @@ def can_i_send(t, srv, sid):
          re.findall(r'<p class="(?:yes|no)">.*', page))
     t.ok('<meter id="quota"' in page, "bob has a quota: a bar (meter)")
     w.close()
+    return sid2
+
+
+def deleted_user(t, srv, sid):
+    rc, out, err = srv.ctl_run("user", "del", OTHER)
+    t.eq(rc, 0, "ispmailctl user del bob (who has a web session)")
+    w = Web(srv, source=T.OUTSIDER)
+    r, page = w.request("GET", "/", cookie=sid)
+    t.ok('action="/login"' in page and "Max-Age=0" in (r.getheader("Set-Cookie") or ""),
+         "a deleted user's session ends: the login page, the cookie cleared")
+    t.eq(session_tool(srv, sid, "get"), None, "and it is gone from the table")
+    w.close()
 
 
 def expiry(t, srv, sid, token):
@@ -399,7 +413,8 @@ def main():
     csrf_refusals(t, srv, sid, token)
     password_change(t, srv, sid, token)
     forward_and_vacation(t, srv, sid, token)
-    can_i_send(t, srv, sid)
+    bob = can_i_send(t, srv, sid)
+    deleted_user(t, srv, bob)
     expiry(t, srv, sid, token)
     logout(t, srv)
     limits(t, srv)
