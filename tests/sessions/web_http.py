@@ -398,6 +398,30 @@ def metrics_unchanged(t, srv):
     conn.close()
 
 
+def check_users_dir(t, srv):
+    """ispmaild -t warns when the web cannot rewrite the users file."""
+    if not srv.root:
+        t.skip("ispmaild -t: users_file directory warning", "needs root (a user to drop to)")
+        return
+    run = lambda: subprocess.run([srv.daemon, "-t", "-c", srv.conf_file],
+                                 capture_output=True, text=True, timeout=60)
+    p = run()
+    t.ok(p.returncode == 0 and "users_file directory" not in p.stderr,
+         "ispmaild -t: no warning when the daemon's user can write the users file's directory",
+         p.stderr)
+    d = os.path.join(srv.dir, "root-owned")
+    os.mkdir(d, 0o755)
+    users = os.path.join(d, "users")
+    with open(srv.users_file) as src, open(users, "w") as dst:
+        dst.write(src.read())
+    os.chmod(users, 0o644)
+    srv.set("users_file", users)
+    p = run()
+    srv.set("users_file", srv.users_file)
+    t.ok(p.returncode == 0 and "warning: users_file directory %s is not writable by nobody" % d
+         in p.stderr, "ispmaild -t: a warning when it cannot (the web could not save)", p.stderr)
+
+
 def main():
     t = T.Tap()
     srv = T.Server(services=("pop3", "web", "metrics"), tls=True,
@@ -419,6 +443,7 @@ def main():
     logout(t, srv)
     limits(t, srv)
     metrics_unchanged(t, srv)
+    check_users_dir(t, srv)
     return srv.finish(t)
 
 
