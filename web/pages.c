@@ -115,7 +115,8 @@ static void usage_render(struct web *w, const struct user_options *o, struct htm
 		return;
 	}
 	admin_size_format((unsigned long long)a.bytes, used, sizeof used);
-	(void)str_format(count, sizeof count, "%lld", a.count);
+	(void)str_format(count, sizeof count, "%lld message%s", a.count,
+	    a.count == 1 ? "" : "s");
 	if (!a.has_quota) {
 		const struct html_var v[] = { HTML_TEXT("used", used), HTML_TEXT("count", count) };
 
