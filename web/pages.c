@@ -288,10 +288,16 @@ void web_post_password(struct web *w)
 			session_auth_delay(w->auth.pause_ms);
 		}
 		web_redirect(w, r == 0 ? "/?msg=password-wrong" : "/?msg=failed");
-	} else if (admin_user_password_set(w->conf, w->sess.address, new.s, err, sizeof err) != 0)
+	} else if (admin_user_password_set(w->conf, w->sess.address, new.s, err, sizeof err) != 0) {
 		failed(w, "password", err);
-	else
+	} else {
+		/* Whoever else is logged in as this user (a thief?) is out. */
+		if (web_db(w) == NULL ||
+		    websession_end_others(w->db, w->sess.address, w->sess.id) < 0)
+			log_error("web session user=%s result=error reason=\"cannot end the "
+			    "other sessions\"", log_q(w->sess.address));
 		changed(w, "password", "password-changed");
+	}
 	explicit_bzero(old.s ? old.s : (char *)"", old.len);
 	explicit_bzero(new.s ? new.s : (char *)"", new.len);
 	explicit_bzero(new2.s ? new2.s : (char *)"", new2.len);

@@ -176,9 +176,14 @@ int websession_delete(struct relaydb *db, const char *id)
 	return relaydb_table_run(db, WEBSESSION_FILE, delete_txn, &op);
 }
 
-/* The keys of expired sessions, collected by the walk, deleted after it. */
+/*
+ * The keys of the sessions to go, collected by the walk, deleted after
+ * it: the expired ones, or (address set) that user's but one.
+ */
 struct stale {
 	time_t now;
+	const char *address;
+	unsigned char keep[SHA256_DIGEST_LENGTH];
 	unsigned char (*keys)[SHA256_DIGEST_LENGTH];
 	size_t n;
 };
@@ -187,32 +192,51 @@ static int stale_visit(const char *key, size_t klen, const char *val, size_t vle
 {
 	struct stale *st = arg;
 	struct websession s;
+	int ok;
 
 	if (klen != SHA256_DIGEST_LENGTH)
 		return 0;
-	if (value_parse(val, vlen, &s) == 0 && s.expires > st->now)
+	ok = value_parse(val, vlen, &s) == 0;
+	if (st->address == NULL && ok && s.expires > st->now)
+		return 0;
+	if (st->address != NULL && (!ok || strcmp(s.address, st->address) != 0 ||
+	    memcmp(key, st->keep, sizeof st->keep) == 0))
 		return 0;
 	st->keys = xreallocarray(st->keys, st->n + 1, sizeof *st->keys);
 	memcpy(st->keys[st->n++], key, SHA256_DIGEST_LENGTH);
 	return 0;
 }
 
-long websession_expire(struct relaydb *db, time_t now)
+static long stale_delete(struct relaydb *db, struct stale *st)
 {
-	struct stale st = { .now = now };
 	long gone = 0;
 
-	if (relaydb_table_foreach(db, WEBSESSION_FILE, VALUE_MAX, stale_visit, &st) != 0) {
-		free(st.keys);
+	if (relaydb_table_foreach(db, WEBSESSION_FILE, VALUE_MAX, stale_visit, st) != 0) {
+		free(st->keys);
 		return -1;
 	}
-	for (size_t i = 0; i < st.n; i++) {
+	for (size_t i = 0; i < st->n; i++) {
 		struct op op = { 0 };
 
-		memcpy(op.key, st.keys[i], sizeof op.key);
+		memcpy(op.key, st->keys[i], sizeof op.key);
 		if (relaydb_table_run(db, WEBSESSION_FILE, delete_txn, &op) == 1)
 			gone++;
 	}
-	free(st.keys);
+	free(st->keys);
 	return gone;
+}
+
+long websession_end_others(struct relaydb *db, const char *address, const char *keep_id)
+{
+	struct stale st = { .address = address };
+
+	id_key(keep_id, st.keep);
+	return stale_delete(db, &st);
+}
+
+long websession_expire(struct relaydb *db, time_t now)
+{
+	struct stale st = { .now = now };
+
+	return stale_delete(db, &st);
 }

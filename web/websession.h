@@ -43,6 +43,8 @@ int websession_delete(struct relaydb *db, const char *id);
  * tests read and age sessions with it): 1 with *got, 0 absent, -1 error.
  */
 int websession_expiry(struct relaydb *db, const char *id, time_t set, time_t *got);
+/* End every session of address but keep_id's (a password change); how many, or -1. */
+long websession_end_others(struct relaydb *db, const char *address, const char *keep_id);
 /* Delete every expired session; how many, or -1. */
 long websession_expire(struct relaydb *db, time_t now);
 

@@ -225,6 +225,11 @@ def csrf_refusals(t, srv, sid, token):
 
 
 def password_change(t, srv, sid, token):
+    # A second session of the same user (another browser; a thief's).
+    w2 = Web(srv, source=T.OUTSIDER)
+    r, cookie, other = login(w2, "alice", PASSWORD)
+    t.ok(other is not None, "a bare local part logs in (as in POP3): alice")
+    w2.close()
     w = Web(srv)
     before = users_line(srv, USER)
     r, _ = w.request("POST", "/password", {"old": PASSWORD, "new": "short", "new2": "short",
@@ -247,6 +252,9 @@ def password_change(t, srv, sid, token):
          "log: web change user=... what=password by=...")
     r, page = w.request("GET", "/?msg=password-changed", cookie=sid)
     t.ok("Your password has been changed" in page, "the page says so")
+    t.eq(session_tool(srv, other, "get"), None,
+         "the change ended the user's other session")
+    t.ok(session_tool(srv, sid, "get") is not None, "and kept the one it was made in")
     t.ok(pop3_login(srv, USER, NEW_PASSWORD), "POP3 accepts the new password")
     t.ok(not pop3_login(srv, USER, PASSWORD), "POP3 refuses the old one")
     w.close()
