@@ -40,9 +40,8 @@ int admin_user_usage(const struct conf *c, const struct user *u, struct admin_us
 	return 0;
 }
 
-/* The users file changed under its lock: load, change one entry, save. */
-static int quota_option_write(const struct conf *c, const char *address,
-    const char *value, char *err, size_t errlen)
+int admin_user_change(const struct conf *c, const char *address, admin_user_change_fn fn,
+    void *arg, char *err, size_t errlen)
 {
 	struct users u;
 	struct user *e = NULL;
@@ -57,14 +56,22 @@ static int quota_option_write(const struct conf *c, const char *address,
 			e = &u.v[i];
 	if (e == NULL)
 		seterr(err, errlen, "no such user %s", address);
-	else if (users_option_set(e, "quota", value) != 0)
-		seterr(err, errlen, "bad size \"%s\" (bytes, or with K, M or G; or none)", value);
-	else
+	else if (fn(e, arg, err, errlen) == 0)
 		rc = users_save(c->users_file, &u, err, errlen);
 	users_free(&u);
 out_unlock:
 	users_unlock(lock);
 	return rc;
+}
+
+static int quota_option_set(struct user *e, void *arg, char *err, size_t errlen)
+{
+	const char *value = arg;
+
+	if (users_option_set(e, "quota", value) == 0)
+		return 0;
+	seterr(err, errlen, "bad size \"%s\" (bytes, or with K, M or G; or none)", value);
+	return -1;
 }
 
 int admin_user_quota_set(const struct conf *c, const char *address, const char *size,
@@ -78,7 +85,8 @@ int admin_user_quota_set(const struct conf *c, const char *address, const char *
 		seterr(err, errlen, "bad size \"%s\" (bytes, or with K, M or G; or none)", size);
 		return -1;
 	}
-	if (quota_option_write(c, address, none ? NULL : size, err, errlen) != 0)
+	if (admin_user_change(c, address, quota_option_set, none ? NULL : (void *)size,
+	    err, errlen) != 0)
 		return -1;
 	if (maildir_path_for(c->maildir_root, address, maildir, sizeof maildir) != 0)
 		return 0;

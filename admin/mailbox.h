@@ -35,6 +35,16 @@ int admin_user_usage(const struct conf *c, const struct user *u, struct admin_us
 int admin_user_quota_set(const struct conf *c, const char *address, const char *size,
     char *err, size_t errlen);
 
+/*
+ * Change one entry of the users file under its lock (load, fn, save
+ * atomically): the one way admin/ and the web edit a user. fn returns 0
+ * to save, -1 (with err) to leave the file alone. 0, or -1 with err (also
+ * "no such user").
+ */
+typedef int (*admin_user_change_fn)(struct user *u, void *arg, char *err, size_t errlen);
+int admin_user_change(const struct conf *c, const char *address, admin_user_change_fn fn,
+    void *arg, char *err, size_t errlen);
+
 /* "12.3M"-style, 1024-based, for people; out of at least 16 bytes. */
 void admin_size_format(unsigned long long n, char *out, size_t outlen);
 

@@ -534,7 +534,17 @@ int users_lock(const char *path, char *err, size_t errlen)
 		seterr(err, errlen, "%s: path too long", path);
 		return -1;
 	}
-	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/*
+	 * ispmailctl (root) and the web pages (the daemon's user) both lock:
+	 * the file is empty and readable by all, and flock needs no write
+	 * access, so the daemon opens root's file read-only. One made 0600
+	 * by an older version is opened up when root takes it.
+	 */
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd == -1 && errno == EACCES)
+		fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	else if (fd != -1 && geteuid() == 0)
+		(void)fchmod(fd, 0644);
 	if (fd == -1) {
 		seterr(err, errlen, "%s: %s", lock, strerror(errno));
 		return -1;

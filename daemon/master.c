@@ -52,6 +52,7 @@
 #include "smtp.h"
 #include "stats.h"
 #include "tls.h"
+#include "web.h"
 #include "users.h"
 #include "sys.h"
 
@@ -399,6 +400,9 @@ static int session_serve(struct session_ctx *ctx)
 		break;
 	case SERVICE_METRICS:
 		code = metrics_session_run(ctx);
+		break;
+	case SERVICE_WEB:
+		code = web_session_run(ctx);
 		break;
 	default:
 		break;
@@ -1151,6 +1155,29 @@ static int check_dir(const char *what, const char *path, char *err, size_t errle
 }
 
 /*
+ * The web pages save a customer's change by rewriting the users file
+ * through a temporary file in its directory, as the daemon's user: only a
+ * warning when that directory does not let it (ispmailctl still works).
+ */
+static void check_web_users_dir(const struct conf *c)
+{
+	char dir[PATH_MAX], *slash;
+	size_t i;
+
+	for (i = 0; i < c->nlisten && c->listen[i].service != SERVICE_WEB; i++)
+		;
+	if (i == c->nlisten || str_copy(dir, sizeof dir, c->users_file) != 0)
+		return;
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		return;
+	slash[slash == dir ? 1 : 0] = '\0';
+	if (access(dir, W_OK | X_OK) != 0)
+		fprintf(stderr, "ispmaild: warning: users_file directory %s is not writable "
+		    "by %s: the web pages cannot save customers' changes\n", dir, c->user);
+}
+
+/*
  * Started as root, the daemon runs as user/group: check what that user
  * must be able to do, in a child that has become it. A key it cannot read
  * only warns: the start reads it as root, a reload would fail.
@@ -1185,6 +1212,8 @@ static int check_as_user(const struct conf *c, uid_t uid, gid_t gid,
 			fprintf(stderr, "ispmaild: warning: tls.private_key %s is not readable "
 			    "by %s: SIGHUP cannot reload the certificate\n",
 			    c->tls.private_key, c->user);
+		if (msg[0] == '\0')
+			check_web_users_dir(c);
 		n = write(pfd[1], msg, strlen(msg));
 		_exit(n < 0);
 	}

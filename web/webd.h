@@ -1,0 +1,75 @@
+/*
+ * webd.h: what the files of web/ share (not for use outside web/): the
+ * connection's state and the response being built.
+ */
+#ifndef ISPMAILD_WEBD_H
+#define ISPMAILD_WEBD_H
+
+#include "html.h"
+#include "http.h"
+#include "relaydb.h"
+#include "session.h"
+#include "stream.h"
+#include "websession.h"
+
+/* The shortest new password the pages accept. */
+#define WEB_PASSWORD_MIN 8
+/* Longest password, address list, vacation subject and text accepted. */
+#define WEB_PASSWORD_MAX 1024
+#define WEB_FORWARD_MAX 2048
+#define WEB_SUBJECT_MAX 200
+#define WEB_TEXT_MAX 8192
+
+struct web {
+	const struct session_ctx *ctx;
+	const struct conf *conf;
+	struct stream st;
+	struct relaydb *db;		/* opened at first use, see web_db */
+	const struct http_request *req;
+	struct websession sess;
+	int logged_in;
+	struct session_auth auth;	/* failed logins on this connection */
+	/* The response being built. */
+	int status;
+	struct buf body;
+	const char *content_type;
+	char location[256];
+	char cookie[192];
+};
+
+/* The relay DB environment (sessions, relay table); NULL when it cannot be opened. */
+struct relaydb *web_db(struct web *w);
+
+/* A page: content (a fragment) in the layout, with the notice of code msg (or NULL). */
+void web_page(struct web *w, int status, const char *title, const struct html *content,
+    const char *msg);
+/* Clear the session cookie in the response. */
+void web_logout_cookie(struct web *w);
+/* 303 to path (our own, e.g. "/?msg=password-changed"). */
+void web_redirect(struct web *w, const char *path);
+/* An error page: status, a heading and a sentence. */
+void web_error(struct web *w, int status, const char *heading, const char *text);
+
+/* pages.c: the customer's pages and forms. */
+void web_account_page(struct web *w, const char *msg);
+void web_login_page(struct web *w, const char *msg);
+void web_post_password(struct web *w);
+void web_post_forward(struct web *w);
+void web_post_vacation(struct web *w);
+
+/*
+ * account.c: the changes a customer makes, through the same functions as
+ * ispmailctl. 0, or -1 with err.
+ */
+int web_forward_set(const struct conf *c, const char *address, const char *dests, int keep,
+    char *err, size_t errlen);
+int web_vacation_set(const struct conf *c, const char *address, int on, const char *subject,
+    const char *text, char *err, size_t errlen);
+/* The stored vacation message's subject and text ("" when none). */
+void web_vacation_get(const struct conf *c, const char *address, struct buf *subject,
+    struct buf *text);
+
+/* A form field of the request's body: 1, 0 absent, -1 malformed or over max. */
+int web_field(const struct web *w, const char *name, struct buf *out, size_t max);
+
+#endif
