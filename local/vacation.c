@@ -415,9 +415,7 @@ struct memory_op {
 	struct buf key;		/* "user\0sender", lower case */
 	long long now;
 	long window;
-	const char *user;	/* clear: whose entries */
-	char **keys;		/* clear: the keys collected */
-	size_t *lens, n, cap;
+	const char *tag;
 };
 
 static void memory_key(struct memory_op *m, const char *user, const char *sender)
@@ -433,33 +431,52 @@ static void memory_key(struct memory_op *m, const char *user, const char *sender
 	}
 }
 
+void vacation_msg_tag(const char *msg, size_t len, char out[17])
+{
+	unsigned long long h = 14695981039346656037ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)msg[i];
+		h *= 1099511628211ULL;
+	}
+	(void)str_format(out, 17, "%016llx", h);
+}
+
+/* "<seconds> <tag>": is it a reply with m's tag within m's window? */
+static int memory_recent(const struct memory_op *m, const char *val)
+{
+	char *end;
+	long long last = strtoll(val, &end, 10);
+
+	if (end == val || *end != ' ' || strcmp(end + 1, m->tag) != 0)
+		return 0;
+	/* A time ahead of the clock (it was set back) counts as none. */
+	return last <= m->now && m->now - last < m->window;
+}
+
 static int memory_claim_run(struct relaydb_txn *t, void *p)
 {
 	struct memory_op *m = p;
-	char val[32];
+	char val[64];
 	size_t vlen = 0;
 	int r = relaydb_txn_get(t, m->key.s, m->key.len, val, sizeof val - 1, &vlen);
 
 	if (r < 0)
 		return -1;
 	if (r == 1 && vlen < sizeof val) {
-		char *end;
-		long long last;
-
 		val[vlen] = '\0';
-		last = strtoll(val, &end, 10);
-		/* A time ahead of the clock (it was set back) counts as none. */
-		if (*end == '\0' && end != val && last <= m->now && m->now - last < m->window)
+		if (memory_recent(m, val))
 			return 0;
 	}
-	(void)str_format(val, sizeof val, "%lld", m->now);
+	if (str_format(val, sizeof val, "%lld %s", m->now, m->tag) != 0)
+		return -1;
 	return relaydb_txn_put(t, m->key.s, m->key.len, val, strlen(val)) == 0 ? 1 : -1;
 }
 
 int vacation_memory_claim(struct relaydb *db, const char *user, const char *sender,
-    time_t now, long window)
+    const char *tag, time_t now, long window)
 {
-	struct memory_op m = { .now = (long long)now, .window = window };
+	struct memory_op m = { .now = (long long)now, .window = window, .tag = tag };
 	int r;
 
 	memory_key(&m, user, sender);
@@ -468,70 +485,22 @@ int vacation_memory_claim(struct relaydb *db, const char *user, const char *send
 	return r;
 }
 
-static int memory_del_run(struct relaydb_txn *t, void *p)
+static int memory_forget_run(struct relaydb_txn *t, void *p)
 {
 	struct memory_op *m = p;
-	int r = 0;
 
-	for (size_t i = 0; i < m->n && r >= 0; i++)
-		if (relaydb_txn_del(t, m->keys[i], m->lens[i]) < 0)
-			r = -1;
-	return r < 0 ? -1 : (int)m->n;
+	return relaydb_txn_del(t, m->key.s, m->key.len) < 0 ? -1 : 0;
 }
 
 int vacation_memory_forget(struct relaydb *db, const char *user, const char *sender)
 {
 	struct memory_op m = { 0 };
-	char *keys[1];
-	size_t lens[1];
 	int r;
 
 	memory_key(&m, user, sender);
-	keys[0] = m.key.s;
-	lens[0] = m.key.len;
-	m.keys = keys;
-	m.lens = lens;
-	m.n = 1;
-	r = relaydb_table_run(db, VACATION_DB_FILE, memory_del_run, &m);
+	r = relaydb_table_run(db, VACATION_DB_FILE, memory_forget_run, &m);
 	buf_free(&m.key);
 	return r < 0 ? -1 : 0;
-}
-
-static int memory_collect(const char *key, size_t klen, const char *val, size_t vlen,
-    void *p)
-{
-	struct memory_op *m = p;
-	size_t ulen = strlen(m->user);
-
-	(void)val;
-	(void)vlen;
-	if (klen <= ulen || key[ulen] != '\0' || strncasecmp(key, m->user, ulen) != 0)
-		return 0;
-	if (m->n == m->cap) {
-		m->cap = m->cap ? m->cap * 2 : 16;
-		m->keys = xreallocarray(m->keys, m->cap, sizeof *m->keys);
-		m->lens = xreallocarray(m->lens, m->cap, sizeof *m->lens);
-	}
-	m->keys[m->n] = xmalloc(klen);
-	memcpy(m->keys[m->n], key, klen);
-	m->lens[m->n++] = klen;
-	return 0;
-}
-
-long vacation_memory_clear(struct relaydb *db, const char *user)
-{
-	struct memory_op m = { .user = user };
-	int r = 0;
-
-	if (relaydb_table_foreach(db, VACATION_DB_FILE, 32, memory_collect, &m) != 0)
-		r = -1;
-	else if (m.n > 0)
-		r = relaydb_table_run(db, VACATION_DB_FILE, memory_del_run, &m);
-	for (size_t i = 0; i < m.n; i++)
-		free(m.keys[i]);
-	free(m.keys);
-	free(m.lens);
-	return r < 0 ? -1 : (long)m.n;
 }
 
 /* ---- the reply ---- */
@@ -846,10 +815,11 @@ static int rcpt_is_users(const struct vacation_delivery *v, const char *rcpt,
 }
 
 /* Remember, compose and send one reply; 1 sent, 0 not due, -1 error (logged). */
-static int reply_one(const struct vacation_delivery *v, const char *user)
+static int reply_one(const struct vacation_delivery *v, struct relaydb *db,
+    const char *user)
 {
 	struct buf text = BUF_INIT, reply = BUF_INIT;
-	char id[QUEUE_ID_MAX], qid[QUEUE_ID_MAX];
+	char id[QUEUE_ID_MAX], qid[QUEUE_ID_MAX], tag[17];
 	int r;
 
 	if (msg_read(v->conf, user, &text) != 0) {
@@ -858,11 +828,12 @@ static int reply_one(const struct vacation_delivery *v, const char *user)
 		buf_free(&text);
 		return 0;
 	}
-	r = vacation_memory_claim(v->db, user, v->sender, v->now, VACATION_WINDOW);
+	vacation_msg_tag(text.s ? text.s : "", text.len, tag);
+	r = vacation_memory_claim(db, user, v->sender, tag, v->now, VACATION_WINDOW);
 	if (r <= 0) {
 		if (r < 0)
 			log_error("vacation user=%s result=error reason=\"%s\"", log_q(user),
-			    log_qtext(relaydb_strerror(v->db)));
+			    log_qtext(relaydb_strerror(db)));
 		else
 			log_info("vacation user=%s to=%s result=skipped reason=replied-before",
 			    log_q(user), log_qaddr(v->sender));
@@ -875,7 +846,7 @@ static int reply_one(const struct vacation_delivery *v, const char *user)
 	if (reply_send(v, v->sender, &reply, qid, sizeof qid) != 0) {
 		log_error("vacation user=%s to=%s result=error reason=\"%s\"", log_q(user),
 		    log_qaddr(v->sender), strerror(errno));
-		(void)vacation_memory_forget(v->db, user, v->sender);
+		(void)vacation_memory_forget(db, user, v->sender);
 		r = -1;
 	} else {
 		log_info("vacation user=%s to=%s result=sent id=%s", log_q(user),
@@ -891,6 +862,7 @@ static int vacation_one(const struct vacation_delivery *v, const char *user)
 {
 	const char **addrs = xcalloc(v->nrcpts + 1, sizeof *addrs);
 	enum vacation_verdict verdict;
+	struct relaydb *db;
 	size_t n = 0;
 	int r = 0;
 
@@ -902,10 +874,10 @@ static int vacation_one(const struct vacation_delivery *v, const char *user)
 	if (verdict != VACATION_REPLY)
 		log_info("vacation user=%s to=%s result=skipped reason=%s", log_q(user),
 		    log_qaddr(v->sender), vacation_verdict_name(verdict));
-	else if (v->db == NULL)
+	else if ((db = v->db_open ? v->db_open(v->db_arg) : NULL) == NULL)
 		log_error("vacation user=%s result=error reason=\"no relay DB\"", log_q(user));
 	else
-		r = reply_one(v, user);
+		r = reply_one(v, db, user);
 	free(addrs);
 	return r;
 }

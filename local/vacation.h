@@ -87,17 +87,19 @@ int vacation_header_value(const char *header, size_t len, const char *name, stru
 void vacation_header_copy(const char *msg, size_t len, struct buf *out);
 
 /*
- * The memory, one entry per (user, sender), value the time of the last
- * reply. Claim: 1 when no reply went to sender within window before now
- * (the entry then says now: a second process sees it), 0 when one did,
- * -1 on error (relaydb_strerror). Forget: drop the entry again (the reply
- * could not be sent); 0 or -1.
+ * The memory, one entry per (user, sender): the time of the last reply
+ * and the tag of the message it carried (vacation_msg_tag). Claim: 1 when
+ * no reply with this tag went to sender within window before now (the
+ * entry then says now and tag: a second process sees it), 0 when one did,
+ * -1 on error (relaydb_strerror). A new message (another tag) starts a
+ * new window for everyone, as Dovecot's :handle does. Forget: drop the
+ * entry again (the reply could not be sent); 0 or -1.
  */
 int vacation_memory_claim(struct relaydb *db, const char *user, const char *sender,
-    time_t now, long window);
+    const char *tag, time_t now, long window);
 int vacation_memory_forget(struct relaydb *db, const char *user, const char *sender);
-/* Drop every entry of user (a new vacation: everyone hears it again); count or -1. */
-long vacation_memory_clear(struct relaydb *db, const char *user);
+/* A short tag of a .vacation.msg text (16 hex digits of FNV-1a 64) into out[17]. */
+void vacation_msg_tag(const char *msg, size_t len, char out[17]);
 
 /*
  * The reply (RFC 3834 §3): From: the user, To: the sender, Subject: the
@@ -113,7 +115,9 @@ void vacation_compose(const struct conf *c, const char *user, const char *to,
 /* One delivered message, as vacation_after_delivery needs it. */
 struct vacation_delivery {
 	const struct conf *conf;
-	struct relaydb *db;		/* the session's handle; NULL: no replies */
+	/* the session's relay DB handle, opened only when a reply is due; NULL: none */
+	struct relaydb *(*db_open)(void *arg);
+	void *db_arg;
 	const struct aliases *aliases;	/* to tell which RCPT addresses are a user's */
 	const struct dkim_keyring *dkim;	/* sign like the intake does; NULL: unsigned */
 	const char *sender;		/* envelope sender, "" for <> */

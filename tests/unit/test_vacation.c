@@ -230,34 +230,35 @@ static void test_memory(void)
 {
 	struct relaydb *db = db_open("memory");
 	const char *a = "alice@remote.example";
+	const long W = VACATION_WINDOW;
+	char tag[17], tag2[17];
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(db);
-	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, a, T0, VACATION_WINDOW), 1);
+	vacation_msg_tag("Subject: away\n\nAway.\n", 21, tag);
+	vacation_msg_tag("Subject: away\n\nAway!\n", 21, tag2);
+	CU_ASSERT_EQUAL(strlen(tag), 16);
+	CU_ASSERT_STRING_NOT_EQUAL(tag, tag2);
+	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, a, tag, T0, W), 1);
 	/* A second message within seven days: no reply. */
-	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, a, T0 + 1, VACATION_WINDOW), 0);
-	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, "ALICE@Remote.Example",
-	    T0 + VACATION_WINDOW - 1, VACATION_WINDOW), 0);
+	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, a, tag, T0 + 1, W), 0);
+	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, "ALICE@Remote.Example", tag,
+	    T0 + W - 1, W), 0);
 	/* After them: a reply again, and the window starts anew. */
-	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, a, T0 + VACATION_WINDOW,
-	    VACATION_WINDOW), 1);
-	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, a, T0 + VACATION_WINDOW + 60,
-	    VACATION_WINDOW), 0);
+	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, a, tag, T0 + W, W), 1);
+	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, a, tag, T0 + W + 60, W), 0);
 	/* Per user and per sender. */
-	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, "carol@remote.example", T0 + 2,
-	    VACATION_WINDOW), 1);
-	CU_ASSERT_EQUAL(vacation_memory_claim(db, "dave@example.test", a, T0 + 2,
-	    VACATION_WINDOW), 1);
+	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, "carol@remote.example", tag, T0 + 2, W), 1);
+	CU_ASSERT_EQUAL(vacation_memory_claim(db, "dave@example.test", a, tag, T0 + 2, W), 1);
 	/* A reply that could not be sent is forgotten. */
 	CU_ASSERT_EQUAL(vacation_memory_forget(db, USER, a), 0);
-	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, a, T0 + VACATION_WINDOW + 61,
-	    VACATION_WINDOW), 1);
+	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, a, tag, T0 + W + 61, W), 1);
 	/* A clock set back past the entry: not a reason to stay silent for ever. */
-	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, a, T0 - 10, VACATION_WINDOW), 1);
-	/* A new vacation: everyone of that user hears it again, nobody else's entry goes. */
-	CU_ASSERT_EQUAL(vacation_memory_clear(db, USER), 2);
-	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, a, T0, VACATION_WINDOW), 1);
-	CU_ASSERT_EQUAL(vacation_memory_claim(db, "dave@example.test", a, T0 + 3,
-	    VACATION_WINDOW), 0);
+	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, a, tag, T0 - 10, W), 1);
+	/* A new message: everyone hears it, once. */
+	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, a, tag2, T0 - 9, W), 1);
+	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, a, tag2, T0 - 8, W), 0);
+	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, "carol@remote.example", tag2, T0 + 3, W),
+	    1);
 	relaydb_close(db);
 }
 

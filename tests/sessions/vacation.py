@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""vacation.py: vacation replies (SPEC 12, RFC 3834; docs/ADMIN.md,
+"Vacation replies") with a real daemon and a sink SMTP server as the
+smarthost. `ispmailctl user vacation ADDRESS on` takes the message from
+stdin into the Maildir's .vacation.msg and sets vacation=yes; mail from an
+outside sender then gets one reply per sender per window, from the null
+sender (MAIL FROM:<> at the sink), with Auto-Submitted: auto-replied and
+In-Reply-To/References naming the original, while the original is stored
+as usual. No reply to the null sender, to Auto-Submitted, to Precedence
+bulk, list or junk, to List-Id, to a user only in Bcc; an alias in To:
+that delivered to the user counts. `off` stops the replies and keeps the
+message; `on` again starts a new window for everyone."""
+
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import ispmaild_test as T  # noqa: E402
+import smtp_helpers as H  # noqa: E402
+import outbound_helpers as O  # noqa: E402
+from sink import Sink  # noqa: E402
+
+BOB = "bob@example.test"
+VACATION = "Subject: Away until Monday\n\nI am away and read no mail until Monday.\n"
+
+
+def mail(srv, sender, rcpts, headers, body=b"Hello Bob.\r\n"):
+    """One transaction from an outside client; the final reply."""
+    c = H.Smtp(srv, "smtp", T.OUTSIDER)
+    try:
+        c.hello()
+        out = c.transaction(sender, rcpts, headers.encode() + b"\r\n" + body)
+    finally:
+        c.quit()
+    return out[-1]
+
+
+def headers(sender, to, subject, extra=""):
+    mid = "<%s@remote.test>" % re.sub(r"\W", ".", subject)
+    return ("From: <%s>\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: %s\r\n%s"
+            % (sender, to, subject, mid, extra))
+
+
+def vacation_lines(srv, since):
+    return re.findall(r"vacation user=\S+ (?:to=(\S+) )?result=(\w+)(?: reason=(\S+))?(?: id=\S+)?",
+                      srv.log()[since:])
+
+
+def field(data, name):
+    m = re.search(rb"(?mi)^" + name.encode() + rb": (.*)\r$", data.split(b"\r\n\r\n")[0])
+    return m.group(1).decode() if m else None
+
+
+def main(t, fx):
+    sink = fx.add(Sink())
+    srv = fx.server({"relay.smarthost": sink.smarthost()}, services=("smtp",),
+                    users=(BOB, "alice@example.test"))
+    with open(srv.aliases_file, "w") as f:
+        f.write("info@example.test: bob@example.test\n")
+    rc, out, err = srv.ctl_run("user", "vacation", BOB, "on", stdin=VACATION)
+    t.eq(rc, 0, "ispmailctl user vacation ADDRESS on (%s%s)" % (out, err))
+    msg = os.path.join(srv.maildir(BOB), ".vacation.msg")
+    t.ok(os.path.exists(msg) and open(msg).read() == VACATION,
+         ".vacation.msg holds the message from stdin")
+    if os.path.exists(msg):
+        st, md = os.stat(msg), os.stat(srv.maildir(BOB))
+        t.eq((st.st_uid, st.st_gid), (md.st_uid, md.st_gid), "owned like the Maildir")
+    t.ok(re.search(r"(?m)^bob@example\.test:[^:]*:(.*,)?vacation=yes", open(srv.users_file).read()),
+         "the users file says vacation=yes")
+    rc, out, err = srv.ctl_run("user", "vacation", "nobody@example.test", "on", stdin=VACATION)
+    t.ok(rc != 0 and "no such user" in err, "on for an unknown user fails", err)
+    rc, out, err = srv.ctl_run("user", "vacation", BOB, "on", stdin="")
+    t.ok(rc != 0, "on with nothing on stdin fails", err)
+    rc, out, err = srv.ctl_run("user", "vacation", BOB, "maybe")
+    t.ok(rc != 0, "a word other than on or off fails", err)
+    srv.start()
+
+    # 1. A person's mail to Bob: stored, and one reply from the null sender.
+    mark = len(srv.log())
+    r = mail(srv, "carol@remote.test", [BOB], headers("carol@remote.test", "Bob <" + BOB + ">",
+                                                       "Lunch on Friday"))
+    t.ok(r.startswith("250"), "the message is taken", r)
+    t.eq(len(H.maildir_messages(srv, BOB)), 1, "the original is in Bob's Maildir")
+    got = sink.wait_messages(1)
+    t.eq(len(got), 1, "one reply reaches the sink")
+    if got:
+        m = got[0]
+        t.eq(m.sender, "", "the reply's envelope sender is null: MAIL FROM:<>")
+        t.eq(m.rcpts, ["carol@remote.test"], "to the original's envelope sender")
+        t.eq(field(m.data, "Auto-Submitted"), "auto-replied", "Auto-Submitted: auto-replied")
+        t.eq(field(m.data, "In-Reply-To"), "<Lunch.on.Friday@remote.test>",
+             "In-Reply-To: the original's Message-ID")
+        t.eq(field(m.data, "References"), "<Lunch.on.Friday@remote.test>",
+             "References: the original's Message-ID")
+        t.eq(field(m.data, "Subject"), "Away until Monday", "Subject: from .vacation.msg")
+        t.eq(field(m.data, "From"), "<" + BOB + ">", "From: the user")
+        t.eq(field(m.data, "To"), "<carol@remote.test>", "To: the sender")
+        t.ok(field(m.data, "Message-ID") and field(m.data, "Date"), "a Date and Message-ID")
+        t.ok(m.data.endswith(b"\r\n\r\nI am away and read no mail until Monday.\r\n"),
+             "the body from .vacation.msg", m.data[-200:])
+    t.eq(vacation_lines(srv, mark), [("<carol@remote.test>", "sent", "")], "logged: sent")
+
+    # 2. Carol again within the window: no second reply.
+    mark = len(srv.log())
+    r = mail(srv, "Carol@Remote.Test", [BOB], headers("carol@remote.test", BOB, "Second"))
+    t.ok(r.startswith("250"), "her second message is taken", r)
+    t.eq(vacation_lines(srv, mark), [("<Carol@Remote.Test>", "skipped", "replied-before")],
+         "no second reply to the same sender within the window")
+
+    # 3. Mail that must get no reply; each logged with its reason.
+    cases = [
+        ("", BOB, "", "null-sender", "the null sender"),
+        ("erin@remote.test", BOB, "Auto-Submitted: auto-generated\r\n", "auto-submitted",
+         "Auto-Submitted: auto-generated"),
+        ("f1@remote.test", BOB, "Precedence: bulk\r\n", "precedence", "Precedence: bulk"),
+        ("f2@remote.test", BOB, "Precedence: list\r\n", "precedence", "Precedence: list"),
+        ("f3@remote.test", BOB, "Precedence: junk\r\n", "precedence", "Precedence: junk"),
+        ("g@remote.test", BOB, "List-Id: <users.lists.remote.test>\r\n", "list", "List-Id"),
+        ("h@remote.test", "undisclosed-recipients:;", "", "not-addressed",
+         "Bob only in Bcc"),
+        ("MAILER-DAEMON@remote.test", BOB, "", "system-sender", "MAILER-DAEMON"),
+    ]
+    for sender, to, extra, reason, what in cases:
+        mark = len(srv.log())
+        r = mail(srv, sender, [BOB], headers(sender or "x@remote.test", to, what, extra))
+        t.ok(r.startswith("250"), what + ": the message is taken", r)
+        lines = vacation_lines(srv, mark)
+        t.ok(len(lines) == 1 and lines[0][1:] == ("skipped", reason),
+             what + ": no reply, reason=" + reason, lines)
+
+    # 4. An alias in To: that delivered to Bob counts.
+    mark = len(srv.log())
+    r = mail(srv, "dave@remote.test", ["info@example.test"],
+             headers("dave@remote.test", "Info <INFO@example.test>", "Question"))
+    t.ok(r.startswith("250"), "mail to the alias is taken", r)
+    t.eq([x[1] for x in vacation_lines(srv, mark)], ["sent"], "a reply to mail for the alias")
+    got = sink.wait_messages(2)
+    t.eq(sorted(m.rcpts[0] for m in got), ["carol@remote.test", "dave@remote.test"],
+         "the sink has exactly the two replies")
+    t.ok(O.wait_queue_empty(srv), "the queue is empty afterwards")
+    t.eq(len(H.maildir_messages(srv, BOB)), 3 + len(cases),
+         "every original is in Bob's Maildir")
+
+    # 5. off: no reply any more, the message kept; on again: a new window.
+    rc, out, err = srv.ctl_run("user", "vacation", BOB, "off")
+    t.eq(rc, 0, "ispmailctl user vacation ADDRESS off (%s)" % err)
+    t.ok(re.search(r"(?m)^bob@example\.test:[^:]*:(.*,)?vacation=no", open(srv.users_file).read()),
+         "the users file says vacation=no")
+    t.ok(os.path.exists(msg), ".vacation.msg is kept")
+    mark = len(srv.log())
+    r = mail(srv, "ivan@remote.test", [BOB], headers("ivan@remote.test", BOB, "After"))
+    t.ok(r.startswith("250"), "mail after off is taken", r)
+    t.eq(vacation_lines(srv, mark), [], "and nothing is done about vacation")
+    rc, out, err = srv.ctl_run("user", "vacation", BOB, "on",
+                               stdin="Subject: Away again\r\n\r\nStill away.\r\n")
+    t.eq(rc, 0, "on again with a new message (%s)" % err)
+    mark = len(srv.log())
+    r = mail(srv, "carol@remote.test", [BOB], headers("carol@remote.test", BOB, "Third"))
+    t.eq(vacation_lines(srv, mark), [("<carol@remote.test>", "sent", "")],
+         "a new vacation: Carol hears it again")
+    got = sink.wait_messages(3)
+    if len(got) == 3:
+        t.eq(field(got[2].data, "Subject"), "Away again", "with the new message")
+        t.ok(got[2].data.endswith(b"\r\n\r\nStill away.\r\n"), "its body, CRLF from stdin as LF")
+
+
+if __name__ == "__main__":
+    sys.exit(O.run(main))
