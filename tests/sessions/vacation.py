@@ -13,6 +13,7 @@ message; `on` again starts a new window for everyone."""
 
 import os
 import re
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -47,6 +48,14 @@ def vacation_lines(srv, since):
                       srv.log()[since:])
 
 
+def ctl_bytes(srv, data, *args):
+    """ispmailctl with these bytes on stdin (ctl_run takes text only)."""
+    srv.write_config()
+    p = subprocess.run([srv.ctl, "-c", srv.conf_file] + list(args), input=data,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    return p.returncode, p.stderr.decode("utf-8", "replace")
+
+
 def field(data, name):
     m = re.search(rb"(?mi)^" + name.encode() + rb": (.*)\r$", data.split(b"\r\n\r\n")[0])
     return m.group(1).decode() if m else None
@@ -58,9 +67,21 @@ def main(t, fx):
                     users=(BOB, "alice@example.test"))
     with open(srv.aliases_file, "w") as f:
         f.write("info@example.test: bob@example.test\n")
+    msg = os.path.join(srv.maildir(BOB), ".vacation.msg")
+    for text, why, what in (("Note: I am away\n\nBack Monday.\n", "only Subject:",
+                             "a header other than Subject:"),
+                            ("Subject: away\n\n", "no body", "no body"),
+                            ("Subject: away\n\nBack \xff\n", "not UTF-8", "not UTF-8"),
+                            ("Subject: away\n\n" + "x" * 999 + "\n", "longer than 998",
+                             "a line of 999 bytes")):
+        rc, err = ctl_bytes(srv, text.encode("latin-1"), "user", "vacation", BOB, "on")
+        t.ok(rc != 0 and why in err and not os.path.exists(msg),
+             "on refuses %s, nothing written" % what, err)
+    rc, out, err = srv.ctl_run("user", "vacation", BOB, "on", stdin="I am away.\r\n")
+    t.ok(rc == 0 and open(msg).read() == "\nI am away.\n",
+         "text without a header line is all body (an empty header part in front)", err)
     rc, out, err = srv.ctl_run("user", "vacation", BOB, "on", stdin=VACATION)
     t.eq(rc, 0, "ispmailctl user vacation ADDRESS on (%s%s)" % (out, err))
-    msg = os.path.join(srv.maildir(BOB), ".vacation.msg")
     t.ok(os.path.exists(msg) and open(msg).read() == VACATION,
          ".vacation.msg holds the message from stdin")
     if os.path.exists(msg):
