@@ -747,26 +747,18 @@ static int reply_rcpts(const struct vacation_delivery *v, const char *to,
 	return rcpt_resolve_local(v->conf, v->aliases, lower, set);
 }
 
-/* Deliver the reply from the null sender; qid gets the queue id, or "". */
-static int reply_send(const struct vacation_delivery *v, const char *to,
+/* Deliver the reply from the null sender to set; qid gets its id. 0, or -1 with errno. */
+static int reply_send(const struct vacation_delivery *v, const struct rcpt_set *set,
     const struct buf *msg, char *qid, size_t qidlen)
 {
-	struct rcpt_set set = { 0 };
 	struct buf sig = BUF_INIT;
 	struct deliver_result res;
 	struct delivery d;
-	int r = reply_rcpts(v, to, &set);
+	int r = -1;
 
 	qid[0] = '\0';
-	if (r <= 0) {
-		rcpt_set_free(&set);
-		if (r == 0)
-			errno = ENOENT;
-		return -1;
-	}
 	reply_sign(v->dkim, msg, v->now, &sig);
-	r = -1;
-	if (deliver_open(&d, v->conf, &set, "", "127.0.0.1 vacation") == 0) {
+	if (deliver_open(&d, v->conf, set, "", "127.0.0.1 vacation") == 0) {
 		if (deliver_body_write(&d, msg->s, msg->len) != 0) {
 			deliver_abort(&d);
 		} else {
@@ -780,7 +772,6 @@ static int reply_send(const struct vacation_delivery *v, const char *to,
 		}
 	}
 	buf_free(&sig);
-	rcpt_set_free(&set);
 	return r;
 }
 
@@ -814,11 +805,30 @@ static int rcpt_is_users(const struct vacation_delivery *v, const char *rcpt,
 	return found;
 }
 
-/* Remember, compose and send one reply; 1 sent, 0 not due, -1 error (logged). */
+/* Is a reply due (the memory claimed)? 1 yes, 0 no, -1 error; logged but for 1. */
+static int reply_due(struct relaydb *db, const char *user, const char *sender,
+    const char *tag, time_t now)
+{
+	int r = vacation_memory_claim(db, user, sender, tag, now, VACATION_WINDOW);
+
+	if (r < 0)
+		log_error("vacation user=%s result=error reason=\"%s\"", log_q(user),
+		    log_qtext(relaydb_strerror(db)));
+	else if (r == 0)
+		log_info("vacation user=%s to=%s result=skipped reason=replied-before",
+		    log_q(user), log_qaddr(sender));
+	return r;
+}
+
+/*
+ * Where it goes, whether it is due, then compose and send one reply.
+ * 1 sent, 0 not, -1 error (each logged).
+ */
 static int reply_one(const struct vacation_delivery *v, struct relaydb *db,
     const char *user)
 {
 	struct buf text = BUF_INIT, reply = BUF_INIT;
+	struct rcpt_set set = { 0 };
 	char id[QUEUE_ID_MAX], qid[QUEUE_ID_MAX], tag[17];
 	int r;
 
@@ -828,22 +838,22 @@ static int reply_one(const struct vacation_delivery *v, struct relaydb *db,
 		buf_free(&text);
 		return 0;
 	}
-	vacation_msg_tag(text.s ? text.s : "", text.len, tag);
-	r = vacation_memory_claim(db, user, v->sender, tag, v->now, VACATION_WINDOW);
-	if (r <= 0) {
-		if (r < 0)
-			log_error("vacation user=%s result=error reason=\"%s\"", log_q(user),
-			    log_qtext(relaydb_strerror(db)));
-		else
-			log_info("vacation user=%s to=%s result=skipped reason=replied-before",
+	if ((r = reply_rcpts(v, v->sender, &set)) <= 0) {
+		if (r == 0)
+			log_info("vacation user=%s to=%s result=skipped reason=unknown-sender",
 			    log_q(user), log_qaddr(v->sender));
-		buf_free(&text);
-		return r;
+		else
+			log_error("vacation user=%s result=error reason=\"users file: %s\"",
+			    log_q(user), strerror(errno));
+		goto out;
 	}
+	vacation_msg_tag(text.s ? text.s : "", text.len, tag);
+	if ((r = reply_due(db, user, v->sender, tag, v->now)) <= 0)
+		goto out;
 	(void)queue_id_new(id, sizeof id);
 	vacation_compose(v->conf, user, v->sender, text.s ? text.s : "", text.len, v->header,
 	    v->hlen, v->now, id, &reply);
-	if (reply_send(v, v->sender, &reply, qid, sizeof qid) != 0) {
+	if (reply_send(v, &set, &reply, qid, sizeof qid) != 0) {
 		log_error("vacation user=%s to=%s result=error reason=\"%s\"", log_q(user),
 		    log_qaddr(v->sender), strerror(errno));
 		(void)vacation_memory_forget(db, user, v->sender);
@@ -852,6 +862,8 @@ static int reply_one(const struct vacation_delivery *v, struct relaydb *db,
 		log_info("vacation user=%s to=%s result=sent id=%s", log_q(user),
 		    log_qaddr(v->sender), qid);
 	}
+out:
+	rcpt_set_free(&set);
 	buf_free(&text);
 	buf_free(&reply);
 	return r;

@@ -26,9 +26,9 @@ BOB = "bob@example.test"
 VACATION = "Subject: Away until Monday\n\nI am away and read no mail until Monday.\n"
 
 
-def mail(srv, sender, rcpts, headers, body=b"Hello Bob.\r\n"):
-    """One transaction from an outside client; the final reply."""
-    c = H.Smtp(srv, "smtp", T.OUTSIDER)
+def mail(srv, sender, rcpts, headers, body=b"Hello Bob.\r\n", source=T.OUTSIDER):
+    """One transaction (from an outside client by default); the final reply."""
+    c = H.Smtp(srv, "smtp", source)
     try:
         c.hello()
         out = c.transaction(sender, rcpts, headers.encode() + b"\r\n" + body)
@@ -56,6 +56,21 @@ def ctl_bytes(srv, data, *args):
     return p.returncode, p.stderr.decode("utf-8", "replace")
 
 
+# dkimpy (python3-dkim, in quickstart's TEST_DEPS) installs for Debian's python3.
+DKIMPY = "/usr/bin/python3"
+VERIFY = ("import sys, dkim\n"
+          "rec = sys.argv[1].encode()\n"
+          "msg = sys.stdin.buffer.read()\n"
+          "print(dkim.verify(msg, dnsfunc=lambda name, timeout=5: rec))\n")
+
+
+def dkim_verify(data, record):
+    """dkimpy's verdict on a message (CRLF) against the TXT record value."""
+    p = subprocess.run([DKIMPY, "-c", VERIFY, record], input=data, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=60)
+    return p.stdout.decode("utf-8", "replace").strip()
+
+
 def field(data, name):
     m = re.search(rb"(?mi)^" + name.encode() + rb": (.*)\r$", data.split(b"\r\n\r\n")[0])
     return m.group(1).decode() if m else None
@@ -67,6 +82,10 @@ def main(t, fx):
                     users=(BOB, "alice@example.test"))
     with open(srv.aliases_file, "w") as f:
         f.write("info@example.test: bob@example.test\n")
+    srv.set("dkim.keys_dir", os.path.join(srv.dir, "dkim"))
+    rc, out, err = srv.ctl_run("dkim", "keygen", "example.test", "--selector", "vac1")
+    t.eq(rc, 0, "a DKIM key for example.test (%s)" % err.strip())
+    record = "".join(re.findall(r'"([^"]*)"', out))
     msg = os.path.join(srv.maildir(BOB), ".vacation.msg")
     for text, why, what in (("Note: I am away\n\nBack Monday.\n", "only Subject:",
                              "a header other than Subject:"),
@@ -120,6 +139,11 @@ def main(t, fx):
         t.ok(field(m.data, "Message-ID") and field(m.data, "Date"), "a Date and Message-ID")
         t.ok(m.data.endswith(b"\r\n\r\nI am away and read no mail until Monday.\r\n"),
              "the body from .vacation.msg", m.data[-200:])
+        t.ok(m.data.startswith(b"DKIM-Signature: ") and b"d=example.test;" in m.data and
+             b"s=vac1;" in m.data, "DKIM-signed for the user's domain, on top", m.data[:300])
+        t.eq(dkim_verify(m.data, record), "True", "and dkimpy verifies the signature")
+        t.eq(dkim_verify(m.data.replace(b"until Monday", b"until Sunday"), record), "False",
+             "(a changed body fails: the check is real)")
     t.eq(vacation_lines(srv, mark), [("<carol@remote.test>", "sent", "")], "logged: sent")
 
     # 2. Carol again within the window: no second reply.
@@ -163,7 +187,29 @@ def main(t, fx):
     t.eq(len(H.maildir_messages(srv, BOB)), 3 + len(cases),
          "every original is in Bob's Maildir")
 
-    # 5. off: no reply any more, the message kept; on again: a new window.
+    # 5. A local sender: the reply goes straight into her Maildir.
+    mark = len(srv.log())
+    r = mail(srv, "alice@example.test", [BOB], headers("alice@example.test", BOB, "Local"),
+             source=T.TRUSTED)
+    t.ok(r.startswith("250"), "mail from a local user is taken", r)
+    t.eq([x[1] for x in vacation_lines(srv, mark)], ["sent"], "a reply to the local sender")
+    box = H.maildir_messages(srv, "alice@example.test")
+    t.eq(len(box), 1, "the reply is in her Maildir")
+    if box:
+        data = box[0][1]
+        t.ok(data.startswith(b"Return-Path: <>\n"), "with Return-Path: <> (the null sender)",
+             data[:200])
+        t.ok(b"\nAuto-Submitted: auto-replied\n" in data and
+             b"\nIn-Reply-To: <Local@remote.test>\n" in data, "and the reply's fields")
+    mark = len(srv.log())
+    r = mail(srv, "ghost@example.test", [BOB], headers("ghost@example.test", BOB, "Ghost"),
+             source=T.TRUSTED)
+    t.ok(r.startswith("250"), "mail from an unknown local sender is taken", r)
+    t.eq(vacation_lines(srv, mark), [("<ghost@example.test>", "skipped", "unknown-sender")],
+         "no reply to a local sender who does not exist")
+    t.eq(len(sink.messages), 2, "nothing more went to the sink")
+
+    # 6. off: no reply any more, the message kept; on again: a new window.
     rc, out, err = srv.ctl_run("user", "vacation", BOB, "off")
     t.eq(rc, 0, "ispmailctl user vacation ADDRESS off (%s)" % err)
     t.ok(re.search(r"(?m)^bob@example\.test:[^:]*:(.*,)?vacation=no", open(srv.users_file).read()),
