@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "canon.h"
@@ -894,6 +895,20 @@ static int vacation_one(const struct vacation_delivery *v, const char *user)
 	return r;
 }
 
+/*
+ * Has user a .vacation.msg? One lstat(2): users who never had a vacation
+ * cost no scan of the users file (users_options) per delivery.
+ */
+static int msg_exists(const struct conf *c, const char *user)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct stat st;
+
+	return maildir_path_for(c->maildir_root, user, dir, sizeof dir) == 0 &&
+	    str_format(path, sizeof path, "%s/%s", dir, VACATION_MSG_FILE) == 0 &&
+	    lstat(path, &st) == 0;
+}
+
 int vacation_after_delivery(const struct vacation_delivery *v, char *const *users,
     size_t nusers)
 {
@@ -903,7 +918,8 @@ int vacation_after_delivery(const struct vacation_delivery *v, char *const *user
 	for (size_t i = 0; i < nusers; i++) {
 		int r;
 
-		if (users_options(v->conf->users_file, users[i], &o) != 1 || !o.vacation)
+		if (!msg_exists(v->conf, users[i]) ||
+		    users_options(v->conf->users_file, users[i], &o) != 1 || !o.vacation)
 			continue;
 		if ((r = vacation_one(v, users[i])) < 0)
 			failed = 1;

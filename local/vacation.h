@@ -129,8 +129,9 @@ struct vacation_delivery {
 };
 
 /*
- * After the message is stored for users[0..nusers): for each with
- * vacation=yes, decide, remember and send the reply (queued, or into a
+ * After the message is stored for users[0..nusers): for each with a
+ * .vacation.msg (one lstat, so a delivery to anyone else costs no users
+ * file lookup) and vacation=yes, decide, remember and send the reply (queued, or into a
  * local sender's Maildir). Everything is logged here, one line per such
  * user; the number of replies sent, or -1 when one failed (the delivery
  * stands either way).
