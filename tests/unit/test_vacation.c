@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,10 @@
 #include "buf.h"
 #include "conf.h"
 #include "cutap.h"
+#include "maildir.h"
 #include "relaydb.h"
+#include "user_vacation.h"
+#include "users.h"
 #include "vacation.h"
 
 #define T0 1700000000
@@ -335,6 +339,66 @@ static void test_compose(void)
 	buf_free(&out);
 }
 
+/* The operation ispmailctl and the web share: set, get, what is refused. */
+static void test_admin(void)
+{
+	char root[PATH_MAX], users[PATH_MAX], md[PATH_MAX], err[512];
+	const char *ok = "Subject: Away\r\n\r\nBack on Monday.\r\n";
+	struct users u = { NULL, 0, NULL };
+	struct buf msg = BUF_INIT;
+	struct conf c;
+	int on = -1;
+
+	snprintf(root, sizeof root, "%s/mail", cutap_tmpdir());
+	snprintf(users, sizeof users, "%s/users", cutap_tmpdir());
+	memset(&c, 0, sizeof c);
+	c.maildir_root = root;
+	c.users_file = users;
+	users_add(&u, USER, "$y$x", "quota=1M,color=blue");
+	CU_ASSERT_EQUAL_FATAL(users_save(users, &u, err, sizeof err), 0);
+	users_free(&u);
+	CU_ASSERT_EQUAL_FATAL(maildir_path_for(root, USER, md, sizeof md), 0);
+	CU_ASSERT_EQUAL_FATAL(maildir_make(md, (uid_t)-1, (gid_t)-1), 0);
+
+	CU_ASSERT_EQUAL(admin_user_vacation_get(&c, USER, &on, &msg, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(on, 0);
+	CU_ASSERT_EQUAL(msg.len, 0);
+	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, ok, strlen(ok), err, sizeof err), 0);
+	CU_ASSERT_EQUAL(admin_user_vacation_get(&c, USER, &on, &msg, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(on, 1);
+	buf_appendc(&msg, '\0');
+	CU_ASSERT_STRING_EQUAL(msg.s, "Subject: Away\n\nBack on Monday.\n");
+	CU_ASSERT_EQUAL(users_load(users, &u, err, sizeof err), 0);
+	CU_ASSERT_STRING_EQUAL(u.v[0].options, "quota=1M,color=blue,vacation=yes");
+	users_free(&u);
+	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 0, NULL, 0, err, sizeof err), 0);
+	buf_reset(&msg);
+	CU_ASSERT_EQUAL(admin_user_vacation_get(&c, USER, &on, &msg, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(on, 0);
+	CU_ASSERT_EQUAL(msg.len, strlen("Subject: Away\n\nBack on Monday.\n"));
+
+	/* Refused, and nothing changed. */
+	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, "eve@example.test", 1, ok, strlen(ok), err,
+	    sizeof err), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "no such user"));
+	CU_ASSERT_EQUAL(admin_user_vacation_get(&c, "eve@example.test", &on, &msg, err,
+	    sizeof err), -1);
+	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, "Subject: x\nFrom: y\n\nz\n", 22,
+	    err, sizeof err), -1);
+	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, "Subject: x\nbody\n", 16, err,
+	    sizeof err), -1);
+	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, "Subject: x\n\n\n", 13, err,
+	    sizeof err), -1);
+	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, "a\0b\n", 4, err, sizeof err), -1);
+	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, "a\rb\n", 4, err, sizeof err), -1);
+	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, "\xe4\n", 2, err, sizeof err), -1);
+	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, "\xc3\xa4\n", 3, err, sizeof err), 0);
+	buf_reset(&msg);
+	CU_ASSERT_EQUAL(admin_user_vacation_get(&c, USER, &on, &msg, err, sizeof err), 0);
+	CU_ASSERT(on == 1 && msg.len == 4 && memcmp(msg.s, "\n\xc3\xa4\n", 4) == 0);
+	buf_free(&msg);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -355,5 +419,6 @@ int main(void)
 	    test_header_value);
 	CU_add_test(s, "the 7-day memory (fake clock)", test_memory);
 	CU_add_test(s, "the reply's fields", test_compose);
+	CU_add_test(s, "admin: set on/off, get, what is refused", test_admin);
 	return cutap_run();
 }
