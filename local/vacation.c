@@ -104,6 +104,7 @@ static int field_next(const char *h, size_t len, size_t *pos, struct field *f)
 	return 0;
 }
 
+/* Is f named name (any case)? */
 static int field_is(const struct field *f, const char *name)
 {
 	size_t n = strlen(name);
@@ -183,6 +184,7 @@ static size_t first_token(const char *v, size_t n, const char **tok)
 	return i - start;
 }
 
+/* Is the token tok[0..n) the word (any case)? */
 static int token_is(const char *tok, size_t n, const char *word)
 {
 	return n == strlen(word) && strncasecmp(tok, word, n) == 0;
@@ -231,6 +233,7 @@ struct addr_state {
 	int in_angle, have_angle;
 };
 
+/* The end of one mailbox: keep its address (the angle one when there was one). */
 static void addr_emit(struct addr_state *s, struct vacation_addrs *out)
 {
 	struct buf *b = s->have_angle ? &s->angle : &s->bare;
@@ -419,6 +422,7 @@ struct memory_op {
 	const char *tag;
 };
 
+/* The key of (user, sender): both lower case, a NUL between them. */
 static void memory_key(struct memory_op *m, const char *user, const char *sender)
 {
 	const char *parts[2] = { user, sender };
@@ -455,6 +459,7 @@ static int memory_recent(const struct memory_op *m, const char *val)
 	return last <= m->now && m->now - last < m->window;
 }
 
+/* In one transaction: read the entry, and write now and the tag unless it is recent. */
 static int memory_claim_run(struct relaydb_txn *t, void *p)
 {
 	struct memory_op *m = p;
@@ -486,6 +491,7 @@ int vacation_memory_claim(struct relaydb *db, const char *user, const char *send
 	return r;
 }
 
+/* In one transaction: delete the entry. */
 static int memory_forget_run(struct relaydb_txn *t, void *p)
 {
 	struct memory_op *m = p;
@@ -525,7 +531,8 @@ static size_t utf8_cut(const char *s, size_t n, size_t max)
 
 /*
  * Subject: as it is when ASCII, else RFC 2047 encoded-words ("B", UTF-8),
- * each under 76 characters, whole characters in each, folded.
+ * whole characters in each, one a line, every line under 76 characters
+ * (RFC 2047 §2): 39 bytes make 52 of base64, 64 with "=?utf-8?B?" and "?=".
  */
 static void append_subject(struct buf *out, const char *s, size_t n)
 {
@@ -541,7 +548,7 @@ static void append_subject(struct buf *out, const char *s, size_t n)
 	}
 	for (i = 0; i < n;) {
 		char b64[80];
-		size_t k = utf8_cut(s + i, n - i, 45);
+		size_t k = utf8_cut(s + i, n - i, 39);
 
 		if (k == 0)
 			k = 1;
@@ -593,6 +600,7 @@ static void append_threading(struct buf *out, const char *header, size_t hlen)
 	buf_free(&v);
 }
 
+/* RFC 5322 §3.3 date for Date:. */
 static void rfc5322_date(time_t t, char *out, size_t outlen)
 {
 	struct tm tm;

@@ -345,6 +345,7 @@ static int intake_store(struct smtp *s, struct intake *in)
 	return 0;
 }
 
+/* The session's relay DB, opened only when a vacation reply is due. */
 static struct relaydb *intake_relaydb(void *s)
 {
 	return smtp_relaydb(s);

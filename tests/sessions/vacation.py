@@ -11,6 +11,7 @@ bulk, list or junk, to List-Id, to a user only in Bcc; an alias in To:
 that delivered to the user counts. `off` stops the replies and keeps the
 message; `on` again starts a new window for everyone."""
 
+import email.header
 import os
 import re
 import subprocess
@@ -23,6 +24,7 @@ import outbound_helpers as O  # noqa: E402
 from sink import Sink  # noqa: E402
 
 BOB = "bob@example.test"
+AGAIN = "Wieder weg: Abwesend bis März, Grüße aus Köln — zurück am Montag, dem 7. März 2027"
 VACATION = "Subject: Away until Monday\n\nI am away and read no mail until Monday.\n"
 
 
@@ -220,7 +222,7 @@ def main(t, fx):
     t.ok(r.startswith("250"), "mail after off is taken", r)
     t.eq(vacation_lines(srv, mark), [], "and nothing is done about vacation")
     rc, out, err = srv.ctl_run("user", "vacation", BOB, "on",
-                               stdin="Subject: Away again\r\n\r\nStill away.\r\n")
+                               stdin="Subject: " + AGAIN + "\r\n\r\nStill away.\r\n")
     t.eq(rc, 0, "on again with a new message (%s)" % err)
     mark = len(srv.log())
     r = mail(srv, "carol@remote.test", [BOB], headers("carol@remote.test", BOB, "Third"))
@@ -228,7 +230,15 @@ def main(t, fx):
          "a new vacation: Carol hears it again")
     got = sink.wait_messages(3)
     if len(got) == 3:
-        t.eq(field(got[2].data, "Subject"), "Away again", "with the new message")
+        head = got[2].data.split(b"\r\n\r\n")[0].decode("ascii", "replace")
+        subj = re.search(r"(?m)^Subject: ([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)", head)
+        t.ok(subj and subj.group(0).count("\r\n") >= 1 and
+             all(len(x) <= 76 for x in subj.group(0).split("\r\n")),
+             "a UTF-8 subject goes out in RFC 2047 words, no line over 76", head)
+        if subj:
+            words = email.header.decode_header(subj.group(1).replace("\r\n", ""))
+            t.eq("".join(w.decode(c or "ascii") if isinstance(w, bytes) else w
+                         for w, c in words), AGAIN, "and decodes to the new message's subject")
         t.ok(got[2].data.endswith(b"\r\n\r\nStill away.\r\n"), "its body, CRLF from stdin as LF")
 
 
