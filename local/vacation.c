@@ -233,12 +233,26 @@ struct addr_state {
 	int in_angle, have_angle;
 };
 
-/* The end of one mailbox: keep its address (the angle one when there was one). */
+/* A byte below 0x20 (NUL included) or DEL: no address holds one. */
+static int has_control(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+			return 1;
+	return 0;
+}
+
+/*
+ * The end of one mailbox: keep its address (the angle one when there was
+ * one), unless it is too long, has no '@' or holds a control byte (a NUL
+ * would cut it short into something else).
+ */
 static void addr_emit(struct addr_state *s, struct vacation_addrs *out)
 {
 	struct buf *b = s->have_angle ? &s->angle : &s->bare;
 
-	if (b->len > 0 && b->len <= VACATION_ADDR_MAX && memchr(b->s, '@', b->len) != NULL) {
+	if (b->len > 0 && b->len <= VACATION_ADDR_MAX && memchr(b->s, '@', b->len) != NULL &&
+	    !has_control(b->s, b->len)) {
 		char *a = xstrndup(b->s, b->len);
 
 		for (char *p = a; *p; p++)
@@ -669,8 +683,9 @@ void vacation_compose(const struct conf *c, const char *user, const char *to,
 	    "Content-Type: text/plain; charset=utf-8\n"
 	    "Content-Transfer-Encoding: 8bit\n"
 	    "\n");
+	/* LF line ends only, no NUL (ispmailctl refuses both; a file written by hand may not). */
 	for (size_t i = body; i < msglen; i++)
-		if (msg[i] != '\r' || i + 1 >= msglen || msg[i + 1] != '\n')
+		if (msg[i] != '\r' && msg[i] != '\0')
 			buf_appendc(out, msg[i]);
 	if (out->s[out->len - 1] != '\n')
 		buf_appendc(out, '\n');

@@ -195,6 +195,11 @@ static void test_addrs_parse(void)
 	CU_ASSERT_STRING_EQUAL(a.v[2], "c@d.example");
 	CU_ASSERT_STRING_EQUAL(a.v[3], "last@e.example");
 	vacation_addrs_free(&a);
+	/* A NUL or a control byte makes no address (it would cut one short). */
+	vacation_addrs_parse("bo\0b@e.example, x\x1fy@e.example, ok@e.example", 43, &a);
+	CU_ASSERT_EQUAL_FATAL(a.n, 1);
+	CU_ASSERT_STRING_EQUAL(a.v[0], "ok@e.example");
+	vacation_addrs_free(&a);
 	/* Unterminated quotes and comments end the value, never run past it. */
 	vacation_addrs_parse("\"open <a@b.example>", 19, &a);
 	vacation_addrs_parse("(open a@b.example", 17, &a);
