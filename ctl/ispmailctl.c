@@ -575,6 +575,11 @@ static int relay_expire(const struct conf *c, const char *arg)
 		fail("relay expire: rate counters: %s", relaydb_strerror(db));
 		n = -1;
 	}
+	/* And who got a vacation reply more than its window ago (silently too). */
+	if (n != -1 && vacation_memory_expire(db, time(NULL), VACATION_WINDOW) == -1) {
+		fail("relay expire: vacation memory: %s", relaydb_strerror(db));
+		n = -1;
+	}
 	relaydb_close(db);
 	return n == -1;
 }

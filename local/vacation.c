@@ -524,6 +524,93 @@ int vacation_memory_forget(struct relaydb *db, const char *user, const char *sen
 	return r < 0 ? -1 : 0;
 }
 
+/* The keys to expire, collected by a walk, deleted in batches after it. */
+struct memory_expiry {
+	long long now;
+	long window;
+	char **keys;
+	size_t *lens, n, cap, at, batch;
+};
+
+/* Is a stored value past the window at now (or not a value of ours)? */
+static int memory_expired(const struct memory_expiry *e, const char *val, size_t vlen)
+{
+	char buf[64], *end;
+	long long last;
+
+	if (vlen == 0 || vlen >= sizeof buf)
+		return 1;
+	memcpy(buf, val, vlen);
+	buf[vlen] = '\0';
+	last = strtoll(buf, &end, 10);
+	return end == buf || *end != ' ' || e->now - last >= e->window;
+}
+
+static int memory_collect(const char *key, size_t klen, const char *val, size_t vlen,
+    void *p)
+{
+	struct memory_expiry *e = p;
+
+	if (!memory_expired(e, val, vlen))
+		return 0;
+	if (e->n == e->cap) {
+		e->cap = e->cap ? e->cap * 2 : 64;
+		e->keys = xreallocarray(e->keys, e->cap, sizeof *e->keys);
+		e->lens = xreallocarray(e->lens, e->cap, sizeof *e->lens);
+	}
+	e->keys[e->n] = xmalloc(klen);
+	memcpy(e->keys[e->n], key, klen);
+	e->lens[e->n++] = klen;
+	return 0;
+}
+
+/* One batch, each entry read again: one refreshed since the walk stays. */
+static int memory_expire_run(struct relaydb_txn *t, void *p)
+{
+	struct memory_expiry *e = p;
+	int removed = 0;
+
+	for (size_t i = e->at; i < e->at + e->batch; i++) {
+		char val[64];
+		size_t vlen = 0;
+		int r = relaydb_txn_get(t, e->keys[i], e->lens[i], val, sizeof val, &vlen);
+
+		if (r < 0)
+			return -1;
+		if (r == 0 || (vlen <= sizeof val && !memory_expired(e, val, vlen)))
+			continue;
+		if ((r = relaydb_txn_del(t, e->keys[i], e->lens[i])) < 0)
+			return -1;
+		removed += r;
+	}
+	return removed;
+}
+
+long vacation_memory_expire(struct relaydb *db, time_t now, long window)
+{
+	struct memory_expiry e = { .now = (long long)now, .window = window };
+	long removed = 0;
+	int rc = 0;
+
+	/* Values of any length: a junk one must be removable too. */
+	if (relaydb_table_foreach(db, VACATION_DB_FILE, 65536, memory_collect, &e) != 0)
+		rc = -1;
+	for (e.at = 0; rc == 0 && e.at < e.n; e.at += e.batch) {
+		int r;
+
+		e.batch = e.n - e.at < 256 ? e.n - e.at : 256;
+		if ((r = relaydb_table_run(db, VACATION_DB_FILE, memory_expire_run, &e)) < 0)
+			rc = -1;
+		else
+			removed += r;
+	}
+	for (size_t i = 0; i < e.n; i++)
+		free(e.keys[i]);
+	free(e.keys);
+	free(e.lens);
+	return rc < 0 ? -1 : removed;
+}
+
 /* ---- the reply ---- */
 
 /* Text from elsewhere on one header line: control bytes become spaces. */

@@ -98,6 +98,12 @@ void vacation_header_copy(const char *msg, size_t len, struct buf *out);
 int vacation_memory_claim(struct relaydb *db, const char *user, const char *sender,
     const char *tag, time_t now, long window);
 int vacation_memory_forget(struct relaydb *db, const char *user, const char *sender);
+/*
+ * Remove the entries whose reply is window or more before now (they stop
+ * no reply any more), and unreadable ones; ispmailctl relay expire. The
+ * count removed, or -1.
+ */
+long vacation_memory_expire(struct relaydb *db, time_t now, long window);
 /* A short tag of a .vacation.msg text (16 hex digits of FNV-1a 64) into out[17]. */
 void vacation_msg_tag(const char *msg, size_t len, char out[17]);
 

@@ -154,6 +154,12 @@ def main(t, fx):
     t.ok(r.startswith("250"), "her second message is taken", r)
     t.eq(vacation_lines(srv, mark), [("<Carol@Remote.Test>", "skipped", "replied-before")],
          "no second reply to the same sender within the window")
+    rc, out, err = srv.ctl_run("relay", "expire")
+    t.eq(rc, 0, "ispmailctl relay expire, which also expires the vacation memory (%s)" % err)
+    mark = len(srv.log())
+    mail(srv, "carol@remote.test", [BOB], headers("carol@remote.test", BOB, "Still second"))
+    t.eq([x[2] for x in vacation_lines(srv, mark)], ["replied-before"],
+         "a reply within the window is still remembered after it")
 
     # 3. Mail that must get no reply; each logged with its reason.
     cases = [
@@ -186,7 +192,7 @@ def main(t, fx):
     t.eq(sorted(m.rcpts[0] for m in got), ["carol@remote.test", "dave@remote.test"],
          "the sink has exactly the two replies")
     t.ok(O.wait_queue_empty(srv), "the queue is empty afterwards")
-    t.eq(len(H.maildir_messages(srv, BOB)), 3 + len(cases),
+    t.eq(len(H.maildir_messages(srv, BOB)), 4 + len(cases),
          "every original is in Bob's Maildir")
 
     # 5. A local sender: the reply goes straight into her Maildir.

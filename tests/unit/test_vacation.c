@@ -271,6 +271,27 @@ static void test_memory(void)
 	relaydb_close(db);
 }
 
+/* relay expire's part: entries past the window go, recent ones stay. */
+static void test_memory_expire(void)
+{
+	struct relaydb *db = db_open("expire");
+	const long W = VACATION_WINDOW;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, "old@remote.example", "t", T0, W), 1);
+	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, "new@remote.example", "t", T0 + W, W), 1);
+	CU_ASSERT_EQUAL(vacation_memory_claim(db, "x@example.test", "a@b.example", "t", T0 + 5,
+	    W), 1);
+	CU_ASSERT_EQUAL(vacation_memory_expire(db, T0 + W + 5, W), 2);
+	CU_ASSERT_EQUAL(vacation_memory_expire(db, T0 + W + 5, W), 0);
+	/* Gone: a reply is due again; kept: not yet. */
+	CU_ASSERT_EQUAL(vacation_memory_claim(db, USER, "new@remote.example", "t", T0 + W + 6,
+	    W), 0);
+	CU_ASSERT_EQUAL(vacation_memory_claim(db, "x@example.test", "a@b.example", "t",
+	    T0 + W + 6, W), 1);
+	relaydb_close(db);
+}
+
 static int has_line(const struct buf *b, const char *line)
 {
 	size_t n = strlen(line);
@@ -423,6 +444,7 @@ int main(void)
 	CU_add_test(s, "header values: unfolded, any case, header section only",
 	    test_header_value);
 	CU_add_test(s, "the 7-day memory (fake clock)", test_memory);
+	CU_add_test(s, "the memory's expiry", test_memory_expire);
 	CU_add_test(s, "the reply's fields", test_compose);
 	CU_add_test(s, "admin: set on/off, get, what is refused", test_admin);
 	return cutap_run();
