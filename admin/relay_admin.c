@@ -9,6 +9,7 @@
 #include "net.h"
 #include "relay_admin.h"
 #include "sys.h"
+#include "vacation.h"
 
 int admin_relay_key(const struct conf *c, const char *typed, char *key, size_t len,
     char *err, size_t errlen)
@@ -100,6 +101,11 @@ int admin_relay_expire(struct relaydb *db, const struct conf *c, time_t now,
 	/* The sending counters that count nothing any more go too. */
 	if (relaydb_rate_expire(db, now, c->limits.outbound_window) == -1) {
 		seterr(err, errlen, "relay expire: rate counters: %s", relaydb_strerror(db));
+		return -1;
+	}
+	/* And who got a vacation reply more than its window ago. */
+	if (vacation_memory_expire(db, now, VACATION_WINDOW) == -1) {
+		seterr(err, errlen, "relay expire: vacation memory: %s", relaydb_strerror(db));
 		return -1;
 	}
 	return 0;

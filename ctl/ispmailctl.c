@@ -33,8 +33,10 @@
 #include "status.h"
 #include "relaydb.h"
 #include "user_forward.h"
+#include "user_vacation.h"
 #include "users.h"
 #include "users_admin.h"
+#include "vacation.h"
 
 #define CTL_PASSWORD_MAX ADMIN_PASSWORD_MAX
 /* Who made a change, in the log lines of admin/ ("by=ispmailctl"). */
@@ -360,6 +362,46 @@ static int user_forward(const struct conf *c, int argc, char **argv)
 out:
 	free(dests);
 	return rc;
+}
+
+/* Read all of stdin, at most max bytes; 0, or -1 after saying why. */
+static int stdin_read(struct buf *b, size_t max)
+{
+	char chunk[8192];
+	ssize_t n;
+
+	while ((n = read(STDIN_FILENO, chunk, sizeof chunk)) > 0) {
+		buf_append(b, chunk, (size_t)n);
+		if (b->len > max)
+			return fail("the message on stdin is longer than %zu bytes", max);
+	}
+	if (n < 0)
+		return fail("stdin: %s", strerror(errno));
+	return 0;
+}
+
+static int user_vacation(const struct conf *c, int argc, char **argv)
+{
+	char addr[USERS_ADDRESS_MAX], err[512];
+	struct buf msg = BUF_INIT;
+	int on, rc;
+
+	if (argc != 2 || (strcmp(argv[1], "on") != 0 && strcmp(argv[1], "off") != 0))
+		return fail("usage: ispmailctl user vacation ADDRESS on|off "
+		    "(on: the message from stdin)");
+	if (address_arg(c, argv[0], addr, sizeof addr) == -1)
+		return 1;
+	on = strcmp(argv[1], "on") == 0;
+	if (on && stdin_read(&msg, VACATION_MSG_MAX) != 0) {
+		buf_free(&msg);
+		return 1;
+	}
+	rc = admin_user_vacation_set(c, addr, on, msg.s ? msg.s : "", msg.len, err, sizeof err);
+	buf_free(&msg);
+	if (rc != 0)
+		return fail("%s", err);
+	printf("vacation of %s %s\n", addr, on ? "on" : "off");
+	return 0;
 }
 
 /* ---- the relay table ---- */
@@ -926,6 +968,8 @@ static const struct command commands[] = {
 	    user_quota },
 	{ "user", "forward", "ADDRESS DEST...|none [--keep yes|no]", NULL,
 	    "forward a user's mail (keep: a copy stays, default yes)", user_forward },
+	{ "user", "vacation", "ADDRESS on|off", NULL,
+	    "vacation reply; on: Subject: line, empty line, text from stdin", user_vacation },
 	{ "relay", "list", NULL, relay_list, "address, authorized at, expires in, user", NULL },
 	{ "relay", "add", "ADDRESS", relay_add, "authorize an IP address now", NULL },
 	{ "relay", "del", "ADDRESS", relay_del, "withdraw an authorization", NULL },

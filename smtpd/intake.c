@@ -31,6 +31,7 @@
 #include "stats.h"
 #include "stream.h"
 #include "sys.h"
+#include "vacation.h"
 
 /* One message on its way in. */
 struct intake {
@@ -43,6 +44,7 @@ struct intake {
 	int werr;			/* errno of a failed spool write, or 0 */
 	char client[600];		/* "ip helo", the queue envelope's */
 	char held_id[QUEUE_ID_MAX];	/* quarantined: the id it had (Received:), or "" */
+	struct buf orig_header;		/* the message's own header section (vacation) */
 };
 
 /* RFC 5322 date for Received:. */
@@ -345,6 +347,8 @@ static int intake_store(struct smtp *s, struct intake *in)
 		return -1;
 	}
 	intake_forward_loops(s, in);
+	if (s->rcpts.nlocal > 0 && in->held_id[0] == '\0')
+		vacation_header_copy(in->dv.body.mem.s, in->dv.body.mem.len, &in->orig_header);
 	(void)deliver_commit(&in->dv, &in->header, &in->res);
 	store_log(s, in);
 	if (in->res.stage != DELIVER_OK) {
@@ -353,6 +357,30 @@ static int intake_store(struct smtp *s, struct intake *in)
 		return -1;
 	}
 	return 0;
+}
+
+/* The session's relay DB, opened only when a vacation reply is due. */
+static struct relaydb *intake_relaydb(void *s)
+{
+	return smtp_relaydb(s);
+}
+
+/*
+ * Vacation replies (local/vacation.c) for the local copies just stored;
+ * whatever happens there is logged there and never changes the 250.
+ */
+static void intake_vacation(struct smtp *s, struct intake *in)
+{
+	struct vacation_delivery v = {
+		.conf = s->conf, .db_open = intake_relaydb, .db_arg = s,
+		.aliases = s->aliases_loaded ? &s->aliases : NULL, .dkim = s->ctx->dkim,
+		.sender = s->sender.mailbox, .rcpts = (const char *const *)s->rcpt_paths,
+		.nrcpts = s->nrcpt_paths, .header = in->orig_header.s,
+		.hlen = in->orig_header.len, .now = time(NULL),
+	};
+
+	if (in->orig_header.len > 0)
+		(void)vacation_after_delivery(&v, s->rcpts.local, in->res.nlocal_done);
 }
 
 /* 250 naming the queue id when there are remote recipients, else the message's. */
@@ -384,8 +412,11 @@ void intake_data(struct smtp *s)
 	if (intake_receive(s, &in) != 0 || intake_headers(s, &in) != 0 ||
 	    intake_store(s, &in) != 0) {
 		buf_free(&in.header);
+		buf_free(&in.orig_header);
 		return;
 	}
+	intake_vacation(s, &in);
 	intake_reply(s, &in);
 	buf_free(&in.header);
+	buf_free(&in.orig_header);
 }

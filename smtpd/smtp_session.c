@@ -201,6 +201,8 @@ void smtp_transaction_reset(struct smtp *s)
 	s->first_rcpt[0] = '\0';
 	rcpt_set_free(&s->rcpts);
 	s->naccepted = 0;
+	while (s->nrcpt_paths > 0)
+		free(s->rcpt_paths[--s->nrcpt_paths]);
 	if (s->state > SMTP_STATE_READY)
 		smtp_enter_state(s, SMTP_STATE_READY);
 }
@@ -775,6 +777,8 @@ static void rcpt_accepted(struct smtp *s, const struct smtp_path *path,
 {
 	if (s->naccepted++ == 0)
 		str_copy(s->first_rcpt, sizeof s->first_rcpt, path->mailbox);
+	s->rcpt_paths = xreallocarray(s->rcpt_paths, s->nrcpt_paths + 1, sizeof *s->rcpt_paths);
+	s->rcpt_paths[s->nrcpt_paths++] = xstrdup(path->mailbox);
 	smtp_enter_state(s, SMTP_STATE_RCPT);
 	smtp_reply(s, reply, NULL);
 }
@@ -1139,6 +1143,7 @@ int smtp_session_run(const struct session_ctx *ctx)
 	refusals_summary(&s);
 	log_info("disconnect messages=%u errors=%d", s.messages, s.errors);
 	smtp_transaction_reset(&s);
+	free(s.rcpt_paths);
 	smtp_milters_close(&s);
 	if (s.db != NULL)
 		relaydb_close(s.db);

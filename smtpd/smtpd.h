@@ -56,6 +56,8 @@ struct smtp {
 	char first_rcpt[SMTP_PATH_MAX + 1];
 	struct rcpt_set rcpts;
 	long naccepted;
+	char **rcpt_paths;		/* the accepted RCPT mailboxes (vacation: an alias counts) */
+	size_t nrcpt_paths;
 	unsigned messages;
 	/* the mail filters (milters.c) */
 	struct milter_chain *milters;	/* NULL: none for this service */
