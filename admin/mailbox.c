@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "maildir.h"
 #include "mailbox.h"
 #include "sys.h"
@@ -75,7 +76,7 @@ static int quota_option_set(struct user *e, void *arg, char *err, size_t errlen)
 }
 
 int admin_user_quota_set(const struct conf *c, const char *address, const char *size,
-    char *err, size_t errlen)
+    const char *actor, char *err, size_t errlen)
 {
 	char maildir[PATH_MAX], path[PATH_MAX];
 	unsigned long long n;
@@ -88,6 +89,8 @@ int admin_user_quota_set(const struct conf *c, const char *address, const char *
 	if (admin_user_change(c, address, quota_option_set, none ? NULL : (void *)size,
 	    err, errlen) != 0)
 		return -1;
+	log_info("admin action=user-quota user=%s quota=%s by=%s", log_q(address), log_q(size),
+	    log_q(actor));
 	if (maildir_path_for(c->maildir_root, address, maildir, sizeof maildir) != 0)
 		return 0;
 	if (none && str_format(path, sizeof path, "%s/maildirsize", maildir) == 0 &&

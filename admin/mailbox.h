@@ -30,10 +30,11 @@ int admin_user_usage(const struct conf *c, const struct user *u, struct admin_us
  * users file, every other option kept; under the users file's lock. With
  * "none" the old maildirsize goes too (its counts would be stale if a
  * quota came back); with any change the warnings' memory (.quotawarn)
- * goes, so that a new size warns afresh. 0, or -1 with err.
+ * goes, so that a new size warns afresh. Logged as "admin action=user-quota
+ * user=ADDRESS quota=SIZE by=ACTOR". 0, or -1 with err.
  */
 int admin_user_quota_set(const struct conf *c, const char *address, const char *size,
-    char *err, size_t errlen);
+    const char *actor, char *err, size_t errlen);
 
 /*
  * Change one entry of the users file under its lock (load, fn, save

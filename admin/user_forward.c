@@ -9,6 +9,7 @@
 
 #include "aliases.h"
 #include "buf.h"
+#include "log.h"
 #include "sys.h"
 #include "user_forward.h"
 #include "users.h"
@@ -87,7 +88,8 @@ out:
 }
 
 int admin_user_forward_set(const struct conf *c, const char *address,
-    const char *const *dests, size_t ndest, int keep, char *err, size_t errlen)
+    const char *const *dests, size_t ndest, int keep, const char *actor, char *err,
+    size_t errlen)
 {
 	struct users u;
 	struct user *e = NULL;
@@ -111,5 +113,7 @@ int admin_user_forward_set(const struct conf *c, const char *address,
 	users_free(&u);
 out_unlock:
 	users_unlock(lock);
+	if (rc == 0)
+		log_info("admin action=user-forward user=%s by=%s", log_q(address), log_q(actor));
 	return rc;
 }

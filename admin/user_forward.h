@@ -1,6 +1,6 @@
 /*
  * user_forward.h: a user's forwarding (SPEC 12) as ispmailctl user forward
- * and, soon, the web's pages change it: the forward= and keep= options of
+ * and the web's pages change it: the forward= and keep= options of
  * the users file, every other option kept as written.
  */
 #ifndef ISPMAILD_ADMIN_USER_FORWARD_H
@@ -19,10 +19,12 @@
  * (keep then must be ADMIN_KEEP_UNCHANGED). Each destination must be an
  * address we store (users_address_valid); one in a local domain must be
  * a user, an alias or covered by a catch-all, so that a typo does not
- * lose mail. Under the users file's lock. 0, or -1 with a reason for
- * people in err.
+ * lose mail. Under the users file's lock; logged as "admin
+ * action=user-forward user=ADDRESS by=ACTOR". 0, or -1 with a reason for
+ * people in err (one that starts "bad destination" is about dests).
  */
 int admin_user_forward_set(const struct conf *c, const char *address,
-    const char *const *dests, size_t ndest, int keep, char *err, size_t errlen);
+    const char *const *dests, size_t ndest, int keep, const char *actor, char *err,
+    size_t errlen);
 
 #endif

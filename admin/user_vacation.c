@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "maildir.h"
 #include "sys.h"
 #include "user_vacation.h"
@@ -159,8 +160,17 @@ out:
 	return rc;
 }
 
+int admin_vacation_check(const char *msg, size_t len, char *err, size_t errlen)
+{
+	struct buf text = BUF_INIT;
+	int rc = msg_normalize(msg, len, &text, err, errlen);
+
+	buf_free(&text);
+	return rc;
+}
+
 int admin_user_vacation_set(const struct conf *c, const char *address, int on,
-    const char *msg, size_t len, char *err, size_t errlen)
+    const char *msg, size_t len, const char *actor, char *err, size_t errlen)
 {
 	struct buf text = BUF_INIT;
 	char maildir[PATH_MAX];
@@ -195,6 +205,9 @@ int admin_user_vacation_set(const struct conf *c, const char *address, int on,
 out_unlock:
 	users_unlock(lock);
 	buf_free(&text);
+	if (rc == 0)
+		log_info("admin action=user-vacation user=%s state=%s by=%s", log_q(address),
+		    on ? "on" : "off", log_q(actor));
 	return rc;
 }
 

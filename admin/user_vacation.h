@@ -1,6 +1,6 @@
 /*
  * user_vacation.h: a user's vacation reply as an administrator (ispmailctl
- * user vacation) and, later, the user's own web page set it: the message in
+ * user vacation) and the user's own web page set it: the message in
  * the Maildir's .vacation.msg (local/vacation.h reads it at delivery) and
  * vacation=yes|no in the users file.
  */
@@ -19,10 +19,18 @@
  * line ends (a temporary file renamed over it, fsynced, owned like the
  * Maildir), then vacation=yes is set in the users file, every other option
  * kept, under its lock. Off: vacation=no; the message stays for next time.
+ * Logged as "admin action=user-vacation user=ADDRESS state=on|off by=ACTOR".
  * 0, or -1 with err (nothing changed in the users file).
  */
 int admin_user_vacation_set(const struct conf *c, const char *address, int on,
-    const char *msg, size_t len, char *err, size_t errlen);
+    const char *msg, size_t len, const char *actor, char *err, size_t errlen);
+
+/*
+ * The checks admin_user_vacation_set makes of msg before it touches
+ * anything: 0, or -1 with the reason (for people) in err. A page uses it
+ * to tell a message it must refuse from a server that failed.
+ */
+int admin_vacation_check(const char *msg, size_t len, char *err, size_t errlen);
 
 /*
  * For a page: whether vacation is on, and the message as stored ("" when

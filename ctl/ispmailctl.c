@@ -299,7 +299,7 @@ static int user_quota(const struct conf *c, int argc, char **argv)
 		return fail("usage: ispmailctl user quota ADDRESS SIZE|none");
 	if (address_arg(c, argv[0], addr, sizeof addr) == -1)
 		return 1;
-	if (admin_user_quota_set(c, addr, argv[1], err, sizeof err) == -1)
+	if (admin_user_quota_set(c, addr, argv[1], CTL_ACTOR, err, sizeof err) == -1)
 		return fail("%s", err);
 	if (strcmp(argv[1], "none") == 0)
 		printf("quota of %s removed\n", addr);
@@ -345,7 +345,8 @@ static int user_forward(const struct conf *c, int argc, char **argv)
 		fail("give destinations or none, not both");
 		goto out;
 	}
-	if (admin_user_forward_set(c, addr, dests, ndest, keep, err, sizeof err) != 0) {
+	if (admin_user_forward_set(c, addr, dests, ndest, keep, CTL_ACTOR, err,
+	    sizeof err) != 0) {
 		fail("%s", err);
 		goto out;
 	}
@@ -396,7 +397,8 @@ static int user_vacation(const struct conf *c, int argc, char **argv)
 		buf_free(&msg);
 		return 1;
 	}
-	rc = admin_user_vacation_set(c, addr, on, msg.s ? msg.s : "", msg.len, err, sizeof err);
+	rc = admin_user_vacation_set(c, addr, on, msg.s ? msg.s : "", msg.len, CTL_ACTOR, err,
+	    sizeof err);
 	buf_free(&msg);
 	if (rc != 0)
 		return fail("%s", err);

@@ -255,6 +255,14 @@ static void failed(struct web *w, const char *what, const char *err)
 	web_redirect(w, "/?msg=failed");
 }
 
+/* What the form asked for was refused (a bad value): said on the page, logged. */
+static void refused(struct web *w, const char *what, const char *err, const char *path)
+{
+	log_info("web change user=%s what=%s result=refused reason=\"%s\"",
+	    log_q(w->sess.address), what, log_qtext(err));
+	web_redirect(w, path);
+}
+
 /* Printable: no control byte (a password goes into crypt(3) and a file). */
 static int printable(const char *s)
 {
@@ -337,14 +345,17 @@ void web_post_forward(struct web *w)
 {
 	struct buf in = BUF_INIT, list = BUF_INIT, keep = BUF_INIT;
 	char err[512];
-	int n;
+	int n, r;
 
 	if (web_field(w, "addresses", &in, WEB_FORWARD_MAX) < 0 ||
 	    (n = forward_list(in.s ? in.s : "", &list)) < 0 ||
 	    web_field(w, "keep", &keep, 8) < 0)
 		web_redirect(w, "/?msg=forward-bad");
-	else if (web_forward_set(w->conf, w->sess.address, n > 0 ? list.s : NULL,
-	    keep.s != NULL && strcmp(keep.s, "yes") == 0, err, sizeof err) != 0)
+	else if ((r = web_forward_set(w->conf, w->sess.address, n > 0 ? list.s : NULL,
+	    keep.s != NULL && strcmp(keep.s, "yes") == 0, w->sess.address, err,
+	    sizeof err)) == WEB_REFUSED)
+		refused(w, "forward", err, "/?msg=forward-bad");
+	else if (r != 0)
 		failed(w, "forward", err);
 	else
 		changed(w, "forward", n > 0 ? "forward-saved" : "forward-off");
@@ -358,7 +369,7 @@ void web_post_vacation(struct web *w)
 {
 	struct buf onoff = BUF_INIT, subject = BUF_INIT, text = BUF_INIT;
 	char err[512];
-	int on;
+	int on, r;
 
 	if (web_field(w, "vacation", &onoff, 8) != 1 ||
 	    (strcmp(onoff.s, "on") != 0 && strcmp(onoff.s, "off") != 0) ||
@@ -373,8 +384,11 @@ void web_post_vacation(struct web *w)
 		web_redirect(w, "/?msg=vacation-bad");
 		goto out;
 	}
-	if (web_vacation_set(w->conf, w->sess.address, on, subject.s ? subject.s : "",
-	    text.s ? text.s : "", err, sizeof err) != 0)
+	r = web_vacation_set(w->conf, w->sess.address, on, subject.s ? subject.s : "",
+	    text.s ? text.s : "", w->sess.address, err, sizeof err);
+	if (r == WEB_REFUSED)
+		refused(w, "vacation", err, "/?msg=vacation-bad");
+	else if (r != 0)
 		failed(w, "vacation", err);
 	else
 		changed(w, "vacation", on ? "vacation-on" : "vacation-off");

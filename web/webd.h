@@ -58,13 +58,18 @@ void web_post_forward(struct web *w);
 void web_post_vacation(struct web *w);
 
 /*
- * account.c: the changes a customer makes, through the same functions as
- * ispmailctl. 0, or -1 with err.
+ * account.c: the forwarding and vacation changes, through the same
+ * functions as ispmailctl (admin/), logged by them with actor. dests:
+ * space-separated addresses, "" or NULL for none; the vacation message is
+ * "Subject: " subject, an empty line, text. 0; WEB_REFUSED with err when
+ * the form's values are what the function refused (the page says so);
+ * -1 with err when the server failed.
  */
+#define WEB_REFUSED (-2)
 int web_forward_set(const struct conf *c, const char *address, const char *dests, int keep,
-    char *err, size_t errlen);
+    const char *actor, char *err, size_t errlen);
 int web_vacation_set(const struct conf *c, const char *address, int on, const char *subject,
-    const char *text, char *err, size_t errlen);
+    const char *text, const char *actor, char *err, size_t errlen);
 /* The stored vacation message's subject and text ("" when none). */
 void web_vacation_get(const struct conf *c, const char *address, struct buf *subject,
     struct buf *text);

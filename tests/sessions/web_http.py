@@ -260,21 +260,39 @@ def password_change(t, srv, sid, token):
     w.close()
 
 
+def admin_logged(srv, mark, action, user):
+    """The admin/ function's own line: the web and ispmailctl share one code path."""
+    return re.search(r"admin action=%s user=<?%s>?(?: \S+)* by=<?%s>?$"
+                     % (action, re.escape(user), re.escape(user)), srv.log()[mark:], re.M)
+
+
 def forward_and_vacation(t, srv, sid, token):
     w = Web(srv)
+    mark = len(srv.log())
     r, _ = w.request("POST", "/forward", {"addresses": "x@remote.example,\r\ny@remote.example",
                                           "csrf": token}, cookie=sid)
     t.eq(r.getheader("Location"), "/?msg=forward-saved", "POST /forward: saved")
+    t.ok(admin_logged(srv, mark, "user-forward", USER),
+         "log: admin action=user-forward user=alice by=alice (admin_user_forward_set)")
     t.ok(users_line(srv, USER).endswith("forward=x@remote.example y@remote.example,keep=no"),
          "users file: forward=x@remote.example y@remote.example,keep=no",
          users_line(srv, USER))
     r, _ = w.request("POST", "/forward", {"addresses": "not an address", "csrf": token},
                      cookie=sid)
     t.eq(r.getheader("Location"), "/?msg=forward-bad", "POST /forward with junk: refused")
+    before = users_line(srv, USER)
+    r, _ = w.request("POST", "/forward", {"addresses": "nosuch@example.test", "csrf": token},
+                     cookie=sid)
+    t.eq(r.getheader("Location"), "/?msg=forward-bad",
+         "POST /forward to a local address that is nobody: refused, as ispmailctl refuses it")
+    t.eq(users_line(srv, USER), before, "and nothing changed")
+    mark = len(srv.log())
     r, _ = w.request("POST", "/vacation", {"vacation": "on", "subject": "Away <until> Monday",
                                            "text": "Back on Monday.\r\nAlice", "csrf": token},
                      cookie=sid)
     t.eq(r.getheader("Location"), "/?msg=vacation-on", "POST /vacation on: saved")
+    t.ok(admin_logged(srv, mark, "user-vacation", USER),
+         "log: admin action=user-vacation user=alice by=alice (admin_user_vacation_set)")
     t.ok("vacation=yes" in users_line(srv, USER), "users file: vacation=yes")
     with open(os.path.join(srv.maildir(USER), ".vacation.msg")) as f:
         msg = f.read()

@@ -28,6 +28,8 @@
 #include "relay_admin.h"
 #include "relaydb.h"
 #include "users.h"
+#include "user_forward.h"
+#include "user_vacation.h"
 #include "users_admin.h"
 
 #define ACTOR "postmaster@example.test"
@@ -279,7 +281,7 @@ static void test_user_password(void)
 	fresh();
 	CU_ASSERT_FATAL(admin_user_add(&conf, "alice", "old-password", &admin_password_web,
 	    (uid_t)-1, (gid_t)-1, ACTOR, err, sizeof err) == 0);
-	CU_ASSERT_FATAL(admin_user_quota_set(&conf, "alice@example.test", "10M", err,
+	CU_ASSERT_FATAL(admin_user_quota_set(&conf, "alice@example.test", "10M", ACTOR, err,
 	    sizeof err) == 0);
 	log_capture();
 	CU_ASSERT_EQUAL(admin_user_password_set(&conf, "ALICE@example.test", "new-password",
@@ -337,6 +339,45 @@ static void test_user_delete(void)
 	free(log);
 }
 
+/*
+ * Quota, forward and vacation, as ispmailctl and the web set them: one
+ * "admin action=user-... by=ACTOR" line each, none for a refusal.
+ */
+static void test_user_options_logged(void)
+{
+	static const char *const fwd[] = { "x@remote.example" };
+	static const char *const nobody[] = { "nosuch@example.test" };
+	static const char msg[] = "Subject: Away\n\nBack on Monday.\n";
+	char err[1024], *log;
+
+	fresh();
+	CU_ASSERT_FATAL(admin_user_add(&conf, "alice", "password-1", &admin_password_web,
+	    (uid_t)-1, (gid_t)-1, ACTOR, err, sizeof err) == 0);
+	log_capture();
+	CU_ASSERT_EQUAL(admin_user_quota_set(&conf, "alice@example.test", "10M", ACTOR, err,
+	    sizeof err), 0);
+	CU_ASSERT_EQUAL(admin_user_quota_set(&conf, "alice@example.test", "lots", ACTOR, err,
+	    sizeof err), -1);
+	CU_ASSERT_EQUAL(admin_user_forward_set(&conf, "alice@example.test", fwd, 1, 1, ACTOR,
+	    err, sizeof err), 0);
+	CU_ASSERT_EQUAL(admin_user_forward_set(&conf, "alice@example.test", nobody, 1, 1, ACTOR,
+	    err, sizeof err), -1);
+	CU_ASSERT_EQUAL(strncmp(err, "bad destination", 15), 0);
+	CU_ASSERT_EQUAL(admin_vacation_check(msg, strlen(msg), err, sizeof err), 0);
+	CU_ASSERT_EQUAL(admin_vacation_check("Subject: x\n\n", 13, err, sizeof err), -1);
+	CU_ASSERT_EQUAL(admin_user_vacation_set(&conf, "alice@example.test", 1, msg, strlen(msg),
+	    "Post Master", err, sizeof err), 0);
+	log = log_release();
+	CU_ASSERT_EQUAL(count(log, "admin action="), 3);
+	CU_ASSERT_PTR_NOT_NULL(strstr(log,
+	    "admin action=user-quota user=alice@example.test quota=10M by=postmaster@example.test\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(log,
+	    "admin action=user-forward user=alice@example.test by=postmaster@example.test\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(log,
+	    "admin action=user-vacation user=alice@example.test state=on by=\"Post Master\"\n"));
+	free(log);
+}
+
 static void test_user_list(void)
 {
 	struct admin_user *v;
@@ -350,7 +391,7 @@ static void test_user_list(void)
 	    (uid_t)-1, (gid_t)-1, ACTOR, err, sizeof err) == 0);
 	CU_ASSERT_FATAL(admin_user_add(&conf, "amy@example.org", "password-2",
 	    &admin_password_web, (uid_t)-1, (gid_t)-1, ACTOR, err, sizeof err) == 0);
-	CU_ASSERT_FATAL(admin_user_quota_set(&conf, "amy@example.org", "1M", err,
+	CU_ASSERT_FATAL(admin_user_quota_set(&conf, "amy@example.org", "1M", ACTOR, err,
 	    sizeof err) == 0);
 	snprintf(path, sizeof path, "%s/mail/example.org/amy", dir);
 	CU_ASSERT_FATAL(maildir_deliver(path, "Subject: x\n\nhello\n", 18) == 0);
@@ -604,6 +645,7 @@ int main(void)
 	CU_add_test(s, "user password: hash, options kept, refusals", test_user_password);
 	CU_add_test(s, "user delete: Maildir kept, log", test_user_delete);
 	CU_add_test(s, "user list: order, options, usage and quota", test_user_list);
+	CU_add_test(s, "user quota, forward, vacation: one log line each", test_user_options_logged);
 	CU_add_test(s, "relay: key, add, list, delete, expire, log", test_relay);
 	CU_add_test(s, "queue: list, flush, release, delete, log", test_queue);
 	rc = cutap_run();

@@ -389,7 +389,8 @@ static void test_admin(void)
 	CU_ASSERT_EQUAL(admin_user_vacation_get(&c, USER, &on, &msg, err, sizeof err), 0);
 	CU_ASSERT_EQUAL(on, 0);
 	CU_ASSERT_EQUAL(msg.len, 0);
-	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, ok, strlen(ok), err, sizeof err), 0);
+	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, ok, strlen(ok), "test", err,
+	    sizeof err), 0);
 	CU_ASSERT_EQUAL(admin_user_vacation_get(&c, USER, &on, &msg, err, sizeof err), 0);
 	CU_ASSERT_EQUAL(on, 1);
 	buf_appendc(&msg, '\0');
@@ -397,28 +398,33 @@ static void test_admin(void)
 	CU_ASSERT_EQUAL(users_load(users, &u, err, sizeof err), 0);
 	CU_ASSERT_STRING_EQUAL(u.v[0].options, "quota=1M,color=blue,vacation=yes");
 	users_free(&u);
-	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 0, NULL, 0, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 0, NULL, 0, "test", err,
+	    sizeof err), 0);
 	buf_reset(&msg);
 	CU_ASSERT_EQUAL(admin_user_vacation_get(&c, USER, &on, &msg, err, sizeof err), 0);
 	CU_ASSERT_EQUAL(on, 0);
 	CU_ASSERT_EQUAL(msg.len, strlen("Subject: Away\n\nBack on Monday.\n"));
 
 	/* Refused, and nothing changed. */
-	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, "eve@example.test", 1, ok, strlen(ok), err,
-	    sizeof err), -1);
+	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, "eve@example.test", 1, ok, strlen(ok), "test",
+	    err, sizeof err), -1);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "no such user"));
 	CU_ASSERT_EQUAL(admin_user_vacation_get(&c, "eve@example.test", &on, &msg, err,
 	    sizeof err), -1);
 	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, "Subject: x\nFrom: y\n\nz\n", 22,
-	    err, sizeof err), -1);
-	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, "Subject: x\nbody\n", 16, err,
+	    "test", err, sizeof err), -1);
+	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, "Subject: x\nbody\n", 16, "test", err,
 	    sizeof err), -1);
-	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, "Subject: x\n\n\n", 13, err,
+	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, "Subject: x\n\n\n", 13, "test", err,
 	    sizeof err), -1);
-	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, "a\0b\n", 4, err, sizeof err), -1);
-	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, "a\rb\n", 4, err, sizeof err), -1);
-	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, "\xe4\n", 2, err, sizeof err), -1);
-	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, "\xc3\xa4\n", 3, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, "a\0b\n", 4, "test", err,
+	    sizeof err), -1);
+	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, "a\rb\n", 4, "test", err,
+	    sizeof err), -1);
+	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, "\xe4\n", 2, "test", err,
+	    sizeof err), -1);
+	CU_ASSERT_EQUAL(admin_user_vacation_set(&c, USER, 1, "\xc3\xa4\n", 3, "test", err,
+	    sizeof err), 0);
 	buf_reset(&msg);
 	CU_ASSERT_EQUAL(admin_user_vacation_get(&c, USER, &on, &msg, err, sizeof err), 0);
 	CU_ASSERT(on == 1 && msg.len == 4 && memcmp(msg.s, "\n\xc3\xa4\n", 4) == 0);
