@@ -42,6 +42,18 @@ static const struct web_message {
 	  "changed." },
 	{ "vacation-on", "ok", "Your vacation reply is on." },
 	{ "vacation-off", "ok", "Your vacation reply is off." },
+	/* The administrators' pages (admin_pages.c). */
+	{ "user-added", "ok", "The user has been added." },
+	{ "user-deleted", "ok", "The user has been deleted (the Maildir stays on disk)." },
+	{ "user-password-set", "ok", "The password has been set." },
+	{ "user-quota-set", "ok", "The quota has been set." },
+	{ "user-forward-set", "ok", "The forwarding has been set." },
+	{ "user-vacation-set", "ok", "The vacation reply has been set." },
+	{ "relay-added", "ok", "The address may send now." },
+	{ "relay-deleted", "ok", "The address's authorization has been withdrawn." },
+	{ "queue-flushed", "ok", "Every queued message will be retried now." },
+	{ "queue-deleted", "ok", "The message has been deleted from the queue." },
+	{ "queue-released", "ok", "The message has been released and will be delivered." },
 	{ "vacation-bad", "error", "The vacation reply needs a message, and a subject on one "
 	  "line. Nothing was changed." },
 };
@@ -60,23 +72,33 @@ void web_page(struct web *w, int status, const char *title, const struct html *c
     const char *msg)
 {
 	const struct web_message *m = message_find(msg);
-	struct html nav = HTML_INIT, notice = HTML_INIT, page = HTML_INIT;
+
+	web_page_text(w, status, title, content, m ? m->kind : NULL, m ? m->text : NULL);
+}
+
+void web_page_text(struct web *w, int status, const char *title, const struct html *content,
+    const char *kind, const char *text)
+{
+	struct html nav = HTML_INIT, notice = HTML_INIT, page = HTML_INIT, admin = HTML_INIT;
 
 	if (w->logged_in) {
 		const struct html_var v[] = { HTML_TEXT("address", w->sess.address),
-			HTML_TEXT("csrf", w->sess.csrf) };
+			HTML_TEXT("csrf", w->sess.csrf), HTML_FRAG("admin", &admin) };
 
+		/* The administrators' link; nobody else sees it. */
+		if (web_is_admin(w))
+			html_render("nav_admin.html", NULL, 0, &admin);
 		html_render("nav.html", v, sizeof v / sizeof v[0], &nav);
 	}
-	if (m != NULL) {
-		const struct html_var v[] = { HTML_TEXT("kind", m->kind),
-			HTML_TEXT("text", m->text) };
+	if (kind != NULL && text != NULL) {
+		const struct html_var v[] = { HTML_TEXT("kind", kind), HTML_TEXT("text", text) };
 
 		html_render("notice.html", v, sizeof v / sizeof v[0], &notice);
 	}
 	{
 		const struct html_var v[] = { HTML_TEXT("title", title),
 			HTML_TEXT("hostname", w->conf->hostname), HTML_FRAG("nav", &nav),
+			HTML_TEXT("main_class", w->wide ? "wide" : ""),
 			HTML_FRAG("notice", &notice), HTML_FRAG("content", content) };
 
 		html_render("layout.html", v, sizeof v / sizeof v[0], &page);
@@ -88,6 +110,7 @@ void web_page(struct web *w, int status, const char *title, const struct html *c
 	html_free(&nav);
 	html_free(&notice);
 	html_free(&page);
+	html_free(&admin);
 }
 
 void web_login_page(struct web *w, const char *msg)
@@ -316,8 +339,7 @@ void web_post_password(struct web *w)
 	buf_free(&new2);
 }
 
-/* "a@b, c@d\r\ne@f" -> "a@b c@d e@f" when each is an address we can store. */
-static int forward_list(const char *in, struct buf *out)
+int web_forward_list(const char *in, struct buf *out)
 {
 	const char *sep = " ,;\t\r\n";
 	int n = 0;
@@ -348,7 +370,7 @@ void web_post_forward(struct web *w)
 	int n, r;
 
 	if (web_field(w, "addresses", &in, WEB_FORWARD_MAX) < 0 ||
-	    (n = forward_list(in.s ? in.s : "", &list)) < 0 ||
+	    (n = web_forward_list(in.s ? in.s : "", &list)) < 0 ||
 	    web_field(w, "keep", &keep, 8) < 0)
 		web_redirect(w, "/?msg=forward-bad");
 	else if ((r = web_forward_set(w->conf, w->sess.address, n > 0 ? list.s : NULL,

@@ -56,6 +56,7 @@ static void response_reset(struct web *w)
 	w->content_type = NULL;
 	w->location[0] = '\0';
 	w->cookie[0] = '\0';
+	w->wide = 0;
 }
 
 void web_redirect(struct web *w, const char *path)
@@ -233,7 +234,8 @@ static void get_style(struct web *w)
 	buf_append(&w->body, f->text, f->len);
 }
 
-enum { ROUTE_GET = 1, ROUTE_POST = 2, ROUTE_SESSION = 4 };
+/* ROUTE_ADMIN: for the addresses of web.admins only (web/admin_pages.c). */
+enum { ROUTE_GET = 1, ROUTE_POST = 2, ROUTE_SESSION = 4, ROUTE_ADMIN = 8 };
 
 struct route {
 	const char *path;
@@ -262,6 +264,23 @@ static const struct route routes[] = {
 	{ "/password", ROUTE_POST | ROUTE_SESSION, NULL, web_post_password },
 	{ "/forward", ROUTE_POST | ROUTE_SESSION, NULL, web_post_forward },
 	{ "/vacation", ROUTE_POST | ROUTE_SESSION, NULL, web_post_vacation },
+#define ADMIN_GET(path, fn) { path, ROUTE_GET | ROUTE_SESSION | ROUTE_ADMIN, fn, NULL }
+#define ADMIN_POST(path, fn) { path, ROUTE_POST | ROUTE_SESSION | ROUTE_ADMIN, NULL, fn }
+	ADMIN_GET("/admin", web_admin_status),
+	ADMIN_GET("/admin/users", web_admin_users),
+	ADMIN_GET("/admin/relay", web_admin_relay),
+	ADMIN_GET("/admin/queue", web_admin_queue),
+	ADMIN_POST("/admin/users/add", web_admin_user_add),
+	ADMIN_POST("/admin/users/delete", web_admin_user_delete),
+	ADMIN_POST("/admin/users/password", web_admin_user_password),
+	ADMIN_POST("/admin/users/quota", web_admin_user_quota),
+	ADMIN_POST("/admin/users/forward", web_admin_user_forward),
+	ADMIN_POST("/admin/users/vacation", web_admin_user_vacation),
+	ADMIN_POST("/admin/relay/add", web_admin_relay_add),
+	ADMIN_POST("/admin/relay/delete", web_admin_relay_delete),
+	ADMIN_POST("/admin/queue/flush", web_admin_queue_flush),
+	ADMIN_POST("/admin/queue/delete", web_admin_queue_delete),
+	ADMIN_POST("/admin/queue/release", web_admin_queue_release),
 };
 
 static void route_post(struct web *w, const struct route *rt, int stale)
@@ -313,9 +332,17 @@ static void web_dispatch(struct web *w)
 		web_error(w, 503, "Try again later", "The server cannot read its sessions just now.");
 		return;
 	}
+	if ((rt->flags & ROUTE_ADMIN) && w->logged_in && !web_is_admin(w)) {
+		log_info("web refused user=%s client=%s path=%s reason=not-admin",
+		    log_q(w->sess.address), w->ctx->client_text, log_q(r->path.s));
+		web_error(w, 403, "Forbidden", "These pages are for the administrators.");
+		return;
+	}
 	if (get) {
 		if (stale && !w->logged_in)
 			web_login_page(w, "expired");
+		else if ((rt->flags & ROUTE_SESSION) && !w->logged_in)
+			web_login_page(w, NULL);
 		else
 			rt->get(w);
 		return;

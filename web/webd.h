@@ -28,6 +28,7 @@ struct web {
 	const struct http_request *req;
 	struct websession sess;
 	int logged_in;
+	int wide;			/* the page has tables: a wider column */
 	struct session_auth auth;	/* failed logins on this connection */
 	/* The response being built. */
 	int status;
@@ -43,6 +44,9 @@ struct relaydb *web_db(struct web *w);
 /* A page: content (a fragment) in the layout, with the notice of code msg (or NULL). */
 void web_page(struct web *w, int status, const char *title, const struct html *content,
     const char *msg);
+/* The same with a notice of this kind ("ok", "error") and text, or none (NULL). */
+void web_page_text(struct web *w, int status, const char *title, const struct html *content,
+    const char *kind, const char *text);
 /* Clear the session cookie in the response. */
 void web_logout_cookie(struct web *w);
 /* 303 to path (our own, e.g. "/?msg=password-changed"). */
@@ -56,6 +60,33 @@ void web_login_page(struct web *w, const char *msg);
 void web_post_password(struct web *w);
 void web_post_forward(struct web *w);
 void web_post_vacation(struct web *w);
+/*
+ * "a@b, c@d\r\ne@f" (a form's list: spaces, commas, semicolons, line
+ * breaks) -> "a@b c@d e@f" in out when each is an address we can store:
+ * the count, or -1.
+ */
+int web_forward_list(const char *in, struct buf *out);
+
+/*
+ * admin_pages.c: the administrators' pages (SPEC 13), for the addresses
+ * of web.admins only. web_is_admin: is the session's user one of them.
+ */
+int web_is_admin(const struct web *w);
+void web_admin_status(struct web *w);
+void web_admin_users(struct web *w);
+void web_admin_relay(struct web *w);
+void web_admin_queue(struct web *w);
+void web_admin_user_add(struct web *w);
+void web_admin_user_delete(struct web *w);
+void web_admin_user_password(struct web *w);
+void web_admin_user_quota(struct web *w);
+void web_admin_user_forward(struct web *w);
+void web_admin_user_vacation(struct web *w);
+void web_admin_relay_add(struct web *w);
+void web_admin_relay_delete(struct web *w);
+void web_admin_queue_flush(struct web *w);
+void web_admin_queue_delete(struct web *w);
+void web_admin_queue_release(struct web *w);
 
 /*
  * account.c: the forwarding and vacation changes, through the same
