@@ -412,14 +412,16 @@ const char *http_status_reason(int status)
 
 /*
  * No inline script or style anywhere, nothing framed, no Referer leaving
- * the site, nothing cached: every answer, pages and errors alike.
+ * the site (same-origin: a browser then still sends our own Origin with
+ * a form, which web_session.c checks; no-referrer would make it "null"),
+ * nothing cached: every answer, pages and errors alike.
  */
 static const char http_security_headers[] =
 	"Content-Security-Policy: default-src 'none'; style-src 'self'; img-src 'self'; "
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'\r\n"
 	"X-Frame-Options: DENY\r\n"
 	"X-Content-Type-Options: nosniff\r\n"
-	"Referrer-Policy: no-referrer\r\n"
+	"Referrer-Policy: same-origin\r\n"
 	"Cache-Control: no-store\r\n";
 
 void http_respond(struct stream *st, const struct http_request *req,

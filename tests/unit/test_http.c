@@ -327,7 +327,7 @@ static void test_respond_headers(void)
 	    "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'\r\n") != NULL);
 	CU_ASSERT(strstr(out, "\r\nX-Frame-Options: DENY\r\n") != NULL);
 	CU_ASSERT(strstr(out, "\r\nX-Content-Type-Options: nosniff\r\n") != NULL);
-	CU_ASSERT(strstr(out, "\r\nReferrer-Policy: no-referrer\r\n") != NULL);
+	CU_ASSERT(strstr(out, "\r\nReferrer-Policy: same-origin\r\n") != NULL);
 	CU_ASSERT(strstr(out, "\r\nCache-Control: no-store\r\n") != NULL);
 	CU_ASSERT(strstr(out, "\r\nStrict-Transport-Security: max-age=") != NULL);
 	CU_ASSERT(strstr(out, "\r\nContent-Length: 6\r\n") != NULL);
