@@ -457,6 +457,8 @@ static void relay_page(struct web *w, int status, const char *msg, const char *e
 
 	if (db == NULL || admin_relay_list(db, w->conf, time(NULL), relay_row, &a, err,
 	    sizeof err) != 0) {
+		log_error("web admin user=%s what=relay result=error reason=\"%s\"",
+		    log_q(w->sess.address), db == NULL ? "relay DB" : log_qtext(err));
 		web_error(w, 503, "Try again later", "The relay table cannot be read just now.");
 		html_free(&rows);
 		return;
