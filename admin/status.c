@@ -11,14 +11,12 @@
 #include <string.h>
 
 #include "queue.h"
-#include "relaydb.h"
+#include "state.h"
 #include "status.h"
 
-static int count_entry(const char *key, time_t when, const char *user, void *arg)
+static int count_entry(const struct state_auth_entry *e, void *arg)
 {
-	(void)key;
-	(void)when;
-	(void)user;
+	(void)e;
 	(*(long *)arg)++;
 	return 0;
 }
@@ -26,7 +24,7 @@ static int count_entry(const char *key, time_t when, const char *user, void *arg
 void status_collect(const struct conf *c, int with_relay, struct status *st)
 {
 	const struct stats_shm *shm;
-	char **ids, err[256];
+	char **ids;
 	size_t n, i;
 
 	memset(st, 0, sizeof *st);
@@ -53,15 +51,12 @@ void status_collect(const struct conf *c, int with_relay, struct status *st)
 		queue_ids_free(ids, n);
 	}
 	if (with_relay) {
-		struct relaydb *db = relaydb_open(c->state_dir, err, sizeof err);
+		struct state *sh = state_new(c);
+		long count = 0;
 
-		if (db != NULL) {
-			long count = 0;
-
-			if (relaydb_foreach(db, count_entry, &count) == 0)
-				st->relay_entries = count;
-			relaydb_close(db);
-		}
+		if (sh != NULL && state_auth_foreach(sh, st->now, count_entry, &count) == 0)
+			st->relay_entries = count;
+		state_free(sh);
 	}
 }
 

@@ -32,6 +32,7 @@
 #include "queue.h"
 #include "status.h"
 #include "relaydb.h"
+#include "state.h"
 #include "users.h"
 
 #define CTL_PASSWORD_MAX 1024
@@ -439,101 +440,106 @@ static int relay_key_arg(const struct conf *c, const char *arg, char *key, size_
 	return 0;
 }
 
-struct relay_list_ctx {
-	time_t now;
-	long ttl;
-};
+/* The shared state (state.h) of the configured backend, after the drop of root. */
+static struct state *relay_state(const struct conf *c)
+{
+	struct state *st;
+
+	if (privileges_drop(c) == -1)
+		return NULL;
+	if ((st = state_new(c)) == NULL)
+		fail("out of memory");
+	return st;
+}
 
 /* "address authorized-at expires-in user", authorized-at in ISO 8601 UTC. */
-static int relay_list_one(const char *key, time_t when, const char *user, void *arg)
+static int relay_list_one(const struct state_auth_entry *e, void *arg)
 {
-	const struct relay_list_ctx *ctx = arg;
 	char at[32];
 	struct tm tm;
-	long long left = (long long)when + ctx->ttl - (long long)ctx->now;
 
-	if (gmtime_r(&when, &tm) == NULL || strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	(void)arg;
+	if (gmtime_r(&e->when, &tm) == NULL ||
+	    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		(void)str_copy(at, sizeof at, "?");
-	printf("%s %s %lld %s\n", q(key), at, left > 0 ? left : 0,
-	    user != NULL && *user ? q(user) : "-");
+	printf("%s %s %ld %s\n", q(e->key), at, e->left, *e->user ? q(e->user) : "-");
 	return 0;
 }
 
 static int relay_list(const struct conf *c, const char *arg)
 {
-	struct relay_list_ctx ctx = { time(NULL), c->relay.authorization_ttl };
-	struct relaydb *db;
+	struct state *st;
 	int r;
 
 	(void)arg;
-	if ((db = relay_open(c)) == NULL)
+	if ((st = relay_state(c)) == NULL)
 		return 1;
-	r = relaydb_foreach(db, relay_list_one, &ctx);
+	r = state_auth_foreach(st, time(NULL), relay_list_one, NULL);
 	if (r == -1)
-		fail("relay list: %s", relaydb_strerror(db));
-	relaydb_close(db);
+		fail("relay list: %s", state_strerror(st));
+	state_free(st);
 	return r == -1;
 }
 
 static int relay_add(const struct conf *c, const char *arg)
 {
 	char key[NET_ADDR_MAX];
-	struct relaydb *db;
+	struct state *st;
 	int r;
 
 	if (relay_key_arg(c, arg, key, sizeof key) == -1)
 		return 1;
-	if ((db = relay_open(c)) == NULL)
+	if ((st = relay_state(c)) == NULL)
 		return 1;
-	r = relaydb_authorize(db, key, "admin", time(NULL));
+	r = state_auth_put(st, key, "admin", time(NULL));
 	if (r == -1)
-		fail("relay add %s: %s", key, relaydb_strerror(db));
+		fail("relay add %s: %s", key, state_strerror(st));
 	else
 		printf("relay %s authorized for %ld seconds\n", key, c->relay.authorization_ttl);
-	relaydb_close(db);
+	state_free(st);
 	return r == -1;
 }
 
 static int relay_del(const struct conf *c, const char *arg)
 {
 	char key[NET_ADDR_MAX];
-	struct relaydb *db;
+	struct state *st;
 	int r;
 
 	if (relay_key_arg(c, arg, key, sizeof key) == -1)
 		return 1;
-	if ((db = relay_open(c)) == NULL)
+	if ((st = relay_state(c)) == NULL)
 		return 1;
-	r = relaydb_delete(db, key);
+	r = state_auth_del(st, key);
 	if (r == -1)
-		fail("relay del %s: %s", key, relaydb_strerror(db));
+		fail("relay del %s: %s", key, state_strerror(st));
 	else if (r == 0)
 		fail("no relay entry for %s", key);
 	else
 		printf("relay %s deleted\n", key);
-	relaydb_close(db);
+	state_free(st);
 	return r != 1;
 }
 
 static int relay_expire(const struct conf *c, const char *arg)
 {
-	struct relaydb *db;
+	struct state *st;
 	long n;
 
 	(void)arg;
-	if ((db = relay_open(c)) == NULL)
+	if ((st = relay_state(c)) == NULL)
 		return 1;
-	n = relaydb_expire(db, time(NULL), c->relay.authorization_ttl);
+	n = state_auth_expire(st, time(NULL));
 	if (n == -1)
-		fail("relay expire: %s", relaydb_strerror(db));
+		fail("relay expire: %s", state_strerror(st));
 	else
 		printf("relay: %ld expired %s removed\n", n, n == 1 ? "entry" : "entries");
 	/* The sending counters that count nothing any more go too (silently). */
-	if (n != -1 && relaydb_rate_expire(db, time(NULL), c->limits.outbound_window) == -1) {
-		fail("relay expire: rate counters: %s", relaydb_strerror(db));
+	if (n != -1 && state_rate_expire(st, time(NULL)) == -1) {
+		fail("relay expire: rate counters: %s", state_strerror(st));
 		n = -1;
 	}
-	relaydb_close(db);
+	state_free(st);
 	return n == -1;
 }
 

@@ -24,7 +24,7 @@
 #include "maildir.h"
 #include "pop3.h"
 #include "pop3_replies.h"
-#include "relaydb.h"
+#include "state.h"
 #include "sasl.h"
 #include "stats.h"
 #include "stream.h"
@@ -139,12 +139,16 @@ static struct maildir_msg *msg_arg(struct pop3 *p, const char *arg, size_t *num)
 	return &p->msgs.v[n - 1];
 }
 
-/* Record the client as authorized to relay, unless its range must not be. */
+/*
+ * Record the client as authorized to relay, unless its range must not be.
+ * A failed write is logged and the login goes on (SPEC 14: POP3 keeps
+ * serving mail when the shared state cannot be reached).
+ */
 static void relay_authorize(struct pop3 *p)
 {
 	const struct session_ctx *ctx = p->ctx;
-	char key[NET_ADDR_MAX], err[256];
-	struct relaydb *db;
+	char key[NET_ADDR_MAX];
+	struct state *st;
 
 	if (net_list_match(&p->conf->relay.never_authorize, &ctx->client)) {
 		log_info("relay-authorize client=%s result=skipped reason=never_authorize",
@@ -152,19 +156,16 @@ static void relay_authorize(struct pop3 *p)
 		return;
 	}
 	net_relay_key(&ctx->client, p->conf->relay.ipv6_prefix, key, sizeof key);
-	db = relaydb_open(p->conf->state_dir, err, sizeof err);
-	if (db == NULL) {
-		log_error("relay-authorize key=%s result=error reason=\"%s\"", key, err);
+	if ((st = state_new(p->conf)) == NULL) {
+		log_error("relay-authorize key=%s result=error reason=\"out of memory\"", key);
 		return;
 	}
-	if (relaydb_recreated(db))
-		log_warn("relaydb result=recreated reason=\"%s\"", relaydb_strerror(db));
-	if (relaydb_authorize(db, key, p->user, time(NULL)) != 0)
-		log_error("relay-authorize key=%s result=error reason=\"%s\"",
-		    key, relaydb_strerror(db));
+	if (state_auth_put(st, key, p->user, time(NULL)) != 0)
+		log_error("relay-authorize key=%s result=error backend=%s reason=\"%s\"",
+		    key, state_backend_name(st), state_strerror(st));
 	else
 		log_info("relay-authorize key=%s user=%s", key, log_q(p->user));
-	relaydb_close(db);
+	state_free(st);
 }
 
 /*

@@ -1,0 +1,85 @@
+/*
+ * state.c: the shared-state handle (state.h): one backend per
+ * configuration, relay.backend, every call passed on to it.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "state_int.h"
+
+struct state *state_new(const struct conf *c)
+{
+	struct state *st = calloc(1, sizeof *st);
+
+	if (st != NULL)
+		st->c = c;
+	return st;
+}
+
+void state_free(struct state *st)
+{
+	if (st == NULL)
+		return;
+	relaydb_close(st->db);
+	free(st);
+}
+
+int state_fail(struct state *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(st->err, sizeof st->err, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+const char *state_strerror(const struct state *st)
+{
+	return st->err[0] ? st->err : "no error";
+}
+
+const char *state_backend_name(const struct state *st)
+{
+	return st->c->relay.backend == RELAY_BACKEND_REDIS ? "redis" : "bdb";
+}
+
+int state_auth_put(struct state *st, const char *key, const char *user, time_t now)
+{
+	return state_bdb_auth_put(st, key, user, now);
+}
+
+int state_auth_get(struct state *st, const char *key, time_t now, char *user,
+    size_t userlen, time_t *expires)
+{
+	return state_bdb_auth_get(st, key, now, user, userlen, expires);
+}
+
+int state_auth_del(struct state *st, const char *key)
+{
+	return state_bdb_auth_del(st, key);
+}
+
+long state_auth_expire(struct state *st, time_t now)
+{
+	return state_bdb_auth_expire(st, now);
+}
+
+int state_auth_foreach(struct state *st, time_t now,
+    int (*fn)(const struct state_auth_entry *e, void *arg), void *arg)
+{
+	return state_bdb_auth_foreach(st, now, fn, arg);
+}
+
+int state_rate_take(struct state *st, struct relaydb_rate *v, size_t n, time_t now)
+{
+	return state_bdb_rate_take(st, v, n, now);
+}
+
+long state_rate_expire(struct state *st, time_t now)
+{
+	return state_bdb_rate_expire(st, now);
+}

@@ -1,0 +1,90 @@
+/*
+ * state.h: what the processes of a node (and, with Redis, the nodes of a
+ * cluster) share (SPEC: "More than one machine"; docs/ARCHITECTURE.md,
+ * state/): the POP-before-SMTP authorizations and the outbound rate
+ * counters, behind one interface with two backends, chosen by
+ * relay.backend: the Berkeley DB files of state_dir (state_bdb.c, over
+ * common/relaydb.c) and Redis (state_redis.c). The greylist, still on the
+ * local relay DB environment with either backend, is reached through
+ * state_relaydb().
+ *
+ * Rules for callers:
+ * - A handle belongs to one process and one session (or one command); it
+ *   opens what it needs at first use. The Redis connection underneath is
+ *   the process's one, kept across the sessions it serves.
+ * - Errors: -1, and state_strerror() says why. Nothing here logs, but for
+ *   a BDB relay.db found unreadable or missing and recreated (a warning,
+ *   "relaydb result=recreated").
+ * - Keys are relay keys (net_relay_key: "192.0.2.7", "2001:db8:1:2::/64"),
+ *   bytes 0x21..0x7e, at most STATE_KEY_MAX.
+ */
+#ifndef ISPMAILD_STATE_H
+#define ISPMAILD_STATE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "conf.h"
+#include "relaydb.h"
+
+#define STATE_KEY_MAX RELAYDB_KEY_MAX
+#define STATE_USER_MAX RELAYDB_USER_MAX
+
+struct state;
+
+/* A handle for c's backend (c must outlive it); NULL only out of memory. */
+struct state *state_new(const struct conf *c);
+/* Close what the handle opened (not the process's Redis connection); NULL is fine. */
+void state_free(struct state *st);
+/* The last error; never NULL. */
+const char *state_strerror(const struct state *st);
+/* "bdb" or "redis". */
+const char *state_backend_name(const struct state *st);
+
+/* ---- the authorizations (POP-before-SMTP) ---- */
+
+/*
+ * Record key as authorized by user from now on, for relay.authorization_ttl
+ * seconds. 0 or -1.
+ */
+int state_auth_put(struct state *st, const char *key, const char *user, time_t now);
+/*
+ * Is key authorized at now? 1 yes (user filled when not NULL; *expires,
+ * when not NULL, the second it ends), 0 no, -1 error (the caller cannot
+ * tell: it must not relay on it).
+ */
+int state_auth_get(struct state *st, const char *key, time_t now, char *user,
+    size_t userlen, time_t *expires);
+/* 1 deleted, 0 absent, -1 error. */
+int state_auth_del(struct state *st, const char *key);
+/* Remove what has expired at now (Redis expires by itself: 0); count or -1. */
+long state_auth_expire(struct state *st, time_t now);
+
+struct state_auth_entry {
+	const char *key;
+	const char *user;	/* "" when none recorded */
+	time_t when;		/* authorized at */
+	long left;		/* seconds still valid at now, >= 0 */
+};
+/*
+ * Call fn for each entry (fn's non-zero return stops the walk); fn may
+ * call other state functions. BDB lists expired entries too (left 0) until
+ * state_auth_expire removes them; Redis has none. 0 or -1.
+ */
+int state_auth_foreach(struct state *st, time_t now,
+    int (*fn)(const struct state_auth_entry *e, void *arg), void *arg);
+
+/* ---- the outbound rate counters (common/ratelimit.h) ---- */
+
+/* As relaydb_rate_take (relaydb.h), window limits.outbound_window. */
+int state_rate_take(struct state *st, struct relaydb_rate *v, size_t n, time_t now);
+/* As relaydb_rate_expire; count or -1. */
+long state_rate_expire(struct state *st, time_t now);
+
+/*
+ * The local relay DB environment (greylist, the rate counters' listing),
+ * opened at first use; NULL with state_strerror() when it cannot be.
+ */
+struct relaydb *state_relaydb(struct state *st);
+
+#endif
