@@ -339,6 +339,24 @@ static enum auth_source auth_source(struct smtp *s)
 	return pop_authorized(s);
 }
 
+/*
+ * A refusal for want of an authorization while the lookup of the POP3
+ * logins failed (Redis unreachable): 451 4.3.0 instead, reason
+ * "state-error" (SPEC 14: fail closed, never open, and only for now).
+ * Returns the reply to send: reply, or the 451.
+ */
+static const struct smtp_reply *lookup_failed(struct smtp *s, struct smtp_decision *d,
+    const struct smtp_reply *reply)
+{
+	if (d->accept || !s->state_failed)
+		return reply;
+	if (d->verdict != SMTP_VERDICT_FIRST_POP && d->verdict != SMTP_VERDICT_DENIED &&
+	    d->verdict != SMTP_VERDICT_AUTH_REQUIRED)
+		return reply;
+	d->reason = "state-error";
+	return &SMTP_STATE_TEMPFAIL;
+}
+
 int smtp_client_authorized(struct smtp *s)
 {
 	return s->ctx->class == CLIENT_TRUSTED || auth_source(s) != AUTH_SOURCE_NONE;
@@ -550,11 +568,12 @@ static void cmd_mail(struct smtp *s, char *arg)
 	 * smtps need the relay DB here (for their 530).
 	 */
 	user[0] = '\0';
+	s->state_failed = 0;
 	if (smtp_policy_mail(s->ctx->service, s->ctx->class,
 	    s->ctx->service == SERVICE_SMTP ? s->smtp_auth : auth_source(s), &d) &&
 	    !mail_sender_check(s, &sender_d, user, sizeof user))
 		d = sender_d;	/* a refusal; an accepted MAIL keeps its reason */
-	reply = smtp_verdict_reply(d.verdict, 0, s->esmtp, NULL);
+	reply = lookup_failed(s, &d, smtp_verdict_reply(d.verdict, 0, s->esmtp, NULL));
 	if (!d.accept) {
 		log_info("mail from=%s result=reject code=%d reason=%s%s%s",
 		    log_qaddr(s->sender.mailbox), reply->code, d.reason,
@@ -826,11 +845,12 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 		return;
 	}
 	kind = smtp_classify_rcpt(&path, s->conf->domains, s->conf->ndomains);
+	s->state_failed = 0;
 	if (kind == SMTP_RCPT_REMOTE || s->ctx->class == CLIENT_CUSTOMER ||
 	    s->ctx->service != SERVICE_SMTP)
 		auth = auth_source(s);
 	smtp_policy_decide(s->ctx->service, s->ctx->class, auth, kind, &d);
-	reply = smtp_verdict_reply(d.verdict, 1, s->esmtp, path.mailbox);
+	reply = lookup_failed(s, &d, smtp_verdict_reply(d.verdict, 1, s->esmtp, path.mailbox));
 	if (!d.accept) {
 		enum stats_reject why = verdict_replies[d.verdict].stat;
 
@@ -843,7 +863,8 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 		else
 			s->unlogged[why]++;
 		smtp_reply(s, reply, path.mailbox);
-		smtp_count_error(s);
+		if (reply != &SMTP_STATE_TEMPFAIL)	/* ours, not the client's error */
+			smtp_count_error(s);
 		return;
 	}
 	if (d.relay && !rcpt_rate_check(s, auth, &rate)) {

@@ -1,6 +1,7 @@
 /*
  * state.c: the shared-state handle (state.h): one backend per
- * configuration, relay.backend, every call passed on to it.
+ * configuration, relay.backend, every call passed on to it. The rate
+ * counters stay in the local relay DB with either backend (for now).
  */
 #include "config.h"
 
@@ -9,6 +10,9 @@
 #include <stdlib.h>
 
 #include "state_int.h"
+
+/* Is this handle's backend Redis? */
+#define REDIS(st) ((st)->c->relay.backend == RELAY_BACKEND_REDIS)
 
 struct state *state_new(const struct conf *c)
 {
@@ -49,28 +53,38 @@ const char *state_backend_name(const struct state *st)
 
 int state_auth_put(struct state *st, const char *key, const char *user, time_t now)
 {
+	if (REDIS(st))
+		return state_redis_auth_put(st, key, user, now);
 	return state_bdb_auth_put(st, key, user, now);
 }
 
 int state_auth_get(struct state *st, const char *key, time_t now, char *user,
     size_t userlen, time_t *expires)
 {
+	if (REDIS(st))
+		return state_redis_auth_get(st, key, now, user, userlen, expires);
 	return state_bdb_auth_get(st, key, now, user, userlen, expires);
 }
 
 int state_auth_del(struct state *st, const char *key)
 {
+	if (REDIS(st))
+		return state_redis_auth_del(st, key);
 	return state_bdb_auth_del(st, key);
 }
 
 long state_auth_expire(struct state *st, time_t now)
 {
+	if (REDIS(st))
+		return 0;	/* each key has its TTL: Redis expires them itself */
 	return state_bdb_auth_expire(st, now);
 }
 
 int state_auth_foreach(struct state *st, time_t now,
     int (*fn)(const struct state_auth_entry *e, void *arg), void *arg)
 {
+	if (REDIS(st))
+		return state_redis_auth_foreach(st, now, fn, arg);
 	return state_bdb_auth_foreach(st, now, fn, arg);
 }
 

@@ -29,4 +29,35 @@ int state_bdb_auth_foreach(struct state *st, time_t now,
 int state_bdb_rate_take(struct state *st, struct relaydb_rate *v, size_t n, time_t now);
 long state_bdb_rate_expire(struct state *st, time_t now);
 
+/* state_redis.c: Redis, the process's one connection. */
+int state_redis_auth_put(struct state *st, const char *key, const char *user, time_t now);
+int state_redis_auth_get(struct state *st, const char *key, time_t now, char *user,
+    size_t userlen, time_t *expires);
+int state_redis_auth_del(struct state *st, const char *key);
+int state_redis_auth_foreach(struct state *st, time_t now,
+    int (*fn)(const struct state_auth_entry *e, void *arg), void *arg);
+
+/* ---- state_redis.c's pure parts (tests/unit/test_state.c) ---- */
+
+/* Longest Redis key: prefix (64), kind, ':', relay key. */
+#define STATE_REDIS_KEY_MAX (64 + 16 + STATE_KEY_MAX + 1)
+/*
+ * "<prefix><kind>:<key>" into out: 0, or -1 for a key that is empty,
+ * longer than STATE_KEY_MAX, has a byte outside 0x21..0x7e, or does not fit.
+ */
+int state_redis_key(char *out, size_t outlen, const char *prefix, const char *kind,
+    const char *key);
+/*
+ * A stored authorization, "<unix seconds>[ <user>]" (len bytes, no NUL
+ * needed): when, and user (terminated; may be NULL). 0, or -1 when
+ * malformed or the user does not fit userlen.
+ */
+int state_redis_value_parse(const char *v, size_t len, time_t *when, char *user,
+    size_t userlen);
+/*
+ * redis.address: "host:port" or "[v6]:port" -> host, port: 0; a unix
+ * socket path -> host: 1; -1 when bad.
+ */
+int state_redis_address(const char *address, char *host, size_t hostlen, int *port);
+
 #endif

@@ -1,0 +1,464 @@
+/*
+ * state_redis.c: the shared state in Redis (or Valkey), the backend of more
+ * than one machine (SPEC 14; ispmaild.conf(5) "More than one machine"), over
+ * hiredis. An authorization is one key, <prefix>auth:<relay key>, holding
+ * "<unix seconds> <user>" (the relay DB's value) with the native TTL of
+ * relay.authorization_ttl, so every node sees a POP3 login at once and
+ * Redis forgets it by itself.
+ *
+ * One connection per process, opened at first use and kept across the
+ * sessions the process serves; redis.timeout_ms bounds the connect and
+ * each command; AUTH with the first line of redis.password_file. A
+ * connection that failed is dropped and made again at the next call, so a
+ * node recovers by itself when Redis returns. Not across fork: a child
+ * that finds its parent's connection makes its own.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "buf.h"
+#include "state_int.h"
+
+/* The process's one connection, and what it was made for. */
+static struct {
+	redisContext *ctx;
+	pid_t pid;
+	char address[128];
+	char password_file[512];
+} conn;
+
+#define REDIS_PASSWORD_MAX 512
+
+int state_redis_key(char *out, size_t outlen, const char *prefix, const char *kind,
+    const char *key)
+{
+	size_t i, n = strlen(key);
+
+	if (n == 0 || n > STATE_KEY_MAX)
+		return -1;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)key[i] < 0x21 || (unsigned char)key[i] > 0x7e)
+			return -1;
+	return str_format(out, outlen, "%s%s:%s", prefix, kind, key) < 0 ? -1 : 0;
+}
+
+int state_redis_value_parse(const char *v, size_t len, time_t *when, char *user,
+    size_t userlen)
+{
+	long long t = 0;
+	size_t i, ulen;
+
+	for (i = 0; i < len && i < 19 && v[i] >= '0' && v[i] <= '9'; i++)
+		t = t * 10 + (v[i] - '0');
+	if (i == 0 || (i < len && v[i] != ' '))
+		return -1;
+	ulen = i < len ? len - i - 1 : 0;
+	if (ulen > STATE_USER_MAX || (user != NULL && ulen >= userlen))
+		return -1;
+	if (ulen > 0 && memchr(v + i + 1, '\0', ulen) != NULL)
+		return -1;
+	if (user != NULL) {
+		if (ulen > 0)
+			memcpy(user, v + i + 1, ulen);
+		user[ulen] = '\0';
+	}
+	*when = (time_t)t;
+	return 0;
+}
+
+int state_redis_address(const char *address, char *host, size_t hostlen, int *port)
+{
+	if (address[0] == '/')
+		return str_copy(host, hostlen, address) < 0 ? -1 : 1;
+	return conf_nameserver_parse(address, host, hostlen, port) == 0 ? 0 : -1;
+}
+
+/* Drop the connection (made again at the next call). */
+static void redis_drop(void)
+{
+	if (conn.ctx != NULL)
+		redisFree(conn.ctx);
+	conn.ctx = NULL;
+}
+
+/* The first line of the password file, into pw. 0 or -1 with st->err. */
+static int redis_password(struct state *st, char *pw, size_t pwlen)
+{
+	const char *path = st->c->redis.password_file;
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL)
+		return state_fail(st, "password_file %s: %s", path, strerror(errno));
+	if (fgets(pw, (int)pwlen, f) == NULL)
+		pw[0] = '\0';
+	fclose(f);
+	n = strcspn(pw, "\r\n");
+	pw[n] = '\0';
+	if (n == 0)
+		return state_fail(st, "password_file %s: empty", path);
+	return 0;
+}
+
+/* AUTH on a fresh connection, when a password file is set. 0 or -1. */
+static int redis_auth(struct state *st)
+{
+	char pw[REDIS_PASSWORD_MAX];
+	redisReply *r;
+	int ret = 0;
+
+	if (st->c->redis.password_file == NULL || st->c->redis.password_file[0] == '\0')
+		return 0;
+	if (redis_password(st, pw, sizeof pw) != 0)
+		return -1;
+	r = redisCommand(conn.ctx, "AUTH %s", pw);
+	explicit_bzero(pw, sizeof pw);
+	if (r == NULL)
+		ret = state_fail(st, "AUTH: %s", conn.ctx->errstr);
+	else if (r->type == REDIS_REPLY_ERROR)
+		ret = state_fail(st, "AUTH refused: %s", r->str);
+	if (r != NULL)
+		freeReplyObject(r);
+	return ret;
+}
+
+/*
+ * Does the connection in hand belong to this process and this
+ * configuration? A reload may point the node elsewhere.
+ */
+static int redis_conn_current(const struct state *st)
+{
+	const char *pf = st->c->redis.password_file ? st->c->redis.password_file : "";
+
+	return conn.ctx != NULL && conn.pid == getpid() &&
+	    strcmp(conn.address, st->c->redis.address) == 0 &&
+	    strcmp(conn.password_file, pf) == 0;
+}
+
+/* The process's connection, made when there is none. NULL with st->err. */
+static redisContext *redis_connect(struct state *st)
+{
+	const struct redis_conf *rc = &st->c->redis;
+	struct timeval tv = { rc->timeout_ms / 1000, (rc->timeout_ms % 1000) * 1000 };
+	struct sigaction sa;
+	char host[128];
+	int port = 0, kind;
+
+	if (redis_conn_current(st))
+		return conn.ctx;
+	if (conn.ctx != NULL && conn.pid != getpid())
+		conn.ctx = NULL;	/* the parent's: left to it (its socket closes at our exit) */
+	redis_drop();
+	/* A Redis that closes the connection must not kill us with SIGPIPE. */
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+		(void)signal(SIGPIPE, SIG_IGN);
+	kind = state_redis_address(rc->address, host, sizeof host, &port);
+	if (kind < 0) {
+		(void)state_fail(st, "bad redis.address %s", rc->address);
+		return NULL;
+	}
+	conn.ctx = kind == 1 ? redisConnectUnixWithTimeout(host, tv) :
+	    redisConnectWithTimeout(host, port, tv);
+	if (conn.ctx == NULL) {
+		(void)state_fail(st, "connect %s: out of memory", rc->address);
+		return NULL;
+	}
+	if (conn.ctx->err) {
+		(void)state_fail(st, "connect %s: %s", rc->address, conn.ctx->errstr);
+		redis_drop();
+		return NULL;
+	}
+	if (redisSetTimeout(conn.ctx, tv) != REDIS_OK || redis_auth(st) != 0) {
+		if (st->err[0] == '\0')
+			(void)state_fail(st, "connect %s: cannot set the timeout", rc->address);
+		redis_drop();
+		return NULL;
+	}
+	conn.pid = getpid();
+	(void)str_copy(conn.address, sizeof conn.address, rc->address);
+	(void)str_copy(conn.password_file, sizeof conn.password_file,
+	    rc->password_file ? rc->password_file : "");
+	return conn.ctx;
+}
+
+/*
+ * One command; its reply (the caller frees it), or NULL with st->err: an
+ * error reply, or a connection that failed (dropped, made again next time).
+ */
+static redisReply *redis_run(struct state *st, const char *fmt, ...)
+{
+	redisReply *r;
+	va_list ap;
+
+	st->err[0] = '\0';
+	if (redis_connect(st) == NULL)
+		return NULL;
+	va_start(ap, fmt);
+	r = redisvCommand(conn.ctx, fmt, ap);
+	va_end(ap);
+	if (r == NULL) {
+		(void)state_fail(st, "%s: %s", st->c->redis.address,
+		    conn.ctx->errstr[0] ? conn.ctx->errstr : "no reply");
+		redis_drop();
+		return NULL;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		(void)state_fail(st, "%s: %s", st->c->redis.address, r->str);
+		freeReplyObject(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* The reply to a pipelined command (redisAppendCommand), as redis_run. */
+static redisReply *redis_next(struct state *st)
+{
+	void *p = NULL;
+	redisReply *r;
+
+	if (redisGetReply(conn.ctx, &p) != REDIS_OK || p == NULL) {
+		(void)state_fail(st, "%s: %s", st->c->redis.address,
+		    conn.ctx->errstr[0] ? conn.ctx->errstr : "no reply");
+		redis_drop();
+		return NULL;
+	}
+	r = p;
+	if (r->type == REDIS_REPLY_ERROR) {
+		(void)state_fail(st, "%s: %s", st->c->redis.address, r->str);
+		freeReplyObject(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* <prefix>auth:<key> into out; -1 (st->err) for a key that cannot be one. */
+static int auth_key(struct state *st, const char *key, char *out, size_t outlen)
+{
+	if (state_redis_key(out, outlen, st->c->redis.prefix, "auth", key) != 0)
+		return state_fail(st, "bad relay key");
+	return 0;
+}
+
+int state_redis_auth_put(struct state *st, const char *key, const char *user, time_t now)
+{
+	char k[STATE_REDIS_KEY_MAX], v[32 + STATE_USER_MAX];
+	long ttl = st->c->relay.authorization_ttl;
+	redisReply *r;
+	size_t i;
+
+	if (auth_key(st, key, k, sizeof k) != 0)
+		return -1;
+	if (strlen(user) > STATE_USER_MAX)
+		return state_fail(st, "user too long");
+	for (i = 0; user[i]; i++)
+		if ((unsigned char)user[i] < 0x20 || user[i] == 0x7f)
+			return state_fail(st, "user has a control byte");
+	if (now < 0 || str_format(v, sizeof v, "%lld %s", (long long)now, user) < 0)
+		return state_fail(st, "bad time");
+	/* authorization_ttl = 0 authorizes nobody: nothing to keep. */
+	r = ttl > 0 ? redis_run(st, "SET %s %s EX %ld", k, v, ttl) : redis_run(st, "DEL %s", k);
+	if (r == NULL)
+		return -1;
+	freeReplyObject(r);
+	return 0;
+}
+
+/* GET and PTTL of one key, in one round trip; 1 found, 0 absent, -1. */
+static int auth_fetch(struct state *st, const char *k, char *user, size_t userlen,
+    time_t *when, long long *pttl)
+{
+	redisReply *g, *t;
+	int ret;
+
+	if (redis_connect(st) == NULL)
+		return -1;
+	if (redisAppendCommand(conn.ctx, "GET %s", k) != REDIS_OK ||
+	    redisAppendCommand(conn.ctx, "PTTL %s", k) != REDIS_OK) {
+		redis_drop();
+		return state_fail(st, "%s: out of memory", st->c->redis.address);
+	}
+	g = redis_next(st);
+	t = g != NULL ? redis_next(st) : NULL;
+	if (g == NULL || t == NULL) {
+		if (g != NULL)
+			freeReplyObject(g);
+		return -1;
+	}
+	if (g->type == REDIS_REPLY_NIL || t->type != REDIS_REPLY_INTEGER || t->integer == -2)
+		ret = 0;
+	else if (g->type != REDIS_REPLY_STRING ||
+	    state_redis_value_parse(g->str, g->len, when, user, userlen) != 0)
+		ret = state_fail(st, "malformed relay entry %s", k);
+	else {
+		*pttl = t->integer;
+		ret = 1;
+	}
+	freeReplyObject(g);
+	freeReplyObject(t);
+	return ret;
+}
+
+/*
+ * The seconds left: the key's own TTL, and never beyond when + the
+ * authorization_ttl configured now (a lowered TTL counts at once, as with
+ * the relay DB). 0 when expired.
+ */
+static long auth_left(const struct state *st, time_t now, time_t when, long long pttl)
+{
+	long long left = (long long)when + st->c->relay.authorization_ttl - (long long)now;
+
+	if (pttl >= 0 && (pttl + 999) / 1000 < left)
+		left = (pttl + 999) / 1000;
+	return left > 0 ? (long)left : 0;
+}
+
+int state_redis_auth_get(struct state *st, const char *key, time_t now, char *user,
+    size_t userlen, time_t *expires)
+{
+	char k[STATE_REDIS_KEY_MAX], u[STATE_USER_MAX + 1];
+	long long pttl = -1;
+	time_t when = 0;
+	long left;
+	int r;
+
+	if (auth_key(st, key, k, sizeof k) != 0)
+		return -1;
+	r = auth_fetch(st, k, u, sizeof u, &when, &pttl);
+	if (r != 1)
+		return r;
+	if ((left = auth_left(st, now, when, pttl)) == 0)
+		return 0;
+	if (user != NULL && str_copy(user, userlen, u) < 0)
+		return state_fail(st, "user buffer too small");
+	if (expires != NULL)
+		*expires = now + left;
+	return 1;
+}
+
+int state_redis_auth_del(struct state *st, const char *key)
+{
+	char k[STATE_REDIS_KEY_MAX];
+	redisReply *r;
+	int found;
+
+	if (auth_key(st, key, k, sizeof k) != 0)
+		return -1;
+	if ((r = redis_run(st, "DEL %s", k)) == NULL)
+		return -1;
+	found = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+	freeReplyObject(r);
+	return found;
+}
+
+/* "<prefix>auth:*" with the glob characters of the prefix escaped. */
+static int auth_pattern(const char *prefix, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (; *prefix; prefix++) {
+		if (o + 3 >= outlen)
+			return -1;
+		if (strchr("*?[]\\", *prefix) != NULL)
+			out[o++] = '\\';
+		out[o++] = *prefix;
+	}
+	out[o] = '\0';
+	return str_format(out + o, outlen - o, "auth:*") < 0 ? -1 : 0;
+}
+
+/* Every key of the pattern (SCAN, never KEYS: Redis serves others meanwhile). */
+static int auth_scan(struct state *st, const char *pattern, char ***keys, size_t *n)
+{
+	char cursor[32] = "0";
+	redisReply *r;
+	size_t i, cap = 0;
+
+	*keys = NULL;
+	*n = 0;
+	do {
+		if ((r = redis_run(st, "SCAN %s MATCH %s COUNT 1000", cursor, pattern)) == NULL)
+			return -1;
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING ||
+		    r->element[1]->type != REDIS_REPLY_ARRAY ||
+		    str_copy(cursor, sizeof cursor, r->element[0]->str) < 0) {
+			freeReplyObject(r);
+			return state_fail(st, "SCAN: unexpected reply");
+		}
+		for (i = 0; i < r->element[1]->elements; i++) {
+			redisReply *e = r->element[1]->element[i];
+			char **nk;
+
+			if (e->type != REDIS_REPLY_STRING)
+				continue;
+			if (*n == cap) {
+				cap = cap ? cap * 2 : 64;
+				if ((nk = realloc(*keys, cap * sizeof *nk)) == NULL) {
+					freeReplyObject(r);
+					return state_fail(st, "out of memory");
+				}
+				*keys = nk;
+			}
+			if (((*keys)[*n] = strdup(e->str)) == NULL) {
+				freeReplyObject(r);
+				return state_fail(st, "out of memory");
+			}
+			(*n)++;
+		}
+		freeReplyObject(r);
+	} while (strcmp(cursor, "0") != 0);
+	return 0;
+}
+
+static void keys_free(char **keys, size_t n)
+{
+	while (n > 0)
+		free(keys[--n]);
+	free(keys);
+}
+
+int state_redis_auth_foreach(struct state *st, time_t now,
+    int (*fn)(const struct state_auth_entry *e, void *arg), void *arg)
+{
+	char pattern[2 * 64 + 16], u[STATE_USER_MAX + 1];
+	size_t plen = strlen(st->c->redis.prefix) + strlen("auth:"), i, n;
+	char **keys;
+	int ret = 0;
+
+	if (auth_pattern(st->c->redis.prefix, pattern, sizeof pattern) != 0)
+		return state_fail(st, "prefix too long");
+	if (auth_scan(st, pattern, &keys, &n) != 0) {
+		keys_free(keys, n);
+		return -1;
+	}
+	for (i = 0; i < n && ret == 0; i++) {
+		struct state_auth_entry e;
+		long long pttl = -1;
+		time_t when = 0;
+		int r = auth_fetch(st, keys[i], u, sizeof u, &when, &pttl);
+
+		if (r < 0 && conn.ctx == NULL) {
+			ret = -1;	/* the connection failed: st->err says why */
+			break;
+		}
+		if (r != 1 || strlen(keys[i]) <= plen)
+			continue;	/* gone meanwhile, or not ours */
+		e.key = keys[i] + plen;
+		e.user = u;
+		e.when = when;
+		e.left = auth_left(st, now, when, pttl);
+		ret = fn(&e, arg) != 0;
+	}
+	keys_free(keys, n);
+	return ret < 0 ? -1 : 0;
+}

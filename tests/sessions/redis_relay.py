@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""redis_relay.py: more than one machine (issue 18; ispmaild.conf(5) "More
+than one machine"): two ispmaild nodes with relay.backend = "redis", one
+private redis-server (tests/lib/redis_fixture.py), one shared maildir_root
+and users file, each node its own state_dir and queue.
+
+- a POP3 login on node A authorizes relaying on node B at once (and on A):
+  the RCPT to a remote address gets past the 553; the key
+  <prefix>auth:127.0.0.1 is in Redis with a TTL near authorization_ttl and
+  the value "<unix time> <user>"; a customer that never logged in still
+  gets the 553 on both;
+- the key expiring in Redis (PEXPIRE) or deleted: 553 again on both;
+- `ispmailctl relay add|list|del` on either node work on Redis;
+- mail delivered by A is listed by B with the same UIDLs and sizes;
+- Redis stopped: a POP3 login still works (the failed write logged with
+  backend=redis), relaying for a customer not authorized otherwise gets
+  451 4.3.0 (never 250, never 553) and the log says why; trusted clients
+  still relay and inbound mail to a local user is still accepted; Redis
+  started again: the nodes recover without a restart;
+- redis.password_file with a Redis that asks for a password (requirepass);
+  a wrong one: 451 and the log names the refusal."""
+
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import ispmaild_test as T  # noqa: E402
+import smtp_helpers as H  # noqa: E402
+import harden_helpers as X  # noqa: E402
+import redis_fixture as R  # noqa: E402
+
+USER = "demo@example.test"
+PW = "secret"
+REMOTE = "friend@remote.example"
+TTL = 1800
+TEMPFAIL = "451 4.3.0 Temporary lookup failure, try again later"
+OTHER = "127.0.0.4"         # a customer that never logs in
+BODY = b"Subject: two nodes\r\n\r\nhello from node A\r\n"
+
+
+def nodes(fx, redis, extra=None):
+    """Node A and node B: one Redis, one maildir_root and users file."""
+    conf = {"relay.customer_networks": [T.CUSTOMER + "/32", OTHER + "/32"],
+            "relay.authorization_ttl": TTL}
+    conf.update(redis.conf())
+    conf.update(extra or {})
+    a = fx.server(services=("smtp", "pop3"), config=conf)
+    b = fx.server(services=("smtp", "pop3"), config=conf)
+    b.maildir_root = a.maildir_root
+    b.users_file = a.users_file
+    b.set("maildir_root", a.maildir_root)
+    b.set("users_file", a.users_file)
+    a.add_user(USER, PW)
+    a.start()
+    b.start()
+    return a, b
+
+
+def rcpt(srv, source, to=REMOTE):
+    """EHLO, MAIL, one RCPT: the RCPT's reply."""
+    s = H.Smtp(srv, source=source)
+    try:
+        s.hello()
+        s.cmd("MAIL FROM:<%s>" % USER)
+        return s.cmd("RCPT TO:<%s>" % to)
+    finally:
+        s.quit()
+
+
+def auth_key(prefix="ispmaild:", addr=T.CUSTOMER):
+    return "%sauth:%s" % (prefix, addr)
+
+
+def two_nodes(t, fx):
+    redis = fx.add(R.Redis())
+    a, b = nodes(fx, redis)
+    t.eq(rcpt(b, T.CUSTOMER), H.FIRST_POP_EHLO, "before any login: 553 on node B")
+    H.pop_login(a, USER, PW)
+    t.eq(rcpt(b, T.CUSTOMER)[:3], "250", "POP3 login on A: relaying on B at once")
+    t.eq(rcpt(a, T.CUSTOMER)[:3], "250", "and on A")
+    t.eq(rcpt(b, OTHER), H.FIRST_POP_EHLO, "another customer, never logged in: 553 on B")
+    key = auth_key()
+    t.eq(redis.keys(), [key], "one key in Redis: " + key)
+    ttl = redis.cmd("TTL", key)
+    t.ok(TTL - 60 <= ttl <= TTL, "its TTL is near authorization_ttl (%d)" % TTL, "TTL %r" % ttl)
+    val = (redis.cmd("GET", key) or b"").decode()
+    m = re.match(r"(\d+) (.*)$", val)
+    t.ok(m is not None and abs(int(m.group(1)) - time.time()) < 120 and m.group(2) == USER,
+         "value: <unix time> <user>", repr(val))
+    t.ok(re.search(r"relay-authorize key=127\.0\.0\.1 user=%s" % re.escape(USER), a.log()),
+         "node A logged the authorization")
+    rc, out, err = b.ctl_run("relay", "list")
+    t.ok(rc == 0 and re.match(r"127\.0\.0\.1 \d{4}-\d\d-\d\dT\S+Z (\d+) %s$" % re.escape(USER),
+                              out.strip()), "ispmailctl relay list on B shows it", out + err)
+    m = re.match(r"\S+ \S+ (\d+)", out)
+    t.ok(m is not None and TTL - 60 <= int(m.group(1)) <= TTL,
+         "with the seconds left from Redis", out)
+    redis.cmd("PEXPIRE", key, 50)
+    time.sleep(0.3)
+    t.eq(redis.keys(), [], "Redis expired the key")
+    t.eq(rcpt(b, T.CUSTOMER), H.FIRST_POP_EHLO, "expired: 553 on B")
+    t.eq(rcpt(a, T.CUSTOMER), H.FIRST_POP_EHLO, "expired: 553 on A")
+    H.pop_login(b, USER, PW, source=OTHER)
+    t.eq(rcpt(a, OTHER)[:3], "250", "POP3 login on B: relaying on A")
+    redis.cmd("DEL", auth_key(addr=OTHER))
+    t.eq(rcpt(a, OTHER), H.FIRST_POP_EHLO, "key deleted: 553 on A")
+    # ispmailctl relay add / del on one node, seen by the other.
+    rc, out, err = a.ctl_run("relay", "add", OTHER)
+    t.eq(rc, 0, "ispmailctl relay add on A: exit 0 (%s)" % (out + err).strip())
+    t.ok(TTL - 60 <= redis.cmd("TTL", auth_key(addr=OTHER)) <= TTL, "the key has the TTL")
+    t.eq(rcpt(b, OTHER)[:3], "250", "relay add on A: relaying on B")
+    rc, out, err = b.ctl_run("relay", "list")
+    t.ok(re.search(r"^127\.0\.0\.4 \S+ \d+ admin$", out, re.M), "relay list on B: admin", out)
+    rc, out, err = b.ctl_run("relay", "del", OTHER)
+    t.eq(rc, 0, "ispmailctl relay del on B: exit 0 (%s)" % (out + err).strip())
+    t.eq(redis.keys(), [], "the key is gone from Redis")
+    t.eq(rcpt(a, OTHER), H.FIRST_POP_EHLO, "relay del on B: 553 on A")
+    rc, out, err = a.ctl_run("relay", "del", OTHER)
+    t.eq(rc, 1, "relay del of an absent entry: exit 1")
+    t.ok(re.search(r"no relay entry for 127\.0\.0\.4", err), "and says so", err)
+    # Shared Maildirs: delivered by A, listed by B with the same UIDLs.
+    s = H.Smtp(a, source=T.OUTSIDER)
+    s.hello()
+    r = s.transaction("someone@remote.example", [USER], BODY)
+    s.quit()
+    t.eq(r[-1][:3], "250", "a message delivered through A")
+    lists = []
+    for srv in (a, b):
+        c = srv.connect("pop3", T.CUSTOMER)
+        c.expect(r"\+OK")
+        c.command("USER " + USER, r"\+OK")
+        c.command("PASS " + PW, r"\+OK")
+        c.command("UIDL", r"\+OK")
+        uidl = c.read_multiline()
+        c.command("LIST", r"\+OK")
+        sizes = c.read_multiline()
+        c.command("QUIT", r"\+OK")
+        c.close()
+        lists.append((uidl, sizes))
+    t.ok(lists[0] == lists[1] and len(lists[0][0]) == 1,
+         "B lists it with A's UIDL and size", repr(lists))
+
+
+def redis_down(t, fx):
+    redis = fx.add(R.Redis())
+    a, b = nodes(fx, redis)
+    H.pop_login(a, USER, PW)
+    t.eq(rcpt(b, T.CUSTOMER)[:3], "250", "Redis up: relaying on B")
+    redis.stop()
+    mark_a, mark_b = len(a.log()), len(b.log())
+    t.eq(rcpt(b, T.CUSTOMER), TEMPFAIL, "Redis down: an authorized customer gets 451 4.3.0")
+    t.eq(rcpt(b, OTHER), TEMPFAIL, "a customer never logged in: 451 4.3.0, not 553")
+    t.eq(rcpt(b, T.OUTSIDER), TEMPFAIL, "an outside client to a remote address: 451")
+    t.eq(rcpt(b, T.TRUSTED)[:3], "250", "a trusted client still relays")
+    t.eq(rcpt(b, T.OUTSIDER, USER)[:3], "250", "inbound mail to a local user: accepted")
+    log = b.log()[mark_b:]
+    t.ok(re.search(r"state backend=redis op=lookup key=127\.0\.0\.1 result=error reason=\"[^\"]+\"",
+                   log), "B logs the failed lookup and why", log)
+    t.ok(re.search(r"rcpt to=<%s> result=reject code=451 reason=state-error" % re.escape(REMOTE),
+                   log), "and the 451 with reason=state-error", log)
+    try:
+        H.pop_login(a, USER, PW, source=OTHER)
+        t.ok(True, "Redis down: a POP3 login on A still works")
+    except T.ProtocolError as e:
+        t.ok(False, "Redis down: a POP3 login on A still works", str(e))
+    log = a.log()[mark_a:]
+    t.ok(re.search(r"relay-authorize key=127\.0\.0\.4 result=error backend=redis reason=\"[^\"]+\"",
+                   log), "A logs the failed write", log)
+    t.ok(a.running() and b.running(), "both nodes still run")
+    redis.start()
+    H.pop_login(a, USER, PW, source=OTHER)
+    t.eq(rcpt(b, OTHER)[:3], "250", "Redis back: a new login relays on B, no restart")
+    t.eq(rcpt(b, T.CUSTOMER), H.FIRST_POP_EHLO,
+         "the authorization Redis lost with its restart: 553 again")
+
+
+def password(t, fx):
+    redis = fx.add(R.Redis(password="s3cret-redis"))
+    a, b = nodes(fx, redis, {"redis.prefix": "isp1:"})
+    H.pop_login(a, USER, PW)
+    t.eq(rcpt(b, T.CUSTOMER)[:3], "250", "requirepass and password_file: relaying on B")
+    t.eq(redis.keys(), [auth_key("isp1:")], "the key has the configured prefix")
+    wrong = os.path.join(fx.servers[-1].dir, "wrong.pass")
+    with open(wrong, "w") as f:
+        f.write("not-it\n")
+    os.chmod(wrong, 0o644)
+    b.set("redis.password_file", wrong)
+    b.reload()
+    deadline = time.time() + 10 * T.PATIENCE
+    got = None
+    while time.time() < deadline:
+        got = rcpt(b, T.CUSTOMER)
+        if got == TEMPFAIL:
+            break
+        time.sleep(0.2)
+    t.eq(got, TEMPFAIL, "a wrong password: 451 4.3.0")
+    t.ok(re.search(r"state backend=redis op=lookup key=\S+ result=error reason=\"[^\"]*"
+                   r"(WRONGPASS|invalid password|AUTH)", b.log()),
+         "the log says Redis refused the password", b.log()[-2000:])
+
+
+def main():
+    fx = X.Frame()
+    fx.part(two_nodes)
+    fx.part(redis_down)
+    fx.part(password)
+    return fx.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
