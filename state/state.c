@@ -88,6 +88,29 @@ int state_auth_foreach(struct state *st, time_t now,
 	return state_bdb_auth_foreach(st, now, fn, arg);
 }
 
+int state_lock_take(struct state *st, const char *mailbox, char *token, size_t tokenlen)
+{
+	if (REDIS(st))
+		return state_redis_lock_take(st, mailbox, token, tokenlen);
+	if (tokenlen > 0)
+		token[0] = '\0';
+	return 1;
+}
+
+int state_lock_renew(struct state *st, const char *mailbox, const char *token)
+{
+	if (REDIS(st))
+		return state_redis_lock_renew(st, mailbox, token);
+	return 1;
+}
+
+int state_lock_release(struct state *st, const char *mailbox, const char *token)
+{
+	if (REDIS(st))
+		return state_redis_lock_release(st, mailbox, token);
+	return 1;
+}
+
 int state_rate_take(struct state *st, struct relaydb_rate *v, size_t n, time_t now)
 {
 	return state_bdb_rate_take(st, v, n, now);

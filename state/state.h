@@ -1,8 +1,9 @@
 /*
  * state.h: what the processes of a node (and, with Redis, the nodes of a
  * cluster) share (SPEC: "More than one machine"; docs/ARCHITECTURE.md,
- * state/): the POP-before-SMTP authorizations and the outbound rate
- * counters, behind one interface with two backends, chosen by
+ * state/): the POP-before-SMTP authorizations, the POP3 mailbox lock
+ * across nodes and the outbound rate counters, behind one interface with
+ * two backends, chosen by
  * relay.backend: the Berkeley DB files of state_dir (state_bdb.c, over
  * common/relaydb.c) and Redis (state_redis.c). The greylist, still on the
  * local relay DB environment with either backend, is reached through
@@ -73,6 +74,29 @@ struct state_auth_entry {
  */
 int state_auth_foreach(struct state *st, time_t now,
     int (*fn)(const struct state_auth_entry *e, void *arg), void *arg);
+
+/* ---- the POP3 mailbox lock across nodes ---- */
+
+/*
+ * With Redis, [IN-USE] holds across nodes: a key <prefix>lock:<mailbox>
+ * holding the session's token, set only when absent (SET NX PX), renewed
+ * by the live session and removed at its end only while it still holds
+ * that token (compare-and-delete), so a dead node's lock expires by
+ * itself and a late node never removes another's. Its life:
+ * limits.command_timeout + STATE_LOCK_MARGIN seconds from the last
+ * renewal (a session waits at most command_timeout for a command).
+ * With BDB there is nothing to share beyond the Maildir's own flock
+ * (maildir_lock): every call succeeds and does nothing.
+ */
+#define STATE_LOCK_MARGIN 5
+#define STATE_TOKEN_MAX 128
+
+/* Take mailbox's lock; token (filled) proves it later. 1 taken, 0 held elsewhere, -1 error. */
+int state_lock_take(struct state *st, const char *mailbox, char *token, size_t tokenlen);
+/* Extend it if still ours: 1 renewed, 0 not ours any more, -1 error. */
+int state_lock_renew(struct state *st, const char *mailbox, const char *token);
+/* Remove it if still ours: 1 removed, 0 not ours (left alone), -1 error. */
+int state_lock_release(struct state *st, const char *mailbox, const char *token);
 
 /* ---- the outbound rate counters (common/ratelimit.h) ---- */
 

@@ -36,6 +36,10 @@ int state_redis_auth_get(struct state *st, const char *key, time_t now, char *us
 int state_redis_auth_del(struct state *st, const char *key);
 int state_redis_auth_foreach(struct state *st, time_t now,
     int (*fn)(const struct state_auth_entry *e, void *arg), void *arg);
+int state_redis_lock_take(struct state *st, const char *mailbox, char *token,
+    size_t tokenlen);
+int state_redis_lock_renew(struct state *st, const char *mailbox, const char *token);
+int state_redis_lock_release(struct state *st, const char *mailbox, const char *token);
 
 /* ---- state_redis.c's pure parts (tests/unit/test_state.c) ---- */
 

@@ -35,21 +35,29 @@ static struct {
 	pid_t pid;
 	char address[128];
 	char password_file[512];
+	int atexit_set;
 } conn;
 
 #define REDIS_PASSWORD_MAX 512
 
-int state_redis_key(char *out, size_t outlen, const char *prefix, const char *kind,
-    const char *key)
+/* "<prefix><kind>:<key>", key of at most max bytes 0x21..0x7e. */
+static int redis_key(char *out, size_t outlen, const char *prefix, const char *kind,
+    const char *key, size_t max)
 {
 	size_t i, n = strlen(key);
 
-	if (n == 0 || n > STATE_KEY_MAX)
+	if (n == 0 || n > max)
 		return -1;
 	for (i = 0; i < n; i++)
 		if ((unsigned char)key[i] < 0x21 || (unsigned char)key[i] > 0x7e)
 			return -1;
 	return str_format(out, outlen, "%s%s:%s", prefix, kind, key) < 0 ? -1 : 0;
+}
+
+int state_redis_key(char *out, size_t outlen, const char *prefix, const char *kind,
+    const char *key)
+{
+	return redis_key(out, outlen, prefix, kind, key, STATE_KEY_MAX);
 }
 
 int state_redis_value_parse(const char *v, size_t len, time_t *when, char *user,
@@ -184,6 +192,8 @@ static redisContext *redis_connect(struct state *st)
 		redis_drop();
 		return NULL;
 	}
+	if (!conn.atexit_set && atexit(redis_drop) == 0)
+		conn.atexit_set = 1;	/* a clean exit leaves nothing behind (valgrind) */
 	conn.pid = getpid();
 	(void)str_copy(conn.address, sizeof conn.address, rc->address);
 	(void)str_copy(conn.password_file, sizeof conn.password_file,
@@ -461,4 +471,94 @@ int state_redis_auth_foreach(struct state *st, time_t now,
 	}
 	keys_free(keys, n);
 	return ret < 0 ? -1 : 0;
+}
+
+/* ---- the POP3 mailbox lock ---- */
+
+/* Lua run by Redis: act only while the key still holds our token. */
+static const char lock_renew_script[] =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+static const char lock_release_script[] =
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "return redis.call('del', KEYS[1]) else return 0 end";
+
+/* <prefix>lock:<mailbox> into out. */
+static int lock_key(struct state *st, const char *mailbox, char *out, size_t outlen)
+{
+	if (redis_key(out, outlen, st->c->redis.prefix, "lock", mailbox, STATE_USER_MAX) != 0)
+		return state_fail(st, "bad mailbox name");
+	return 0;
+}
+
+/* The lock's life in milliseconds: a command's wait and a margin. */
+static long long lock_ttl_ms(const struct state *st)
+{
+	return ((long long)st->c->limits.command_timeout + STATE_LOCK_MARGIN) * 1000;
+}
+
+/*
+ * A token nobody else holds: this node's name, the pid and 64 random
+ * bits ("mail1.example.net:1234:9f3c..."), so an admin reading the key
+ * sees who holds the mailbox.
+ */
+static int lock_token(struct state *st, char *token, size_t len)
+{
+	unsigned char r[8];
+	FILE *f = fopen("/dev/urandom", "r");
+	size_t got = f != NULL ? fread(r, 1, sizeof r, f) : 0;
+
+	if (f != NULL)
+		fclose(f);
+	if (got != sizeof r)
+		return state_fail(st, "/dev/urandom: %s", strerror(errno));
+	if (str_format(token, len, "%s:%ld:%02x%02x%02x%02x%02x%02x%02x%02x",
+	    st->c->hostname ? st->c->hostname : "-", (long)getpid(), r[0], r[1], r[2],
+	    r[3], r[4], r[5], r[6], r[7]) < 0)
+		return state_fail(st, "token buffer too small");
+	return 0;
+}
+
+int state_redis_lock_take(struct state *st, const char *mailbox, char *token,
+    size_t tokenlen)
+{
+	char k[STATE_REDIS_KEY_MAX + STATE_USER_MAX];
+	redisReply *r;
+	int taken;
+
+	if (lock_key(st, mailbox, k, sizeof k) != 0 || lock_token(st, token, tokenlen) != 0)
+		return -1;
+	if ((r = redis_run(st, "SET %s %s NX PX %lld", k, token, lock_ttl_ms(st))) == NULL)
+		return -1;
+	taken = r->type == REDIS_REPLY_STATUS;	/* "OK"; nil when held */
+	freeReplyObject(r);
+	return taken;
+}
+
+/* Run one of the scripts on mailbox's key with our token; its integer. */
+static int lock_script(struct state *st, const char *script, const char *mailbox,
+    const char *token)
+{
+	char k[STATE_REDIS_KEY_MAX + STATE_USER_MAX];
+	redisReply *r;
+	int ours;
+
+	if (lock_key(st, mailbox, k, sizeof k) != 0)
+		return -1;
+	r = redis_run(st, "EVAL %s 1 %s %s %lld", script, k, token, lock_ttl_ms(st));
+	if (r == NULL)
+		return -1;
+	ours = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+	freeReplyObject(r);
+	return ours;
+}
+
+int state_redis_lock_renew(struct state *st, const char *mailbox, const char *token)
+{
+	return lock_script(st, lock_renew_script, mailbox, token);
+}
+
+int state_redis_lock_release(struct state *st, const char *mailbox, const char *token)
+{
+	return lock_script(st, lock_release_script, mailbox, token);
 }

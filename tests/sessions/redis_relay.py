@@ -18,7 +18,14 @@ and users file, each node its own state_dir and queue.
   still relay and inbound mail to a local user is still accepted; Redis
   started again: the nodes recover without a restart;
 - redis.password_file with a Redis that asks for a password (requirepass);
-  a wrong one: 451 and the log names the refusal."""
+  a wrong one: 451 and the log names the refusal;
+- the POP3 lock across nodes: a session holds <prefix>lock:<user> with its
+  token (hostname:pid:random) and a life of command_timeout + 5 s, renewed
+  by its commands and removed at QUIT; a lock held by another node (the key
+  set by hand, as a node with its own disk would) gives [IN-USE]; a session
+  whose lock was taken over ends with [IN-USE] at its next command,
+  deletes nothing and leaves the other's key alone; kill -9 of a session:
+  the mailbox is free again on the other node within the lock's life."""
 
 import os
 import re
@@ -201,11 +208,99 @@ def password(t, fx):
          "the log says Redis refused the password", b.log()[-2000:])
 
 
+def pop3_open(srv, source=T.CUSTOMER):
+    """A POP3 session logged in (the Client), or the -ERR line as a str."""
+    c = srv.connect("pop3", source)
+    c.expect(r"\+OK")
+    c.command("USER " + USER, r"\+OK")
+    c.sendline("PASS " + PW)
+    line = c.readline()
+    if not line.startswith("+OK"):
+        c.close()
+        return line
+    return c
+
+
+def pop3_lock(t, fx):
+    redis = fx.add(R.Redis())
+    a, b = nodes(fx, redis, {"limits.command_timeout": 4})
+    life = (4 + 5) * 1000
+    key = "ispmaild:lock:" + USER
+    s = H.Smtp(a, source=T.OUTSIDER)
+    s.hello()
+    t.eq(s.transaction("x@remote.example", [USER], BODY)[-1][:3], "250", "one message for the user")
+    s.quit()
+    c = pop3_open(a)
+    t.ok(not isinstance(c, str), "POP3 login on A", repr(c))
+    if isinstance(c, str):
+        return
+    val = (redis.cmd("GET", key) or b"").decode()
+    t.ok(re.match(r"%s:\d+:[0-9a-f]{16}$" % re.escape(T.HOSTNAME), val),
+         "A holds %s: hostname:pid:random" % key, repr(val))
+    pttl = redis.cmd("PTTL", key)
+    t.ok(0 < pttl <= life, "its life: command_timeout + 5 s", "PTTL %r" % pttl)
+    time.sleep(3)
+    c.command("NOOP", r"\+OK")
+    pttl = redis.cmd("PTTL", key)
+    t.ok(pttl > life - 2500, "a command 3 s later renewed it", "PTTL %r" % pttl)
+    c.command("QUIT", r"\+OK")
+    c.close()
+    t.eq(redis.cmd("EXISTS", key), 0, "QUIT removed it")
+    # Held by another node: [IN-USE] on A although A's own flock is free.
+    redis.cmd("SET", key, "node9:1:0123456789abcdef", "PX", 60000)
+    r = pop3_open(a)
+    t.ok(isinstance(r, str) and r.startswith("-ERR [IN-USE]"),
+         "the lock held elsewhere: -ERR [IN-USE] on A", repr(r))
+    t.ok(re.search(r"login user=%s result=in-use where=other-node" % re.escape(USER), a.log()),
+         "logged as where=other-node")
+    redis.cmd("DEL", key)
+    # Taken over while A's session was idle: A ends, deletes nothing.
+    c = pop3_open(a)
+    t.ok(not isinstance(c, str), "the lock gone: A logs in")
+    if isinstance(c, str):
+        return
+    time.sleep(1.2)
+    redis.cmd("SET", key, "node9:1:fedcba9876543210", "XX", "PX", 60000)
+    c.sendline("DELE 1")
+    line = c.readline()
+    t.ok(line is not None and line.startswith("-ERR [IN-USE]"),
+         "the lock taken over: the next command gets -ERR [IN-USE]", repr(line))
+    c.close()
+    t.eq((redis.cmd("GET", key) or b"").decode(), "node9:1:fedcba9876543210",
+         "A did not remove the other's lock")
+    t.ok(re.search(r"lock user=%s result=lost" % re.escape(USER), a.log()), "A logs the loss")
+    f = a.files(USER)
+    t.eq(len(f["new"]) + len(f["cur"]), 1, "and deleted nothing")
+    redis.cmd("DEL", key)
+    # kill -9 of the session on A: B may log in within the lock's life.
+    c = pop3_open(a)
+    t.ok(not isinstance(c, str), "A logs in again")
+    if isinstance(c, str):
+        return
+    pid = a.session_pid(c)
+    t.ok(pid is not None and H.kill_session(pid), "A's session killed (SIGKILL)")
+    c.close()
+    r = pop3_open(b)
+    t.ok(isinstance(r, str) and r.startswith("-ERR [IN-USE]"),
+         "at once, B answers [IN-USE] (the dead session's lock lives on)", repr(r))
+    deadline = time.time() + life / 1000 + 10 * T.PATIENCE
+    while time.time() < deadline:
+        r = pop3_open(b)
+        if not isinstance(r, str):
+            break
+        time.sleep(0.5)
+    t.ok(not isinstance(r, str), "within the lock's life B opens the mailbox", repr(r))
+    if not isinstance(r, str):
+        r.command("QUIT", r"\+OK")
+        r.close()
+
+
 def main():
     fx = X.Frame()
     fx.part(two_nodes)
     fx.part(redis_down)
     fx.part(password)
+    fx.part(pop3_lock)
     return fx.done()
 
 
