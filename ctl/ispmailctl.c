@@ -558,35 +558,35 @@ static int ratelimit_list_one(const struct admin_rate *r, void *arg)
 
 static int ratelimit_list(const struct conf *c, const char *arg)
 {
-	struct relaydb *db;
+	struct state *st;
 	int r;
 
 	(void)arg;
-	if ((db = relay_open(c)) == NULL)
+	if ((st = relay_state(c)) == NULL)
 		return 1;
-	r = admin_ratelimit_list(db, c, time(NULL), ratelimit_list_one, NULL);
+	r = admin_ratelimit_list(st, c, time(NULL), ratelimit_list_one, NULL);
 	if (r == -1)
-		fail("ratelimit list: %s", relaydb_strerror(db));
-	relaydb_close(db);
+		fail("ratelimit list: %s", state_strerror(st));
+	state_free(st);
 	return r == -1;
 }
 
 static int ratelimit_reset(const struct conf *c, const char *arg)
 {
 	char err[512];
-	struct relaydb *db;
+	struct state *st;
 	int r;
 
-	if ((db = relay_open(c)) == NULL)
+	if ((st = relay_state(c)) == NULL)
 		return 1;
-	r = admin_ratelimit_reset(db, c, arg, err, sizeof err);
+	r = admin_ratelimit_reset(st, c, arg, err, sizeof err);
 	if (r == -1)
 		fail("ratelimit reset %s: %s", q(arg), err);
 	else if (r == 0)
 		fail("no rate counter for %s", q(arg));
 	else
 		printf("ratelimit %s reset\n", q(arg));
-	relaydb_close(db);
+	state_free(st);
 	return r != 1;
 }
 

@@ -1,7 +1,6 @@
 /*
  * state.c: the shared-state handle (state.h): one backend per
- * configuration, relay.backend, every call passed on to it. The rate
- * counters stay in the local relay DB with either backend (for now).
+ * configuration, relay.backend, every call passed on to it.
  */
 #include "config.h"
 
@@ -113,10 +112,28 @@ int state_lock_release(struct state *st, const char *mailbox, const char *token)
 
 int state_rate_take(struct state *st, struct relaydb_rate *v, size_t n, time_t now)
 {
+	if (REDIS(st))
+		return state_redis_rate_take(st, v, n, now);
 	return state_bdb_rate_take(st, v, n, now);
 }
 
 long state_rate_expire(struct state *st, time_t now)
 {
+	if (REDIS(st))
+		return 0;	/* each counter has its TTL */
 	return state_bdb_rate_expire(st, now);
+}
+
+int state_rate_foreach(struct state *st, relaydb_rate_visit_fn fn, void *arg)
+{
+	if (REDIS(st))
+		return state_redis_rate_foreach(st, fn, arg);
+	return state_bdb_rate_foreach(st, fn, arg);
+}
+
+int state_rate_reset(struct state *st, const char *key)
+{
+	if (REDIS(st))
+		return state_redis_rate_reset(st, key);
+	return state_bdb_rate_reset(st, key);
 }

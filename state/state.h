@@ -100,10 +100,20 @@ int state_lock_release(struct state *st, const char *mailbox, const char *token)
 
 /* ---- the outbound rate counters (common/ratelimit.h) ---- */
 
-/* As relaydb_rate_take (relaydb.h), window limits.outbound_window. */
+/*
+ * As relaydb_rate_take (relaydb.h), window limits.outbound_window. Redis:
+ * each counter is <prefix>rate:<key> holding the same text as rate.db
+ * ("<start> <cur> <prev> <noted>", ratelimit.h) with a TTL of two windows,
+ * updated in one optimistic transaction (WATCH, MULTI, EXEC, tried again
+ * when another node changed a counter meanwhile).
+ */
 int state_rate_take(struct state *st, struct relaydb_rate *v, size_t n, time_t now);
-/* As relaydb_rate_expire; count or -1. */
+/* As relaydb_rate_expire (Redis: 0, the TTLs do it); count or -1. */
 long state_rate_expire(struct state *st, time_t now);
+/* As relaydb_rate_foreach; 0 or -1. */
+int state_rate_foreach(struct state *st, relaydb_rate_visit_fn fn, void *arg);
+/* As relaydb_rate_reset: 1 deleted, 0 absent, -1. */
+int state_rate_reset(struct state *st, const char *key);
 
 /*
  * The local relay DB environment (greylist, the rate counters' listing),

@@ -140,3 +140,23 @@ long state_bdb_rate_expire(struct state *st, time_t now)
 		return bdb_fail(st);
 	return n;
 }
+
+int state_bdb_rate_foreach(struct state *st, relaydb_rate_visit_fn fn, void *arg)
+{
+	if (state_relaydb(st) == NULL)
+		return -1;
+	if (relaydb_rate_foreach(st->db, fn, arg) != 0)
+		return bdb_fail(st);
+	return 0;
+}
+
+int state_bdb_rate_reset(struct state *st, const char *key)
+{
+	int r;
+
+	if (state_relaydb(st) == NULL)
+		return -1;
+	if ((r = relaydb_rate_reset(st->db, key)) < 0)
+		return bdb_fail(st);
+	return r;
+}

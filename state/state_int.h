@@ -28,6 +28,8 @@ int state_bdb_auth_foreach(struct state *st, time_t now,
     int (*fn)(const struct state_auth_entry *e, void *arg), void *arg);
 int state_bdb_rate_take(struct state *st, struct relaydb_rate *v, size_t n, time_t now);
 long state_bdb_rate_expire(struct state *st, time_t now);
+int state_bdb_rate_foreach(struct state *st, relaydb_rate_visit_fn fn, void *arg);
+int state_bdb_rate_reset(struct state *st, const char *key);
 
 /* state_redis.c: Redis, the process's one connection. */
 int state_redis_auth_put(struct state *st, const char *key, const char *user, time_t now);
@@ -36,6 +38,9 @@ int state_redis_auth_get(struct state *st, const char *key, time_t now, char *us
 int state_redis_auth_del(struct state *st, const char *key);
 int state_redis_auth_foreach(struct state *st, time_t now,
     int (*fn)(const struct state_auth_entry *e, void *arg), void *arg);
+int state_redis_rate_take(struct state *st, struct relaydb_rate *v, size_t n, time_t now);
+int state_redis_rate_foreach(struct state *st, relaydb_rate_visit_fn fn, void *arg);
+int state_redis_rate_reset(struct state *st, const char *key);
 int state_redis_lock_take(struct state *st, const char *mailbox, char *token,
     size_t tokenlen);
 int state_redis_lock_renew(struct state *st, const char *mailbox, const char *token);

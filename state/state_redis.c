@@ -27,6 +27,7 @@
 #include <hiredis/hiredis.h>
 
 #include "buf.h"
+#include "ratelimit.h"
 #include "state_int.h"
 
 /* The process's one connection, and what it was made for. */
@@ -370,8 +371,8 @@ int state_redis_auth_del(struct state *st, const char *key)
 	return found;
 }
 
-/* "<prefix>auth:*" with the glob characters of the prefix escaped. */
-static int auth_pattern(const char *prefix, char *out, size_t outlen)
+/* "<prefix><kind>:*" with the glob characters of the prefix escaped. */
+static int key_pattern(const char *prefix, const char *kind, char *out, size_t outlen)
 {
 	size_t o = 0;
 
@@ -383,7 +384,7 @@ static int auth_pattern(const char *prefix, char *out, size_t outlen)
 		out[o++] = *prefix;
 	}
 	out[o] = '\0';
-	return str_format(out + o, outlen - o, "auth:*") < 0 ? -1 : 0;
+	return str_format(out + o, outlen - o, "%s:*", kind) < 0 ? -1 : 0;
 }
 
 /* Every key of the pattern (SCAN, never KEYS: Redis serves others meanwhile). */
@@ -445,7 +446,7 @@ int state_redis_auth_foreach(struct state *st, time_t now,
 	char **keys;
 	int ret = 0;
 
-	if (auth_pattern(st->c->redis.prefix, pattern, sizeof pattern) != 0)
+	if (key_pattern(st->c->redis.prefix, "auth", pattern, sizeof pattern) != 0)
 		return state_fail(st, "prefix too long");
 	if (auth_scan(st, pattern, &keys, &n) != 0) {
 		keys_free(keys, n);
@@ -561,4 +562,170 @@ int state_redis_lock_renew(struct state *st, const char *mailbox, const char *to
 int state_redis_lock_release(struct state *st, const char *mailbox, const char *token)
 {
 	return lock_script(st, lock_release_script, mailbox, token);
+}
+
+/* ---- the outbound rate counters ---- */
+
+#define RATE_TRIES 10
+
+/* <prefix>rate:<key> into out (key as relaydb's rate keys: 0x21..0x7e). */
+static int rate_rkey(struct state *st, const char *key, char *out, size_t outlen)
+{
+	if (redis_key(out, outlen, st->c->redis.prefix, "rate", key, RELAYDB_RATE_KEY_MAX) != 0)
+		return state_fail(st, "bad rate key");
+	return 0;
+}
+
+/* One counter's value, rolled to now; a new one when absent or bad. -1 on error. */
+static int rate_fetch(struct state *st, const char *k, struct rate_counter *c, time_t now,
+    long window)
+{
+	redisReply *r = redis_run(st, "GET %s", k);
+
+	if (r == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_STRING || rate_parse(r->str, r->len, c) != 0)
+		rate_init(c, (long long)now, window);
+	freeReplyObject(r);
+	rate_roll(c, (long long)now, window);
+	return 0;
+}
+
+/* A command of one argument (or none) whose reply only matters for failing; 0 or -1. */
+static int redis_simple(struct state *st, const char *fmt, const char *arg)
+{
+	redisReply *r = arg != NULL ? redis_run(st, fmt, arg) : redis_run(st, fmt);
+
+	if (r == NULL)
+		return -1;
+	freeReplyObject(r);
+	return 0;
+}
+
+/*
+ * One attempt of relaydb's op_rate_take over Redis: WATCH the counters,
+ * read and judge them (common/ratelimit.c), then write them in MULTI/EXEC.
+ * 1 or 0 as rate_take, 2 when EXEC found a counter changed by another
+ * process (try again), -1 on error (the connection dropped: no WATCH or
+ * MULTI left behind).
+ */
+static int rate_try(struct state *st, struct relaydb_rate *v, size_t n, time_t now,
+    long window, char (*k)[STATE_REDIS_KEY_MAX + RELAYDB_RATE_KEY_MAX])
+{
+	struct rate_counter c[RELAYDB_RATE_KEYS];
+	char val[RATE_VALUE_MAX + 1];
+	int first[RELAYDB_RATE_KEYS] = { 0 };
+	redisReply *r;
+	size_t i;
+	int over = 0;
+
+	for (i = 0; i < n; i++) {
+		v[i].over = v[i].first = 0;
+		v[i].count = 0;
+		if (v[i].key == NULL || v[i].limit <= 0)
+			continue;
+		if (redis_simple(st, "WATCH %s", k[i]) != 0 ||
+		    rate_fetch(st, k[i], &c[i], now, window) != 0)
+			goto fail;
+		v[i].count = rate_estimate(&c[i], (long long)now, window);
+		if (!rate_allows(&c[i], (long long)now, window, v[i].limit))
+			v[i].over = over = 1;
+	}
+	if (redis_simple(st, "MULTI", NULL) != 0)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if (v[i].key == NULL || v[i].limit <= 0)
+			continue;
+		if (over) {
+			if (!v[i].over || c[i].noted == c[i].start)
+				continue;
+			c[i].noted = c[i].start;
+			first[i] = 1;
+		} else {
+			c[i].cur++;
+		}
+		if (rate_format(val, sizeof val, &c[i]) != 0)
+			goto fail;
+		r = redis_run(st, "SET %s %s EX %ld", k[i], val, 2 * window);
+		if (r == NULL)
+			goto fail;
+		freeReplyObject(r);
+	}
+	if ((r = redis_run(st, "EXEC")) == NULL)
+		goto fail;
+	if (r->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(r);
+		return 2;	/* nil: a watched counter changed */
+	}
+	freeReplyObject(r);
+	for (i = 0; i < n; i++)
+		v[i].first = first[i];
+	return !over;
+fail:
+	redis_drop();
+	return -1;
+}
+
+int state_redis_rate_take(struct state *st, struct relaydb_rate *v, size_t n, time_t now)
+{
+	char k[RELAYDB_RATE_KEYS][STATE_REDIS_KEY_MAX + RELAYDB_RATE_KEY_MAX];
+	long window = st->c->limits.outbound_window;
+	int tries, r;
+	size_t i;
+
+	if (n > RELAYDB_RATE_KEYS || window < 1 || now < 0)
+		return state_fail(st, "bad rate request");
+	for (i = 0; i < n; i++)
+		if (v[i].key != NULL && v[i].limit > 0 && rate_rkey(st, v[i].key, k[i],
+		    sizeof k[i]) != 0)
+			return -1;
+	for (tries = 0; tries < RATE_TRIES; tries++)
+		if ((r = rate_try(st, v, n, now, window, k)) != 2)
+			return r;
+	return state_fail(st, "rate counters: changed by others %d times in a row", RATE_TRIES);
+}
+
+int state_redis_rate_foreach(struct state *st, relaydb_rate_visit_fn fn, void *arg)
+{
+	char pattern[2 * 64 + 16];
+	size_t plen = strlen(st->c->redis.prefix) + strlen("rate:"), i, n;
+	char **keys;
+	int ret = 0;
+
+	if (key_pattern(st->c->redis.prefix, "rate", pattern, sizeof pattern) != 0)
+		return state_fail(st, "prefix too long");
+	if (auth_scan(st, pattern, &keys, &n) != 0) {
+		keys_free(keys, n);
+		return -1;
+	}
+	for (i = 0; i < n && ret == 0; i++) {
+		struct rate_counter c;
+		redisReply *r = redis_run(st, "GET %s", keys[i]);
+
+		if (r == NULL) {
+			ret = -1;
+			break;
+		}
+		if (r->type == REDIS_REPLY_STRING && rate_parse(r->str, r->len, &c) == 0 &&
+		    strlen(keys[i]) > plen)
+			ret = fn(keys[i] + plen, &c, arg) != 0;
+		freeReplyObject(r);
+	}
+	keys_free(keys, n);
+	return ret < 0 ? -1 : 0;
+}
+
+int state_redis_rate_reset(struct state *st, const char *key)
+{
+	char k[STATE_REDIS_KEY_MAX + RELAYDB_RATE_KEY_MAX];
+	redisReply *r;
+	int found;
+
+	if (rate_rkey(st, key, k, sizeof k) != 0)
+		return -1;
+	if ((r = redis_run(st, "DEL %s", k)) == NULL)
+		return -1;
+	found = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+	freeReplyObject(r);
+	return found;
 }

@@ -25,7 +25,12 @@ and users file, each node its own state_dir and queue.
   set by hand, as a node with its own disk would) gives [IN-USE]; a session
   whose lock was taken over ends with [IN-USE] at its next command,
   deletes nothing and leaves the other's key alone; kill -9 of a session:
-  the mailbox is free again on the other node within the lock's life."""
+  the mailbox is free again on the other node within the lock's life;
+- the outbound rate counters across nodes: with outbound_per_user_hour = 3
+  a user relays 2 recipients through A and 1 through B, the 4th (on
+  either) gets 451 4.7.1; <prefix>rate:user:<user> is in Redis with a TTL
+  of at most two windows; `ispmailctl ratelimit list` on A shows 3 of 3,
+  `ratelimit reset` on B lifts it for A."""
 
 import os
 import re
@@ -89,7 +94,7 @@ def two_nodes(t, fx):
     t.eq(rcpt(a, T.CUSTOMER)[:3], "250", "and on A")
     t.eq(rcpt(b, OTHER), H.FIRST_POP_EHLO, "another customer, never logged in: 553 on B")
     key = auth_key()
-    t.eq(redis.keys(), [key], "one key in Redis: " + key)
+    t.eq(redis.keys("*auth:*"), [key], "one authorization in Redis: " + key)
     ttl = redis.cmd("TTL", key)
     t.ok(TTL - 60 <= ttl <= TTL, "its TTL is near authorization_ttl (%d)" % TTL, "TTL %r" % ttl)
     val = (redis.cmd("GET", key) or b"").decode()
@@ -106,7 +111,7 @@ def two_nodes(t, fx):
          "with the seconds left from Redis", out)
     redis.cmd("PEXPIRE", key, 50)
     time.sleep(0.3)
-    t.eq(redis.keys(), [], "Redis expired the key")
+    t.eq(redis.keys("*auth:*"), [], "Redis expired the key")
     t.eq(rcpt(b, T.CUSTOMER), H.FIRST_POP_EHLO, "expired: 553 on B")
     t.eq(rcpt(a, T.CUSTOMER), H.FIRST_POP_EHLO, "expired: 553 on A")
     H.pop_login(b, USER, PW, source=OTHER)
@@ -122,7 +127,7 @@ def two_nodes(t, fx):
     t.ok(re.search(r"^127\.0\.0\.4 \S+ \d+ admin$", out, re.M), "relay list on B: admin", out)
     rc, out, err = b.ctl_run("relay", "del", OTHER)
     t.eq(rc, 0, "ispmailctl relay del on B: exit 0 (%s)" % (out + err).strip())
-    t.eq(redis.keys(), [], "the key is gone from Redis")
+    t.eq(redis.keys("*auth:*"), [], "the key is gone from Redis")
     t.eq(rcpt(a, OTHER), H.FIRST_POP_EHLO, "relay del on B: 553 on A")
     rc, out, err = a.ctl_run("relay", "del", OTHER)
     t.eq(rc, 1, "relay del of an absent entry: exit 1")
@@ -188,7 +193,8 @@ def password(t, fx):
     a, b = nodes(fx, redis, {"redis.prefix": "isp1:"})
     H.pop_login(a, USER, PW)
     t.eq(rcpt(b, T.CUSTOMER)[:3], "250", "requirepass and password_file: relaying on B")
-    t.eq(redis.keys(), [auth_key("isp1:")], "the key has the configured prefix")
+    t.eq(redis.keys("*auth:*"), [auth_key("isp1:")], "the key has the configured prefix")
+    t.ok(all(k.startswith("isp1:") for k in redis.keys()), "every key does", repr(redis.keys()))
     wrong = os.path.join(fx.servers[-1].dir, "wrong.pass")
     with open(wrong, "w") as f:
         f.write("not-it\n")
@@ -295,12 +301,41 @@ def pop3_lock(t, fx):
         r.close()
 
 
+def rate_across_nodes(t, fx):
+    redis = fx.add(R.Redis())
+    a, b = nodes(fx, redis, {"limits.outbound_per_user_hour": 3,
+                             "limits.outbound_window": 3600})
+    H.pop_login(a, USER, PW)
+    got = []
+    for srv, to in ((a, "r1@remote.example"), (a, "r2@remote.example"),
+                    (b, "r3@remote.example")):
+        got.append(rcpt(srv, T.CUSTOMER, to)[:3])
+    t.eq(got, ["250", "250", "250"], "3 recipients relayed: 2 on A, 1 on B")
+    limited = "451 4.7.1 Sending rate limit exceeded, try again later"
+    t.eq(rcpt(b, T.CUSTOMER, "r4@remote.example"), limited, "the 4th on B: 451 4.7.1")
+    t.eq(rcpt(a, T.CUSTOMER, "r5@remote.example"), limited, "and on A")
+    key = "ispmaild:rate:user:" + USER
+    val = (redis.cmd("GET", key) or b"").decode()
+    t.ok(re.match(r"\d+ 3 0 \d+$", val), "%s counts 3 (and noted the crossing)" % key, repr(val))
+    ttl = redis.cmd("TTL", key)
+    t.ok(0 < ttl <= 7200, "its TTL: at most two windows", "TTL %r" % ttl)
+    t.eq(len(re.findall(r"ratelimit limit=user user=<%s>" % re.escape(USER), a.log() + b.log())),
+         1, "one log line for the crossing, on both nodes together")
+    rc, out, err = a.ctl_run("ratelimit", "list")
+    t.ok(rc == 0 and re.search(r"^user %s 3 3$" % re.escape(USER), out, re.M),
+         "ispmailctl ratelimit list on A: user 3 of 3", out + err)
+    rc, out, err = b.ctl_run("ratelimit", "reset", USER)
+    t.eq(rc, 0, "ispmailctl ratelimit reset on B (%s)" % (out + err).strip())
+    t.eq(rcpt(a, T.CUSTOMER, "r6@remote.example")[:3], "250", "reset on B: A relays again")
+
+
 def main():
     fx = X.Frame()
     fx.part(two_nodes)
     fx.part(redis_down)
     fx.part(password)
     fx.part(pop3_lock)
+    fx.part(rate_across_nodes)
     return fx.done()
 
 
