@@ -87,6 +87,23 @@ int state_auth_foreach(struct state *st, time_t now,
 	return state_bdb_auth_foreach(st, now, fn, arg);
 }
 
+/* One more entry counted. */
+static int count_one(const struct state_auth_entry *e, void *arg)
+{
+	(void)e;
+	(*(long *)arg)++;
+	return 0;
+}
+
+long state_auth_count(struct state *st)
+{
+	long n = 0;
+
+	if (REDIS(st))
+		return state_redis_auth_count(st);
+	return state_bdb_auth_foreach(st, 0, count_one, &n) == 0 ? n : -1;
+}
+
 int state_lock_take(struct state *st, const char *mailbox, char *token, size_t tokenlen)
 {
 	if (REDIS(st))

@@ -75,6 +75,12 @@ struct state_auth_entry {
 int state_auth_foreach(struct state *st, time_t now,
     int (*fn)(const struct state_auth_entry *e, void *arg), void *arg);
 
+/*
+ * How many entries there are (BDB: expired ones too; Redis: the keys, not
+ * read one by one): for ispmailctl status and the metrics. Count or -1.
+ */
+long state_auth_count(struct state *st);
+
 /* ---- the POP3 mailbox lock across nodes ---- */
 
 /*

@@ -36,6 +36,7 @@ int state_redis_auth_put(struct state *st, const char *key, const char *user, ti
 int state_redis_auth_get(struct state *st, const char *key, time_t now, char *user,
     size_t userlen, time_t *expires);
 int state_redis_auth_del(struct state *st, const char *key);
+long state_redis_auth_count(struct state *st);
 int state_redis_auth_foreach(struct state *st, time_t now,
     int (*fn)(const struct state_auth_entry *e, void *arg), void *arg);
 int state_redis_rate_take(struct state *st, struct relaydb_rate *v, size_t n, time_t now);

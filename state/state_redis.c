@@ -438,6 +438,20 @@ static void keys_free(char **keys, size_t n)
 	free(keys);
 }
 
+long state_redis_auth_count(struct state *st)
+{
+	char pattern[2 * 64 + 16];
+	char **keys;
+	size_t n;
+	int r;
+
+	if (key_pattern(st->c->redis.prefix, "auth", pattern, sizeof pattern) != 0)
+		return state_fail(st, "prefix too long");
+	r = auth_scan(st, pattern, &keys, &n);
+	keys_free(keys, n);
+	return r == 0 ? (long)n : -1;
+}
+
 int state_redis_auth_foreach(struct state *st, time_t now,
     int (*fn)(const struct state_auth_entry *e, void *arg), void *arg)
 {

@@ -95,6 +95,10 @@ def two_nodes(t, fx):
     t.eq(rcpt(b, OTHER), H.FIRST_POP_EHLO, "another customer, never logged in: 553 on B")
     key = auth_key()
     t.eq(redis.keys("*auth:*"), [key], "one authorization in Redis: " + key)
+    rc, out, err = b.ctl_run("status")
+    t.ok(re.search(r"^shared state: redis, reachable$", out, re.M) and
+         re.search(r"^relay table: 1 entries$", out, re.M),
+         "ispmailctl status on B: redis reachable, 1 entry", out + err)
     ttl = redis.cmd("TTL", key)
     t.ok(TTL - 60 <= ttl <= TTL, "its TTL is near authorization_ttl (%d)" % TTL, "TTL %r" % ttl)
     val = (redis.cmd("GET", key) or b"").decode()
@@ -181,6 +185,9 @@ def redis_down(t, fx):
     t.ok(re.search(r"relay-authorize key=127\.0\.0\.4 result=error backend=redis reason=\"[^\"]+\"",
                    log), "A logs the failed write", log)
     t.ok(a.running() and b.running(), "both nodes still run")
+    rc, out, err = b.ctl_run("status")
+    t.ok(re.search(r"^shared state: redis, unreachable: connect 127\.0\.0\.1:\d+: .+$", out, re.M),
+         "ispmailctl status: redis unreachable, and why", out + err)
     redis.start()
     H.pop_login(a, USER, PW, source=OTHER)
     t.eq(rcpt(b, OTHER)[:3], "250", "Redis back: a new login relays on B, no restart")
