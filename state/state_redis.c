@@ -67,7 +67,7 @@ int state_redis_value_parse(const char *v, size_t len, time_t *when, char *user,
 	long long t = 0;
 	size_t i, ulen;
 
-	for (i = 0; i < len && i < 19 && v[i] >= '0' && v[i] <= '9'; i++)
+	for (i = 0; i < len && i < 18 && v[i] >= '0' && v[i] <= '9'; i++)	/* no overflow */
 		t = t * 10 + (v[i] - '0');
 	if (i == 0 || (i < len && v[i] != ' '))
 		return -1;
@@ -165,6 +165,7 @@ static redisContext *redis_connect(struct state *st)
 
 	if (redis_conn_current(st))
 		return conn.ctx;
+	st->err[0] = '\0';
 	if (conn.ctx != NULL && conn.pid != getpid())
 		conn.ctx = NULL;	/* the parent's: left to it (its socket closes at our exit) */
 	redis_drop();
