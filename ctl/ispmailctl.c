@@ -417,18 +417,6 @@ static int user_quota(const struct conf *c, int argc, char **argv)
 
 /* ---- the relay table ---- */
 
-static struct relaydb *relay_open(const struct conf *c)
-{
-	char err[512];
-	struct relaydb *db;
-
-	if (privileges_drop(c) == -1)
-		return NULL;
-	if ((db = relaydb_open(c->state_dir, err, sizeof err)) == NULL)
-		fail("%s", err);
-	return db;
-}
-
 /* ADDRESS as typed -> its relay key (IPv6: the ipv6_prefix network). */
 static int relay_key_arg(const struct conf *c, const char *arg, char *key, size_t len)
 {
@@ -607,16 +595,16 @@ static int greylist_list_one(const struct greylist_entry *e, void *arg)
 /* greylist list: NET <SENDER> <RECIPIENT> FIRST LAST PASSES, a network's own as NET * *. */
 static int greylist_list(const struct conf *c, const char *arg)
 {
-	struct relaydb *db;
+	struct state *st;
 	int r;
 
 	(void)arg;
-	if ((db = relay_open(c)) == NULL)
+	if ((st = relay_state(c)) == NULL)
 		return 1;
-	r = greylist_foreach(db, greylist_list_one, NULL);
+	r = greylist_foreach_state(st, greylist_list_one, NULL);
 	if (r == -1)
-		fail("greylist list: %s", relaydb_strerror(db));
-	relaydb_close(db);
+		fail("greylist list: %s", state_strerror(st));
+	state_free(st);
 	return r == -1;
 }
 
@@ -624,16 +612,16 @@ static int greylist_list(const struct conf *c, const char *arg)
 static int greylist_del(const struct conf *c, int argc, char **argv)
 {
 	char err[512];
-	struct relaydb *db;
+	struct state *st;
 	long n;
 
 	if (argc != 1 && argc != 3)
 		return fail("usage: ispmailctl greylist del ADDRESS [SENDER RECIPIENT]");
-	if ((db = relay_open(c)) == NULL)
+	if ((st = relay_state(c)) == NULL)
 		return 1;
-	n = admin_greylist_del(db, c, argv[0], argc == 3 ? argv[1] : NULL,
+	n = admin_greylist_del(st, c, argv[0], argc == 3 ? argv[1] : NULL,
 	    argc == 3 ? argv[2] : NULL, err, sizeof err);
-	relaydb_close(db);
+	state_free(st);
 	if (n < 0)
 		return fail("greylist del: %s", err);
 	if (n == 0)
@@ -646,14 +634,14 @@ static int greylist_del(const struct conf *c, int argc, char **argv)
 static int greylist_flush(const struct conf *c, const char *arg)
 {
 	char err[512];
-	struct relaydb *db;
+	struct state *st;
 	long n;
 
 	(void)arg;
-	if ((db = relay_open(c)) == NULL)
+	if ((st = relay_state(c)) == NULL)
 		return 1;
-	n = admin_greylist_flush(db, err, sizeof err);
-	relaydb_close(db);
+	n = admin_greylist_flush(st, err, sizeof err);
+	state_free(st);
 	if (n < 0)
 		return fail("greylist flush: %s", err);
 	printf("greylist: %ld %s removed\n", n, n == 1 ? "entry" : "entries");
@@ -663,14 +651,14 @@ static int greylist_flush(const struct conf *c, const char *arg)
 static int greylist_expire(const struct conf *c, const char *arg)
 {
 	char err[512];
-	struct relaydb *db;
+	struct state *st;
 	long n;
 
 	(void)arg;
-	if ((db = relay_open(c)) == NULL)
+	if ((st = relay_state(c)) == NULL)
 		return 1;
-	n = admin_greylist_expire(db, c, time(NULL), err, sizeof err);
-	relaydb_close(db);
+	n = admin_greylist_expire(st, c, time(NULL), err, sizeof err);
+	state_free(st);
 	if (n < 0)
 		return fail("greylist expire: %s", err);
 	printf("greylist: %ld expired %s removed\n", n, n == 1 ? "entry" : "entries");

@@ -307,6 +307,19 @@ struct relaydb *smtp_relaydb(struct smtp *s)
 }
 
 /*
+ * The session's shared state for the greylist (inbound.c): with BDB only
+ * once the relay DB opened (its failure logged once); NULL otherwise.
+ */
+struct state *smtp_state(struct smtp *s)
+{
+	if (session_state(s) == NULL)
+		return NULL;
+	if (s->conf->relay.backend != RELAY_BACKEND_REDIS && smtp_relaydb(s) == NULL)
+		return NULL;
+	return s->shared;
+}
+
+/*
  * Is the client authorized by a recent POP3 login (docs/PROTOCOL.md, relay
  * policy)? A lookup that fails is remembered: the refusal it leads to is a
  * 451, never a 553 nor a relay (SPEC 14: fail closed, and temporarily).

@@ -119,6 +119,8 @@ struct smtp_path;
 int smtp_inbound_check(struct smtp *s, const struct smtp_path *path, enum auth_source auth);
 /* The session's relay DB handle, opened on first use (NULL when it failed, logged). */
 struct relaydb *smtp_relaydb(struct smtp *s);
+/* Its shared state (state.h) for the greylist; NULL when BDB failed to open (logged). */
+struct state *smtp_state(struct smtp *s);
 
 /* Trusted, or authorized by SMTP AUTH or a recent POP3 login. */
 int smtp_client_authorized(struct smtp *s);

@@ -26,8 +26,24 @@ void state_free(struct state *st)
 {
 	if (st == NULL)
 		return;
-	relaydb_close(st->db);
+	if (!st->db_borrowed)
+		relaydb_close(st->db);
 	free(st);
+}
+
+struct state *state_wrap_relaydb(struct relaydb *db)
+{
+	static const struct conf bdb_only;	/* zero: relay.backend bdb */
+	struct state *st = state_new(&bdb_only);
+
+	if (st != NULL) {
+		st->db = db;
+		st->db_borrowed = 1;
+		st->db_failed = db == NULL;
+		if (db == NULL)
+			(void)state_fail(st, "no relay DB");
+	}
+	return st;
 }
 
 int state_fail(struct state *st, const char *fmt, ...)
@@ -153,4 +169,44 @@ int state_rate_reset(struct state *st, const char *key)
 	if (REDIS(st))
 		return state_redis_rate_reset(st, key);
 	return state_bdb_rate_reset(st, key);
+}
+
+int state_table_run(struct state *st, const char *table, long ttl,
+    int (*fn)(struct state_txn *t, void *arg), void *arg)
+{
+	if (REDIS(st))
+		return state_redis_table_run(st, table, ttl, fn, arg);
+	return state_bdb_table_run(st, table, fn, arg);
+}
+
+int state_txn_get(struct state_txn *t, const void *key, size_t klen, void *val,
+    size_t vmax, size_t *vlen)
+{
+	if (t->redis != NULL)
+		return state_redis_txn_get(t->redis, key, klen, val, vmax, vlen);
+	return relaydb_txn_get(t->bdb, key, klen, val, vmax, vlen);
+}
+
+int state_txn_put(struct state_txn *t, const void *key, size_t klen, const void *val,
+    size_t vlen)
+{
+	if (t->redis != NULL)
+		return state_redis_txn_put(t->redis, key, klen, val, vlen);
+	return relaydb_txn_put(t->bdb, key, klen, val, vlen);
+}
+
+int state_txn_del(struct state_txn *t, const void *key, size_t klen)
+{
+	if (t->redis != NULL)
+		return state_redis_txn_del(t->redis, key, klen);
+	return relaydb_txn_del(t->bdb, key, klen);
+}
+
+int state_table_foreach(struct state *st, const char *table, size_t vmax,
+    int (*fn)(const char *key, size_t klen, const char *val, size_t vlen, void *arg),
+    void *arg)
+{
+	if (REDIS(st))
+		return state_redis_table_foreach(st, table, vmax, fn, arg);
+	return state_bdb_table_foreach(st, table, vmax, fn, arg);
 }

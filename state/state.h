@@ -2,12 +2,10 @@
  * state.h: what the processes of a node (and, with Redis, the nodes of a
  * cluster) share (SPEC: "More than one machine"; docs/ARCHITECTURE.md,
  * state/): the POP-before-SMTP authorizations, the POP3 mailbox lock
- * across nodes and the outbound rate counters, behind one interface with
- * two backends, chosen by
- * relay.backend: the Berkeley DB files of state_dir (state_bdb.c, over
- * common/relaydb.c) and Redis (state_redis.c). The greylist, still on the
- * local relay DB environment with either backend, is reached through
- * state_relaydb().
+ * across nodes, the outbound rate counters and the greylist, behind one
+ * interface with two backends, chosen by relay.backend: the Berkeley DB
+ * files of state_dir (state_bdb.c, over common/relaydb.c) and Redis
+ * (state_redis.c). The greylist's table goes through state_table_run.
  *
  * Rules for callers:
  * - A handle belongs to one process and one session (or one command); it
@@ -120,6 +118,40 @@ long state_rate_expire(struct state *st, time_t now);
 int state_rate_foreach(struct state *st, relaydb_rate_visit_fn fn, void *arg);
 /* As relaydb_rate_reset: 1 deleted, 0 absent, -1. */
 int state_rate_reset(struct state *st, const char *key);
+
+/* ---- tables of entries with a life (the greylist, filter/greylist.c) ---- */
+
+/*
+ * As relaydb_table_run and relaydb_txn_* (relaydb.h): fn reads and writes
+ * entries of table (a name ending in ".db") in one transaction; fn >= 0
+ * commits, < 0 aborts; fn may be run again. BDB: the table file in the
+ * relay DB's environment. Redis: keys <prefix><table without .db>:<key>
+ * (binary), each written with a TTL of ttl seconds (<= 0: none), read
+ * under WATCH and written in MULTI/EXEC, tried again when another process
+ * changed one meanwhile. Returns fn's value, or -1 with state_strerror.
+ */
+struct state_txn;
+int state_table_run(struct state *st, const char *table, long ttl,
+    int (*fn)(struct state_txn *t, void *arg), void *arg);
+/* 1 found (*vlen bytes in val; *vlen > vmax: too long, nothing copied), 0 absent, -1. */
+int state_txn_get(struct state_txn *t, const void *key, size_t klen, void *val,
+    size_t vmax, size_t *vlen);
+/* 0 or -1. */
+int state_txn_put(struct state_txn *t, const void *key, size_t klen, const void *val,
+    size_t vlen);
+/* 1 deleted, 0 absent, -1. */
+int state_txn_del(struct state_txn *t, const void *key, size_t klen);
+/* Each entry of table (values over vmax skipped), copied out first; fn's non-zero stops. */
+int state_table_foreach(struct state *st, const char *table, size_t vmax,
+    int (*fn)(const char *key, size_t klen, const char *val, size_t vlen, void *arg),
+    void *arg);
+
+/*
+ * A BDB handle over a relay DB the caller already holds (not closed by
+ * state_free): for the callers of the older relaydb-based interfaces.
+ * NULL only out of memory.
+ */
+struct state *state_wrap_relaydb(struct relaydb *db);
 
 /*
  * The local relay DB environment (greylist, the rate counters' listing),

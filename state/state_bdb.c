@@ -160,3 +160,41 @@ int state_bdb_rate_reset(struct state *st, const char *key)
 		return bdb_fail(st);
 	return r;
 }
+
+struct bdb_table_call {
+	int (*fn)(struct state_txn *t, void *arg);
+	void *arg;
+};
+
+/* relaydb's transaction as the state's. */
+static int bdb_table_adapter(struct relaydb_txn *rt, void *p)
+{
+	struct bdb_table_call *c = p;
+	struct state_txn t = { rt, NULL };
+
+	return c->fn(&t, c->arg);
+}
+
+int state_bdb_table_run(struct state *st, const char *table,
+    int (*fn)(struct state_txn *t, void *arg), void *arg)
+{
+	struct bdb_table_call c = { fn, arg };
+	int r;
+
+	if (state_relaydb(st) == NULL)
+		return -1;
+	if ((r = relaydb_table_run(st->db, table, bdb_table_adapter, &c)) < 0)
+		return bdb_fail(st);
+	return r;
+}
+
+int state_bdb_table_foreach(struct state *st, const char *table, size_t vmax,
+    int (*fn)(const char *key, size_t klen, const char *val, size_t vlen, void *arg),
+    void *arg)
+{
+	if (state_relaydb(st) == NULL)
+		return -1;
+	if (relaydb_table_foreach(st->db, table, vmax, fn, arg) != 0)
+		return bdb_fail(st);
+	return 0;
+}

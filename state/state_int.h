@@ -11,6 +11,7 @@ struct state {
 	const struct conf *c;
 	struct relaydb *db;	/* the local relay DB, opened at first use */
 	int db_failed;		/* its open failed: not tried again */
+	int db_borrowed;	/* state_wrap_relaydb: not ours to close */
 	char err[256];
 };
 
@@ -31,7 +32,29 @@ long state_bdb_rate_expire(struct state *st, time_t now);
 int state_bdb_rate_foreach(struct state *st, relaydb_rate_visit_fn fn, void *arg);
 int state_bdb_rate_reset(struct state *st, const char *key);
 
+/* A table transaction: BDB's, or Redis' reads and buffered writes. */
+struct state_redis_txn;
+struct state_txn {
+	struct relaydb_txn *bdb;
+	struct state_redis_txn *redis;
+};
+int state_bdb_table_run(struct state *st, const char *table,
+    int (*fn)(struct state_txn *t, void *arg), void *arg);
+int state_bdb_table_foreach(struct state *st, const char *table, size_t vmax,
+    int (*fn)(const char *key, size_t klen, const char *val, size_t vlen, void *arg),
+    void *arg);
+
 /* state_redis.c: Redis, the process's one connection. */
+int state_redis_table_run(struct state *st, const char *table, long ttl,
+    int (*fn)(struct state_txn *t, void *arg), void *arg);
+int state_redis_txn_get(struct state_redis_txn *t, const void *key, size_t klen, void *val,
+    size_t vmax, size_t *vlen);
+int state_redis_txn_put(struct state_redis_txn *t, const void *key, size_t klen,
+    const void *val, size_t vlen);
+int state_redis_txn_del(struct state_redis_txn *t, const void *key, size_t klen);
+int state_redis_table_foreach(struct state *st, const char *table, size_t vmax,
+    int (*fn)(const char *key, size_t klen, const char *val, size_t vlen, void *arg),
+    void *arg);
 int state_redis_auth_put(struct state *st, const char *key, const char *user, time_t now);
 int state_redis_auth_get(struct state *st, const char *key, time_t now, char *user,
     size_t userlen, time_t *expires);

@@ -389,7 +389,7 @@ static int key_pattern(const char *prefix, const char *kind, char *out, size_t o
 }
 
 /* Every key of the pattern (SCAN, never KEYS: Redis serves others meanwhile). */
-static int auth_scan(struct state *st, const char *pattern, char ***keys, size_t *n)
+static int scan_keys(struct state *st, const char *pattern, int bin, char ***keys, size_t *n)
 {
 	char cursor[32] = "0";
 	redisReply *r;
@@ -421,15 +421,32 @@ static int auth_scan(struct state *st, const char *pattern, char ***keys, size_t
 				}
 				*keys = nk;
 			}
-			if (((*keys)[*n] = strdup(e->str)) == NULL) {
+			/* bin: the length first, for keys holding NULs */
+			if (((*keys)[*n] = malloc(sizeof(size_t) + e->len + 1)) == NULL) {
 				freeReplyObject(r);
 				return state_fail(st, "out of memory");
 			}
+			if (bin) {
+				memcpy((*keys)[*n], &e->len, sizeof(size_t));
+				memcpy((*keys)[*n] + sizeof(size_t), e->str, e->len + 1);
+			} else
+				memcpy((*keys)[*n], e->str, e->len + 1);
 			(*n)++;
 		}
 		freeReplyObject(r);
 	} while (strcmp(cursor, "0") != 0);
 	return 0;
+}
+
+static int auth_scan(struct state *st, const char *pattern, char ***keys, size_t *n)
+{
+	return scan_keys(st, pattern, 0, keys, n);
+}
+
+/* As auth_scan, each key as its length (size_t) then its bytes. */
+static int auth_scan_bin(struct state *st, const char *pattern, char ***keys, size_t *n)
+{
+	return scan_keys(st, pattern, 1, keys, n);
 }
 
 static void keys_free(char **keys, size_t n)
@@ -743,4 +760,269 @@ int state_redis_rate_reset(struct state *st, const char *key)
 	found = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
 	freeReplyObject(r);
 	return found;
+}
+
+/* ---- tables of entries with a life (the greylist) ---- */
+
+#define TABLE_TRIES 10
+
+/* One write waiting for EXEC: a value, or a deletion (val NULL). */
+struct table_write {
+	char *key;
+	size_t klen;
+	char *val;
+	size_t vlen;
+};
+
+struct state_redis_txn {
+	struct state *st;
+	char prefix[96];	/* "<prefix><table>:" */
+	size_t plen;
+	long ttl;
+	struct table_write *w;
+	size_t n, cap;
+	int failed;
+};
+
+/* The full Redis key of a table key, malloc'd (binary). */
+static char *table_key(const struct state_redis_txn *t, const void *key, size_t klen,
+    size_t *len)
+{
+	char *k = malloc(t->plen + klen + 1);
+
+	if (k == NULL)
+		return NULL;
+	memcpy(k, t->prefix, t->plen);
+	memcpy(k + t->plen, key, klen);
+	*len = t->plen + klen;
+	return k;
+}
+
+/* The write pending for key in this transaction, or NULL. */
+static struct table_write *table_pending(struct state_redis_txn *t, const void *key,
+    size_t klen)
+{
+	size_t i = t->n;
+
+	while (i-- > 0)
+		if (t->w[i].klen == klen && memcmp(t->w[i].key, key, klen) == 0)
+			return &t->w[i];
+	return NULL;
+}
+
+static void table_writes_free(struct state_redis_txn *t)
+{
+	while (t->n > 0) {
+		t->n--;
+		free(t->w[t->n].key);
+		free(t->w[t->n].val);
+	}
+	free(t->w);
+	t->w = NULL;
+	t->cap = 0;
+}
+
+/* "<prefix><table less .db>:" */
+static int table_prefix(const struct state *st, const char *table, char *out, size_t len)
+{
+	size_t n = strlen(table);
+
+	if (n > 3 && strcmp(table + n - 3, ".db") == 0)
+		n -= 3;
+	return str_format(out, len, "%s%.*s:", st->c->redis.prefix, (int)n, table);
+}
+
+int state_redis_txn_get(struct state_redis_txn *t, const void *key, size_t klen, void *val,
+    size_t vmax, size_t *vlen)
+{
+	struct table_write *w = table_pending(t, key, klen);
+	redisReply *r;
+	size_t kl;
+	char *k;
+	int found;
+
+	if (w != NULL) {
+		if (w->val == NULL)
+			return 0;
+		*vlen = w->vlen;
+		if (w->vlen <= vmax)
+			memcpy(val, w->val, w->vlen);
+		return 1;
+	}
+	if ((k = table_key(t, key, klen, &kl)) == NULL)
+		return t->failed = state_fail(t->st, "out of memory");
+	r = redis_run(t->st, "WATCH %b", k, kl);
+	if (r != NULL) {
+		freeReplyObject(r);
+		r = redis_run(t->st, "GET %b", k, kl);
+	}
+	free(k);
+	if (r == NULL)
+		return t->failed = -1;
+	found = r->type == REDIS_REPLY_STRING;
+	if (found) {
+		*vlen = r->len;
+		if (r->len <= vmax)
+			memcpy(val, r->str, r->len);
+	}
+	freeReplyObject(r);
+	return found;
+}
+
+/* Note a write for EXEC (val NULL: a deletion). 0 or -1. */
+static int table_note(struct state_redis_txn *t, const void *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	struct table_write *w = table_pending(t, key, klen);
+
+	if (w == NULL) {
+		if (t->n == t->cap) {
+			size_t cap = t->cap ? t->cap * 2 : 16;
+			struct table_write *nw = realloc(t->w, cap * sizeof *nw);
+
+			if (nw == NULL)
+				return t->failed = state_fail(t->st, "out of memory");
+			t->w = nw;
+			t->cap = cap;
+		}
+		w = &t->w[t->n];
+		if ((w->key = malloc(klen + 1)) == NULL)
+			return t->failed = state_fail(t->st, "out of memory");
+		memcpy(w->key, key, klen);
+		w->klen = klen;
+		w->val = NULL;
+		t->n++;
+	}
+	free(w->val);
+	w->val = NULL;
+	w->vlen = 0;
+	if (val != NULL) {
+		if ((w->val = malloc(vlen + 1)) == NULL)
+			return t->failed = state_fail(t->st, "out of memory");
+		memcpy(w->val, val, vlen);
+		w->vlen = vlen;
+	}
+	return 0;
+}
+
+int state_redis_txn_put(struct state_redis_txn *t, const void *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	return table_note(t, key, klen, val, vlen);
+}
+
+int state_redis_txn_del(struct state_redis_txn *t, const void *key, size_t klen)
+{
+	char buf[1];
+	size_t vlen = 0;
+	int r = state_redis_txn_get(t, key, klen, buf, 0, &vlen);
+
+	if (r <= 0)
+		return r;
+	return table_note(t, key, klen, NULL, 0) == 0 ? 1 : -1;
+}
+
+/* MULTI, the writes, EXEC: 0, 1 when a watched key changed (again), -1. */
+static int table_commit(struct state_redis_txn *t)
+{
+	redisReply *r;
+	size_t i, kl;
+	int ret = 0;
+
+	if ((r = redis_run(t->st, "MULTI")) == NULL)
+		return -1;
+	freeReplyObject(r);
+	for (i = 0; i < t->n && ret == 0; i++) {
+		char *k = table_key(t, t->w[i].key, t->w[i].klen, &kl);
+
+		if (k == NULL)
+			return state_fail(t->st, "out of memory");
+		if (t->w[i].val == NULL)
+			r = redis_run(t->st, "DEL %b", k, kl);
+		else if (t->ttl > 0)
+			r = redis_run(t->st, "SET %b %b EX %ld", k, kl, t->w[i].val,
+			    t->w[i].vlen, t->ttl);
+		else
+			r = redis_run(t->st, "SET %b %b", k, kl, t->w[i].val, t->w[i].vlen);
+		free(k);
+		if (r == NULL)
+			return -1;
+		freeReplyObject(r);
+	}
+	if ((r = redis_run(t->st, "EXEC")) == NULL)
+		return -1;
+	ret = r->type == REDIS_REPLY_ARRAY ? 0 : 1;
+	freeReplyObject(r);
+	return ret;
+}
+
+int state_redis_table_run(struct state *st, const char *table, long ttl,
+    int (*fn)(struct state_txn *t, void *arg), void *arg)
+{
+	struct state_redis_txn rt;
+	struct state_txn t = { NULL, &rt };
+	int tries, v, c;
+
+	memset(&rt, 0, sizeof rt);
+	rt.st = st;
+	rt.ttl = ttl;
+	if (table_prefix(st, table, rt.prefix, sizeof rt.prefix) != 0)
+		return state_fail(st, "table name too long");
+	rt.plen = strlen(rt.prefix);
+	for (tries = 0; tries < TABLE_TRIES; tries++) {
+		rt.failed = 0;
+		v = fn(&t, arg);
+		if (rt.failed || v < 0) {
+			table_writes_free(&rt);
+			redis_drop();	/* no WATCH left behind */
+			return v < 0 && !rt.failed ? state_fail(st, "aborted") : -1;
+		}
+		c = table_commit(&rt);
+		table_writes_free(&rt);
+		if (c < 0) {
+			redis_drop();
+			return -1;
+		}
+		if (c == 0)
+			return v;
+	}
+	return state_fail(st, "%s: changed by others %d times in a row", table, TABLE_TRIES);
+}
+
+int state_redis_table_foreach(struct state *st, const char *table, size_t vmax,
+    int (*fn)(const char *key, size_t klen, const char *val, size_t vlen, void *arg),
+    void *arg)
+{
+	char prefix[96], pattern[2 * 96 + 8];
+	size_t plen, i, n;
+	char **keys;
+	int ret = 0;
+
+	if (table_prefix(st, table, prefix, sizeof prefix) != 0)
+		return state_fail(st, "table name too long");
+	plen = strlen(prefix);
+	prefix[plen - 1] = '\0';	/* key_pattern adds the ':' */
+	if (key_pattern(st->c->redis.prefix, prefix + strlen(st->c->redis.prefix), pattern,
+	    sizeof pattern) != 0)
+		return state_fail(st, "prefix too long");
+	if (auth_scan_bin(st, pattern, &keys, &n) != 0) {
+		keys_free(keys, n);
+		return -1;
+	}
+	for (i = 0; i < n && ret == 0; i++) {
+		size_t kl;
+		redisReply *r;
+
+		memcpy(&kl, keys[i], sizeof kl);
+		r = redis_run(st, "GET %b", keys[i] + sizeof kl, kl);
+		if (r == NULL) {
+			ret = -1;
+			break;
+		}
+		if (r->type == REDIS_REPLY_STRING && r->len <= vmax && kl > plen)
+			ret = fn(keys[i] + sizeof kl + plen, kl - plen, r->str, r->len, arg) != 0;
+		freeReplyObject(r);
+	}
+	keys_free(keys, n);
+	return ret < 0 ? -1 : 0;
 }

@@ -30,7 +30,12 @@ and users file, each node its own state_dir and queue.
   a user relays 2 recipients through A and 1 through B, the 4th (on
   either) gets 451 4.7.1; <prefix>rate:user:<user> is in Redis with a TTL
   of at most two windows; `ispmailctl ratelimit list` on A shows 3 of 3,
-  `ratelimit reset` on B lifts it for A."""
+  `ratelimit reset` on B lifts it for A;
+- the greylist across nodes: an outside client's first tries on A get 450,
+  its retry after greylist.delay on B (which never saw it) passes (250); the triple is a key
+  <prefix>greylist:<net>\0<sender>\0<rcpt> with a TTL of greylist.expire;
+  `ispmailctl greylist list` on B shows it, `greylist flush` on A empties
+  Redis of it."""
 
 import os
 import re
@@ -336,6 +341,42 @@ def rate_across_nodes(t, fx):
     t.eq(rcpt(a, T.CUSTOMER, "r6@remote.example")[:3], "250", "reset on B: A relays again")
 
 
+def greylist_across_nodes(t, fx):
+    redis = fx.add(R.Redis())
+    expire = 86400
+    a, b = nodes(fx, redis, {"greylist": {"enabled": True, "delay": 2, "expire": expire,
+                                          "auto_allow": 0}})
+    sender = "list@remote.example"
+
+    def inbound(srv):
+        s = H.Smtp(srv, source=T.OUTSIDER)
+        try:
+            s.hello()
+            s.cmd("MAIL FROM:<%s>" % sender)
+            return s.cmd("RCPT TO:<%s>" % USER)
+        finally:
+            s.quit()
+
+    t.eq(inbound(a), "450 4.7.1 Greylisted, try again later", "first try on A: 450")
+    keys = redis.keys("ispmaild:greylist:*")
+    want = "ispmaild:greylist:127.0.0.0/24\0%s\0%s" % (sender, USER)
+    t.eq(keys, [want], "the triple is in Redis")
+    ttl = redis.cmd("TTL", want) if keys else None
+    t.ok(ttl is not None and expire - 60 <= ttl <= expire, "with the TTL of greylist.expire",
+         "TTL %r" % ttl)
+    t.eq(inbound(a), "450 4.7.1 Greylisted, try again later", "at once again on A: 450 (early)")
+    time.sleep(2.5)
+    t.eq(inbound(b)[:3], "250", "after greylist.delay, B's first sight of it: 250")
+    rc, out, err = b.ctl_run("greylist", "list")
+    t.ok(rc == 0 and re.search(r"^127\.0\.0\.0/24 <%s> <%s> \S+ \S+ 1$"
+                               % (re.escape(sender), re.escape(USER)), out, re.M),
+         "ispmailctl greylist list on B shows it, one pass", out + err)
+    rc, out, err = a.ctl_run("greylist", "flush")
+    t.ok(rc == 0 and re.match(r"greylist: 2 entries removed", out),
+         "ispmailctl greylist flush on A (%s)" % (out + err).strip())
+    t.eq(redis.keys("ispmaild:greylist:*"), [], "Redis holds none any more")
+
+
 def main():
     fx = X.Frame()
     fx.part(two_nodes)
@@ -343,6 +384,7 @@ def main():
     fx.part(password)
     fx.part(pop3_lock)
     fx.part(rate_across_nodes)
+    fx.part(greylist_across_nodes)
     return fx.done()
 
 
