@@ -37,6 +37,7 @@ static struct {
 	char address[128];
 	char password_file[512];
 	int atexit_set;
+	int watching, in_multi;	/* a WATCH or a MULTI is pending on it */
 } conn;
 
 #define REDIS_PASSWORD_MAX 512
@@ -98,6 +99,7 @@ static void redis_drop(void)
 	if (conn.ctx != NULL)
 		redisFree(conn.ctx);
 	conn.ctx = NULL;
+	conn.watching = conn.in_multi = 0;
 }
 
 /* The first line of the password file, into pw. 0 or -1 with st->err. */
@@ -203,27 +205,52 @@ static redisContext *redis_connect(struct state *st)
 	return conn.ctx;
 }
 
+/* Note what a command does to the connection's WATCH and MULTI state. */
+static void redis_note_txn(const char *fmt)
+{
+	if (strncmp(fmt, "WATCH", 5) == 0)
+		conn.watching = 1;
+	else if (strncmp(fmt, "MULTI", 5) == 0)
+		conn.in_multi = 1;
+	else if (strncmp(fmt, "EXEC", 4) == 0 || strncmp(fmt, "UNWATCH", 7) == 0 ||
+	    strncmp(fmt, "DISCARD", 7) == 0)
+		conn.watching = conn.in_multi = 0;
+}
+
 /*
  * One command; its reply (the caller frees it), or NULL with st->err: an
- * error reply, or a connection that failed (dropped, made again next time).
+ * error reply, or a connection that failed (dropped, made again next
+ * time). A connection kept from before that fails at once (Redis
+ * restarted, an idle connection closed) is made again and the command
+ * sent once more, unless a WATCH or MULTI of this operation was on it
+ * (then the operation fails: a new connection would not keep its watch).
  */
 static redisReply *redis_run(struct state *st, const char *fmt, ...)
 {
 	redisReply *r;
 	va_list ap;
+	int reused, tries;
 
 	st->err[0] = '\0';
-	if (redis_connect(st) == NULL)
-		return NULL;
-	va_start(ap, fmt);
-	r = redisvCommand(conn.ctx, fmt, ap);
-	va_end(ap);
-	if (r == NULL) {
+	for (tries = 0; tries < 2; tries++) {
+		reused = redis_conn_current(st);
+		if (redis_connect(st) == NULL)
+			return NULL;
+		va_start(ap, fmt);
+		r = redisvCommand(conn.ctx, fmt, ap);
+		va_end(ap);
+		if (r != NULL)
+			break;
 		(void)state_fail(st, "%s: %s", st->c->redis.address,
 		    conn.ctx->errstr[0] ? conn.ctx->errstr : "no reply");
+		reused = reused && !conn.watching && !conn.in_multi;
 		redis_drop();
-		return NULL;
+		if (!reused)
+			return NULL;
 	}
+	if (r == NULL)
+		return NULL;
+	redis_note_txn(fmt);
 	if (r->type == REDIS_REPLY_ERROR) {
 		(void)state_fail(st, "%s: %s", st->c->redis.address, r->str);
 		freeReplyObject(r);
@@ -289,23 +316,31 @@ int state_redis_auth_put(struct state *st, const char *key, const char *user, ti
 static int auth_fetch(struct state *st, const char *k, char *user, size_t userlen,
     time_t *when, long long *pttl)
 {
-	redisReply *g, *t;
-	int ret;
+	redisReply *g = NULL, *t = NULL;
+	int ret, tries, reused;
 
-	if (redis_connect(st) == NULL)
-		return -1;
-	if (redisAppendCommand(conn.ctx, "GET %s", k) != REDIS_OK ||
-	    redisAppendCommand(conn.ctx, "PTTL %s", k) != REDIS_OK) {
-		redis_drop();
-		return state_fail(st, "%s: out of memory", st->c->redis.address);
-	}
-	g = redis_next(st);
-	t = g != NULL ? redis_next(st) : NULL;
-	if (g == NULL || t == NULL) {
+	/* Twice at most: a connection kept from before may have gone (redis_run). */
+	for (tries = 0; tries < 2; tries++) {
+		reused = redis_conn_current(st);
+		if (redis_connect(st) == NULL)
+			return -1;
+		if (redisAppendCommand(conn.ctx, "GET %s", k) != REDIS_OK ||
+		    redisAppendCommand(conn.ctx, "PTTL %s", k) != REDIS_OK) {
+			redis_drop();
+			return state_fail(st, "%s: out of memory", st->c->redis.address);
+		}
+		g = redis_next(st);
+		t = g != NULL ? redis_next(st) : NULL;
+		if (g != NULL && t != NULL)
+			break;
 		if (g != NULL)
 			freeReplyObject(g);
-		return -1;
+		g = NULL;
+		if (!reused || conn.ctx != NULL)
+			return -1;	/* a fresh connection failed, or an error reply */
 	}
+	if (g == NULL || t == NULL)
+		return -1;
 	if (g->type == REDIS_REPLY_NIL || t->type != REDIS_REPLY_INTEGER || t->integer == -2)
 		ret = 0;
 	else if (g->type != REDIS_REPLY_STRING ||

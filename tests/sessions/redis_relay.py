@@ -377,6 +377,47 @@ def greylist_across_nodes(t, fx):
     t.eq(redis.keys("ispmaild:greylist:*"), [], "Redis holds none any more")
 
 
+def redis_down_under_load(t, fx):
+    redis = fx.add(R.Redis())
+    a, b = nodes(fx, redis)
+    H.pop_login(a, USER, PW)
+    local_ok = relay_ok = refused = other = 0
+    for i in range(30):
+        if i == 10:
+            redis.stop()
+        if i == 20:
+            redis.start()
+            H.pop_login(a, USER, PW)
+        inbound = i % 2 == 0    # from outside to the local user; else a customer relays
+        s = H.Smtp(b, source=T.OUTSIDER if inbound else T.CUSTOMER)
+        try:
+            s.hello()
+            to = USER if inbound else "far%d@remote.example" % i
+            r = s.transaction("x@remote.example" if inbound else USER, [to],
+                              b"Subject: load %d\r\n\r\nbody\r\n" % i)
+        finally:
+            s.quit()
+        if r[-1].startswith("250"):
+            if to == USER:
+                local_ok += 1
+            else:
+                relay_ok += 1
+        elif r[1] == TEMPFAIL and 10 <= i < 20:
+            refused += 1
+        else:
+            other += 1
+            t.diag("message %d: %r" % (i, r))
+    t.eq(other, 0, "every reply was a 250, or a 451 4.3.0 while Redis was away")
+    t.eq(refused, 5, "the 5 relayed messages while Redis was down: 451 4.3.0")
+    t.eq(relay_ok, 10, "10 relayed before and after: 250")
+    t.eq(local_ok, 15, "the 15 inbound ones, Redis or not: 250")
+    f = b.files(USER)
+    t.eq(len(f["new"]) + len(f["cur"]), local_ok, "each local 250 is in the Maildir")
+    q = H.queue_files(b)
+    t.eq(len(q["new"]), relay_ok, "each relayed 250 is in B's queue")
+    t.ok(a.running() and b.running(), "both nodes run")
+
+
 def main():
     fx = X.Frame()
     fx.part(two_nodes)
@@ -385,6 +426,7 @@ def main():
     fx.part(pop3_lock)
     fx.part(rate_across_nodes)
     fx.part(greylist_across_nodes)
+    fx.part(redis_down_under_load)
     return fx.done()
 
 
