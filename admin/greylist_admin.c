@@ -64,7 +64,7 @@ static const char *admin_greylist_path(const char *p, char *out, size_t len)
 	return str_copy(out, len, p) == 0 ? out : NULL;
 }
 
-long admin_greylist_del(struct relaydb *db, const struct conf *c, const char *addr,
+long admin_greylist_del(struct state *st, const struct conf *c, const char *addr,
     const char *sender, const char *rcpt, char *err, size_t errlen)
 {
 	char net[GREYLIST_NET_MAX], s[GREYLIST_ADDR_MAX + 1], r[GREYLIST_ADDR_MAX + 1];
@@ -84,26 +84,26 @@ long admin_greylist_del(struct relaydb *db, const struct conf *c, const char *ad
 		str_format(err, errlen, "address too long");
 		return -1;
 	}
-	if ((n = greylist_remove(db, net, sender, rcpt, 0, 0)) < 0)
-		(void)str_copy(err, errlen, relaydb_strerror(db));
+	if ((n = greylist_remove_state(st, net, sender, rcpt, 0, 0)) < 0)
+		(void)str_copy(err, errlen, state_strerror(st));
 	return n;
 }
 
-long admin_greylist_flush(struct relaydb *db, char *err, size_t errlen)
+long admin_greylist_flush(struct state *st, char *err, size_t errlen)
 {
-	long n = greylist_remove(db, NULL, NULL, NULL, 0, 0);
+	long n = greylist_remove_state(st, NULL, NULL, NULL, 0, 0);
 
 	if (n < 0)
-		(void)str_copy(err, errlen, relaydb_strerror(db));
+		(void)str_copy(err, errlen, state_strerror(st));
 	return n;
 }
 
-long admin_greylist_expire(struct relaydb *db, const struct conf *c, time_t now,
+long admin_greylist_expire(struct state *st, const struct conf *c, time_t now,
     char *err, size_t errlen)
 {
-	long n = greylist_remove(db, NULL, NULL, NULL, now, c->greylist.expire);
+	long n = greylist_remove_state(st, NULL, NULL, NULL, now, c->greylist.expire);
 
 	if (n < 0)
-		(void)str_copy(err, errlen, relaydb_strerror(db));
+		(void)str_copy(err, errlen, state_strerror(st));
 	return n;
 }

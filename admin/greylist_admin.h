@@ -12,7 +12,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "greylist.h"
-#include "relaydb.h"
+#include "state.h"
 
 /*
  * ADDRESS as an administrator types it ("192.0.2.7", "192.0.2.0/24",
@@ -34,11 +34,11 @@ void admin_greylist_line(const struct greylist_entry *e, struct buf *out);
  * network, else everything of that network. The count removed, or -1 with
  * err.
  */
-long admin_greylist_del(struct relaydb *db, const struct conf *c, const char *addr,
+long admin_greylist_del(struct state *st, const struct conf *c, const char *addr,
     const char *sender, const char *rcpt, char *err, size_t errlen);
 /* flush: everything. expire: entries unseen for greylist.expire at now. */
-long admin_greylist_flush(struct relaydb *db, char *err, size_t errlen);
-long admin_greylist_expire(struct relaydb *db, const struct conf *c, time_t now,
+long admin_greylist_flush(struct state *st, char *err, size_t errlen);
+long admin_greylist_expire(struct state *st, const struct conf *c, time_t now,
     char *err, size_t errlen);
 
 #endif

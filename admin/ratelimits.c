@@ -44,15 +44,15 @@ static int list_one(const char *key, const struct rate_counter *rc, void *arg)
 	return x->each(&r, x->arg);
 }
 
-int admin_ratelimit_list(struct relaydb *db, const struct conf *c, time_t now,
+int admin_ratelimit_list(struct state *st, const struct conf *c, time_t now,
     int (*each)(const struct admin_rate *r, void *arg), void *arg)
 {
 	struct list_ctx x = { c, now, each, arg };
 
-	return relaydb_rate_foreach(db, list_one, &x);
+	return state_rate_foreach(st, list_one, &x);
 }
 
-int admin_ratelimit_reset(struct relaydb *db, const struct conf *c, const char *who,
+int admin_ratelimit_reset(struct state *st, const struct conf *c, const char *who,
     char *err, size_t errlen)
 {
 	char name[NET_ADDR_MAX], key[RELAYDB_RATE_KEY_MAX + 1];
@@ -68,7 +68,7 @@ int admin_ratelimit_reset(struct relaydb *db, const struct conf *c, const char *
 		(void)str_copy(err, errlen, "not an IP address or a user's address");
 		return -1;
 	}
-	if ((r = relaydb_rate_reset(db, key)) < 0)
-		(void)str_copy(err, errlen, relaydb_strerror(db));
+	if ((r = state_rate_reset(st, key)) < 0)
+		(void)str_copy(err, errlen, state_strerror(st));
 	return r;
 }

@@ -1,7 +1,8 @@
 /*
  * ratelimits.h: the outbound sending limits as an administrator sees them
  * (ispmailctl ratelimit; later the web's admin page): the counters in the
- * relay DB's rate table with their limits, and lifting one.
+ * shared state (state.h: the relay DB's rate table, or Redis) with their
+ * limits, and lifting one.
  */
 #ifndef ISPMAILD_ADMIN_RATELIMITS_H
 #define ISPMAILD_ADMIN_RATELIMITS_H
@@ -10,7 +11,7 @@
 #include <time.h>
 
 #include "conf.h"
-#include "relaydb.h"
+#include "state.h"
 
 struct admin_rate {
 	const char *kind;	/* "user" or "address" */
@@ -21,10 +22,10 @@ struct admin_rate {
 
 /*
  * Call each for every counter that still counts something at now, in the
- * table's order; a nonzero return stops the walk. 0, or -1 (the DB's
- * error in relaydb_strerror()).
+ * table's order; a nonzero return stops the walk. 0, or -1 (the
+ * error in state_strerror()).
  */
-int admin_ratelimit_list(struct relaydb *db, const struct conf *c, time_t now,
+int admin_ratelimit_list(struct state *st, const struct conf *c, time_t now,
     int (*each)(const struct admin_rate *r, void *arg), void *arg);
 
 /*
@@ -32,7 +33,7 @@ int admin_ratelimit_list(struct relaydb *db, const struct conf *c, time_t now,
  * as the relay DB keys it) or a user's address. 1 reset, 0 when there was
  * none, -1 with err.
  */
-int admin_ratelimit_reset(struct relaydb *db, const struct conf *c, const char *who,
+int admin_ratelimit_reset(struct state *st, const struct conf *c, const char *who,
     char *err, size_t errlen);
 
 #endif

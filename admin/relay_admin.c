@@ -1,6 +1,6 @@
 /*
  * relay_admin.c: the relay table for administrators (admin/relay_admin.h),
- * over common/relaydb.c. Keys come from net_relay_key_parse, so an address
+ * over the shared state (state/state.h: Berkeley DB or Redis). Keys come from net_relay_key_parse, so an address
  * an administrator types names the same entry a POP3 login made.
  */
 #include "config.h"
@@ -23,54 +23,52 @@ int admin_relay_key(const struct conf *c, const char *typed, char *key, size_t l
 }
 
 struct list_ctx {
-	time_t now;
-	long ttl;
 	int (*each)(const struct admin_relay *r, void *arg);
 	void *arg;
 };
 
 /* One stored entry -> what an administrator reads: time left, not the stamp alone. */
-static int list_one(const char *key, time_t when, const char *user, void *arg)
+static int list_one(const struct state_auth_entry *e, void *arg)
 {
 	const struct list_ctx *ctx = arg;
 	struct admin_relay r;
-	long long left = (long long)when + ctx->ttl - (long long)ctx->now;
 
-	r.key = key;
-	r.authorized = when;
-	r.expires_in = left > 0 ? left : 0;
-	r.user = user != NULL ? user : "";
+	r.key = e->key;
+	r.authorized = e->when;
+	r.expires_in = e->left > 0 ? e->left : 0;
+	r.user = e->user != NULL ? e->user : "";
 	return ctx->each(&r, ctx->arg);
 }
 
-int admin_relay_list(struct relaydb *db, const struct conf *c, time_t now,
+int admin_relay_list(struct state *st, const struct conf *c, time_t now,
     int (*each)(const struct admin_relay *r, void *arg), void *arg, char *err, size_t errlen)
 {
-	struct list_ctx ctx = { now, c->relay.authorization_ttl, each, arg };
+	struct list_ctx ctx = { each, arg };
 
-	if (relaydb_foreach(db, list_one, &ctx) == -1) {
-		seterr(err, errlen, "relay list: %s", relaydb_strerror(db));
+	(void)c;
+	if (state_auth_foreach(st, now, list_one, &ctx) == -1) {
+		seterr(err, errlen, "relay list: %s", state_strerror(st));
 		return -1;
 	}
 	return 0;
 }
 
-int admin_relay_add(struct relaydb *db, const struct conf *c, const char *address,
+int admin_relay_add(struct state *st, const struct conf *c, const char *address,
     time_t now, const char *actor, char *err, size_t errlen)
 {
 	char key[NET_ADDR_MAX];
 
 	if (admin_relay_key(c, address, key, sizeof key, err, errlen) == -1)
 		return -1;
-	if (relaydb_authorize(db, key, ADMIN_RELAY_USER, now) == -1) {
-		seterr(err, errlen, "relay add %s: %s", key, relaydb_strerror(db));
+	if (state_auth_put(st, key, ADMIN_RELAY_USER, now) == -1) {
+		seterr(err, errlen, "relay add %s: %s", key, state_strerror(st));
 		return -1;
 	}
 	log_info("admin action=relay-add address=%s by=%s", key, log_q(actor));
 	return 0;
 }
 
-int admin_relay_delete(struct relaydb *db, const struct conf *c, const char *address,
+int admin_relay_delete(struct state *st, const struct conf *c, const char *address,
     const char *actor, char *err, size_t errlen)
 {
 	char key[NET_ADDR_MAX];
@@ -78,9 +76,9 @@ int admin_relay_delete(struct relaydb *db, const struct conf *c, const char *add
 
 	if (admin_relay_key(c, address, key, sizeof key, err, errlen) == -1)
 		return -1;
-	r = relaydb_delete(db, key);
+	r = state_auth_del(st, key);
 	if (r == -1)
-		seterr(err, errlen, "relay del %s: %s", key, relaydb_strerror(db));
+		seterr(err, errlen, "relay del %s: %s", key, state_strerror(st));
 	else if (r == 0)
 		seterr(err, errlen, "no relay entry for %s", key);
 	if (r != 1)
@@ -89,23 +87,28 @@ int admin_relay_delete(struct relaydb *db, const struct conf *c, const char *add
 	return 0;
 }
 
-int admin_relay_expire(struct relaydb *db, const struct conf *c, time_t now,
+int admin_relay_expire(struct state *st, const struct conf *c, time_t now,
     const char *actor, long *removed, char *err, size_t errlen)
 {
-	*removed = relaydb_expire(db, now, c->relay.authorization_ttl);
+	struct relaydb *db;
+
+	(void)c;
+	*removed = state_auth_expire(st, now);
 	if (*removed == -1) {
-		seterr(err, errlen, "relay expire: %s", relaydb_strerror(db));
+		seterr(err, errlen, "relay expire: %s", state_strerror(st));
 		return -1;
 	}
 	log_info("admin action=relay-expire removed=%ld by=%s", *removed, log_q(actor));
 	/* The sending counters that count nothing any more go too. */
-	if (relaydb_rate_expire(db, now, c->limits.outbound_window) == -1) {
-		seterr(err, errlen, "relay expire: rate counters: %s", relaydb_strerror(db));
+	if (state_rate_expire(st, now) == -1) {
+		seterr(err, errlen, "relay expire: rate counters: %s", state_strerror(st));
 		return -1;
 	}
-	/* And who got a vacation reply more than its window ago. */
-	if (vacation_memory_expire(db, now, VACATION_WINDOW) == -1) {
-		seterr(err, errlen, "relay expire: vacation memory: %s", relaydb_strerror(db));
+	/* And who got a vacation reply more than its window ago (kept per node). */
+	if ((db = state_relaydb(st)) == NULL ||
+	    vacation_memory_expire(db, now, VACATION_WINDOW) == -1) {
+		seterr(err, errlen, "relay expire: vacation memory: %s",
+		    db != NULL ? relaydb_strerror(db) : state_strerror(st));
 		return -1;
 	}
 	return 0;

@@ -1,7 +1,7 @@
 /*
  * relay_admin.h: the POP-before-SMTP relay table as an administrator
  * manages it (ispmailctl relay; the web's admin pages call the same
- * functions): list, authorize an address now, withdraw one, drop what
+ * functions), on whichever backend relay.backend names (state/state.h): list, authorize an address now, withdraw one, drop what
  * expired. Each change is one log line "admin action=relay-... by=ACTOR".
  * err holds the whole reason, as ispmailctl prints it; nothing here prints.
  */
@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "conf.h"
-#include "relaydb.h"
+#include "state.h"
 
 /* The user recorded for an address an administrator authorized. */
 #define ADMIN_RELAY_USER "admin"
@@ -36,23 +36,23 @@ int admin_relay_key(const struct conf *c, const char *typed, char *key, size_t l
  * Call each for every entry (a nonzero return stops the walk). 0, or -1
  * with "relay list: ..." in err.
  */
-int admin_relay_list(struct relaydb *db, const struct conf *c, time_t now,
+int admin_relay_list(struct state *st, const struct conf *c, time_t now,
     int (*each)(const struct admin_relay *r, void *arg), void *arg, char *err, size_t errlen);
 
 /* Authorize address (as typed) at now, for relay.authorization_ttl. 0 or -1 with err. */
-int admin_relay_add(struct relaydb *db, const struct conf *c, const char *address,
+int admin_relay_add(struct state *st, const struct conf *c, const char *address,
     time_t now, const char *actor, char *err, size_t errlen);
 
 /* Withdraw the authorization of address (as typed). 0, or -1 with err (none there). */
-int admin_relay_delete(struct relaydb *db, const struct conf *c, const char *address,
+int admin_relay_delete(struct state *st, const struct conf *c, const char *address,
     const char *actor, char *err, size_t errlen);
 
 /*
  * Remove the entries expired at now, then the sending counters that count
- * nothing any more. *removed: the entries removed, -1 when the relay table
+ * nothing any more and the old vacation memory (this node's). *removed: the entries removed, -1 when the relay table
  * could not be read. 0, or -1 with err (also when only the counters failed).
  */
-int admin_relay_expire(struct relaydb *db, const struct conf *c, time_t now,
+int admin_relay_expire(struct state *st, const struct conf *c, time_t now,
     const char *actor, long *removed, char *err, size_t errlen);
 
 #endif

@@ -11,22 +11,13 @@
 #include <string.h>
 
 #include "queue.h"
-#include "relaydb.h"
+#include "state.h"
 #include "status.h"
-
-static int count_entry(const char *key, time_t when, const char *user, void *arg)
-{
-	(void)key;
-	(void)when;
-	(void)user;
-	(*(long *)arg)++;
-	return 0;
-}
 
 void status_collect(const struct conf *c, int with_relay, struct status *st)
 {
 	const struct stats_shm *shm;
-	char **ids, err[256];
+	char **ids;
 	size_t n, i;
 
 	memset(st, 0, sizeof *st);
@@ -53,15 +44,15 @@ void status_collect(const struct conf *c, int with_relay, struct status *st)
 		queue_ids_free(ids, n);
 	}
 	if (with_relay) {
-		struct relaydb *db = relaydb_open(c->state_dir, err, sizeof err);
+		struct state *sh = state_new(c);
 
-		if (db != NULL) {
-			long count = 0;
-
-			if (relaydb_foreach(db, count_entry, &count) == 0)
-				st->relay_entries = count;
-			relaydb_close(db);
+		if (sh != NULL) {
+			st->state_backend = state_backend_name(sh);
+			if ((st->relay_entries = state_auth_count(sh)) < 0)
+				(void)str_copy(st->state_error, sizeof st->state_error,
+				    state_strerror(sh));
 		}
+		state_free(sh);
 	}
 }
 
@@ -91,6 +82,10 @@ void status_text(const struct status *st, struct buf *out)
 	if (st->queue_oldest)
 		buf_printf(out, ", oldest %llds", (long long)(st->now - st->queue_oldest));
 	buf_appendc(out, '\n');
+	if (st->state_backend != NULL && strcmp(st->state_backend, "redis") == 0)
+		buf_printf(out, "shared state: redis, %s%s\n",
+		    st->relay_entries >= 0 ? "reachable" : "unreachable: ",
+		    st->relay_entries >= 0 ? "" : st->state_error);
 	if (st->relay_entries >= 0)
 		buf_printf(out, "relay table: %ld entries\n", st->relay_entries);
 	if (!st->have_stats)
@@ -188,5 +183,11 @@ void status_prometheus(const struct status *st, struct buf *out)
 		metric_head(out, "ispmaild_relay_entries", "gauge",
 		    "Addresses in the POP-before-SMTP table.");
 		buf_printf(out, "ispmaild_relay_entries %ld\n", st->relay_entries);
+	}
+	if (st->state_backend != NULL) {
+		metric_head(out, "ispmaild_state_up", "gauge",
+		    "1 when the shared state (relay.backend) answered.");
+		buf_printf(out, "ispmaild_state_up{backend=\"%s\"} %d\n", st->state_backend,
+		    st->relay_entries >= 0);
 	}
 }

@@ -20,6 +20,8 @@ struct status {
 	size_t queue_messages;
 	time_t queue_oldest;		/* arrival of the oldest, 0 if empty */
 	long relay_entries;		/* -1 when the relay DB could not be read */
+	const char *state_backend;	/* "bdb" or "redis" (relay.backend) */
+	char state_error[256];		/* why the shared state could not be read, "" */
 	time_t now;
 };
 

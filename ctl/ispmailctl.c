@@ -34,6 +34,7 @@
 #include "relaydb.h"
 #include "user_forward.h"
 #include "user_vacation.h"
+#include "state.h"
 #include "users.h"
 #include "users_admin.h"
 #include "vacation.h"
@@ -408,16 +409,16 @@ static int user_vacation(const struct conf *c, int argc, char **argv)
 
 /* ---- the relay table ---- */
 
-static struct relaydb *relay_open(const struct conf *c)
+/* The shared state (state.h) of the configured backend, after the drop of root. */
+static struct state *relay_state(const struct conf *c)
 {
-	char err[512];
-	struct relaydb *db;
+	struct state *st;
 
 	if (privileges_drop(c) == -1)
 		return NULL;
-	if ((db = relaydb_open(c->state_dir, err, sizeof err)) == NULL)
-		fail("%s", err);
-	return db;
+	if ((st = state_new(c)) == NULL)
+		fail("out of memory");
+	return st;
 }
 
 /* "address authorized-at expires-in user", authorized-at in ISO 8601 UTC. */
@@ -437,16 +438,16 @@ static int relay_list_one(const struct admin_relay *r, void *arg)
 static int relay_list(const struct conf *c, const char *arg)
 {
 	char err[1024];
-	struct relaydb *db;
+	struct state *st;
 	int r;
 
 	(void)arg;
-	if ((db = relay_open(c)) == NULL)
+	if ((st = relay_state(c)) == NULL)
 		return 1;
-	r = admin_relay_list(db, c, time(NULL), relay_list_one, NULL, err, sizeof err);
+	r = admin_relay_list(st, c, time(NULL), relay_list_one, NULL, err, sizeof err);
 	if (r == -1)
 		fail("%s", err);
-	relaydb_close(db);
+	state_free(st);
 	return r == -1;
 }
 
@@ -454,57 +455,57 @@ static int relay_list(const struct conf *c, const char *arg)
 static int relay_add(const struct conf *c, const char *arg)
 {
 	char key[NET_ADDR_MAX], err[1024];
-	struct relaydb *db;
+	struct state *st;
 	int r;
 
 	if (admin_relay_key(c, arg, key, sizeof key, err, sizeof err) == -1)
 		return fail("%s", err);
-	if ((db = relay_open(c)) == NULL)
+	if ((st = relay_state(c)) == NULL)
 		return 1;
-	r = admin_relay_add(db, c, key, time(NULL), CTL_ACTOR, err, sizeof err);
+	r = admin_relay_add(st, c, key, time(NULL), CTL_ACTOR, err, sizeof err);
 	if (r == -1)
 		fail("%s", err);
 	else
 		printf("relay %s authorized for %ld seconds\n", key, c->relay.authorization_ttl);
-	relaydb_close(db);
+	state_free(st);
 	return r == -1;
 }
 
 static int relay_del(const struct conf *c, const char *arg)
 {
 	char key[NET_ADDR_MAX], err[1024];
-	struct relaydb *db;
+	struct state *st;
 	int r;
 
 	if (admin_relay_key(c, arg, key, sizeof key, err, sizeof err) == -1)
 		return fail("%s", err);
-	if ((db = relay_open(c)) == NULL)
+	if ((st = relay_state(c)) == NULL)
 		return 1;
-	r = admin_relay_delete(db, c, key, CTL_ACTOR, err, sizeof err);
+	r = admin_relay_delete(st, c, key, CTL_ACTOR, err, sizeof err);
 	if (r == -1)
 		fail("%s", err);
 	else
 		printf("relay %s deleted\n", key);
-	relaydb_close(db);
+	state_free(st);
 	return r == -1;
 }
 
 static int relay_expire(const struct conf *c, const char *arg)
 {
 	char err[1024];
-	struct relaydb *db;
+	struct state *st;
 	long n;
 	int r;
 
 	(void)arg;
-	if ((db = relay_open(c)) == NULL)
+	if ((st = relay_state(c)) == NULL)
 		return 1;
-	r = admin_relay_expire(db, c, time(NULL), CTL_ACTOR, &n, err, sizeof err);
+	r = admin_relay_expire(st, c, time(NULL), CTL_ACTOR, &n, err, sizeof err);
 	if (n != -1)
 		printf("relay: %ld expired %s removed\n", n, n == 1 ? "entry" : "entries");
 	if (r == -1)
 		fail("%s", err);
-	relaydb_close(db);
+	state_free(st);
 	return r == -1;
 }
 
@@ -523,35 +524,35 @@ static int ratelimit_list_one(const struct admin_rate *r, void *arg)
 
 static int ratelimit_list(const struct conf *c, const char *arg)
 {
-	struct relaydb *db;
+	struct state *st;
 	int r;
 
 	(void)arg;
-	if ((db = relay_open(c)) == NULL)
+	if ((st = relay_state(c)) == NULL)
 		return 1;
-	r = admin_ratelimit_list(db, c, time(NULL), ratelimit_list_one, NULL);
+	r = admin_ratelimit_list(st, c, time(NULL), ratelimit_list_one, NULL);
 	if (r == -1)
-		fail("ratelimit list: %s", relaydb_strerror(db));
-	relaydb_close(db);
+		fail("ratelimit list: %s", state_strerror(st));
+	state_free(st);
 	return r == -1;
 }
 
 static int ratelimit_reset(const struct conf *c, const char *arg)
 {
 	char err[512];
-	struct relaydb *db;
+	struct state *st;
 	int r;
 
-	if ((db = relay_open(c)) == NULL)
+	if ((st = relay_state(c)) == NULL)
 		return 1;
-	r = admin_ratelimit_reset(db, c, arg, err, sizeof err);
+	r = admin_ratelimit_reset(st, c, arg, err, sizeof err);
 	if (r == -1)
 		fail("ratelimit reset %s: %s", q(arg), err);
 	else if (r == 0)
 		fail("no rate counter for %s", q(arg));
 	else
 		printf("ratelimit %s reset\n", q(arg));
-	relaydb_close(db);
+	state_free(st);
 	return r != 1;
 }
 
@@ -572,16 +573,16 @@ static int greylist_list_one(const struct greylist_entry *e, void *arg)
 /* greylist list: NET <SENDER> <RECIPIENT> FIRST LAST PASSES, a network's own as NET * *. */
 static int greylist_list(const struct conf *c, const char *arg)
 {
-	struct relaydb *db;
+	struct state *st;
 	int r;
 
 	(void)arg;
-	if ((db = relay_open(c)) == NULL)
+	if ((st = relay_state(c)) == NULL)
 		return 1;
-	r = greylist_foreach(db, greylist_list_one, NULL);
+	r = greylist_foreach_state(st, greylist_list_one, NULL);
 	if (r == -1)
-		fail("greylist list: %s", relaydb_strerror(db));
-	relaydb_close(db);
+		fail("greylist list: %s", state_strerror(st));
+	state_free(st);
 	return r == -1;
 }
 
@@ -589,16 +590,16 @@ static int greylist_list(const struct conf *c, const char *arg)
 static int greylist_del(const struct conf *c, int argc, char **argv)
 {
 	char err[512];
-	struct relaydb *db;
+	struct state *st;
 	long n;
 
 	if (argc != 1 && argc != 3)
 		return fail("usage: ispmailctl greylist del ADDRESS [SENDER RECIPIENT]");
-	if ((db = relay_open(c)) == NULL)
+	if ((st = relay_state(c)) == NULL)
 		return 1;
-	n = admin_greylist_del(db, c, argv[0], argc == 3 ? argv[1] : NULL,
+	n = admin_greylist_del(st, c, argv[0], argc == 3 ? argv[1] : NULL,
 	    argc == 3 ? argv[2] : NULL, err, sizeof err);
-	relaydb_close(db);
+	state_free(st);
 	if (n < 0)
 		return fail("greylist del: %s", err);
 	if (n == 0)
@@ -611,14 +612,14 @@ static int greylist_del(const struct conf *c, int argc, char **argv)
 static int greylist_flush(const struct conf *c, const char *arg)
 {
 	char err[512];
-	struct relaydb *db;
+	struct state *st;
 	long n;
 
 	(void)arg;
-	if ((db = relay_open(c)) == NULL)
+	if ((st = relay_state(c)) == NULL)
 		return 1;
-	n = admin_greylist_flush(db, err, sizeof err);
-	relaydb_close(db);
+	n = admin_greylist_flush(st, err, sizeof err);
+	state_free(st);
 	if (n < 0)
 		return fail("greylist flush: %s", err);
 	printf("greylist: %ld %s removed\n", n, n == 1 ? "entry" : "entries");
@@ -628,14 +629,14 @@ static int greylist_flush(const struct conf *c, const char *arg)
 static int greylist_expire(const struct conf *c, const char *arg)
 {
 	char err[512];
-	struct relaydb *db;
+	struct state *st;
 	long n;
 
 	(void)arg;
-	if ((db = relay_open(c)) == NULL)
+	if ((st = relay_state(c)) == NULL)
 		return 1;
-	n = admin_greylist_expire(db, c, time(NULL), err, sizeof err);
-	relaydb_close(db);
+	n = admin_greylist_expire(st, c, time(NULL), err, sizeof err);
+	state_free(st);
 	if (n < 0)
 		return fail("greylist expire: %s", err);
 	printf("greylist: %ld expired %s removed\n", n, n == 1 ? "entry" : "entries");

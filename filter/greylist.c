@@ -1,7 +1,8 @@
 /*
- * greylist.c: greylisting (greylist.h) over greylist.db in the relay DB's
- * environment. A decision is one transaction (relaydb_table_run) that
- * reads the network's entry and the triple's, and writes them back.
+ * greylist.c: greylisting (greylist.h) over the shared state's tables
+ * (state.h): greylist.db in the relay DB's environment, or Redis. A
+ * decision is one transaction (state_table_run) that reads the network's
+ * entry and the triple's, and writes them back.
  */
 #include "config.h"
 
@@ -122,11 +123,11 @@ static int gl_parse(const char *v, size_t len, struct gl_value *out)
 }
 
 /* Read one entry: 1 with *v, 0 absent or not a value, -1 failed. */
-static int gl_get(struct relaydb_txn *t, const char *key, size_t klen, struct gl_value *v)
+static int gl_get(struct state_txn *t, const char *key, size_t klen, struct gl_value *v)
 {
 	char buf[GL_VALUE_MAX];
 	size_t len = 0;
-	int r = relaydb_txn_get(t, key, klen, buf, sizeof buf, &len);
+	int r = state_txn_get(t, key, klen, buf, sizeof buf, &len);
 
 	if (r <= 0)
 		return r;
@@ -134,13 +135,13 @@ static int gl_get(struct relaydb_txn *t, const char *key, size_t klen, struct gl
 }
 
 /* Write one entry back, as text (db_dump shows it as it is). */
-static int gl_put(struct relaydb_txn *t, const char *key, size_t klen, const struct gl_value *v)
+static int gl_put(struct state_txn *t, const char *key, size_t klen, const struct gl_value *v)
 {
 	char buf[GL_VALUE_MAX + 1];
 
 	if (str_format(buf, sizeof buf, "%lld %lld %ld", v->first, v->last, v->passes) != 0)
 		return -1;
-	return relaydb_txn_put(t, key, klen, buf, strlen(buf));
+	return state_txn_put(t, key, klen, buf, strlen(buf));
 }
 
 struct gl_check {
@@ -159,7 +160,7 @@ static int gl_live(const struct gl_value *v, const struct gl_check *a)
 }
 
 /* Count a pass for the network: a new entry starts at one. */
-static int gl_count_net(struct relaydb_txn *t, struct gl_check *a, int have,
+static int gl_count_net(struct state_txn *t, struct gl_check *a, int have,
     struct gl_value *n)
 {
 	if (!have || !gl_live(n, a)) {
@@ -173,7 +174,7 @@ static int gl_count_net(struct relaydb_txn *t, struct gl_check *a, int have,
 }
 
 /* The decision, in one transaction (greylist.h: greylist_check). */
-static int gl_decide(struct relaydb_txn *t, void *p)
+static int gl_decide(struct state_txn *t, void *p)
 {
 	struct gl_check *a = p;
 	struct greylist_result *o = a->out;
@@ -236,7 +237,7 @@ static long gl_triple_key(const char *net, const char *sender, const char *rcpt,
 	return (long)(ln + ls + 2 + lr);
 }
 
-enum greylist_verdict greylist_check(struct relaydb *db, const struct greylist_conf *g,
+enum greylist_verdict greylist_check_state(struct state *st, const struct greylist_conf *g,
     const char *net, const char *sender, const char *rcpt, time_t now,
     struct greylist_result *out, char *err, size_t errlen)
 {
@@ -257,8 +258,8 @@ enum greylist_verdict greylist_check(struct relaydb *db, const struct greylist_c
 	a.klen = (size_t)klen;
 	a.now = (long long)now;
 	a.out = out;
-	if (relaydb_table_run(db, GREYLIST_FILE, gl_decide, &a) < 0) {
-		(void)str_copy(err, errlen, relaydb_strerror(db));
+	if (state_table_run(st, GREYLIST_FILE, g->expire, gl_decide, &a) < 0) {
+		(void)str_copy(err, errlen, state_strerror(st));
 		memset(out, 0, sizeof *out);
 		out->verdict = GREYLIST_PASS;
 		out->reason = "error";
@@ -266,7 +267,38 @@ enum greylist_verdict greylist_check(struct relaydb *db, const struct greylist_c
 	return out->verdict;
 }
 
+enum greylist_verdict greylist_check(struct relaydb *db, const struct greylist_conf *g,
+    const char *net, const char *sender, const char *rcpt, time_t now,
+    struct greylist_result *out, char *err, size_t errlen)
+{
+	struct state *st = state_wrap_relaydb(db);
+	enum greylist_verdict v;
+
+	if (st == NULL) {
+		memset(out, 0, sizeof *out);
+		out->verdict = GREYLIST_PASS;
+		out->reason = "error";
+		(void)str_copy(err, errlen, "out of memory");
+		return GREYLIST_PASS;
+	}
+	v = greylist_check_state(st, g, net, sender, rcpt, now, out, err, errlen);
+	state_free(st);
+	return v;
+}
+
 enum greylist_verdict greylist_rcpt_check(struct relaydb *db, const struct conf *c,
+    enum client_class cls, int authorized, const char *addr, const char *sender,
+    const char *rcpt, time_t now, struct greylist_result *out)
+{
+	struct state *st = db != NULL ? state_wrap_relaydb(db) : NULL;
+	enum greylist_verdict v;
+
+	v = greylist_rcpt_check_state(st, c, cls, authorized, addr, sender, rcpt, now, out);
+	state_free(st);
+	return v;
+}
+
+enum greylist_verdict greylist_rcpt_check_state(struct state *st, const struct conf *c,
     enum client_class cls, int authorized, const char *addr, const char *sender,
     const char *rcpt, time_t now, struct greylist_result *out)
 {
@@ -283,13 +315,13 @@ enum greylist_verdict greylist_rcpt_check(struct relaydb *db, const struct conf 
 		out->reason = "exempt";
 		return GREYLIST_PASS;
 	}
-	if (db == NULL || greylist_client_net(addr, c->relay.ipv6_prefix, net, sizeof net) != 0) {
+	if (st == NULL || greylist_client_net(addr, c->relay.ipv6_prefix, net, sizeof net) != 0) {
 		out->reason = "error";
 		log_warn("greylist client=%s result=error error=%s", addr,
-		    db == NULL ? "no relay DB" : "not an IP address");
+		    st == NULL ? "no relay DB" : "not an IP address");
 		return GREYLIST_PASS;
 	}
-	greylist_check(db, &c->greylist, net, sender, rcpt, now, out, err, sizeof err);
+	greylist_check_state(st, &c->greylist, net, sender, rcpt, now, out, err, sizeof err);
 	if (out->verdict == GREYLIST_DEFER)
 		log_info("greylist client=%s net=%s from=%s to=%s result=%s wait=%ld", addr, net,
 		    log_qaddr(sender), log_qaddr(rcpt), out->reason, out->wait);
@@ -341,12 +373,22 @@ static int gl_visit(const char *key, size_t klen, const char *val, size_t vlen, 
 	return w->fn(&e, w->arg);
 }
 
-int greylist_foreach(struct relaydb *db, int (*fn)(const struct greylist_entry *e, void *arg),
-    void *arg)
+int greylist_foreach_state(struct state *st,
+    int (*fn)(const struct greylist_entry *e, void *arg), void *arg)
 {
 	struct gl_walk w = { fn, arg };
 
-	return relaydb_table_foreach(db, GREYLIST_FILE, GL_VALUE_MAX, gl_visit, &w);
+	return state_table_foreach(st, GREYLIST_FILE, GL_VALUE_MAX, gl_visit, &w);
+}
+
+int greylist_foreach(struct relaydb *db, int (*fn)(const struct greylist_entry *e, void *arg),
+    void *arg)
+{
+	struct state *st = state_wrap_relaydb(db);
+	int r = st != NULL ? greylist_foreach_state(st, fn, arg) : -1;
+
+	state_free(st);
+	return r;
 }
 
 /* The keys to remove, gathered by a walk, deleted in batches. */
@@ -397,7 +439,7 @@ static int gl_collect(const char *key, size_t klen, const char *val, size_t vlen
 }
 
 /* Delete one batch; an entry refreshed since the walk stays (expiry). */
-static int gl_delete_batch(struct relaydb_txn *t, void *p)
+static int gl_delete_batch(struct state_txn *t, void *p)
 {
 	struct gl_doomed *a = p;
 	long removed = 0;
@@ -405,13 +447,13 @@ static int gl_delete_batch(struct relaydb_txn *t, void *p)
 	for (size_t i = a->at; i < a->at + a->batch; i++) {
 		char buf[GL_VALUE_MAX];
 		size_t len = 0;
-		int r = relaydb_txn_get(t, a->keys[i], a->lens[i], buf, sizeof buf, &len);
+		int r = state_txn_get(t, a->keys[i], a->lens[i], buf, sizeof buf, &len);
 
 		if (r < 0)
 			return -1;
 		if (r == 0 || (len <= sizeof buf && !gl_doomed_expired(a, buf, len)))
 			continue;
-		if ((r = relaydb_txn_del(t, a->keys[i], a->lens[i])) < 0)
+		if ((r = state_txn_del(t, a->keys[i], a->lens[i])) < 0)
 			return -1;
 		removed += r;
 	}
@@ -419,6 +461,16 @@ static int gl_delete_batch(struct relaydb_txn *t, void *p)
 }
 
 long greylist_remove(struct relaydb *db, const char *net, const char *sender,
+    const char *rcpt, time_t expired_at, long expire)
+{
+	struct state *st = state_wrap_relaydb(db);
+	long r = st != NULL ? greylist_remove_state(st, net, sender, rcpt, expired_at, expire) : -1;
+
+	state_free(st);
+	return r;
+}
+
+long greylist_remove_state(struct state *st, const char *net, const char *sender,
     const char *rcpt, time_t expired_at, long expire)
 {
 	struct gl_doomed a;
@@ -439,13 +491,13 @@ long greylist_remove(struct relaydb *db, const char *net, const char *sender,
 	a.expired_at = (long long)expired_at;
 	a.expire = expire;
 	/* Every value, junk included: a removal must be able to clear it. */
-	if (relaydb_table_foreach(db, GREYLIST_FILE, 65536, gl_collect, &a) != 0)
+	if (state_table_foreach(st, GREYLIST_FILE, 65536, gl_collect, &a) != 0)
 		rc = -1;
 	for (a.at = 0; rc == 0 && a.at < a.n; a.at += a.batch) {
 		int r;
 
 		a.batch = a.n - a.at < GL_BATCH ? a.n - a.at : GL_BATCH;
-		if ((r = relaydb_table_run(db, GREYLIST_FILE, gl_delete_batch, &a)) < 0)
+		if ((r = state_table_run(st, GREYLIST_FILE, expire, gl_delete_batch, &a)) < 0)
 			rc = -1;
 		else
 			a.removed += r;

@@ -25,6 +25,7 @@
 #include "conf.h"
 #include "net.h"
 #include "relaydb.h"
+#include "state.h"
 
 #define GREYLIST_FILE "greylist.db"
 /* A triple's text parts: a network, two paths of at most 256 bytes. */
@@ -85,6 +86,19 @@ enum greylist_verdict greylist_rcpt_check(struct relaydb *db, const struct conf 
     enum client_class cls, int authorized, const char *addr, const char *sender,
     const char *rcpt, time_t now, struct greylist_result *out);
 
+/*
+ * The same four on the shared state (state.h; relay.backend): BDB's
+ * greylist.db, or Redis, where each entry lives greylist.expire seconds
+ * after its last write. The relaydb forms above are these on a relay DB
+ * the caller holds.
+ */
+enum greylist_verdict greylist_check_state(struct state *st, const struct greylist_conf *g,
+    const char *net, const char *sender, const char *rcpt, time_t now,
+    struct greylist_result *out, char *err, size_t errlen);
+enum greylist_verdict greylist_rcpt_check_state(struct state *st, const struct conf *c,
+    enum client_class cls, int authorized, const char *addr, const char *sender,
+    const char *rcpt, time_t now, struct greylist_result *out);
+
 /* One entry, for listing. sender and rcpt are NULL for a network's entry. */
 struct greylist_entry {
 	const char *net;
@@ -105,6 +119,10 @@ int greylist_foreach(struct relaydb *db, int (*fn)(const struct greylist_entry *
  * > 0). The number removed, or -1 (relaydb_strerror).
  */
 long greylist_remove(struct relaydb *db, const char *net, const char *sender,
+    const char *rcpt, time_t expired_at, long expire);
+int greylist_foreach_state(struct state *st,
+    int (*fn)(const struct greylist_entry *e, void *arg), void *arg);
+long greylist_remove_state(struct state *st, const char *net, const char *sender,
     const char *rcpt, time_t expired_at, long expire);
 
 #endif

@@ -24,7 +24,7 @@
 #include "maildir.h"
 #include "pop3.h"
 #include "pop3_replies.h"
-#include "relaydb.h"
+#include "state.h"
 #include "sasl.h"
 #include "stats.h"
 #include "stream.h"
@@ -50,6 +50,10 @@ struct pop3 {
 	char maildir[PATH_MAX];
 	unsigned long long quota;	/* the user's quota= in bytes; 0 none */
 	int lock_fd;
+	struct state *shared;		/* state.h, made at first use */
+	char lock_token[STATE_TOKEN_MAX];	/* the mailbox lock across nodes */
+	int shared_locked;
+	time_t lock_renewed;
 	struct maildir_list msgs;
 	unsigned retrieved, deleted;
 	unsigned long long bytes_sent;
@@ -139,12 +143,24 @@ static struct maildir_msg *msg_arg(struct pop3 *p, const char *arg, size_t *num)
 	return &p->msgs.v[n - 1];
 }
 
-/* Record the client as authorized to relay, unless its range must not be. */
+/* The session's shared-state handle (state.h), made at first use; NULL: out of memory. */
+static struct state *pop3_shared(struct pop3 *p)
+{
+	if (p->shared == NULL)
+		p->shared = state_new(p->conf);
+	return p->shared;
+}
+
+/*
+ * Record the client as authorized to relay, unless its range must not be.
+ * A failed write is logged and the login goes on (SPEC 14: POP3 keeps
+ * serving mail when the shared state cannot be reached).
+ */
 static void relay_authorize(struct pop3 *p)
 {
 	const struct session_ctx *ctx = p->ctx;
-	char key[NET_ADDR_MAX], err[256];
-	struct relaydb *db;
+	char key[NET_ADDR_MAX];
+	struct state *st;
 
 	if (net_list_match(&p->conf->relay.never_authorize, &ctx->client)) {
 		log_info("relay-authorize client=%s result=skipped reason=never_authorize",
@@ -152,19 +168,79 @@ static void relay_authorize(struct pop3 *p)
 		return;
 	}
 	net_relay_key(&ctx->client, p->conf->relay.ipv6_prefix, key, sizeof key);
-	db = relaydb_open(p->conf->state_dir, err, sizeof err);
-	if (db == NULL) {
-		log_error("relay-authorize key=%s result=error reason=\"%s\"", key, err);
+	/* A handle of its own: the relay DB is not kept open for the session. */
+	if ((st = state_new(p->conf)) == NULL) {
+		log_error("relay-authorize key=%s result=error reason=\"out of memory\"", key);
 		return;
 	}
-	if (relaydb_recreated(db))
-		log_warn("relaydb result=recreated reason=\"%s\"", relaydb_strerror(db));
-	if (relaydb_authorize(db, key, p->user, time(NULL)) != 0)
-		log_error("relay-authorize key=%s result=error reason=\"%s\"",
-		    key, relaydb_strerror(db));
+	if (state_auth_put(st, key, p->user, time(NULL)) != 0)
+		log_error("relay-authorize key=%s result=error backend=%s reason=\"%s\"",
+		    key, state_backend_name(st), state_strerror(st));
 	else
 		log_info("relay-authorize key=%s user=%s", key, log_q(p->user));
-	relaydb_close(db);
+	state_free(st);
+}
+
+/*
+ * The mailbox lock across nodes (state.h; with Redis), taken after this
+ * node's flock: 1 go on, 0 another session holds it ([IN-USE]). Redis
+ * unreachable: the flock alone, logged (SPEC 14: POP3 keeps serving).
+ */
+static int shared_lock_take(struct pop3 *p)
+{
+	int r;
+
+	if (pop3_shared(p) == NULL)
+		return 1;
+	r = state_lock_take(p->shared, p->user, p->lock_token, sizeof p->lock_token);
+	if (r < 0) {
+		log_error("state backend=%s op=lock user=%s result=error reason=\"%s\"",
+		    state_backend_name(p->shared), log_q(p->user), state_strerror(p->shared));
+		return 1;
+	}
+	if (r == 1) {
+		p->shared_locked = 1;
+		p->lock_renewed = time(NULL);
+	}
+	return r;
+}
+
+/*
+ * Before each command: keep the lock alive (at most once a second). 0,
+ * or -1 when another session holds it now (ours expired): the session
+ * must end without touching the mailbox.
+ */
+static int shared_lock_renew(struct pop3 *p)
+{
+	time_t now = time(NULL);
+	int r;
+
+	if (!p->shared_locked || now == p->lock_renewed)
+		return 0;
+	r = state_lock_renew(p->shared, p->user, p->lock_token);
+	if (r < 0) {
+		log_error("state backend=%s op=lock-renew user=%s result=error reason=\"%s\"",
+		    state_backend_name(p->shared), log_q(p->user), state_strerror(p->shared));
+		return 0;
+	}
+	p->lock_renewed = now;
+	if (r == 0) {
+		p->shared_locked = 0;
+		log_warn("lock user=%s result=lost", log_q(p->user));
+		return -1;
+	}
+	return 0;
+}
+
+/* Release the lock across nodes, only while it is still ours (state.h). */
+static void shared_lock_release(struct pop3 *p)
+{
+	if (!p->shared_locked)
+		return;
+	p->shared_locked = 0;
+	if (state_lock_release(p->shared, p->user, p->lock_token) < 0)
+		log_error("state backend=%s op=unlock user=%s result=error reason=\"%s\"",
+		    state_backend_name(p->shared), log_q(p->user), state_strerror(p->shared));
 }
 
 /*
@@ -240,9 +316,17 @@ static void login_finish(struct pop3 *p, const char *method)
 		}
 		return;
 	}
+	if (shared_lock_take(p) == 0) {
+		maildir_unlock(p->lock_fd);
+		p->lock_fd = -1;
+		log_info("login user=%s result=in-use where=other-node", log_q(p->user));
+		reply(p, POP3_ERR_IN_USE);
+		return;
+	}
 	if (maildir_scan(p->maildir, &p->msgs) != 0) {
 		log_error("login user=%s result=error reason=\"scan: %s\"",
 		    log_q(p->user), strerror(errno));
+		shared_lock_release(p);
 		maildir_unlock(p->lock_fd);
 		p->lock_fd = -1;
 		reply(p, POP3_ERR_MAILBOX);
@@ -495,6 +579,7 @@ static void cmd_quit(struct pop3 *p, char *arg)
 	}
 	quota_release(p, freed, nfreed);
 	/* Release the lock before the reply, so the client may log in at once. */
+	shared_lock_release(p);
 	maildir_unlock(p->lock_fd);
 	p->lock_fd = -1;
 	log_info("logout user=%s retrieved=%u deleted=%u bytes=%llu", log_q(p->user),
@@ -796,6 +881,11 @@ int pop3_session_run(const struct session_ctx *ctx)
 			log_info("close reason=%s", r == STREAM_EOF ? "disconnect" : "error");
 			break;
 		}
+		if (shared_lock_renew(&p) != 0) {
+			/* Another session took the mailbox: leave it untouched. */
+			reply(&p, POP3_ERR_IN_USE);
+			break;
+		}
 		dispatch(&p, line, len);
 		/* A PASS or AUTH line carries a password: gone before the next. */
 		explicit_bzero(line, len);
@@ -805,8 +895,10 @@ int pop3_session_run(const struct session_ctx *ctx)
 		/* Dropped without QUIT: nothing is deleted (RFC 1939 §6). */
 		log_info("logout user=%s retrieved=%u deleted=0 reason=no-quit",
 		    log_q(p.user), p.retrieved);
+		shared_lock_release(&p);
 		maildir_unlock(p.lock_fd);
 	}
+	state_free(p.shared);
 	maildir_list_free(&p.msgs);
 	stream_free(&p.st);
 	/* The last line of every session, as in SMTP. */

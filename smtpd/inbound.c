@@ -62,7 +62,7 @@ int smtp_inbound_check(struct smtp *s, const struct smtp_path *path, enum auth_s
 			return refuse(s, path, STAT_REJECT_DNSBL, "dnsbl");
 		}
 	}
-	if (c->greylist.enabled && greylist_rcpt_check(smtp_relaydb(s), c, s->ctx->class,
+	if (c->greylist.enabled && greylist_rcpt_check_state(smtp_state(s), c, s->ctx->class,
 	    authorized, s->ctx->client_text, s->sender.mailbox, path->mailbox, time(NULL),
 	    &g) == GREYLIST_DEFER) {
 		smtp_reply(s, &SMTP_GREYLISTED, NULL);

@@ -40,6 +40,8 @@ R(SMTP_AUTH_ALREADY,   503, "5.5.1", "Error: already authenticated");
 R(SMTP_AUTH_IN_MAIL,   503, "5.5.1", "Error: MAIL transaction in progress");
 R(SMTP_AUTH_NEED_TLS,  538, "5.7.11", "Encryption required for requested authentication mechanism");
 R(SMTP_LOCAL_ERROR,    451, "4.3.0", "Error: local error in processing, try again later");
+/* The shared state (relay.backend, Redis) could not say whether the client may relay. */
+R(SMTP_STATE_TEMPFAIL, 451, "4.3.0", "Temporary lookup failure, try again later");
 R(SMTP_NO_STORAGE,     452, "4.3.1", "Insufficient system storage");
 R(SMTP_TOO_MANY_RCPT,  452, "4.5.3", "Error: too many recipients");
 R(SMTP_UNKNOWN,        500, "5.5.2", "Error: command not recognized");

@@ -285,45 +285,63 @@ static void cmd_ehlo(struct smtp *s, char *arg)
 		stream_printf(&s->st, "250%c%s\r\n", i + 1 == n ? ' ' : '-', ext[i]);
 }
 
-/*
- * Is the client authorized by a recent POP3 login (docs/PROTOCOL.md, relay
- * policy)?
- */
-/* The session's relay DB handle, opened at first use; NULL when it failed. */
-static struct relaydb *session_relaydb(struct smtp *s)
+/* The session's shared-state handle, made at first use (NULL: out of memory). */
+static struct state *session_state(struct smtp *s)
 {
-	char err[256];
-
-	if (s->db == NULL && !s->db_failed) {
-		s->db = relaydb_open(s->conf->state_dir, err, sizeof err);
-		if (s->db == NULL) {
-			s->db_failed = 1;
-			log_error("relaydb result=error reason=\"%s\"", err);
-		} else if (relaydb_recreated(s->db))
-			log_warn("relaydb result=recreated reason=\"%s\"",
-			    relaydb_strerror(s->db));
-	}
-	return s->db;
+	if (s->shared == NULL && (s->shared = state_new(s->conf)) == NULL)
+		log_error("state result=error reason=\"out of memory\"");
+	return s->shared;
 }
 
+/* The local relay DB (greylist), opened at first use; NULL when it failed (logged once). */
 struct relaydb *smtp_relaydb(struct smtp *s)
 {
-	return session_relaydb(s);
+	struct relaydb *db;
+
+	if (session_state(s) == NULL)
+		return NULL;
+	db = state_relaydb(s->shared);
+	if (db == NULL && !s->db_failed) {
+		s->db_failed = 1;
+		log_error("relaydb result=error reason=\"%s\"", state_strerror(s->shared));
+	}
+	return db;
 }
 
+/*
+ * The session's shared state for the greylist (inbound.c): with BDB only
+ * once the relay DB opened (its failure logged once); NULL otherwise.
+ */
+struct state *smtp_state(struct smtp *s)
+{
+	if (session_state(s) == NULL)
+		return NULL;
+	if (s->conf->relay.backend != RELAY_BACKEND_REDIS && smtp_relaydb(s) == NULL)
+		return NULL;
+	return s->shared;
+}
+
+/*
+ * Is the client authorized by a recent POP3 login (docs/PROTOCOL.md, relay
+ * policy)? A lookup that fails is remembered: the refusal it leads to is a
+ * 451, never a 553 nor a relay (SPEC 14: fail closed, and temporarily).
+ */
 static enum auth_source pop_authorized(struct smtp *s)
 {
 	char key[NET_ADDR_MAX];
 	int r;
 
-	if (session_relaydb(s) == NULL)
+	if (session_state(s) == NULL) {
+		s->state_failed = 1;
 		return AUTH_SOURCE_NONE;
+	}
 	net_relay_key(&s->ctx->client, s->conf->relay.ipv6_prefix, key, sizeof key);
-	r = relaydb_is_authorized(s->db, key, time(NULL),
-	    s->conf->relay.authorization_ttl);
-	if (r < 0)
-		log_error("relaydb key=%s result=error reason=\"%s\"", key,
-		    relaydb_strerror(s->db));
+	r = state_auth_get(s->shared, key, time(NULL), NULL, 0, NULL);
+	if (r < 0) {
+		s->state_failed = 1;
+		log_error("state backend=%s op=lookup key=%s result=error reason=\"%s\"",
+		    state_backend_name(s->shared), key, state_strerror(s->shared));
+	}
 	return r == 1 ? AUTH_SOURCE_POP : AUTH_SOURCE_NONE;
 }
 
@@ -334,6 +352,24 @@ static enum auth_source auth_source(struct smtp *s)
 	if (s->ctx->class == CLIENT_TRUSTED)
 		return AUTH_SOURCE_NONE;
 	return pop_authorized(s);
+}
+
+/*
+ * A refusal for want of an authorization while the lookup of the POP3
+ * logins failed (Redis unreachable): 451 4.3.0 instead, reason
+ * "state-error" (SPEC 14: fail closed, never open, and only for now).
+ * Returns the reply to send: reply, or the 451.
+ */
+static const struct smtp_reply *lookup_failed(struct smtp *s, struct smtp_decision *d,
+    const struct smtp_reply *reply)
+{
+	if (d->accept || !s->state_failed)
+		return reply;
+	if (d->verdict != SMTP_VERDICT_FIRST_POP && d->verdict != SMTP_VERDICT_DENIED &&
+	    d->verdict != SMTP_VERDICT_AUTH_REQUIRED)
+		return reply;
+	d->reason = "state-error";
+	return &SMTP_STATE_TEMPFAIL;
 }
 
 int smtp_client_authorized(struct smtp *s)
@@ -483,9 +519,9 @@ static void authorized_user(struct smtp *s, enum auth_source auth, char *user,
 	user[0] = '\0';
 	if (auth == AUTH_SOURCE_SMTP)
 		(void)str_copy(user, len, s->auth_user);
-	else if (auth == AUTH_SOURCE_POP && session_relaydb(s) != NULL) {
+	else if (auth == AUTH_SOURCE_POP && session_state(s) != NULL) {
 		net_relay_key(&s->ctx->client, s->conf->relay.ipv6_prefix, key, sizeof key);
-		if (relaydb_lookup(s->db, key, NULL, user, len) != 1)
+		if (state_auth_get(s->shared, key, time(NULL), user, len, NULL) != 1)
 			user[0] = '\0';
 	}
 	if (strchr(user, '@') == NULL)
@@ -547,11 +583,12 @@ static void cmd_mail(struct smtp *s, char *arg)
 	 * smtps need the relay DB here (for their 530).
 	 */
 	user[0] = '\0';
+	s->state_failed = 0;
 	if (smtp_policy_mail(s->ctx->service, s->ctx->class,
 	    s->ctx->service == SERVICE_SMTP ? s->smtp_auth : auth_source(s), &d) &&
 	    !mail_sender_check(s, &sender_d, user, sizeof user))
 		d = sender_d;	/* a refusal; an accepted MAIL keeps its reason */
-	reply = smtp_verdict_reply(d.verdict, 0, s->esmtp, NULL);
+	reply = lookup_failed(s, &d, smtp_verdict_reply(d.verdict, 0, s->esmtp, NULL));
 	if (!d.accept) {
 		log_info("mail from=%s result=reject code=%d reason=%s%s%s",
 		    log_qaddr(s->sender.mailbox), reply->code, d.reason,
@@ -734,7 +771,7 @@ static int rcpt_rate_check(struct smtp *s, enum auth_source auth,
 
 	if (s->ctx->class == CLIENT_TRUSTED ||
 	    (l->outbound_per_user_hour == 0 && l->outbound_per_ip_hour == 0) ||
-	    session_relaydb(s) == NULL)
+	    session_state(s) == NULL)
 		return 1;
 	authorized_user(s, auth, user, sizeof user);
 	net_relay_key(&s->ctx->client, s->conf->relay.ipv6_prefix, addr, sizeof addr);
@@ -747,9 +784,9 @@ static int rcpt_rate_check(struct smtp *s, enum auth_source auth,
 		v[1].key = akey;
 		v[1].limit = l->outbound_per_ip_hour;
 	}
-	r = relaydb_rate_take(s->db, v, 2, time(NULL), l->outbound_window);
+	r = state_rate_take(s->shared, v, 2, time(NULL));
 	if (r < 0) {
-		log_error("ratelimit result=error reason=\"%s\"", relaydb_strerror(s->db));
+		log_error("ratelimit result=error reason=\"%s\"", state_strerror(s->shared));
 		return 1;
 	}
 	if (v[0].first)
@@ -821,11 +858,12 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 		return;
 	}
 	kind = smtp_classify_rcpt(&path, s->conf->domains, s->conf->ndomains);
+	s->state_failed = 0;
 	if (kind == SMTP_RCPT_REMOTE || s->ctx->class == CLIENT_CUSTOMER ||
 	    s->ctx->service != SERVICE_SMTP)
 		auth = auth_source(s);
 	smtp_policy_decide(s->ctx->service, s->ctx->class, auth, kind, &d);
-	reply = smtp_verdict_reply(d.verdict, 1, s->esmtp, path.mailbox);
+	reply = lookup_failed(s, &d, smtp_verdict_reply(d.verdict, 1, s->esmtp, path.mailbox));
 	if (!d.accept) {
 		enum stats_reject why = verdict_replies[d.verdict].stat;
 
@@ -838,7 +876,8 @@ static void cmd_rcpt(struct smtp *s, char *arg)
 		else
 			s->unlogged[why]++;
 		smtp_reply(s, reply, path.mailbox);
-		smtp_count_error(s);
+		if (reply != &SMTP_STATE_TEMPFAIL)	/* ours, not the client's error */
+			smtp_count_error(s);
 		return;
 	}
 	if (d.relay && !rcpt_rate_check(s, auth, &rate)) {
@@ -1145,8 +1184,7 @@ int smtp_session_run(const struct session_ctx *ctx)
 	smtp_transaction_reset(&s);
 	free(s.rcpt_paths);
 	smtp_milters_close(&s);
-	if (s.db != NULL)
-		relaydb_close(s.db);
+	state_free(s.shared);
 	if (s.resolver != NULL)
 		dns_resolver_free(s.resolver);
 	if (s.aliases_loaded)

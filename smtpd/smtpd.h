@@ -14,6 +14,7 @@
 #include "policy.h"
 #include "recipient.h"
 #include "relaydb.h"
+#include "state.h"
 #include "session.h"
 #include "smtp_replies.h"
 #include "stats.h"
@@ -44,11 +45,12 @@ struct smtp {
 	enum auth_source smtp_auth;	/* AUTH_SOURCE_SMTP once AUTH passed */
 	char auth_user[256];
 	struct session_auth auth;	/* failed logins, the last pause */
-	struct relaydb *db;
+	struct state *shared;		/* shared state (state.h), made at first use */
 	struct dns_resolver *resolver;	/* for the DNSBL zones, made on first use */
 	int resolver_failed;
 	struct dnsbl_cache dnsbl;	/* the zones' answer for this client */
-	int db_failed;
+	int db_failed;			/* the relay DB failed to open: logged once */
+	int state_failed;		/* an authorization lookup failed (451, not 553) */
 	struct aliases aliases;
 	int aliases_loaded;
 	/* the transaction */
@@ -119,6 +121,8 @@ struct smtp_path;
 int smtp_inbound_check(struct smtp *s, const struct smtp_path *path, enum auth_source auth);
 /* The session's relay DB handle, opened on first use (NULL when it failed, logged). */
 struct relaydb *smtp_relaydb(struct smtp *s);
+/* Its shared state (state.h) for the greylist; NULL when BDB failed to open (logged). */
+struct state *smtp_state(struct smtp *s);
 
 /* Trusted, or authorized by SMTP AUTH or a recent POP3 login. */
 int smtp_client_authorized(struct smtp *s);

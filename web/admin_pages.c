@@ -147,7 +147,7 @@ static int count_one(const struct admin_relay *r, void *arg)
 /* The relay table's entries, -1 when it cannot be read. */
 static long relay_count(struct web *w)
 {
-	struct relaydb *db = web_db(w);
+	struct state *db = web_state(w);
 	char err[256];
 	long n = 0;
 
@@ -452,13 +452,13 @@ static void relay_page(struct web *w, int status, const char *msg, const char *e
 {
 	struct html content = HTML_INIT, rows = HTML_INIT, menu = HTML_INIT;
 	struct rows_arg a = { w, &rows, 0 };
-	struct relaydb *db = web_db(w);
+	struct state *db = web_state(w);
 	char err[512], count[24], minutes[24];
 
 	if (db == NULL || admin_relay_list(db, w->conf, time(NULL), relay_row, &a, err,
 	    sizeof err) != 0) {
 		log_error("web admin user=%s what=relay result=error reason=\"%s\"",
-		    log_q(w->sess.address), db == NULL ? "relay DB" : log_qtext(err));
+		    log_q(w->sess.address), db == NULL ? "relay table" : log_qtext(err));
 		web_error(w, 503, "Try again later", "The relay table cannot be read just now.");
 		html_free(&rows);
 		return;
@@ -491,14 +491,14 @@ void web_admin_relay(struct web *w)
 static void relay_change(struct web *w, int add)
 {
 	struct buf addr = BUF_INIT;
-	struct relaydb *db;
+	struct state *db;
 	const char *what = add ? "relay-add" : "relay-delete";
 	char err[1024];
 	int r;
 
 	if (form(w, "address", &addr, 128) != 0 || str(&addr)[0] == '\0') {
 		admin_refused(w, relay_page, what, "an IP address is needed");
-	} else if ((db = web_db(w)) == NULL) {
+	} else if ((db = web_state(w)) == NULL) {
 		admin_refused(w, relay_page, what, "the relay table cannot be opened");
 	} else {
 		r = add ? admin_relay_add(db, w->conf, str(&addr), time(NULL), w->sess.address,

@@ -172,9 +172,9 @@ static void usage_render(struct web *w, const struct user_options *o, struct htm
 static void send_render(struct web *w, struct html *out)
 {
 	const struct conf *c = w->conf;
-	char key[NET_ADDR_MAX], user[RELAYDB_USER_MAX + 1], until[32], minutes[16];
-	struct relaydb *db;
-	time_t when, now = time(NULL);
+	char key[NET_ADDR_MAX], until[32], minutes[16];
+	struct state *st;
+	time_t end, now = time(NULL);
 	struct tm tm;
 
 	(void)str_format(minutes, sizeof minutes, "%ld", c->relay.authorization_ttl / 60);
@@ -191,10 +191,7 @@ static void send_render(struct web *w, struct html *out)
 		return;
 	}
 	net_relay_key(&w->ctx->client, c->relay.ipv6_prefix, key, sizeof key);
-	if ((db = web_db(w)) != NULL &&
-	    relaydb_lookup(db, key, &when, user, sizeof user) == 1 &&
-	    now - when < c->relay.authorization_ttl) {
-		time_t end = when + c->relay.authorization_ttl;
+	if ((st = web_state(w)) != NULL && state_auth_get(st, key, now, NULL, 0, &end) == 1) {
 		/* Not who checked: behind one NAT that may be another customer. */
 		const struct html_var v[] = { HTML_TEXT("client", w->ctx->client_text),
 			HTML_TEXT("until", until) };

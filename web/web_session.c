@@ -44,6 +44,20 @@ struct relaydb *web_db(struct web *w)
 	return w->db;
 }
 
+struct state *web_state(struct web *w)
+{
+	struct relaydb *db;
+
+	if (w->shared != NULL)
+		return w->shared;
+	if (w->conf->relay.backend == RELAY_BACKEND_REDIS) {
+		w->shared = state_new(w->conf);
+	} else if ((db = web_db(w)) != NULL && (w->shared = state_new(w->conf)) != NULL) {
+		state_borrow_relaydb(w->shared, db);
+	}
+	return w->shared;
+}
+
 int web_field(const struct web *w, const char *name, struct buf *out, size_t max)
 {
 	return http_form_get(w->req->body.s, w->req->body.len, name, out, max);
@@ -450,6 +464,7 @@ int web_session_run(const struct session_ctx *ctx)
 			;
 	}
 	log_info("disconnect");
+	state_free(w.shared);
 	relaydb_close(w.db);
 	buf_free(&w.body);
 	stream_free(&w.st);

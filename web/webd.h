@@ -8,6 +8,7 @@
 #include "html.h"
 #include "http.h"
 #include "relaydb.h"
+#include "state.h"
 #include "session.h"
 #include "stream.h"
 #include "websession.h"
@@ -25,6 +26,7 @@ struct web {
 	const struct conf *conf;
 	struct stream st;
 	struct relaydb *db;		/* opened at first use, see web_db */
+	struct state *shared;		/* relay.backend's state, see web_state */
 	const struct http_request *req;
 	struct websession sess;
 	int logged_in;
@@ -40,6 +42,12 @@ struct web {
 
 /* The relay DB environment (sessions, relay table); NULL when it cannot be opened. */
 struct relaydb *web_db(struct web *w);
+/*
+ * The shared state of relay.backend (state.h) for the relay table: on the
+ * Berkeley DB over web_db's handle, on Redis its own connection. NULL
+ * when it cannot be had.
+ */
+struct state *web_state(struct web *w);
 
 /* A page: content (a fragment) in the layout, with the notice of code msg (or NULL). */
 void web_page(struct web *w, int status, const char *title, const struct html *content,

@@ -26,6 +26,7 @@
 #include "queue.h"
 #include "queue_admin.h"
 #include "relay_admin.h"
+#include "state.h"
 #include "relaydb.h"
 #include "users.h"
 #include "user_forward.h"
@@ -431,6 +432,7 @@ static void test_relay(void)
 {
 	char err[1024], key[NET_ADDR_MAX], *log;
 	struct relaydb *db;
+	struct state *st;
 	struct buf b = BUF_INIT;
 	time_t t0 = 1700000000;
 	long removed;
@@ -440,6 +442,9 @@ static void test_relay(void)
 	CU_ASSERT_EQUAL(conf.relay.ipv6_prefix, 64);
 	db = relaydb_open(conf.state_dir, err, sizeof err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(db);
+	st = state_new(&conf);	/* the Berkeley DB backend, over db */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+	state_borrow_relaydb(st, db);
 	log_capture();
 	CU_ASSERT_EQUAL(admin_relay_key(&conf, "2001:db8:1:2::5", key, sizeof key, err,
 	    sizeof err), 0);
@@ -447,36 +452,37 @@ static void test_relay(void)
 	CU_ASSERT_EQUAL(admin_relay_key(&conf, "10.0.0.0/8", key, sizeof key, err, sizeof err), -1);
 	CU_ASSERT_STRING_EQUAL(err, "not an IP address (or an IPv6 /64 network): 10.0.0.0/8");
 
-	CU_ASSERT_EQUAL(admin_relay_add(db, &conf, "192.0.2.7", t0, ACTOR, err, sizeof err), 0);
-	CU_ASSERT_EQUAL(admin_relay_add(db, &conf, "2001:db8:1:2::5", t0 - 1000, ACTOR, err,
+	CU_ASSERT_EQUAL(admin_relay_add(st, &conf, "192.0.2.7", t0, ACTOR, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(admin_relay_add(st, &conf, "2001:db8:1:2::5", t0 - 1000, ACTOR, err,
 	    sizeof err), 0);
-	CU_ASSERT_EQUAL(admin_relay_add(db, &conf, "nonsense", t0, ACTOR, err, sizeof err), -1);
+	CU_ASSERT_EQUAL(admin_relay_add(st, &conf, "nonsense", t0, ACTOR, err, sizeof err), -1);
 	CU_ASSERT_EQUAL(relaydb_is_authorized(db, "192.0.2.7", t0 + 10, 1800), 1);
 
 	/* Listed at t0 + 100: the seconds left, never below 0. */
-	CU_ASSERT_EQUAL(admin_relay_list(db, &conf, t0 + 100, relay_collect, &b, err,
+	CU_ASSERT_EQUAL(admin_relay_list(st, &conf, t0 + 100, relay_collect, &b, err,
 	    sizeof err), 0);
 	buf_appendc(&b, '\0');
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.s, "192.0.2.7 1700000000 1700 admin\n"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.s, "2001:db8:1:2::/64 1699999000 700 admin\n"));
 	buf_reset(&b);
-	CU_ASSERT_EQUAL(admin_relay_list(db, &conf, t0 + 5000, relay_collect, &b, err,
+	CU_ASSERT_EQUAL(admin_relay_list(st, &conf, t0 + 5000, relay_collect, &b, err,
 	    sizeof err), 0);
 	buf_appendc(&b, '\0');
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.s, "192.0.2.7 1700000000 0 admin\n"));
 
-	CU_ASSERT_EQUAL(admin_relay_delete(db, &conf, "192.0.2.7", ACTOR, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(admin_relay_delete(st, &conf, "192.0.2.7", ACTOR, err, sizeof err), 0);
 	CU_ASSERT_EQUAL(relaydb_is_authorized(db, "192.0.2.7", t0 + 10, 1800), 0);
-	CU_ASSERT_EQUAL(admin_relay_delete(db, &conf, "192.0.2.7", ACTOR, err, sizeof err), -1);
+	CU_ASSERT_EQUAL(admin_relay_delete(st, &conf, "192.0.2.7", ACTOR, err, sizeof err), -1);
 	CU_ASSERT_STRING_EQUAL(err, "no relay entry for 192.0.2.7");
 
 	/* At t0 + 900 the IPv6 entry (from t0 - 1000) has expired; the new one not. */
-	CU_ASSERT_EQUAL(admin_relay_add(db, &conf, "198.51.100.1", t0, ACTOR, err, sizeof err), 0);
-	CU_ASSERT_EQUAL(admin_relay_expire(db, &conf, t0 + 900, ACTOR, &removed, err,
+	CU_ASSERT_EQUAL(admin_relay_add(st, &conf, "198.51.100.1", t0, ACTOR, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(admin_relay_expire(st, &conf, t0 + 900, ACTOR, &removed, err,
 	    sizeof err), 0);
 	CU_ASSERT_EQUAL(removed, 1);
 	CU_ASSERT_EQUAL(relaydb_lookup(db, "2001:db8:1:2::/64", NULL, NULL, 0), 0);
 	CU_ASSERT_EQUAL(relaydb_lookup(db, "198.51.100.1", NULL, NULL, 0), 1);
+	state_free(st);
 	relaydb_close(db);
 
 	log = log_release();
