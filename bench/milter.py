@@ -2,7 +2,7 @@
 """bench/milter.py: the one mail filter of a bench/compare --milter run,
 shared by ispmaild (milters) and Postfix (smtpd_milters).
 
-    bench/milter.py accept|rspamd DIR
+    bench/milter.py accept|rspamd DIR [WORKERS]
 
 accept: the scripted python3-milter filter of the interop tests
 (tests/interop/milter_filter.py) with the action "continue": every
@@ -10,7 +10,8 @@ callback of every stage answers continue, so each message goes through
 the whole milter conversation and is accepted.
 rspamd: a private rspamd, the proxy worker in milter mode, from the
 configuration tests/interop/milter_rspamd.py writes (nothing leaves the
-machine; no system service is touched).
+machine; no system service is touched), with WORKERS proxy worker
+processes (its `count`; default 1, the interop test's).
 
 Prints "ready PORT" once the filter accepts connections on
 127.0.0.1:PORT, then runs until SIGTERM or SIGINT, and stops the filter.
@@ -87,14 +88,16 @@ class Scripted:
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("accept", "rspamd"):
-        sys.stderr.write("usage: bench/milter.py accept|rspamd DIR\n")
+    if len(sys.argv) not in (3, 4) or sys.argv[1] not in ("accept", "rspamd") or \
+            (len(sys.argv) == 4 and not sys.argv[3].isdigit()):
+        sys.stderr.write("usage: bench/milter.py accept|rspamd DIR [WORKERS]\n")
         return 2
     kind, folder = sys.argv[1], sys.argv[2]
+    workers = int(sys.argv[3]) if len(sys.argv) == 4 else 1
     os.makedirs(folder, exist_ok=True)
     if kind == "rspamd":
         import milter_rspamd  # the interop test's private rspamd
-        flt = milter_rspamd.Rspamd()
+        flt = milter_rspamd.Rspamd(count=max(1, workers))
     else:
         flt = Scripted(folder)
     stop = []

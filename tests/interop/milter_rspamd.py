@@ -78,7 +78,7 @@ worker "rspamd_proxy" {
     bind_socket = "127.0.0.1:%(port)d";
     milter = yes;
     timeout = 120s;
-    count = 1;
+    count = %(count)d;
     upstream "local" {
         default = yes;
         self_scan = yes;
@@ -105,7 +105,8 @@ skip_authenticated = false;
 class Rspamd:
     """A private rspamd: proxy worker in milter mode on a free port."""
 
-    def __init__(self):
+    def __init__(self, count=1):
+        """count: proxy worker processes (bench/milter.py may ask for more)."""
         self.dir = tempfile.mkdtemp(prefix="rspamd-")
         os.chmod(self.dir, 0o755)
         self.port = T.free_port()
@@ -113,7 +114,7 @@ class Rspamd:
         self.proc = None
         for d in ("local.d", "db", "run", "log"):
             os.makedirs(os.path.join(self.dir, d))
-        self._write("rspamd.conf", CONF % {"port": self.port})
+        self._write("rspamd.conf", CONF % {"port": self.port, "count": count})
         self._write("local.d/options.inc", OPTIONS)
         self._write("local.d/milter_headers.conf", HEADERS)
         for m in OFF:

@@ -3,13 +3,27 @@
  * command encoded byte for byte, every filter reply decoded from a stream
  * fed whole and one byte at a time, malformed and oversized packets
  * refused; and the header edits of filter/milter.c applied to a stored
- * message. tests/interop/milter_wire.py runs the same code against a real
+ * message; and what filter/milter.c puts on the wire for a filter that
+ * asked for no replies (an in-process filter, the client in a child):
+ * the no-reply packets of a message batched into one write with the end
+ * of message, no macros for a step the filter asked not to get,
+ * TCP_NODELAY on a TCP connection, nothing pending lost at QUIT.
+ * tests/interop/milter_wire.py runs the same code against a real
  * libmilter filter.
  */
 #include "config.h"
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cutap.h"
 #include "milter.h"
@@ -487,6 +501,280 @@ static void test_edit_shapes(void)
 	applied(&e, "Subject: old\n\nb\n", "Subject: old\n\nb\n");
 }
 
+/* ---- the wire, against an in-process filter ---- */
+
+/* Every step but the end of message without a reply: rspamd's choice. */
+#define NR_ALL (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT | \
+	SMFIP_NR_DATA | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY)
+
+/* n bytes from fd, waiting at most 20 s in all: 0, or -1. */
+static int read_full(int fd, void *p, size_t n)
+{
+	char *c = p;
+	size_t got = 0;
+
+	while (got < n) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		ssize_t r;
+
+		if (poll(&pfd, 1, 20000) <= 0)
+			return -1;
+		r = read(fd, c + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* One packet's command and first data byte ("D" + the macro stage, "M"):
+   appended to seen; the command, or -1 at the end of the stream. */
+static int read_packet(int fd, char *seen, size_t cap)
+{
+	unsigned char len[4];
+	char data[70000];
+	size_t n, k = strlen(seen);
+
+	if (read_full(fd, len, 4) < 0)
+		return -1;
+	n = (size_t)len[0] << 24 | (size_t)len[1] << 16 | (size_t)len[2] << 8 | len[3];
+	if (n == 0 || n > sizeof data || read_full(fd, data, n) < 0)
+		return -1;
+	if (k + 4 < cap) {
+		seen[k++] = data[0];
+		if (data[0] == SMFIC_MACRO && n > 1)
+			seen[k++] = data[1];
+		seen[k++] = ' ';
+		seen[k] = '\0';
+	}
+	return (unsigned char)data[0];
+}
+
+static void put32(unsigned char *p, unsigned v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+/* The filter's side of the negotiation: version 6, no actions, steps. */
+static int reply_optneg(int fd, unsigned steps)
+{
+	unsigned char p[17];
+
+	put32(p, 13);
+	p[4] = 'O';
+	put32(p + 5, 6);
+	put32(p + 9, 0);
+	put32(p + 13, steps);
+	return write(fd, p, sizeof p) == (ssize_t)sizeof p ? 0 : -1;
+}
+
+/* Does this process hold a TCP socket to port with TCP_NODELAY on? 1, 0,
+   or -1 when it holds none. */
+static int nodelay_to(unsigned port)
+{
+	int fd;
+
+	for (fd = 3; fd < 1024; fd++) {
+		struct sockaddr_in sin;
+		socklen_t sl = sizeof sin;
+		int on = 0;
+		socklen_t ol = sizeof on;
+
+		if (getpeername(fd, (struct sockaddr *)&sin, &sl) < 0 ||
+		    sin.sin_family != AF_INET || ntohs(sin.sin_port) != port)
+			continue;
+		if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &ol) < 0)
+			return 0;
+		return on != 0;
+	}
+	return -1;
+}
+
+/*
+ * The MTA side, in the child: one message through milter.c, stopping
+ * before the end of message until the parent says go (the byte on go),
+ * after telling it (the byte on at); then a MAIL that the filter need not
+ * answer, and QUIT. Exit 0, or the number of the step that went wrong.
+ */
+static void client_child(const char *address, unsigned port, int at, int go)
+{
+	struct milter_conf conf = { "t", address, 20, MILTER_ON_ERROR_TEMPFAIL };
+	struct milter_conn conn = { "mx.example.test", "smtp", "192.0.2.7", 4321,
+		AF_INET, "" };
+	struct milter_verdict v;
+	struct milter_edits e = { NULL, 0 };
+	struct milter *m;
+	char c = 'x';
+
+	m = milter_open(&conf, &conn, &v);
+	if (v.action != MILTER_CONTINUE)
+		_exit(10);
+	if (port != 0 && nodelay_to(port) != 1)
+		_exit(11);
+	milter_helo(m, "client.example.net", &v);
+	milter_mail(m, "s@example.net", NULL, "", &v);
+	milter_rcpt(m, "a@example.test", NULL, &v);
+	milter_set_queue_id(m, "Q1");
+	milter_data(m, &v);
+	milter_header(m, "Subject", " hi", &v);
+	milter_eoh(m, &v);
+	milter_body(m, "body\n", 5, &v);
+	if (v.action != MILTER_CONTINUE)
+		_exit(12);
+	if (write(at, &c, 1) != 1 || read(go, &c, 1) != 1)
+		_exit(13);
+	milter_eom(m, &v, &e);
+	if (v.action != MILTER_CONTINUE)
+		_exit(14);
+	milter_mail(m, "s2@example.net", NULL, "", &v);
+	milter_close(m);
+	_exit(0);
+}
+
+struct wire {
+	int tcp;		/* over TCP (else a unix socket) */
+	unsigned steps;		/* what the filter asks for */
+	int pending_at_eom;	/* bytes readable before the end of message */
+	char message[512];	/* the packets up to the end of message */
+	char after[256];	/* the packets after it */
+	int status;		/* the child's exit status */
+};
+
+/* Run the child against a filter here that asks for w->steps. */
+static void wire_run(struct wire *w)
+{
+	char path[300], address[320];
+	int lfd, cfd = -1, at[2], go[2], st = 0;
+	unsigned port = 0;
+	pid_t pid;
+	char c;
+
+	memset(w->message, 0, sizeof w->message);
+	memset(w->after, 0, sizeof w->after);
+	w->pending_at_eom = -1;
+	w->status = -1;
+	if (w->tcp) {
+		struct sockaddr_in sin;
+		socklen_t sl = sizeof sin;
+
+		memset(&sin, 0, sizeof sin);
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		lfd = socket(AF_INET, SOCK_STREAM, 0);
+		CU_ASSERT_FATAL(lfd >= 0 && bind(lfd, (struct sockaddr *)&sin, sizeof sin) == 0);
+		CU_ASSERT_FATAL(getsockname(lfd, (struct sockaddr *)&sin, &sl) == 0);
+		port = ntohs(sin.sin_port);
+		snprintf(address, sizeof address, "127.0.0.1:%u", port);
+	} else {
+		struct sockaddr_un un;
+
+		memset(&un, 0, sizeof un);
+		un.sun_family = AF_UNIX;
+		snprintf(path, sizeof path, "%s/f.sock", cutap_tmpdir());
+		unlink(path);
+		CU_ASSERT_FATAL(strlen(path) < sizeof un.sun_path);
+		memcpy(un.sun_path, path, strlen(path) + 1);
+		lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+		CU_ASSERT_FATAL(lfd >= 0 && bind(lfd, (struct sockaddr *)&un, sizeof un) == 0);
+		snprintf(address, sizeof address, "unix:%s", path);
+	}
+	CU_ASSERT_FATAL(listen(lfd, 4) == 0);
+	CU_ASSERT_FATAL(pipe(at) == 0 && pipe(go) == 0);
+	fflush(NULL);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		close(lfd);
+		client_child(address, port, at[1], go[0]);
+	}
+	close(at[1]);
+	close(go[0]);
+	{
+		struct pollfd pfd = { lfd, POLLIN, 0 };
+
+		if (poll(&pfd, 1, 20000) == 1)
+			cfd = accept(lfd, NULL, NULL);
+	}
+	CU_ASSERT(cfd >= 0);
+	if (cfd >= 0 && read_packet(cfd, w->message, sizeof w->message) == SMFIC_OPTNEG &&
+	    reply_optneg(cfd, w->steps) == 0 && read_full(at[0], &c, 1) == 0) {
+		struct pollfd pfd = { cfd, POLLIN, 0 };
+		int k;
+
+		/* The child is at the end of message: what has it sent? */
+		w->pending_at_eom = poll(&pfd, 1, 0) > 0;
+		w->message[0] = '\0';
+		if (write(go[1], "g", 1) == 1) {
+			while ((k = read_packet(cfd, w->message, sizeof w->message)) > 0 &&
+			    k != SMFIC_BODYEOB)
+				;
+			if (k == SMFIC_BODYEOB &&
+			    write(cfd, "\0\0\0\001c", 5) == 5)
+				while (read_packet(cfd, w->after, sizeof w->after) > 0)
+					;
+		}
+	}
+	close(go[1]);
+	close(at[0]);
+	if (waitpid(pid, &st, 0) == pid && WIFEXITED(st))
+		w->status = WEXITSTATUS(st);
+	if (cfd >= 0)
+		close(cfd);
+	close(lfd);
+}
+
+/*
+ * A filter that answers only the end of message hears of the message in
+ * one write, when its answer is wanted: not a packet (and a wait on the
+ * other side's delayed ACK) per step.
+ */
+static void test_wire_no_reply_batched(void)
+{
+	struct wire w = { .tcp = 0, .steps = NR_ALL };
+
+	wire_run(&w);
+	CU_ASSERT_EQUAL(w.status, 0);
+	CU_ASSERT_EQUAL(w.pending_at_eom, 0);
+	CU_ASSERT_STRING_EQUAL(w.message,
+	    "DC C H DM M DR R DT T L DN N B DE E ");
+	/* The MAIL after it still reaches the filter, before the QUIT. */
+	CU_ASSERT_STRING_EQUAL(w.after, "DM M Q ");
+	if (w.pending_at_eom != 0 || strcmp(w.message,
+	    "DC C H DM M DR R DT T L DN N B DE E ") != 0)
+		fprintf(stderr, "# pending %d, message: %s, after: %s\n",
+		    w.pending_at_eom, w.message, w.after);
+}
+
+/* A step the filter asked not to get: neither it nor its macros. */
+static void test_wire_no_macros_for_skipped(void)
+{
+	struct wire w = { .tcp = 0, .steps = NR_ALL | SMFIP_NOCONNECT |
+	    SMFIP_NOMAIL | SMFIP_NORCPT | SMFIP_NODATA };
+
+	wire_run(&w);
+	CU_ASSERT_EQUAL(w.status, 0);
+	CU_ASSERT_STRING_EQUAL(w.message, "H L DN N B DE E ");
+	CU_ASSERT_STRING_EQUAL(w.after, "Q ");
+	if (strcmp(w.message, "H L DN N B DE E ") != 0)
+		fprintf(stderr, "# message: %s, after: %s\n", w.message, w.after);
+}
+
+/* Over TCP: TCP_NODELAY on (checked in the child, exit 11 if not). */
+static void test_wire_tcp_nodelay(void)
+{
+	struct wire w = { .tcp = 1, .steps = NR_ALL };
+
+	wire_run(&w);
+	CU_ASSERT_EQUAL(w.status, 0);
+	CU_ASSERT_STRING_EQUAL(w.message,
+	    "DC C H DM M DR R DT T L DN N B DE E ");
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -514,5 +802,10 @@ int main(void)
 	CU_add_test(s, "delete: change with an empty value", test_edit_delete);
 	CU_add_test(s, "change a field that is not there adds it", test_edit_change_missing);
 	CU_add_test(s, "edits on odd message shapes", test_edit_shapes);
+	CU_add_test(s, "no-reply steps batched with the end of message",
+	    test_wire_no_reply_batched);
+	CU_add_test(s, "no macros for a step the filter does not get",
+	    test_wire_no_macros_for_skipped);
+	CU_add_test(s, "TCP_NODELAY on a TCP filter connection", test_wire_tcp_nodelay);
 	return cutap_run();
 }
