@@ -57,7 +57,7 @@ int admin_user_change(const struct conf *c, const char *address, admin_user_chan
 			e = &u.v[i];
 	if (e == NULL)
 		seterr(err, errlen, "no such user %s", address);
-	else if (fn(e, arg, err, errlen) == 0)
+	else if (fn(&u, e, arg, err, errlen) == 0)
 		rc = users_save(c->users_file, &u, err, errlen);
 	users_free(&u);
 out_unlock:
@@ -65,8 +65,10 @@ out_unlock:
 	return rc;
 }
 
-static int quota_option_set(struct user *e, void *arg, char *err, size_t errlen)
+static int quota_option_set(const struct users *all, struct user *e, void *arg, char *err,
+    size_t errlen)
 {
+	(void)all;
 	const char *value = arg;
 
 	if (users_option_set(e, "quota", value) == 0)

@@ -38,11 +38,13 @@ int admin_user_quota_set(const struct conf *c, const char *address, const char *
 
 /*
  * Change one entry of the users file under its lock (load, fn, save
- * atomically): the one way admin/ and the web edit a user. fn returns 0
+ * atomically): the one way admin/ edits a user (password, quota, forward,
+ * vacation); fn gets the entry and the whole file (read only). fn returns 0
  * to save, -1 (with err) to leave the file alone. 0, or -1 with err (also
  * "no such user").
  */
-typedef int (*admin_user_change_fn)(struct user *u, void *arg, char *err, size_t errlen);
+typedef int (*admin_user_change_fn)(const struct users *all, struct user *u, void *arg,
+    char *err, size_t errlen);
 int admin_user_change(const struct conf *c, const char *address, admin_user_change_fn fn,
     void *arg, char *err, size_t errlen);
 

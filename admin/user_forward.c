@@ -10,6 +10,7 @@
 #include "aliases.h"
 #include "buf.h"
 #include "log.h"
+#include "mailbox.h"
 #include "sys.h"
 #include "user_forward.h"
 #include "users.h"
@@ -87,32 +88,34 @@ out:
 	return rc;
 }
 
+struct forward_arg {
+	const struct conf *c;
+	const char *const *dests;
+	size_t ndest;
+	int keep;
+};
+
+/* admin_user_change's step: the options set, the destinations checked. */
+static int forward_change(const struct users *all, struct user *e, void *arg, char *err,
+    size_t errlen)
+{
+	const struct forward_arg *a = arg;
+
+	return forward_options(a->c, all, e, a->dests, a->ndest, a->keep, err, errlen);
+}
+
 int admin_user_forward_set(const struct conf *c, const char *address,
     const char *const *dests, size_t ndest, int keep, const char *actor, char *err,
     size_t errlen)
 {
-	struct users u;
-	struct user *e = NULL;
-	int lock, rc = -1;
+	struct forward_arg a = { c, dests, ndest, keep };
+	int rc;
 
 	if (ndest == 0 && keep != ADMIN_KEEP_UNCHANGED) {
 		seterr(err, errlen, "--keep needs destinations (none removes keep= too)");
 		return -1;
 	}
-	if ((lock = users_lock(c->users_file, err, errlen)) == -1)
-		return -1;
-	if (users_load(c->users_file, &u, err, errlen) == -1)
-		goto out_unlock;
-	for (size_t i = 0; i < u.n; i++)
-		if (strcmp(u.v[i].address, address) == 0)
-			e = &u.v[i];
-	if (e == NULL)
-		seterr(err, errlen, "no such user %s", address);
-	else if (forward_options(c, &u, e, dests, ndest, keep, err, errlen) == 0)
-		rc = users_save(c->users_file, &u, err, errlen);
-	users_free(&u);
-out_unlock:
-	users_unlock(lock);
+	rc = admin_user_change(c, address, forward_change, &a, err, errlen);
 	if (rc == 0)
 		log_info("admin action=user-forward user=%s by=%s", log_q(address), log_q(actor));
 	return rc;

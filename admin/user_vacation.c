@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mailbox.h"
 #include "maildir.h"
 #include "sys.h"
 #include "user_vacation.h"
@@ -169,41 +170,46 @@ int admin_vacation_check(const char *msg, size_t len, char *err, size_t errlen)
 	return rc;
 }
 
+struct vacation_arg {
+	const struct conf *c;
+	int on;
+	const struct buf *text;	/* the message, normalized, when on */
+};
+
+/* admin_user_change's step: the message written first (on), then vacation=. */
+static int vacation_change(const struct users *all, struct user *e, void *arg, char *err,
+    size_t errlen)
+{
+	const struct vacation_arg *a = arg;
+	char maildir[PATH_MAX];
+
+	(void)all;
+	if (a->on && maildir_path_for(a->c->maildir_root, e->address, maildir,
+	    sizeof maildir) != 0) {
+		seterr(err, errlen, "no Maildir path for %s: %s", e->address, strerror(errno));
+		return -1;
+	}
+	if (a->on && msg_write(maildir, a->text, err, errlen) != 0)
+		return -1;
+	if (users_option_set(e, "vacation", a->on ? "yes" : "no") != 0) {
+		seterr(err, errlen, "cannot set vacation= for %s", e->address);
+		return -1;
+	}
+	return 0;
+}
+
 int admin_user_vacation_set(const struct conf *c, const char *address, int on,
     const char *msg, size_t len, const char *actor, char *err, size_t errlen)
 {
 	struct buf text = BUF_INIT;
-	char maildir[PATH_MAX];
-	struct users u;
-	struct user *e = NULL;
-	int lock, rc = -1;
+	struct vacation_arg a = { c, on, &text };
+	int rc;
 
 	if (on && msg_normalize(msg, len, &text, err, errlen) != 0) {
 		buf_free(&text);
 		return -1;
 	}
-	if ((lock = users_lock(c->users_file, err, errlen)) == -1) {
-		buf_free(&text);
-		return -1;
-	}
-	if (users_load(c->users_file, &u, err, errlen) == -1)
-		goto out_unlock;
-	for (size_t i = 0; i < u.n; i++)
-		if (strcmp(u.v[i].address, address) == 0)
-			e = &u.v[i];
-	if (e == NULL)
-		seterr(err, errlen, "no such user %s", address);
-	else if (on && maildir_path_for(c->maildir_root, address, maildir, sizeof maildir) != 0)
-		seterr(err, errlen, "no Maildir path for %s: %s", address, strerror(errno));
-	else if (on && msg_write(maildir, &text, err, errlen) != 0)
-		;
-	else if (users_option_set(e, "vacation", on ? "yes" : "no") != 0)
-		seterr(err, errlen, "cannot set vacation= for %s", address);
-	else
-		rc = users_save(c->users_file, &u, err, errlen);
-	users_free(&u);
-out_unlock:
-	users_unlock(lock);
+	rc = admin_user_change(c, address, vacation_change, &a, err, errlen);
 	buf_free(&text);
 	if (rc == 0)
 		log_info("admin action=user-vacation user=%s state=%s by=%s", log_q(address),

@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "mailbox.h"
 #include "maildir.h"
 #include "sys.h"
 #include "users_admin.h"
@@ -223,28 +224,16 @@ out_unlock:
 	return rc;
 }
 
-/* Under the lock: the entry's hash replaced, everything else kept. */
-static int password_write(const struct conf *c, const char *addr, const char *hash,
-    char *err, size_t errlen)
+/* The entry's hash replaced, everything else kept. */
+static int hash_set(const struct users *all, struct user *e, void *arg, char *err,
+    size_t errlen)
 {
-	struct users u;
-	struct user *e = NULL;
-	int rc = -1;
-
-	if (users_load(c->users_file, &u, err, errlen) == -1)
-		return -1;
-	for (size_t i = 0; i < u.n && e == NULL; i++)
-		if (strcmp(u.v[i].address, addr) == 0)
-			e = &u.v[i];
-	if (e == NULL) {
-		seterr(err, errlen, "no such user %s", addr);
-	} else {
-		free(e->hash);
-		e->hash = xstrdup(hash);
-		rc = users_save(c->users_file, &u, err, errlen);
-	}
-	users_free(&u);
-	return rc;
+	(void)all;
+	(void)err;
+	(void)errlen;
+	free(e->hash);
+	e->hash = xstrdup(arg);
+	return 0;
 }
 
 int admin_user_password_set(const struct conf *c, const char *address,
@@ -252,15 +241,12 @@ int admin_user_password_set(const struct conf *c, const char *address,
     char *err, size_t errlen)
 {
 	char addr[USERS_ADDRESS_MAX], hash[USERS_HASH_MAX];
-	int lock, rc;
+	int rc;
 
 	if (admin_user_address(c, address, addr, sizeof addr, err, errlen) == -1 ||
 	    password_hash(password, rules, hash, sizeof hash, err, errlen) == -1)
 		return -1;
-	if ((lock = users_lock(c->users_file, err, errlen)) == -1)
-		return -1;
-	rc = password_write(c, addr, hash, err, errlen);
-	users_unlock(lock);
+	rc = admin_user_change(c, addr, hash_set, hash, err, errlen);
 	explicit_bzero(hash, sizeof hash);
 	if (rc == 0)
 		log_info("admin action=user-password user=%s by=%s", log_q(addr), log_q(actor));
