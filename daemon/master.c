@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -58,6 +59,9 @@
 
 /* ispmaild(8): sessions get this long to finish after SIGTERM. */
 #define MASTER_STOP_GRACE_MS 10000
+/* session_close: how long, and how much, a closing session drains. */
+#define SESSION_LINGER_MS 1000
+#define SESSION_LINGER_MAX (1024 * 1024)
 
 struct listener {
 	int fd;
@@ -376,6 +380,41 @@ static void child_free(void)
 	free(M.conf);
 }
 
+/*
+ * The end of a session. When the client's next commands sit unread (the
+ * server ended the session: junk, errors, the time limit), close(2) would
+ * answer them with a reset, and a reset makes the client's kernel drop
+ * the last reply it has not read yet: the 421 or -ERR saying why. So
+ * half-close, and drain what comes for a moment (bounded: a second, 1 MiB)
+ * before closing, as Apache's lingering close does.
+ */
+static void session_close(int fd)
+{
+	char sink[8192];
+	long long end;
+	size_t drained = 0;
+	int pending = 0;
+
+	if (ioctl(fd, FIONREAD, &pending) != 0 || pending <= 0 ||
+	    shutdown(fd, SHUT_WR) != 0) {
+		close(fd);
+		return;
+	}
+	end = now_ms() + SESSION_LINGER_MS;
+	while (drained < SESSION_LINGER_MAX) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		long long left = end - now_ms();
+		ssize_t n;
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			break;
+		if ((n = read(fd, sink, sizeof sink)) <= 0)
+			break;
+		drained += (size_t)n;
+	}
+	close(fd);
+}
+
 /* One client, one protocol; returns the session's exit code. */
 static int session_serve(struct session_ctx *ctx)
 {
@@ -407,7 +446,7 @@ static int session_serve(struct session_ctx *ctx)
 	default:
 		break;
 	}
-	close(ctx->fd);
+	session_close(ctx->fd);
 	log_set_id(NULL);
 	/* Nothing of this client may reach the next one's error messages. */
 	ERR_clear_error();

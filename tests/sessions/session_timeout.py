@@ -79,16 +79,24 @@ def smtp_data_drip(t, srv):
 
 
 def pop3_retr_loop(t, srv):
+    start = time.monotonic()
     c = srv.connect("pop3", T.CUSTOMER)
     c.expect(r"\+OK")
     c.command("USER " + USER, r"\+OK")
     c.command("PASS " + PASSWORD, r"\+OK")
+    login = time.monotonic() - start
     got, closed = keep_sending(c.sock, b"RETR 1\r\n", 0.5, CEILING)
     t.ok(closed, "POP3: RETR twice a second is cut off (not open after %ds)" % CEILING)
     last = got.rstrip(b"\r\n").rsplit(b"\r\n", 1)[-1].decode("latin-1")
     t.eq(last, POP3_ERR, "POP3: the last line is -ERR Session time limit reached")
-    t.ok(got.count(b"+OK") >= 1, "POP3: the RETRs before it were answered",
-         repr(got[:200]))
+    # On busy cores the login alone may use up the session: then no RETR
+    # had a chance, and that says nothing about the server.
+    if login < SESSION_TIMEOUT - 2:
+        t.ok(got.count(b"+OK") >= 1, "POP3: the RETRs before it were answered",
+             repr(got[:200]))
+    else:
+        t.skip("POP3: the RETRs before it were answered",
+               "the login took %.1f s of the %d s session" % (login, SESSION_TIMEOUT))
     c.close()
 
 
