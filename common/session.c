@@ -14,6 +14,14 @@
 #include "stats.h"
 #include "users.h"
 
+/* The shared failure count (session_authfail_set); NULL: the node's own. */
+static const struct session_authfail *authfail_hook;
+
+void session_authfail_set(const struct session_authfail *hook)
+{
+	authfail_hook = hook;
+}
+
 int session_plaintext_ok(const struct session_ctx *ctx, int tls_active)
 {
 	if (tls_active || ctx->conf->relay.plaintext_auth)
@@ -23,10 +31,40 @@ int session_plaintext_ok(const struct session_ctx *ctx, int tls_active)
 	return net_addr_equal(&ctx->client, &ctx->local);
 }
 
+/* relay.backend's name, for the log. */
+static const char *backend_name(const struct conf *c)
+{
+	return c->relay.backend == RELAY_BACKEND_REDIS ? "redis" : "bdb";
+}
+
+/*
+ * The address's recent failures: the count the nodes share when there is
+ * one (session_authfail), else this node's own (local). A shared count
+ * that cannot be read is logged and the local one serves.
+ */
+static uint32_t session_auth_count(const struct session_ctx *ctx, const char *key,
+    const char *who, uint32_t local)
+{
+	char err[256];
+	long shared;
+
+	if (authfail_hook == NULL)
+		return local;
+	shared = authfail_hook->failed(ctx->conf, key, stats_auth_name_hash(who),
+	    STATS_AUTH_WINDOW, err, sizeof err);
+	if (shared > 0)
+		return shared > UINT32_MAX ? UINT32_MAX : (uint32_t)shared;
+	if (shared < 0)
+		log_error("state backend=%s op=authfail key=%s result=error reason=\"%s\" "
+		    "count=local", backend_name(ctx->conf), key, err);
+	return local;
+}
+
 /*
  * Count a failed login of who (the name tried) from the client's address
  * and decide its pause: 200 ms doubling to 3 s, by the larger of the
- * session's count and the address's recent one.
+ * session's count and the address's recent one (on every node, when
+ * they share one).
  */
 static void session_auth_failed(const struct session_ctx *ctx, const char *who,
     struct session_auth *auth)
@@ -40,6 +78,7 @@ static void session_auth_failed(const struct session_ctx *ctx, const char *who,
 	n = ++auth->failures;
 	net_relay_key(&ctx->client, ctx->conf->relay.ipv6_prefix, key, sizeof key);
 	by_address = stats_auth_failed(key, who, time(NULL));
+	by_address = session_auth_count(ctx, key, who, by_address);
 	if (by_address > (uint32_t)n)
 		n = by_address > 64 ? 64 : (int)by_address;
 	auth->counted = n;
@@ -48,14 +87,22 @@ static void session_auth_failed(const struct session_ctx *ctx, const char *who,
 	auth->pause_ms = ms > 3000 ? 3000 : ms;
 }
 
-/* Count a good login; it forgets that user's failures from the address only. */
+/*
+ * Count a good login; it forgets that user's failures from the address
+ * only (on every node, when they share a count).
+ */
 static void session_auth_succeeded(const struct session_ctx *ctx, const char *user)
 {
-	char key[NET_ADDR_MAX];
+	char key[NET_ADDR_MAX], err[256];
 
 	stats_count(STAT_LOGIN_OK, ctx->service);
 	net_relay_key(&ctx->client, ctx->conf->relay.ipv6_prefix, key, sizeof key);
 	stats_auth_succeeded(key, user);
+	if (authfail_hook != NULL &&
+	    authfail_hook->succeeded(ctx->conf, key, stats_auth_name_hash(user), err,
+	    sizeof err) != 0)
+		log_error("state backend=%s op=authfail-forget key=%s result=error "
+		    "reason=\"%s\"", backend_name(ctx->conf), key, err);
 }
 
 int session_password_check(const struct session_ctx *ctx, const char *login,

@@ -6,6 +6,9 @@
 #ifndef ISPMAILD_SESSION_H
 #define ISPMAILD_SESSION_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "conf.h"
 #include "net.h"
 
@@ -66,6 +69,28 @@ int session_password_check(const struct session_ctx *ctx, const char *login,
  */
 void session_auth_refused(const struct session_ctx *ctx, const char *method,
     int sasl_result, struct session_auth *auth);
+
+/*
+ * The failed-login count that the nodes share (SPEC 14: relay.backend
+ * "redis"; state.h, state_authfail_add). common/ cannot reach state/, so
+ * a program that links it sets this once at start
+ * (state_authfail_install); unset, the node's own count (stats.h) is all.
+ * The node's own count is kept either way, and used when the shared one
+ * cannot be read: a login is never refused because Redis is down.
+ *
+ * failed: one more failure of the name hashed name_hash
+ * (stats_auth_name_hash) from key (a relay key): the address's failures
+ * within window seconds on every node, this one included (> 0); 0 when
+ * the backend shares none (Berkeley DB); -1 with err filled.
+ * succeeded: forget that name's failures from key; 0, or -1 with err.
+ */
+struct session_authfail {
+	long (*failed)(const struct conf *c, const char *key, uint32_t name_hash,
+	    long window, char *err, size_t errlen);
+	int (*succeeded)(const struct conf *c, const char *key, uint32_t name_hash,
+	    char *err, size_t errlen);
+};
+void session_authfail_set(const struct session_authfail *hook);
 
 /*
  * Sleep the pause decided for a failed login: 200 ms doubling to 3 s, by

@@ -18,7 +18,6 @@
 
 #define STATS_MAGIC 0x69737073u		/* "ispsS" */
 #define STATS_VERSION 6
-#define STATS_AUTH_WINDOW 900		/* failures are forgotten after 15 min */
 
 static struct stats_shm *shm;
 static int shm_fd = -1;
@@ -154,13 +153,18 @@ static unsigned fnv1a(const char *s)
 	return h;
 }
 
+uint32_t stats_auth_name_hash(const char *user)
+{
+	return fnv1a(user);
+}
+
 /*
  * A slot belongs to one name tried from one address: "<address> <hash of
  * the name>". The name itself is not kept (it may be a mistyped password).
  */
 static void slot_key(const char *addr, const char *user, char *out, size_t outlen)
 {
-	if (str_format(out, outlen, "%s %08x", addr, fnv1a(user)) != 0)
+	if (str_format(out, outlen, "%s %08x", addr, stats_auth_name_hash(user)) != 0)
 		str_copy(out, outlen, addr);	/* cannot happen: NET_ADDR_MAX */
 }
 

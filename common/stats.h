@@ -61,6 +61,7 @@ enum stats_close {
 };
 
 #define STATS_AUTH_SLOTS 256
+#define STATS_AUTH_WINDOW 900		/* failures are forgotten after 15 min */
 
 struct stats_auth_slot {
 	char key[64];			/* "<client address> <hash of the name>" */
@@ -102,6 +103,11 @@ void stats_sessions_set(enum service svc, uint32_t n);
  */
 uint32_t stats_auth_failed(const char *addr, const char *user, time_t now);
 void stats_auth_succeeded(const char *addr, const char *user);
+/*
+ * What the table keeps of a name tried (never the name itself: it may be
+ * a mistyped password); the shared count (session.h) keeps the same.
+ */
+uint32_t stats_auth_name_hash(const char *user);
 
 const char *stats_reject_name(enum stats_reject why);
 const char *stats_queue_name(enum stats_queue what);

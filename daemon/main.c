@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "log.h"
 #include "master.h"
+#include "state.h"
 
 /*
  * Started with stdin, stdout or stderr closed (some supervisors do), the
@@ -133,6 +134,8 @@ int main(int argc, char **argv)
 		conf_free(&conf);
 		return bad ? 1 : 0;
 	}
+	/* The login pause counts failures on every node when they share Redis. */
+	state_authfail_install();
 	log_open("ispmaild", opt.foreground);
 	log_set_level(conf.log_level);
 	return master_run(&opt, &conf);

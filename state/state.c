@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "buf.h"
+#include "session.h"
 #include "state_int.h"
 
 /* Is this handle's backend Redis? */
@@ -152,6 +154,67 @@ int state_lock_release(struct state *st, const char *mailbox, const char *token)
 	if (REDIS(st))
 		return state_redis_lock_release(st, mailbox, token);
 	return 1;
+}
+
+long state_authfail_add(struct state *st, const char *key, uint32_t name_hash, long window)
+{
+	if (REDIS(st))
+		return state_redis_authfail_add(st, key, name_hash, window);
+	return 0;	/* the node's own count (stats.h) is the only one */
+}
+
+int state_authfail_forget(struct state *st, const char *key, uint32_t name_hash)
+{
+	if (REDIS(st))
+		return state_redis_authfail_forget(st, key, name_hash);
+	return 0;
+}
+
+/* session_authfail's failed: a handle for the call (the connection is the process's). */
+static long authfail_failed(const struct conf *c, const char *key, uint32_t name_hash,
+    long window, char *err, size_t errlen)
+{
+	struct state *st;
+	long n;
+
+	if (c->relay.backend != RELAY_BACKEND_REDIS)
+		return 0;
+	if ((st = state_new(c)) == NULL) {
+		(void)str_copy(err, errlen, "out of memory");
+		return -1;
+	}
+	n = state_authfail_add(st, key, name_hash, window);
+	if (n < 0)
+		(void)str_copy(err, errlen, state_strerror(st));
+	state_free(st);
+	return n;
+}
+
+/* session_authfail's succeeded, as authfail_failed. */
+static int authfail_succeeded(const struct conf *c, const char *key, uint32_t name_hash,
+    char *err, size_t errlen)
+{
+	struct state *st;
+	int r;
+
+	if (c->relay.backend != RELAY_BACKEND_REDIS)
+		return 0;
+	if ((st = state_new(c)) == NULL) {
+		(void)str_copy(err, errlen, "out of memory");
+		return -1;
+	}
+	r = state_authfail_forget(st, key, name_hash);
+	if (r < 0)
+		(void)str_copy(err, errlen, state_strerror(st));
+	state_free(st);
+	return r;
+}
+
+void state_authfail_install(void)
+{
+	static const struct session_authfail hook = { authfail_failed, authfail_succeeded };
+
+	session_authfail_set(&hook);
 }
 
 int state_rate_take(struct state *st, struct relaydb_rate *v, size_t n, time_t now)

@@ -21,6 +21,7 @@
 #define ISPMAILD_STATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "conf.h"
@@ -118,6 +119,26 @@ long state_rate_expire(struct state *st, time_t now);
 int state_rate_foreach(struct state *st, relaydb_rate_visit_fn fn, void *arg);
 /* As relaydb_rate_reset: 1 deleted, 0 absent, -1. */
 int state_rate_reset(struct state *st, const char *key);
+
+/* ---- the failed-login counts (the login pause, common/session.h) ---- */
+
+/*
+ * One more failed login of the name hashed name_hash (stats_auth_name_hash)
+ * from key: the address's failures on every node, this one included (> 0),
+ * forgotten window seconds after its last one; 0 with BDB (each node counts
+ * its own in shared memory, stats.h); -1 with state_strerror. Redis: a hash
+ * <prefix>authfail:<key>, one field per name hash ("%08x"), so a good login
+ * forgets that name's failures only, as the node's own count does;
+ * HINCRBY, EXPIRE window and the sum in one script.
+ */
+long state_authfail_add(struct state *st, const char *key, uint32_t name_hash, long window);
+/* Forget that name's failures from key (HDEL; BDB: nothing). 0 or -1. */
+int state_authfail_forget(struct state *st, const char *key, uint32_t name_hash);
+/*
+ * Make the login pause (common/session.c) use these counts: once at start,
+ * by the daemon. With BDB they return 0 and the node's own count serves.
+ */
+void state_authfail_install(void);
 
 /* ---- tables of entries with a life (the greylist, filter/greylist.c) ---- */
 

@@ -65,6 +65,9 @@ int state_redis_auth_foreach(struct state *st, time_t now,
 int state_redis_rate_take(struct state *st, struct relaydb_rate *v, size_t n, time_t now);
 int state_redis_rate_foreach(struct state *st, relaydb_rate_visit_fn fn, void *arg);
 int state_redis_rate_reset(struct state *st, const char *key);
+long state_redis_authfail_add(struct state *st, const char *key, uint32_t name_hash,
+    long window);
+int state_redis_authfail_forget(struct state *st, const char *key, uint32_t name_hash);
 int state_redis_lock_take(struct state *st, const char *mailbox, char *token,
     size_t tokenlen);
 int state_redis_lock_renew(struct state *st, const char *mailbox, const char *token);

@@ -631,6 +631,62 @@ int state_redis_lock_release(struct state *st, const char *mailbox, const char *
 	return lock_script(st, lock_release_script, mailbox, token);
 }
 
+/* ---- the failed-login counts ---- */
+
+/* Lua run by Redis: count one more for the name, keep the record window s, sum. */
+static const char authfail_add_script[] =
+    "redis.call('hincrby', KEYS[1], ARGV[1], 1) "
+    "redis.call('expire', KEYS[1], ARGV[2]) "
+    "local n = 0 "
+    "for _, v in ipairs(redis.call('hvals', KEYS[1])) do n = n + tonumber(v) end "
+    "return n";
+
+/* <prefix>authfail:<key> into out, and the name's field. */
+static int authfail_key(struct state *st, const char *key, uint32_t name_hash, char *out,
+    size_t outlen, char *field, size_t fieldlen)
+{
+	if (state_redis_key(out, outlen, st->c->redis.prefix, "authfail", key) != 0)
+		return state_fail(st, "bad relay key");
+	if (str_format(field, fieldlen, "%08x", (unsigned)name_hash) < 0)
+		return state_fail(st, "field buffer too small");
+	return 0;
+}
+
+long state_redis_authfail_add(struct state *st, const char *key, uint32_t name_hash,
+    long window)
+{
+	char k[STATE_REDIS_KEY_MAX], f[16];
+	redisReply *r;
+	long n;
+
+	if (authfail_key(st, key, name_hash, k, sizeof k, f, sizeof f) != 0)
+		return -1;
+	r = redis_run(st, "EVAL %s 1 %s %s %ld", authfail_add_script, k, f,
+	    window > 0 ? window : 1);
+	if (r == NULL)
+		return -1;
+	if (r->type != REDIS_REPLY_INTEGER || r->integer < 1) {
+		freeReplyObject(r);
+		return state_fail(st, "authfail: unexpected reply");
+	}
+	n = r->integer > 1000000 ? 1000000 : (long)r->integer;
+	freeReplyObject(r);
+	return n;
+}
+
+int state_redis_authfail_forget(struct state *st, const char *key, uint32_t name_hash)
+{
+	char k[STATE_REDIS_KEY_MAX], f[16];
+	redisReply *r;
+
+	if (authfail_key(st, key, name_hash, k, sizeof k, f, sizeof f) != 0)
+		return -1;
+	if ((r = redis_run(st, "HDEL %s %s", k, f)) == NULL)
+		return -1;
+	freeReplyObject(r);
+	return 0;
+}
+
 /* ---- the outbound rate counters ---- */
 
 #define RATE_TRIES 10
