@@ -7,7 +7,11 @@ session's server-side expiry, CSRF refusals that change nothing, a
 password change proven by POP3, forwarding and vacation as stored in the
 users file, the "can I send?" answer against the relay table, the request
 size limits (413, 431) after which the daemon goes on, 404, keep-alive,
-and the metrics endpoint, which shares the HTTP code, unchanged.
+path traversal in every encoding (400 or 404, never a file), malformed
+requests (unknown method, header without a colon, too many header
+fields, a chunked or length-less POST: 4xx, each followed by a served
+connection), and the metrics endpoint, which shares the HTTP code,
+unchanged.
 
 Every assertion is on what the server answered, stored or logged; no
 duration is measured."""
