@@ -95,15 +95,33 @@ static struct buf *header_slot(struct http_reader *rd)
 	return NULL;
 }
 
+/* A field name is a token (RFC 9110 section 5.6.2): no space, no separator. */
+static int is_tchar(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* Header names: counted (HTTP_FIELDS_MAX, then 431) and checked (400). */
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct http_reader *rd = reader_of(p);
 
-	if (rd->in_value) {
+	if (rd->in_value || !rd->in_field) {
 		rd->in_value = 0;
+		rd->in_field = 1;
 		rd->flen = 0;
 		rd->field_long = 0;
+		if (++rd->nfields > HTTP_FIELDS_MAX) {
+			rd->status = 431;
+			return -1;
+		}
 	}
+	for (size_t i = 0; i < len; i++)
+		if (!is_tchar((unsigned char)at[i])) {
+			rd->status = 400;
+			return -1;
+		}
 	if (rd->flen + len >= sizeof rd->field) {
 		rd->field_long = 1;
 		return 0;
@@ -119,6 +137,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 
 	if (!rd->in_value) {
 		rd->in_value = 1;
+		rd->in_field = 0;
 		rd->value = header_slot(rd);
 		/* A second Cookie header continues the first (RFC 6265 5.4). */
 		if (rd->value == &rd->req->cookie && rd->req->cookie.len > 0)
@@ -156,6 +175,15 @@ static int on_headers_complete(http_parser *p)
 	str_copy(r->method, sizeof r->method, http_method_str((enum http_method)p->method));
 	target_split(r);
 	r->has_length = (p->flags & F_CONTENTLENGTH) != 0;
+	/*
+	 * A form comes with its length, as every browser sends it: no
+	 * chunked body (nothing here needs one, and a body whose end two
+	 * parsers could see differently is how requests are smuggled).
+	 */
+	if (p->method == HTTP_POST && (!r->has_length || (p->flags & F_CHUNKED))) {
+		rd->status = 411;
+		return -1;
+	}
 	if (r->has_length && p->content_length > HTTP_BODY_MAX) {
 		rd->status = 413;
 		return -1;

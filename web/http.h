@@ -17,6 +17,8 @@
 #define HTTP_HEAD_MAX 16384
 /* A request body; then 413. */
 #define HTTP_BODY_MAX 65536
+/* Header fields in one request (Apache's LimitRequestFields); then 431. */
+#define HTTP_FIELDS_MAX 100
 /* A header name we could care about is shorter than this. */
 #define HTTP_FIELD_MAX 32
 
@@ -51,6 +53,8 @@ struct http_reader {
 	size_t flen;
 	int field_long;		/* the name did not fit: not one we want */
 	int in_value;		/* the last callback was a header value */
+	int in_field;		/* the last callback was a header name */
+	size_t nfields;		/* header fields so far */
 	struct buf *value;	/* where this header's value goes; NULL: dropped */
 };
 
@@ -60,7 +64,7 @@ void http_reader_init(struct http_reader *rd, struct http_request *req);
 /*
  * Parse n bytes at p; *used gets how many belong to this request (a
  * pipelined next request is left unread). HTTP_MORE, HTTP_DONE, or the
- * status to refuse the request with (400, 413, 415, 431, 505).
+ * status to refuse the request with (400, 411, 413, 415, 431, 505).
  */
 int http_reader_feed(struct http_reader *rd, const char *p, size_t n, size_t *used);
 /* Has any byte of a request arrived (so a timeout deserves a 408)? */

@@ -21,7 +21,10 @@
 
 /* Requests one connection may carry, then it is closed. */
 #define WEB_KEEPALIVE_MAX 100
-/* Seconds a whole request may take, and one read or write within it. */
+/*
+ * Seconds a whole request may take, and one read or write within it, at
+ * most: limits.command_timeout lowers both (web_request_seconds).
+ */
 #define WEB_REQUEST_SECONDS 30
 #define WEB_READ_SECONDS 15
 /* What a refused request may still send before the close (web_drain). */
@@ -398,12 +401,24 @@ static void web_drain(struct web *w)
 	}
 }
 
+/*
+ * The time a whole request (or the TLS handshake) may take: 30 s, or
+ * limits.command_timeout when that is shorter, as a whole SMTP command
+ * line must arrive within it: a client dripping a byte a second is cut
+ * off then, not held for as long as it likes.
+ */
+static long web_request_seconds(const struct conf *c)
+{
+	return c->limits.command_timeout < WEB_REQUEST_SECONDS ?
+	    c->limits.command_timeout : WEB_REQUEST_SECONDS;
+}
+
 /* One request of the connection: 1 to go on, 0 to close. */
 static int web_request(struct web *w, long long session_end, int n)
 {
 	struct http_request req;
 	long long now = now_ms();
-	long left = WEB_REQUEST_SECONDS;
+	long left = web_request_seconds(w->conf);
 	int r, go_on = 0;
 
 	if (session_end > 0 && (session_end - now) / 1000 < left)
@@ -453,7 +468,7 @@ int web_session_run(const struct session_ctx *ctx)
 	stream_init(&w.st, ctx->fd, (int)(rd < WEB_READ_SECONDS ? rd : WEB_READ_SECONDS));
 	if (ctx->conf->limits.session_timeout > 0)
 		session_end = now_ms() + ctx->conf->limits.session_timeout * 1000LL;
-	stream_set_deadline(&w.st, WEB_REQUEST_SECONDS);
+	stream_set_deadline(&w.st, web_request_seconds(w.conf));
 	/* Implicit TLS (RFC 8314 section 3.3 in spirit): the handshake first. */
 	if (ctx->tls == NULL || stream_start_tls(&w.st, ctx->tls) != STREAM_OK) {
 		log_info("close reason=tls-handshake-failed");

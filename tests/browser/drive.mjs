@@ -25,6 +25,7 @@
 //   {"text": SELECTOR}                      keep the element's text as the value
 //   {"attribute": SELECTOR, "name": NAME}   keep an attribute as the value
 //   {"screenshot": PATH, "full_page": true} a PNG at PATH
+//   {"screenshot": PATH, "selector": S}     a PNG of the element S only
 // Output: TAP-like lines ("ok N - what", "not ok N - what" then "# why"),
 // "1..N" at the end; the first failure stops the script (the steps after it
 // depend on it). RESULTS, when named, gets [{n, what, ok, error, value}].
@@ -141,6 +142,11 @@ const ACTIONS = {
     return await ctx.page.locator(s.attribute).first().getAttribute(s.name, { timeout: ctx.timeout });
   },
   async screenshot(s, ctx) {
+    if (s.selector) {
+      await ctx.page.locator(s.selector).first().screenshot({ path: s.screenshot,
+        timeout: ctx.timeout });
+      return s.screenshot;
+    }
     await ctx.page.screenshot({ path: s.screenshot, fullPage: s.full_page ?? true,
       timeout: ctx.timeout });
     return s.screenshot;

@@ -7,7 +7,11 @@ session's server-side expiry, CSRF refusals that change nothing, a
 password change proven by POP3, forwarding and vacation as stored in the
 users file, the "can I send?" answer against the relay table, the request
 size limits (413, 431) after which the daemon goes on, 404, keep-alive,
-and the metrics endpoint, which shares the HTTP code, unchanged.
+path traversal in every encoding (400 or 404, never a file), malformed
+requests (unknown method, header without a colon, too many header
+fields, a chunked or length-less POST: 4xx, each followed by a served
+connection), and the metrics endpoint, which shares the HTTP code,
+unchanged.
 
 Every assertion is on what the server answered, stored or logged; no
 duration is measured."""
@@ -412,6 +416,133 @@ def limits(t, srv):
     w.close()
 
 
+def raw(srv, data, source=T.CUSTOMER):
+    """Send these bytes over TLS to the web listener; (status or None, the
+    whole answer as text) once the server closes or answers in full."""
+    import socket
+    ctx = ssl.create_default_context(cafile=srv.cert)
+    ctx.check_hostname = False
+    sock = socket.create_connection(("127.0.0.1", srv.ports["web"]), timeout=30 * T.PATIENCE,
+                                    source_address=(source, 0))
+    out = b""
+    try:
+        with ctx.wrap_socket(sock) as s:
+            try:
+                s.sendall(data)
+            except OSError:
+                pass        # refused early, while we were still sending
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    out += chunk
+                    head, sep, body = out.partition(b"\r\n\r\n")
+                    m = re.search(rb"(?im)^Content-Length: (\d+)\r$", head)
+                    if sep and m and len(body) >= int(m.group(1)):
+                        break
+            except OSError:
+                pass
+    finally:
+        sock.close()
+    text = out.decode("utf-8", "replace")
+    m = re.match(r"HTTP/1\.[01] (\d{3}) ", text)
+    return (int(m.group(1)) if m else None), text
+
+
+# Paths that would reach a file if anything joined them to a folder.
+TRAVERSALS = [
+    "/../etc/passwd",
+    "/../../../../../../etc/passwd",
+    "/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/%2E%2E%2F%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+    "/..%2f..%2f..%2fetc%2fpasswd",
+    "/static/../../etc/passwd",
+    "/static/style.css/../../../etc/passwd",
+    "/%252e%252e/%252e%252e/etc/passwd",
+    "/%25252e%25252e/etc/passwd",
+    "/..%c0%af..%c0%afetc/passwd",
+    "/style.css%00",
+    "/style.css%00.html",
+    "/..%00/etc/passwd",
+    "/..\\..\\..\\etc\\passwd",
+    "/%5c..%5c..%5cetc%5cpasswd",
+    "/.%2e/.%2e/etc/passwd",
+    "//etc/passwd",
+    "/./style.css/../../etc/passwd",
+    "/templates/layout.html",
+    "/static/style.css",
+    "/web/templates/account.html",
+]
+
+
+def traversal(t, srv):
+    """Path traversal in every form: 400 or 404, never a file's content."""
+    leaked, wrong = [], []
+    for path in TRAVERSALS:
+        for method in ("GET", "HEAD"):
+            status, text = raw(srv, ("%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                                     % (method, path)).encode())
+            if status not in (400, 404):
+                wrong.append("%s %s: %s" % (method, path, status))
+            if "root:" in text or "{{" in text or "nobody:" in text:
+                leaked.append("%s %s" % (method, path))
+    t.ok(not wrong, "path traversal in %d forms (../, %%2e%%2e, double-encoded, %%00, "
+         "backslashes, /static/../..): 400 or 404" % len(TRAVERSALS), "\n".join(wrong))
+    t.ok(not leaked, "and never a file's content (no passwd line, no template)",
+         "\n".join(leaked))
+    # A NUL byte itself in the request line.
+    status, text = raw(srv, b"GET /style.css\x00/../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n")
+    t.ok(status == 400 and "root:" not in text, "a raw NUL in the path: 400", text[:200])
+
+
+def malformed(t, srv):
+    """Malformed requests: a 4xx each, and the daemon serves the next connection."""
+    many = "".join("X-F%d: v\r\n" % i for i in range(5000))
+    few_but_many = "".join("a%d:\r\n" % i for i in range(300))
+    cases = [
+        ("a method that does not exist", "FOO / HTTP/1.1\r\nHost: x\r\n\r\n", (400, 405, 501)),
+        ("a method in lower case", "get / HTTP/1.1\r\nHost: x\r\n\r\n", (400, 405, 501)),
+        ("a header line without a colon",
+         "GET / HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n", (400,)),
+        ("a header name with a space", "GET / HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n",
+         (400,)),
+        ("a request line without a version", "GET /\r\nHost: x\r\n\r\n", (400, 505)),
+        ("HTTP/2.0 in the request line", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", (400, 505)),
+        ("5000 header fields (beyond 16 KiB)", "GET / HTTP/1.1\r\nHost: x\r\n" + many + "\r\n",
+         (431,)),
+        ("300 tiny header fields (within 16 KiB)",
+         "GET / HTTP/1.1\r\nHost: x\r\n" + few_but_many + "\r\n", (431,)),
+        ("a chunked body on POST",
+         "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n"
+         "Transfer-Encoding: chunked\r\n\r\n1b\r\naddress=alice&password=xxxx\r\n0\r\n\r\n"
+         % FORM, (400, 411)),
+        ("Transfer-Encoding and Content-Length together",
+         "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: 5\r\n"
+         "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" % FORM, (400, 411)),
+        ("a POST without Content-Length",
+         "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nConnection: close\r\n\r\n"
+         % FORM, (411,)),
+        ("two Content-Length headers that differ",
+         "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: 3\r\n"
+         "Content-Length: 4\r\n\r\nabcd" % FORM, (400,)),
+        ("a negative Content-Length",
+         "POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", (400,)),
+        ("a bare LF in the middle of a header value",
+         "GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n", (400,)),
+    ]
+    for what, data, want in cases:
+        mark = len(srv.log())
+        status, text = raw(srv, data.encode())
+        t.ok(status in want, "%s: %s" % (what, " or ".join(map(str, want))),
+             "got %s: %s" % (status, text[:200]))
+        after, _ = raw(srv, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        t.eq(after, 200, "  then the next connection is served")
+    log = srv.log()
+    t.ok(re.search(r"web request status=411 reason=bad-request", log),
+         "log: web request status=411 reason=bad-request")
+
+
 def metrics_unchanged(t, srv):
     conn = http.client.HTTPConnection("127.0.0.1", srv.ports["metrics"], timeout=30)
     conn.request("GET", "/metrics")
@@ -468,6 +599,8 @@ def main():
     expiry(t, srv, sid, token)
     logout(t, srv)
     limits(t, srv)
+    traversal(t, srv)
+    malformed(t, srv)
     metrics_unchanged(t, srv)
     check_users_dir(t, srv)
     return srv.finish(t)
