@@ -79,18 +79,13 @@ static int parse_header(const char *s, const char *end, struct quota_usage *u)
 	return 0;
 }
 
-int quota_parse(const char *text, size_t len, struct quota_usage *u)
+/* The "<bytes> <count>" lines from p to end (at a line's start), added to u. */
+static int parse_lines(const char *p, const char *end, struct quota_usage *u)
 {
-	const char *p = text, *end = text + len, *nl;
+	const char *nl;
 	long long b, c;
 
-	memset(u, 0, sizeof *u);
-	if (len == 0 || text[len - 1] != '\n')
-		return -1;	/* no header, or a line cut short */
-	nl = memchr(p, '\n', len);
-	if (parse_header(p, nl, u) == -1)
-		return -1;
-	for (p = nl + 1; p < end; p = nl + 1) {
+	for (; p < end; p = nl + 1) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (parse_num(&p, nl, &b) == -1 || parse_num(&p, nl, &c) == -1)
 			return -1;
@@ -105,6 +100,62 @@ int quota_parse(const char *text, size_t len, struct quota_usage *u)
 		u->bytes += b;
 		u->count += c;
 	}
+	return 0;
+}
+
+int quota_parse(const char *text, size_t len, struct quota_usage *u)
+{
+	const char *nl;
+
+	memset(u, 0, sizeof *u);
+	if (len == 0 || text[len - 1] != '\n')
+		return -1;	/* no header, or a line cut short */
+	nl = memchr(text, '\n', len);
+	if (parse_header(text, nl, u) == -1)
+		return -1;
+	return parse_lines(nl + 1, text + len, u);
+}
+
+/*
+ * The last maildirsize this process parsed, as text, with its sum. The
+ * file only grows between recounts (one line per change), and a busy
+ * mailbox's is read at each RCPT and again after each delivery (the
+ * warning check), up to QUOTA_READ_MAX bytes: when the text read starts
+ * with the remembered one, only the lines after it are parsed. The
+ * comparison is of the bytes themselves, so a file rewritten in any way
+ * (a recount, another server) is parsed whole: the sum is always the
+ * one quota_parse would give.
+ */
+static struct {
+	char path[PATH_MAX];
+	char *text;		/* QUOTA_READ_MAX bytes once allocated */
+	size_t len;
+	struct quota_usage u;
+} quota_memo;
+
+/* quota_parse of the maildirsize of maildir, from the memo where it can. */
+static int parse_memo(const char *path, const char *text, size_t len,
+    struct quota_usage *u)
+{
+	if (quota_memo.len > 0 && len >= quota_memo.len &&
+	    strcmp(quota_memo.path, path) == 0 &&
+	    memcmp(quota_memo.text, text, quota_memo.len) == 0) {
+		*u = quota_memo.u;
+		if (text[len - 1] != '\n' ||
+		    parse_lines(text + quota_memo.len, text + len, u) != 0)
+			return -1;
+	} else if (quota_parse(text, len, u) != 0) {
+		return -1;
+	}
+	if (str_copy(quota_memo.path, sizeof quota_memo.path, path) != 0) {
+		quota_memo.len = 0;
+		return 0;
+	}
+	if (quota_memo.text == NULL)
+		quota_memo.text = xmalloc(QUOTA_READ_MAX);
+	memcpy(quota_memo.text, text, len);
+	quota_memo.len = len;
+	quota_memo.u = *u;
 	return 0;
 }
 
@@ -336,7 +387,7 @@ int quota_get(const char *maildir, unsigned long long lb, unsigned long long lc,
 	while (have < QUOTA_READ_MAX && (got = read(fd, text + have, QUOTA_READ_MAX - have)) > 0)
 		have += (size_t)got;
 	(void)close(fd);
-	if (have >= QUOTA_READ_MAX || quota_parse(text, have, u) != 0 ||
+	if (have >= QUOTA_READ_MAX || have == 0 || parse_memo(path, text, have, u) != 0 ||
 	    u->limit_bytes != lb || u->limit_count != lc || u->bytes < 0 || u->count < 0 ||
 	    file_stale(&st, u)) {
 		free(text);

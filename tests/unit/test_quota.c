@@ -550,6 +550,53 @@ static void test_warning_text(void)
  * plain loop of maildir_deliver (printed as a TAP comment, not asserted:
  * the machine is shared).
  */
+/*
+ * quota_get remembers the last text it parsed and parses only what was
+ * appended after it: the sum must stay the whole file's whatever happens
+ * to the file between two reads (appended, rewritten with the same
+ * length, cut, turned corrupt, another mailbox's).
+ */
+static void test_parse_memo(void)
+{
+	struct quota_usage u;
+	char *a = mkbox("memo-a"), *b = mkbox("memo-b");
+
+	put_file(a, "maildirsize", "100000S\n10 1\n");
+	put_file(b, "maildirsize", "100000S\n10 1\n");
+	CU_ASSERT_EQUAL(quota_get(a, 100000, 0, &u), 0);
+	CU_ASSERT_EQUAL(u.bytes, 10);
+	CU_ASSERT_EQUAL(quota_update(a, 100000, 0, 5, 1), 0);
+	CU_ASSERT_EQUAL(quota_get(a, 100000, 0, &u), 0);
+	CU_ASSERT_EQUAL(u.bytes, 15);
+	CU_ASSERT_EQUAL(u.count, 2);
+	/* rewritten, the same length, another sum */
+	put_file(a, "maildirsize", "100000S\n20 1\n5 1\n");
+	CU_ASSERT_EQUAL(quota_get(a, 100000, 0, &u), 0);
+	CU_ASSERT_EQUAL(u.bytes, 25);
+	/* cut to a prefix of what was read */
+	put_file(a, "maildirsize", "100000S\n20 1\n");
+	CU_ASSERT_EQUAL(quota_get(a, 100000, 0, &u), 0);
+	CU_ASSERT_EQUAL(u.bytes, 20);
+	/* a corrupt tail after the remembered text: counted again (nothing in a) */
+	put_file(a, "maildirsize", "100000S\n20 1\nxx 1\n");
+	CU_ASSERT_EQUAL(quota_get(a, 100000, 0, &u), 0);
+	CU_ASSERT_EQUAL(u.bytes, 0);
+	CU_ASSERT_EQUAL(u.count, 0);
+	/* a line cut short after the remembered text: counted again too */
+	put_file(a, "maildirsize", "100000S\n0 0\n");
+	CU_ASSERT_EQUAL(quota_get(a, 100000, 0, &u), 0);
+	put_file(a, "maildirsize", "100000S\n0 0\n7");
+	CU_ASSERT_EQUAL(quota_get(a, 100000, 0, &u), 0);
+	CU_ASSERT_EQUAL(u.bytes, 0);
+	/* the same text in another mailbox, then that one grows */
+	CU_ASSERT_EQUAL(quota_get(b, 100000, 0, &u), 0);
+	CU_ASSERT_EQUAL(u.bytes, 10);
+	CU_ASSERT_EQUAL(quota_update(b, 100000, 0, -4, 0), 0);
+	CU_ASSERT_EQUAL(quota_get(b, 100000, 0, &u), 0);
+	CU_ASSERT_EQUAL(u.bytes, 6);
+	CU_ASSERT_EQUAL(u.count, 1);
+}
+
 static void test_cost(void)
 {
 	enum { N = 2000 };
@@ -606,6 +653,7 @@ int main(void)
 		{ "warning memory: two at once, one warning", test_warn_race },
 		{ "sizes in words", test_size_words },
 		{ "warning text", test_warning_text },
+		{ "parse memo: appended, rewritten, cut, corrupt, another box", test_parse_memo },
 		{ "cost per delivery", test_cost },
 	};
 	CU_pSuite s;
