@@ -426,27 +426,70 @@ static int header_matches(int fd, unsigned long long lb, unsigned long long lc)
 	return u.limit_bytes == lb && u.limit_count == lc;
 }
 
+/*
+ * The usage after our line, read through the descriptor that appended it
+ * (no second open): what quota_get would find, or 1 when quota_get must
+ * decide (cut, corrupt, negative: a recount).
+ */
+static int usage_after(int fd, const char *path, unsigned long long lb,
+    unsigned long long lc, struct quota_usage *u)
+{
+	char *text = xmalloc(QUOTA_READ_MAX);
+	size_t have = 0;
+	ssize_t got;
+	int r = 1;
+
+	while (have < QUOTA_READ_MAX &&
+	    (got = pread(fd, text + have, QUOTA_READ_MAX - have, (off_t)have)) > 0)
+		have += (size_t)got;
+	if (have > 0 && have < QUOTA_READ_MAX && parse_memo(path, text, have, u) == 0 &&
+	    u->limit_bytes == lb && u->limit_count == lc && u->bytes >= 0 && u->count >= 0)
+		r = 0;
+	free(text);
+	return r;
+}
+
+/*
+ * quota_update_get's answer once the change is recorded (r 0) or not (-1):
+ * with after, the usage as quota_get reads it (1 when it cannot).
+ */
+static int usage_again(int r, const char *maildir, unsigned long long lb,
+    unsigned long long lc, struct quota_usage *after)
+{
+	if (r != 0 || after == NULL || maildir == NULL)
+		return r;
+	return quota_get(maildir, lb, lc, after) == 0 ? 0 : 1;
+}
+
 int quota_update(const char *maildir, unsigned long long lb, unsigned long long lc,
     long long bytes, long long count)
+{
+	return quota_update_get(maildir, lb, lc, bytes, count, NULL) < 0 ? -1 : 0;
+}
+
+int quota_update_get(const char *maildir, unsigned long long lb, unsigned long long lc,
+    long long bytes, long long count, struct quota_usage *after)
 {
 	char path[PATH_MAX], line[64];
 	struct quota_usage u;
 	struct stat st;
-	int fd, n;
+	int fd, n, r;
 
 	if (lb == 0 && lc == 0)
-		return 0;
+		return after != NULL ? 1 : 0;
 	if (path_in(path, sizeof path, maildir, "maildirsize") != 0)
 		return -1;
 	if ((fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		/* Missing: the count includes the change already made. */
-		return errno == ENOENT ? quota_recalc(maildir, lb, lc, &u) : -1;
+		r = errno == ENOENT ? quota_recalc(maildir, lb, lc, &u) : -1;
+		return usage_again(r, maildir, lb, lc, after);
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !header_matches(fd, lb, lc) ||
 	    st.st_size >= QUOTA_READ_MAX || (st.st_size > QUOTA_STALE_SIZE &&
 	    time(NULL) - st.st_mtime > QUOTA_STALE_SECS)) {
 		(void)close(fd);
-		return quota_recalc(maildir, lb, lc, &u);
+		r = quota_recalc(maildir, lb, lc, &u);
+		return usage_again(r, maildir, lb, lc, after);
 	}
 	n = snprintf(line, sizeof line, "%lld %lld\n", bytes, count);
 	/* One write(2) with O_APPEND: concurrent lines never interleave. */
@@ -457,7 +500,12 @@ int quota_update(const char *maildir, unsigned long long lb, unsigned long long 
 		errno = e;
 		return -1;
 	}
-	return close(fd);
+	if (after != NULL && usage_after(fd, path, lb, lc, after) != 0) {
+		(void)close(fd);
+		return usage_again(0, maildir, lb, lc, after);
+	}
+	r = close(fd);
+	return usage_again(r, NULL, lb, lc, NULL);
 }
 
 /* usage >= pct % of limit, exact in integers below 2^64 / 100. */
