@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -718,9 +719,102 @@ static int users_index_lookup(int fd, const char *address, char *hash, size_t ha
 	return 0;
 }
 
+static int lookup_file(const char *path, const char *address, char *hash, size_t hashlen,
+    char *opts, size_t optslen, struct stat *stp, int *known);
+
+/*
+ * The last lookup of this process: the users file is read at RCPT twice
+ * (the quota test, then the resolution) and once more after the delivery
+ * (the quota count), and a session process sends the same users again
+ * and again. The answer is kept with the file's identity (device, inode,
+ * size, modification and change times) and used while a stat(2) finds
+ * the same one. Only a file last changed USERS_MEMO_SETTLED seconds
+ * before it was read is remembered: a change in the same tick as the one
+ * before would leave the times as they were, but by then any change
+ * gives the file new times.
+ */
+#define USERS_MEMO_SETTLED 2
+
+static struct {
+	char path[PATH_MAX];
+	char address[USERS_ADDRESS_MAX + 1];
+	struct stat st;
+	int found;		/* 1 or 0; the fields below when 1 */
+	char hash[USERS_HASH_MAX];
+	char opts[USERS_LINE_MAX + 1];
+} users_memo;
+
+static int file_same(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* The memo's answer for address in path when the file is still the one read; or -2. */
+static int users_memo_get(const char *path, const char *address, char *hash,
+    size_t hashlen, char *opts, size_t optslen)
+{
+	struct stat st;
+
+	if (users_memo.path[0] == '\0' || strcmp(users_memo.path, path) != 0 ||
+	    !address_eq(users_memo.address, address) || stat(path, &st) != 0 ||
+	    !file_same(&st, &users_memo.st))
+		return -2;
+	if (users_memo.found == 0)
+		return 0;
+	if (hash != NULL && str_copy(hash, hashlen, users_memo.hash) != 0)
+		return -1;
+	if (opts != NULL && str_copy(opts, optslen, users_memo.opts) != 0)
+		return -1;
+	return 1;
+}
+
+/* Remember found (0 or 1) for address, read from the file st describes. */
+static void users_memo_put(const char *path, const char *address, const struct stat *st,
+    int found, const char *hash, const char *opts)
+{
+	time_t now = time(NULL);
+
+	users_memo.path[0] = '\0';
+	if (found < 0 || now - st->st_mtim.tv_sec < USERS_MEMO_SETTLED ||
+	    now - st->st_ctim.tv_sec < USERS_MEMO_SETTLED)
+		return;
+	if (str_copy(users_memo.address, sizeof users_memo.address, address) != 0 ||
+	    str_copy(users_memo.hash, sizeof users_memo.hash, found ? hash : "") != 0 ||
+	    str_copy(users_memo.opts, sizeof users_memo.opts, found ? opts : "") != 0)
+		return;
+	users_memo.st = *st;
+	users_memo.found = found;
+	(void)str_copy(users_memo.path, sizeof users_memo.path, path);
+}
+
 /* users_lookup and users_options: the hash and/or the options field of one entry. */
 static int lookup_entry(const char *path, const char *address, char *hash, size_t hashlen,
     char *opts, size_t optslen)
+{
+	char h[USERS_HASH_MAX], o[USERS_LINE_MAX + 1];
+	struct stat st;
+	int r = users_memo_get(path, address, hash, hashlen, opts, optslen), known = 0;
+
+	if (r != -2)
+		return r;
+	h[0] = o[0] = '\0';
+	r = lookup_file(path, address, h, sizeof h, o, sizeof o, &st, &known);
+	if (known)
+		users_memo_put(path, address, &st, r, h, o);
+	if (r == 1 && ((hash != NULL && str_copy(hash, hashlen, h) != 0) ||
+	    (opts != NULL && str_copy(opts, optslen, o) != 0)))
+		return -1;
+	return r;
+}
+
+/* The entry of address read from the file; *stp its fstat when *known. */
+static int lookup_file(const char *path, const char *address, char *hash, size_t hashlen,
+    char *opts, size_t optslen, struct stat *stp, int *known)
 {
 	char line[USERS_LINE_MAX + 1];
 	size_t alen = strlen(address), len;
@@ -732,7 +826,10 @@ static int lookup_entry(const char *path, const char *address, char *hash, size_
 	f = fopen(path, "re");
 	if (f == NULL)
 		return -1;
-	if (fstat(fileno(f), &st) == 0 && st.st_size >= USERS_INDEX_MIN &&
+	*known = fstat(fileno(f), &st) == 0;
+	if (*known)
+		*stp = st;
+	if (*known && st.st_size >= USERS_INDEX_MIN &&
 	    (uintmax_t)st.st_size < UINT32_MAX) {
 		if (users_index_current(&st) || users_index_build(f, &st) == 0) {
 			found = users_index_lookup(fileno(f), address, hash, hashlen,

@@ -38,22 +38,26 @@ static int local_maildir(const struct conf *c, const char *address, char *path,
  * Maildir++: a user with a quota has the stored copy counted in its
  * maildirsize, after the copy's fsync (docs/PROTOCOL.md). A failure only
  * leaves the count to the next recalculation: the mail is stored. Then
- * the 80 % / 95 % warning, when this copy took the mailbox there
- * (quota_warn.c: one small read when no warning is due).
+ * the 80 % / 95 % warning, when this copy took the mailbox there: the
+ * usage is read back through the descriptor that appended the line
+ * (quota_update_get), and below 80 % nothing more is done.
  */
 static void quota_count(const struct conf *c, const char *address, size_t size)
 {
 	struct user_options o;
+	struct quota_usage u;
 	char path[PATH_MAX];
+	int r;
 
 	if (users_options(c->users_file, address, &o) != 1 || !o.has_quota ||
 	    maildir_path_for(c->maildir_root, address, path, sizeof path) != 0)
 		return;
-	if (quota_update(path, o.quota, 0, (long long)size, 1) != 0)
+	r = quota_update_get(path, o.quota, 0, (long long)size, 1, &u);
+	if (r < 0)
 		log_warn("quota to=%s result=error reason=\"%s\"", log_q(address),
 		    strerror(errno));
-	else
-		deliver_quota_warning(c, address, path, o.quota);
+	else if (r == 0)
+		deliver_quota_warning(c, address, path, o.quota, &u);
 }
 
 int deliver_open(struct delivery *d, const struct conf *c, const struct rcpt_set *set,

@@ -101,21 +101,20 @@ static int warning_store(const struct quota_warning *w, const char *maildir)
 }
 
 void deliver_quota_warning(const struct conf *c, const char *address,
-    const char *maildir, unsigned long long quota)
+    const char *maildir, unsigned long long quota, const struct quota_usage *u)
 {
 	struct quota_warning w;
-	struct quota_usage u;
 	char day[QUOTA_WARN_DAY_MAX];
 	int fd, r, sent;
 
-	if (quota == 0 || quota_get(maildir, quota, 0, &u) != 0)
+	if (quota == 0)
 		return;
 	memset(&w, 0, sizeof w);
-	if ((w.level = quota_warn_level(&u, quota, 0)) == 0)
-		return;		/* the common case: one small read, nothing more */
+	if ((w.level = quota_warn_level(u, quota, 0)) == 0)
+		return;		/* the common case: arithmetic, nothing more */
 	w.to = address;
 	w.hostname = c->hostname;
-	w.bytes = u.bytes;
+	w.bytes = u->bytes;
 	w.quota = quota;
 	w.now = time(NULL);
 	today(w.now, day, sizeof day);

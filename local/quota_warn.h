@@ -34,12 +34,13 @@ void deliver_quota_warning_text(const struct quota_warning *w, struct buf *out);
 
 /*
  * The warning for address (its Maildir maildir, its quota in bytes), when
- * its usage has reached 80 % or 95 % and none was sent for that level
+ * its usage u (maildirsize's, quota_update_get) has reached 80 % or 95 %
+ * and none was sent for that level
  * today: delivered, counted in maildirsize, remembered in .quotawarn and
  * logged ("quota user=... level=80 result=warned"). Failures are logged;
  * the delivery that called it has stored its message either way.
  */
 void deliver_quota_warning(const struct conf *c, const char *address,
-    const char *maildir, unsigned long long quota);
+    const char *maildir, unsigned long long quota, const struct quota_usage *u);
 
 #endif

@@ -274,6 +274,15 @@ int quota_room(const char *maildir, unsigned long long limit_bytes,
 int quota_update(const char *maildir, unsigned long long limit_bytes,
     unsigned long long limit_count, long long bytes, long long count);
 /*
+ * quota_update, and then the usage with the change (what quota_get would
+ * give next) in *after: read through the descriptor that appended, when
+ * it can be. 0, 1 (recorded, but *after unknown: quota_get failed), or
+ * -1 (errno: not recorded).
+ */
+int quota_update_get(const char *maildir, unsigned long long limit_bytes,
+    unsigned long long limit_count, long long bytes, long long count,
+    struct quota_usage *after);
+/*
  * Count new/ and cur/ of the Maildir and of its folders (S= from the
  * names) and replace maildirsize (tmp/ then rename). EINVAL without limits.
  */

@@ -79,18 +79,13 @@ static int parse_header(const char *s, const char *end, struct quota_usage *u)
 	return 0;
 }
 
-int quota_parse(const char *text, size_t len, struct quota_usage *u)
+/* The "<bytes> <count>" lines from p to end (at a line's start), added to u. */
+static int parse_lines(const char *p, const char *end, struct quota_usage *u)
 {
-	const char *p = text, *end = text + len, *nl;
+	const char *nl;
 	long long b, c;
 
-	memset(u, 0, sizeof *u);
-	if (len == 0 || text[len - 1] != '\n')
-		return -1;	/* no header, or a line cut short */
-	nl = memchr(p, '\n', len);
-	if (parse_header(p, nl, u) == -1)
-		return -1;
-	for (p = nl + 1; p < end; p = nl + 1) {
+	for (; p < end; p = nl + 1) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (parse_num(&p, nl, &b) == -1 || parse_num(&p, nl, &c) == -1)
 			return -1;
@@ -105,6 +100,62 @@ int quota_parse(const char *text, size_t len, struct quota_usage *u)
 		u->bytes += b;
 		u->count += c;
 	}
+	return 0;
+}
+
+int quota_parse(const char *text, size_t len, struct quota_usage *u)
+{
+	const char *nl;
+
+	memset(u, 0, sizeof *u);
+	if (len == 0 || text[len - 1] != '\n')
+		return -1;	/* no header, or a line cut short */
+	nl = memchr(text, '\n', len);
+	if (parse_header(text, nl, u) == -1)
+		return -1;
+	return parse_lines(nl + 1, text + len, u);
+}
+
+/*
+ * The last maildirsize this process parsed, as text, with its sum. The
+ * file only grows between recounts (one line per change), and a busy
+ * mailbox's is read at each RCPT and again after each delivery (the
+ * warning check), up to QUOTA_READ_MAX bytes: when the text read starts
+ * with the remembered one, only the lines after it are parsed. The
+ * comparison is of the bytes themselves, so a file rewritten in any way
+ * (a recount, another server) is parsed whole: the sum is always the
+ * one quota_parse would give.
+ */
+static struct {
+	char path[PATH_MAX];
+	char *text;		/* QUOTA_READ_MAX bytes once allocated */
+	size_t len;
+	struct quota_usage u;
+} quota_memo;
+
+/* quota_parse of the maildirsize of maildir, from the memo where it can. */
+static int parse_memo(const char *path, const char *text, size_t len,
+    struct quota_usage *u)
+{
+	if (quota_memo.len > 0 && len >= quota_memo.len &&
+	    strcmp(quota_memo.path, path) == 0 &&
+	    memcmp(quota_memo.text, text, quota_memo.len) == 0) {
+		*u = quota_memo.u;
+		if (text[len - 1] != '\n' ||
+		    parse_lines(text + quota_memo.len, text + len, u) != 0)
+			return -1;
+	} else if (quota_parse(text, len, u) != 0) {
+		return -1;
+	}
+	if (str_copy(quota_memo.path, sizeof quota_memo.path, path) != 0) {
+		quota_memo.len = 0;
+		return 0;
+	}
+	if (quota_memo.text == NULL)
+		quota_memo.text = xmalloc(QUOTA_READ_MAX);
+	memcpy(quota_memo.text, text, len);
+	quota_memo.len = len;
+	quota_memo.u = *u;
 	return 0;
 }
 
@@ -336,7 +387,7 @@ int quota_get(const char *maildir, unsigned long long lb, unsigned long long lc,
 	while (have < QUOTA_READ_MAX && (got = read(fd, text + have, QUOTA_READ_MAX - have)) > 0)
 		have += (size_t)got;
 	(void)close(fd);
-	if (have >= QUOTA_READ_MAX || quota_parse(text, have, u) != 0 ||
+	if (have >= QUOTA_READ_MAX || have == 0 || parse_memo(path, text, have, u) != 0 ||
 	    u->limit_bytes != lb || u->limit_count != lc || u->bytes < 0 || u->count < 0 ||
 	    file_stale(&st, u)) {
 		free(text);
@@ -375,27 +426,70 @@ static int header_matches(int fd, unsigned long long lb, unsigned long long lc)
 	return u.limit_bytes == lb && u.limit_count == lc;
 }
 
+/*
+ * The usage after our line, read through the descriptor that appended it
+ * (no second open): what quota_get would find, or 1 when quota_get must
+ * decide (cut, corrupt, negative: a recount).
+ */
+static int usage_after(int fd, const char *path, unsigned long long lb,
+    unsigned long long lc, struct quota_usage *u)
+{
+	char *text = xmalloc(QUOTA_READ_MAX);
+	size_t have = 0;
+	ssize_t got;
+	int r = 1;
+
+	while (have < QUOTA_READ_MAX &&
+	    (got = pread(fd, text + have, QUOTA_READ_MAX - have, (off_t)have)) > 0)
+		have += (size_t)got;
+	if (have > 0 && have < QUOTA_READ_MAX && parse_memo(path, text, have, u) == 0 &&
+	    u->limit_bytes == lb && u->limit_count == lc && u->bytes >= 0 && u->count >= 0)
+		r = 0;
+	free(text);
+	return r;
+}
+
+/*
+ * quota_update_get's answer once the change is recorded (r 0) or not (-1):
+ * with after, the usage as quota_get reads it (1 when it cannot).
+ */
+static int usage_again(int r, const char *maildir, unsigned long long lb,
+    unsigned long long lc, struct quota_usage *after)
+{
+	if (r != 0 || after == NULL || maildir == NULL)
+		return r;
+	return quota_get(maildir, lb, lc, after) == 0 ? 0 : 1;
+}
+
 int quota_update(const char *maildir, unsigned long long lb, unsigned long long lc,
     long long bytes, long long count)
+{
+	return quota_update_get(maildir, lb, lc, bytes, count, NULL) < 0 ? -1 : 0;
+}
+
+int quota_update_get(const char *maildir, unsigned long long lb, unsigned long long lc,
+    long long bytes, long long count, struct quota_usage *after)
 {
 	char path[PATH_MAX], line[64];
 	struct quota_usage u;
 	struct stat st;
-	int fd, n;
+	int fd, n, r;
 
 	if (lb == 0 && lc == 0)
-		return 0;
+		return after != NULL ? 1 : 0;
 	if (path_in(path, sizeof path, maildir, "maildirsize") != 0)
 		return -1;
 	if ((fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		/* Missing: the count includes the change already made. */
-		return errno == ENOENT ? quota_recalc(maildir, lb, lc, &u) : -1;
+		r = errno == ENOENT ? quota_recalc(maildir, lb, lc, &u) : -1;
+		return usage_again(r, maildir, lb, lc, after);
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !header_matches(fd, lb, lc) ||
 	    st.st_size >= QUOTA_READ_MAX || (st.st_size > QUOTA_STALE_SIZE &&
 	    time(NULL) - st.st_mtime > QUOTA_STALE_SECS)) {
 		(void)close(fd);
-		return quota_recalc(maildir, lb, lc, &u);
+		r = quota_recalc(maildir, lb, lc, &u);
+		return usage_again(r, maildir, lb, lc, after);
 	}
 	n = snprintf(line, sizeof line, "%lld %lld\n", bytes, count);
 	/* One write(2) with O_APPEND: concurrent lines never interleave. */
@@ -406,7 +500,12 @@ int quota_update(const char *maildir, unsigned long long lb, unsigned long long 
 		errno = e;
 		return -1;
 	}
-	return close(fd);
+	if (after != NULL && usage_after(fd, path, lb, lc, after) != 0) {
+		(void)close(fd);
+		return usage_again(0, maildir, lb, lc, after);
+	}
+	r = close(fd);
+	return usage_again(r, NULL, lb, lc, NULL);
 }
 
 /* usage >= pct % of limit, exact in integers below 2^64 / 100. */

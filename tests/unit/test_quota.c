@@ -54,6 +54,14 @@ static void put_file(const char *box, const char *name, const char *s)
 	CU_ASSERT_FATAL(fclose(f) == 0);
 }
 
+static const char *get_path(const char *box, const char *name)
+{
+	static char p[700];
+
+	str_format(p, sizeof p, "%s/%s", box, name);
+	return p;
+}
+
 static char *get_file(const char *box, const char *name)
 {
 	struct buf b = BUF_INIT;
@@ -550,6 +558,83 @@ static void test_warning_text(void)
  * plain loop of maildir_deliver (printed as a TAP comment, not asserted:
  * the machine is shared).
  */
+/*
+ * quota_get remembers the last text it parsed and parses only what was
+ * appended after it: the sum must stay the whole file's whatever happens
+ * to the file between two reads (appended, rewritten with the same
+ * length, cut, turned corrupt, another mailbox's).
+ */
+static void test_parse_memo(void)
+{
+	struct quota_usage u;
+	char *a = mkbox("memo-a"), *b = mkbox("memo-b");
+
+	put_file(a, "maildirsize", "100000S\n10 1\n");
+	put_file(b, "maildirsize", "100000S\n10 1\n");
+	CU_ASSERT_EQUAL(quota_get(a, 100000, 0, &u), 0);
+	CU_ASSERT_EQUAL(u.bytes, 10);
+	CU_ASSERT_EQUAL(quota_update(a, 100000, 0, 5, 1), 0);
+	CU_ASSERT_EQUAL(quota_get(a, 100000, 0, &u), 0);
+	CU_ASSERT_EQUAL(u.bytes, 15);
+	CU_ASSERT_EQUAL(u.count, 2);
+	/* rewritten, the same length, another sum */
+	put_file(a, "maildirsize", "100000S\n20 1\n5 1\n");
+	CU_ASSERT_EQUAL(quota_get(a, 100000, 0, &u), 0);
+	CU_ASSERT_EQUAL(u.bytes, 25);
+	/* cut to a prefix of what was read */
+	put_file(a, "maildirsize", "100000S\n20 1\n");
+	CU_ASSERT_EQUAL(quota_get(a, 100000, 0, &u), 0);
+	CU_ASSERT_EQUAL(u.bytes, 20);
+	/* a corrupt tail after the remembered text: counted again (nothing in a) */
+	put_file(a, "maildirsize", "100000S\n20 1\nxx 1\n");
+	CU_ASSERT_EQUAL(quota_get(a, 100000, 0, &u), 0);
+	CU_ASSERT_EQUAL(u.bytes, 0);
+	CU_ASSERT_EQUAL(u.count, 0);
+	/* a line cut short after the remembered text: counted again too */
+	put_file(a, "maildirsize", "100000S\n0 0\n");
+	CU_ASSERT_EQUAL(quota_get(a, 100000, 0, &u), 0);
+	put_file(a, "maildirsize", "100000S\n0 0\n7");
+	CU_ASSERT_EQUAL(quota_get(a, 100000, 0, &u), 0);
+	CU_ASSERT_EQUAL(u.bytes, 0);
+	/* the same text in another mailbox, then that one grows */
+	CU_ASSERT_EQUAL(quota_get(b, 100000, 0, &u), 0);
+	CU_ASSERT_EQUAL(u.bytes, 10);
+	CU_ASSERT_EQUAL(quota_update(b, 100000, 0, -4, 0), 0);
+	CU_ASSERT_EQUAL(quota_get(b, 100000, 0, &u), 0);
+	CU_ASSERT_EQUAL(u.bytes, 6);
+	CU_ASSERT_EQUAL(u.count, 1);
+}
+
+/* quota_update_get: the usage quota_get would give next, read back after the line. */
+static void test_update_get(void)
+{
+	struct quota_usage u, g;
+	char *box = mkbox("update-get");
+
+	deliver(box, 40);
+	put_file(box, "maildirsize", "100000S\n40 1\n");
+	CU_ASSERT_EQUAL(quota_update_get(box, 100000, 0, 60, 1, &u), 0);
+	CU_ASSERT_EQUAL(u.bytes, 100);
+	CU_ASSERT_EQUAL(u.count, 2);
+	CU_ASSERT_EQUAL(quota_get(box, 100000, 0, &g), 0);
+	CU_ASSERT_EQUAL(g.bytes, 100);
+	/* negative sum: counted again, as quota_get would (40 in the box) */
+	put_file(box, "maildirsize", "100000S\n-500 0\n");
+	CU_ASSERT_EQUAL(quota_update_get(box, 100000, 0, 10, 1, &u), 0);
+	CU_ASSERT_EQUAL(u.bytes, 40);
+	CU_ASSERT_EQUAL(u.count, 1);
+	/* missing: the recount */
+	CU_ASSERT_EQUAL(unlink(get_path(box, "maildirsize")), 0);
+	CU_ASSERT_EQUAL(quota_update_get(box, 100000, 0, 40, 1, &u), 0);
+	CU_ASSERT_EQUAL(u.bytes, 40);
+	/* another limit: the recount */
+	CU_ASSERT_EQUAL(quota_update_get(box, 200000, 0, 40, 1, &u), 0);
+	CU_ASSERT_EQUAL(u.bytes, 40);
+	CU_ASSERT_EQUAL(u.limit_bytes, 200000);
+	/* no quota: nothing recorded, no usage */
+	CU_ASSERT_EQUAL(quota_update_get(box, 0, 0, 40, 1, &u), 1);
+}
+
 static void test_cost(void)
 {
 	enum { N = 2000 };
@@ -606,6 +691,8 @@ int main(void)
 		{ "warning memory: two at once, one warning", test_warn_race },
 		{ "sizes in words", test_size_words },
 		{ "warning text", test_warning_text },
+		{ "parse memo: appended, rewritten, cut, corrupt, another box", test_parse_memo },
+		{ "update and usage after it", test_update_get },
 		{ "cost per delivery", test_cost },
 	};
 	CU_pSuite s;

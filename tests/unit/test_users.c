@@ -377,6 +377,57 @@ static void test_lookup(void)
 }
 
 /*
+ * The last answer is remembered while stat(2) finds the file unchanged,
+ * and only for a file that had settled (unchanged for 2 s) when read: a
+ * file rewritten in place with the same size and even the same mtime,
+ * or replaced by rename, is read again.
+ */
+static void test_lookup_memo(void)
+{
+	char p[512], q[512], hash[USERS_HASH_MAX];
+	unsigned long long m2, m3;
+	struct user_options o;
+	struct timespec ts[2];
+	struct stat st;
+	int fd;
+
+	(void)str_copy(p, sizeof p, tpath("users.memo"));
+	(void)str_copy(q, sizeof q, tpath("users.memo.new"));
+	CU_ASSERT_FATAL(users_size_parse("2M", &m2) == 0 && users_size_parse("3M", &m3) == 0);
+	write_str(p, "amy@example.org:" HASH_6_SECRET ":quota=1M\n");
+	/* fresh: never remembered, each change seen at once */
+	CU_ASSERT_EQUAL(users_lookup(p, "amy@example.org", hash, sizeof hash), 1);
+	write_str(p, "amy@example.org:" HASH_6_SECRET ":quota=2M\n");
+	CU_ASSERT_EQUAL(users_options(p, "amy@example.org", &o), 1);
+	CU_ASSERT_EQUAL(o.quota, m2);
+	sleep(3);
+	CU_ASSERT_EQUAL(users_options(p, "AMY@example.org", &o), 1);
+	CU_ASSERT_EQUAL(o.quota, m2);
+	CU_ASSERT_EQUAL(users_lookup(p, "amy@example.org", hash, sizeof hash), 1);
+	CU_ASSERT_STRING_EQUAL(hash, HASH_6_SECRET);
+	CU_ASSERT_EQUAL(users_lookup(p, "bob@example.org", hash, sizeof hash), 0);
+	CU_ASSERT_EQUAL(users_lookup(p, "bob@example.org", hash, sizeof hash), 0);
+	CU_ASSERT_EQUAL(users_options(p, "amy@example.org", &o), 1);
+	CU_ASSERT_EQUAL(o.quota, m2);
+	/* in place, the same size, the mtime put back: the ctime tells */
+	CU_ASSERT_FATAL(stat(p, &st) == 0);
+	fd = open(p, O_WRONLY);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT(pwrite(fd, "3", 1, strlen("amy@example.org:" HASH_6_SECRET ":quota=")) == 1);
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	CU_ASSERT(futimens(fd, ts) == 0);
+	CU_ASSERT(close(fd) == 0);
+	CU_ASSERT_EQUAL(users_options(p, "amy@example.org", &o), 1);
+	CU_ASSERT_EQUAL(o.quota, m3);
+	/* replaced by rename */
+	write_str(q, "bob@example.org:" HASH_6_SECRET "\n");
+	CU_ASSERT_FATAL(rename(q, p) == 0);
+	CU_ASSERT_EQUAL(users_options(p, "amy@example.org", &o), 0);
+	CU_ASSERT_EQUAL(users_lookup(p, "bob@example.org", hash, sizeof hash), 1);
+}
+
+/*
  * Over 64 KiB the session process keeps an index: the same answers, and
  * a replaced or rewritten file is read again.
  */
@@ -806,6 +857,7 @@ int main(void)
 		{ "load: bad lines name path:line", test_load_bad },
 		{ "lookup", test_lookup },
 		{ "lookup through the index (over 64 KiB)", test_lookup_index },
+		{ "lookup memo: settled files only, changes seen", test_lookup_memo },
 		{ "known hashes ($y$, $6$, $1$)", test_hash_known },
 		{ "made hashes ($y$, $6$)", test_hash_make },
 		{ "dummy hash matches the default", test_dummy_hash },
